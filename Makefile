@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# tcm_vhost: out-of-tree build wrapper around kbuild (rules are in Kbuild).
+#
+#   make                 build tcm_vhost.ko (W=1 and C=1 pass through)
+#   make check           install what is needed, build, static checks, the
+#                        whole test suite in a VM; prints "N passed, N failed"
+#   make demo            boot a VM and a nested guest doing verified I/O
+#   make bench           tcm_vhost vs Debian's vhost_scsi (QUICK=1: short)
+#   make lint            checkpatch --strict, sparse and W=1, quiet when clean
+#   make install         install into /lib/modules/$(KV)/updates + depmod
+#   make deps            apt-get install build and test packages
+#
+# Kernel selection: KDIR=/path/to/build/tree, or KV=<release> for Debian's
+# /usr/src/linux-headers-<release>; default is the running kernel's build
+# tree if it has one, else Debian's current linux-image-amd64 release.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+BUILD := $(TOP)/build
+SOURCES := tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c tcm_vhost_fabric.c \
+	   tcm_vhost.h tcm_vhost_compat.h vhost_scsi_ioctl.h
+
+ifeq ($(origin KDIR), undefined)
+  ifeq ($(origin KV), undefined)
+    ifneq ($(wildcard /lib/modules/$(shell uname -r)/build/Makefile),)
+      KV := $(shell uname -r)
+    else
+      KV := $(shell $(TOP)/scripts/kernel-version.sh)
+    endif
+  endif
+  ifneq ($(wildcard /lib/modules/$(KV)/build/Makefile),)
+    KDIR := /lib/modules/$(KV)/build
+  else
+    KDIR := /usr/src/linux-headers-$(KV)
+  endif
+else
+  KV ?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	  $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+endif
+export KV
+
+.PHONY: all modules clean check demo bench fuzz lint checkpatch install deps \
+	kdir
+
+all: modules
+
+kdir:
+	@if [ ! -f "$(KDIR)/Makefile" ]; then \
+		echo "error: no kernel build tree at $(KDIR)." >&2; \
+		echo "  apt-get install linux-headers-$(KV)   (or: make deps)," >&2; \
+		echo "  or make KDIR=/path/to/kernel/build" >&2; \
+		exit 1; \
+	fi
+
+modules: kdir
+	@dir=$$($(TOP)/scripts/vhost-h.sh "$(KV)" "$(KDIR)" "$(BUILD)") && \
+	$(MAKE) -C $(KDIR) M=$(TOP) VHOST_H_DIR=$$dir CONFIG_TCM_VHOST=m modules
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(TOP) INSTALL_MOD_DIR=updates modules_install
+	depmod -a $(KV)
+
+clean:
+	-[ -f "$(KDIR)/Makefile" ] && $(MAKE) -C $(KDIR) M=$(TOP) clean
+	$(MAKE) -C tests clean
+	rm -rf $(BUILD)/vhost-h
+
+deps:
+	$(TOP)/scripts/deps.sh
+
+# Static checks: silent when clean, non-zero and a report when not.
+checkpatch:
+	@$(TOP)/scripts/lint.sh checkpatch $(SOURCES)
+
+lint: kdir
+	@$(TOP)/scripts/lint.sh all $(SOURCES)
+
+check:
+	$(TOP)/tests/check.sh
+
+demo:
+	$(TOP)/tests/demo.sh
+
+bench:
+	$(TOP)/tests/bench/run.sh
+
+fuzz:
+	$(TOP)/tests/fuzz/run.sh

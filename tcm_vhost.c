@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module load/unload, parameters, the /dev/vhost-scsi device,
+ * its ioctls, and attaching a device to the TPGs of a WWPN (the endpoint).
+ *
+ * A device is one open of /dev/vhost-scsi by a VMM.  The generic vhost
+ * ioctls (owner, memory table, rings, eventfds, log) go to the vhost core;
+ * the VHOST_SCSI_* ones are handled here.  SET_ENDPOINT attaches every TPG
+ * of the named WWPN that has a nexus, preallocates the commands of each
+ * request queue and starts the queues; CLEAR_ENDPOINT, close and process
+ * exit stop the queues, wait for every command and TMF to be answered, and
+ * give everything back.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
+
+#include "tcm_vhost.h"
+
+/* Everything the vhost core offers, plus hotplug events and T10 PI. */
+#define TVH_FEATURES (VHOST_FEATURES | BIT_ULL(VIRTIO_SCSI_F_HOTPLUG) | \
+		      BIT_ULL(VIRTIO_SCSI_F_T10_PI))
+
+/* How long teardown waits before it says what it is waiting for. */
+#define TVH_DRAIN_REPORT (30 * HZ)
+
+unsigned int tvh_max_io_vqs = 128;
+unsigned int tvh_inline_sg = 64;
+bool tvh_direct_submit = true;
+
+/* Set an unsigned parameter, refusing values outside [min, max]. */
+static int tvh_param_set_range(const char *val, const struct kernel_param *kp,
+			       unsigned int min, unsigned int max)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	if (ret)
+		return ret;
+	if (n < min || n > max) {
+		pr_err("%s=%u refused: must be between %u and %u\n",
+		       kp->name, n, min, max);
+		return -EINVAL;
+	}
+	*(unsigned int *)kp->arg = n;
+	return 0;
+}
+
+static int tvh_param_set_io_vqs(const char *val, const struct kernel_param *kp)
+{
+	return tvh_param_set_range(val, kp, 1, TVH_MAX_IO_VQS);
+}
+
+static int tvh_param_set_inline_sg(const char *val,
+				   const struct kernel_param *kp)
+{
+	return tvh_param_set_range(val, kp, 1, 2048);
+}
+
+static const struct kernel_param_ops tvh_io_vqs_ops = {
+	.set = tvh_param_set_io_vqs,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops tvh_inline_sg_ops = {
+	.set = tvh_param_set_inline_sg,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_io_vqs, &tvh_io_vqs_ops, &tvh_max_io_vqs, 0644);
+MODULE_PARM_DESC(max_io_vqs,
+		 "Request queues a device can use, 1-1024 (default 128); applies to devices opened afterwards");
+module_param_cb(inline_sg, &tvh_inline_sg_ops, &tvh_inline_sg, 0644);
+MODULE_PARM_DESC(inline_sg,
+		 "Pages a command maps without allocating, 1-2048 (default 64); applies to endpoints set afterwards");
+module_param_named(direct_submit, tvh_direct_submit, bool, 0644);
+MODULE_PARM_DESC(direct_submit,
+		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N)");
+
+static bool tvh_dev_idle(struct tvh_dev *vdev)
+{
+	int i;
+
+	if (atomic_read(&vdev->tmf_inflight))
+		return false;
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		if (atomic_read(&vdev->vqs[i].inflight))
+			return false;
+	return true;
+}
+
+/* Wait until target_core has given back every command and TMF. */
+static void tvh_dev_wait_idle(struct tvh_dev *vdev)
+{
+	while (!wait_event_timeout(vdev->idle_wq, tvh_dev_idle(vdev),
+				   TVH_DRAIN_REPORT))
+		pr_warn("%s: still waiting for commands in the backstore to finish\n",
+			vdev->wwpn);
+}
+
+static void tvh_set_backends(struct tvh_dev *vdev, struct tvh_tpg **targets)
+{
+	int i;
+
+	for (i = 0; i < vdev->nvqs; i++) {
+		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vhost_vq_set_backend(vq, targets);
+		mutex_unlock(&vq->mutex);
+	}
+}
+
+/* Give the TPGs of @targets back to configfs. */
+static void tvh_detach_tpgs(struct tvh_tpg **targets)
+{
+	int i;
+
+	for (i = 0; i < VHOST_SCSI_MAX_TARGET; i++) {
+		struct tvh_tpg *tpg = targets[i];
+
+		if (!tpg)
+			continue;
+		mutex_lock(&tpg->lock);
+		tpg->vdev = NULL;
+		mutex_unlock(&tpg->lock);
+		target_undepend_item(&tpg->se_tpg.tpg_group.cg_item);
+	}
+}
+
+/*
+ * Stop the queues and drain: nothing of the endpoint survives.  Called with
+ * tvh_tpg_list_lock and dev.mutex held.
+ */
+static void tvh_endpoint_teardown(struct tvh_dev *vdev)
+{
+	struct tvh_tpg **targets = vdev->targets;
+	int i;
+
+	if (!targets)
+		return;
+	tvh_set_backends(vdev, NULL);
+	vhost_dev_flush(&vdev->dev);	/* no kick handler runs past here */
+	tvh_dev_wait_idle(vdev);
+	vhost_dev_flush(&vdev->dev);	/* nor any answer */
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		tvh_io_pool_destroy(&vdev->vqs[i]);
+	tvh_detach_tpgs(targets);
+	kfree(targets);
+	vdev->targets = NULL;
+	memset(vdev->wwpn, 0, sizeof(vdev->wwpn));
+}
+
+/* The WWPN must be a NUL-terminated string within its 224 bytes. */
+static int tvh_check_target(struct vhost_scsi_target *t)
+{
+	if (t->reserved)
+		return -EOPNOTSUPP;
+	if (!memchr(t->vhost_wwpn, '\0', sizeof(t->vhost_wwpn)))
+		return -EINVAL;
+	return 0;
+}
+
+/* Attach the TPGs of @wwpn that have a nexus and no other device. */
+static int tvh_attach_tpgs(struct tvh_dev *vdev, const char *wwpn,
+			   struct tvh_tpg **targets)
+{
+	struct tvh_tpg *tpg;
+	bool found = false;
+	int ret;
+
+	list_for_each_entry(tpg, &tvh_tpg_list, node) {
+		if (strcmp(tpg->tport->name, wwpn))
+			continue;
+		mutex_lock(&tpg->lock);
+		if (!tpg->sess || tpg->vdev) {
+			mutex_unlock(&tpg->lock);
+			continue;
+		}
+		ret = target_depend_item(&tpg->se_tpg.tpg_group.cg_item);
+		if (ret) {
+			mutex_unlock(&tpg->lock);
+			pr_warn("%s/tpgt_%u: cannot pin the TPG: %d\n", wwpn,
+				tpg->tag, ret);
+			tvh_detach_tpgs(targets);
+			return ret;
+		}
+		tpg->vdev = vdev;
+		targets[tpg->tag] = tpg;
+		mutex_unlock(&tpg->lock);
+		found = true;
+	}
+	if (!found) {
+		pr_warn_ratelimited("SET_ENDPOINT %s: no free TPG with a nexus under this WWPN\n",
+				    wwpn);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
+{
+	struct tvh_tpg **targets;
+	int i, ret;
+
+	ret = tvh_check_target(t);
+	if (ret)
+		return ret;
+
+	mutex_lock(&tvh_tpg_list_lock);
+	mutex_lock(&vdev->dev.mutex);
+	for (i = 0; i < vdev->nvqs; i++) {
+		if (!vhost_vq_access_ok(&vdev->vqs[i].vq)) {
+			ret = -EFAULT;
+			goto out_unlock;
+		}
+	}
+	if (vdev->targets) {
+		pr_warn_ratelimited("SET_ENDPOINT %s refused: endpoint %s is set; CLEAR_ENDPOINT first\n",
+				    t->vhost_wwpn, vdev->wwpn);
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+
+	targets = kcalloc(VHOST_SCSI_MAX_TARGET, sizeof(*targets), GFP_KERNEL);
+	if (!targets) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	ret = tvh_attach_tpgs(vdev, t->vhost_wwpn, targets);
+	if (ret)
+		goto out_free_targets;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
+			continue;
+		ret = tvh_io_pool_create(&vdev->vqs[i]);
+		if (ret)
+			goto out_destroy_pools;
+	}
+	for (i = 0; i < vdev->nvqs; i++) {
+		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		ret = vhost_vq_init_access(vq);
+		mutex_unlock(&vq->mutex);
+		if (ret)
+			goto out_destroy_pools;
+	}
+
+	strscpy(vdev->wwpn, t->vhost_wwpn, sizeof(vdev->wwpn));
+	vdev->targets = targets;
+	tvh_set_backends(vdev, targets);
+	/* Serve whatever the guest queued before the endpoint existed. */
+	for (i = 0; i < vdev->nvqs; i++)
+		vhost_poll_queue(&vdev->vqs[i].vq.poll);
+	mutex_unlock(&vdev->dev.mutex);
+	mutex_unlock(&tvh_tpg_list_lock);
+	return 0;
+
+out_destroy_pools:
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		tvh_io_pool_destroy(&vdev->vqs[i]);
+	tvh_detach_tpgs(targets);
+out_free_targets:
+	kfree(targets);
+out_unlock:
+	mutex_unlock(&vdev->dev.mutex);
+	mutex_unlock(&tvh_tpg_list_lock);
+	return ret;
+}
+
+static int tvh_clear_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
+{
+	int ret;
+
+	ret = tvh_check_target(t);
+	if (ret)
+		return ret;
+
+	mutex_lock(&tvh_tpg_list_lock);
+	mutex_lock(&vdev->dev.mutex);
+	if (vdev->targets && strcmp(vdev->wwpn, t->vhost_wwpn)) {
+		pr_warn_ratelimited("CLEAR_ENDPOINT %s refused: the endpoint is %s\n",
+				    t->vhost_wwpn, vdev->wwpn);
+		ret = -EINVAL;
+	} else {
+		tvh_endpoint_teardown(vdev);
+	}
+	mutex_unlock(&vdev->dev.mutex);
+	mutex_unlock(&tvh_tpg_list_lock);
+	return ret;
+}
+
+static int tvh_set_features(struct tvh_dev *vdev, u64 features)
+{
+	int i;
+
+	if (features & ~TVH_FEATURES)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&vdev->dev.mutex);
+	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
+	    !vhost_log_access_ok(&vdev->dev)) {
+		mutex_unlock(&vdev->dev.mutex);
+		return -EFAULT;
+	}
+	for (i = 0; i < vdev->nvqs; i++) {
+		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
+
+		mutex_lock(&vq->mutex);
+		vq->acked_features = features;
+		mutex_unlock(&vq->mutex);
+	}
+	mutex_unlock(&vdev->dev.mutex);
+	return 0;
+}
+
+static int tvh_open(struct inode *inode, struct file *f)
+{
+	int nvqs = VHOST_SCSI_VQ_IO + READ_ONCE(tvh_max_io_vqs);
+	struct vhost_virtqueue **vqs;
+	struct tvh_dev *vdev;
+	int i;
+
+	vdev = kvzalloc(sizeof(*vdev), GFP_KERNEL);
+	if (!vdev)
+		goto out;
+	vdev->vqs = kvcalloc(nvqs, sizeof(*vdev->vqs), GFP_KERNEL);
+	if (!vdev->vqs)
+		goto out_free_dev;
+	vqs = kmalloc_array(nvqs, sizeof(*vqs), GFP_KERNEL);
+	if (!vqs)
+		goto out_free_vqs;
+
+	vdev->nvqs = nvqs;
+	init_waitqueue_head(&vdev->idle_wq);
+	init_llist_head(&vdev->tmf_done);
+	vhost_work_init(&vdev->tmf_work, tvh_tmf_done_work);
+	INIT_LIST_HEAD(&vdev->evt_list);
+	vhost_work_init(&vdev->evt_work, tvh_evt_work);
+
+	for (i = 0; i < nvqs; i++) {
+		struct tvh_vq *tvq = &vdev->vqs[i];
+
+		tvq->vdev = vdev;
+		init_llist_head(&tvq->done);
+		vhost_work_init(&tvq->done_work, tvh_io_done_work);
+		if (i == VHOST_SCSI_VQ_CTL)
+			tvq->vq.handle_kick = tvh_ctl_handle_kick;
+		else if (i == VHOST_SCSI_VQ_EVT)
+			tvq->vq.handle_kick = tvh_evt_handle_kick;
+		else
+			tvq->vq.handle_kick = tvh_io_handle_kick;
+		vqs[i] = &tvq->vq;
+	}
+	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT, 0, true,
+		       NULL);
+	f->private_data = vdev;
+	return 0;
+
+out_free_vqs:
+	kvfree(vdev->vqs);
+out_free_dev:
+	kvfree(vdev);
+out:
+	return -ENOMEM;
+}
+
+static int tvh_release(struct inode *inode, struct file *f)
+{
+	struct tvh_dev *vdev = f->private_data;
+
+	mutex_lock(&tvh_tpg_list_lock);
+	mutex_lock(&vdev->dev.mutex);
+	tvh_endpoint_teardown(vdev);
+	mutex_unlock(&vdev->dev.mutex);
+	mutex_unlock(&tvh_tpg_list_lock);
+
+	vhost_dev_stop(&vdev->dev);
+	vhost_dev_cleanup(&vdev->dev);
+	tvh_evt_drain(vdev);
+	kfree(vdev->dev.vqs);
+	kvfree(vdev->vqs);
+	kvfree(vdev);
+	return 0;
+}
+
+static long tvh_events_missed_ioctl(struct tvh_dev *vdev, unsigned int ioctl,
+				    u32 __user *argp)
+{
+	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
+	u32 missed;
+
+	if (ioctl == VHOST_SCSI_SET_EVENTS_MISSED) {
+		if (get_user(missed, argp))
+			return -EFAULT;
+		mutex_lock(&vq->mutex);
+		vdev->events_missed = missed;
+		mutex_unlock(&vq->mutex);
+		return 0;
+	}
+	mutex_lock(&vq->mutex);
+	missed = vdev->events_missed;
+	mutex_unlock(&vq->mutex);
+	return put_user(missed, argp);
+}
+
+static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
+{
+	struct tvh_dev *vdev = f->private_data;
+	void __user *argp = (void __user *)arg;
+	struct vhost_scsi_target t;
+	u64 features;
+	long ret;
+
+	switch (ioctl) {
+	case VHOST_SCSI_SET_ENDPOINT:
+	case VHOST_SCSI_CLEAR_ENDPOINT:
+		if (copy_from_user(&t, argp, sizeof(t)))
+			return -EFAULT;
+		if (ioctl == VHOST_SCSI_SET_ENDPOINT)
+			return tvh_set_endpoint(vdev, &t);
+		return tvh_clear_endpoint(vdev, &t);
+	case VHOST_SCSI_GET_ABI_VERSION:
+		return put_user(VHOST_SCSI_ABI_VERSION, (int __user *)argp);
+	case VHOST_SCSI_SET_EVENTS_MISSED:
+	case VHOST_SCSI_GET_EVENTS_MISSED:
+		return tvh_events_missed_ioctl(vdev, ioctl, argp);
+	case VHOST_GET_FEATURES:
+		features = TVH_FEATURES;
+		if (copy_to_user(argp, &features, sizeof(features)))
+			return -EFAULT;
+		return 0;
+	case VHOST_SET_FEATURES:
+		if (copy_from_user(&features, argp, sizeof(features)))
+			return -EFAULT;
+		return tvh_set_features(vdev, features);
+	default:
+		mutex_lock(&vdev->dev.mutex);
+		ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
+		if (ret == -ENOIOCTLCMD)
+			ret = vhost_vring_ioctl(&vdev->dev, ioctl, argp);
+		else
+			vhost_dev_flush(&vdev->dev);
+		mutex_unlock(&vdev->dev.mutex);
+		return ret;
+	}
+}
+
+static const struct file_operations tvh_fops = {
+	.owner		= THIS_MODULE,
+	.open		= tvh_open,
+	.release	= tvh_release,
+	.unlocked_ioctl	= tvh_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice tvh_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "vhost-scsi",
+	.fops	= &tvh_fops,
+};
+
+/*
+ * Debian's vhost_scsi provides the same device node and the same "vhost"
+ * fabric; only one of the two can be loaded.  Say so instead of letting
+ * the driver core fail on a duplicate name.
+ */
+static int tvh_check_conflict(void)
+{
+	struct path path;
+
+	if (kern_path("/sys/class/misc/vhost-scsi", LOOKUP_FOLLOW, &path))
+		return 0;
+	path_put(&path);
+	pr_err("/dev/vhost-scsi and the \"vhost\" fabric are already provided (is vhost_scsi loaded?); unload it first: rmmod vhost_scsi\n");
+	return -EBUSY;
+}
+
+static int __init tvh_init(void)
+{
+	int ret;
+
+	ret = tvh_check_conflict();
+	if (ret)
+		goto out;
+	ret = tvh_fabric_register();
+	if (ret)
+		goto out;
+	ret = misc_register(&tvh_misc);
+	if (ret)
+		goto out_fabric;
+	pr_info("tcm_vhost %s: /dev/vhost-scsi and fabric \"vhost\" ready, max_io_vqs=%u\n",
+		TVH_VERSION, tvh_max_io_vqs);
+	return 0;
+
+out_fabric:
+	tvh_fabric_unregister();
+out:
+	return ret;
+}
+
+static void __exit tvh_exit(void)
+{
+	misc_deregister(&tvh_misc);
+	tvh_fabric_unregister();
+}
+
+module_init(tvh_init);
+module_exit(tvh_exit);
+
+MODULE_DESCRIPTION("LIO fabric serving SCSI LUNs to KVM guests through vhost");
+MODULE_VERSION(TVH_VERSION);
+MODULE_LICENSE("GPL");

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tcm_vhost - a LIO fabric that serves SCSI LUNs to KVM guests over vhost.
+ *
+ * Where things live:
+ *   tcm_vhost.c         module load/unload, parameters, /dev/vhost-scsi,
+ *                       ioctls, endpoint set/clear and device teardown
+ *   tcm_vhost_io.c      request virtqueues: command pool, descriptor parsing,
+ *                       guest memory mapping, submission, completion
+ *   tcm_vhost_ctl.c     control queue (task management, AN) and event queue
+ *   tcm_vhost_fabric.c  target_core_fabric_ops and the configfs tree
+ *   tcm_vhost_compat.h  everything that depends on the kernel version
+ *
+ * Lock order, outermost first.  Nothing is ever taken in the other direction:
+ *
+ *   tvh_tpg_list_lock (global mutex)
+ *     struct vhost_dev.mutex
+ *       struct tvh_tpg.lock
+ *         struct vhost_virtqueue.mutex
+ *
+ * Context rules.  Everything that touches a virtqueue or guest memory runs
+ * in the vhost worker (it has the owner's mm), with that queue's mutex held.
+ * target_core calls back from its own contexts (queue_status, queue_data_in,
+ * queue_tm_rsp, aborted_task, release_cmd); those callbacks only push the
+ * command onto a lock-free list and queue vhost work, never touch a ring.
+ */
+#ifndef _TCM_VHOST_H
+#define _TCM_VHOST_H
+
+#include <linux/atomic.h>
+#include <linux/llist.h>
+#include <linux/mutex.h>
+#include <linux/sbitmap.h>
+#include <linux/scatterlist.h>
+#include <linux/uio.h>
+#include <linux/virtio_scsi.h>
+#include <linux/wait.h>
+#include <target/target_core_base.h>
+
+#include "vhost.h"
+#include "vhost_scsi_ioctl.h"
+#include "tcm_vhost_compat.h"
+
+#define TVH_VERSION "1.0"
+
+/* Longest fabric WWN name we accept, NUL included ("naa.", "fc.", "iqn."). */
+#define TVH_NAMELEN VHOST_SCSI_WWPN_LEN
+/* Requests handled in one pass of a queue before it yields (CVE-2019-3900). */
+#define TVH_WEIGHT 256
+/* Hotplug events queued for a guest before further ones count as missed. */
+#define TVH_MAX_EVENTS 128
+/* Response header pieces kept inline in a command (more is allocated). */
+#define TVH_RESP_IOV_INLINE 4
+/* Hard limits of the max_io_vqs module parameter. */
+#define TVH_MAX_IO_VQS 1024
+/* Largest data transfer of one command, whatever the guest asks. */
+#define TVH_MAX_IO_BYTES (32U << 20)
+
+/* Module parameters, validated when set (tcm_vhost.c). */
+extern unsigned int tvh_max_io_vqs;
+extern unsigned int tvh_inline_sg;
+extern bool tvh_direct_submit;
+
+/* A WWN directory: /sys/kernel/config/target/vhost/<name>. */
+struct tvh_tport {
+	u8 proto_id;			/* SCSI_PROTOCOL_SAS/FCP/ISCSI */
+	char name[TVH_NAMELEN];		/* immutable after creation */
+	struct se_wwn wwn;
+};
+
+/* A target portal group: <wwn>/tpgt_<tag>. */
+struct tvh_tpg {
+	u16 tag;			/* immutable: the virtio-scsi target byte */
+	struct tvh_tport *tport;	/* immutable */
+	struct se_portal_group se_tpg;
+	struct list_head node;		/* on tvh_tpg_list, tvh_tpg_list_lock */
+
+	struct mutex lock;		/* protects the fields below */
+	/*
+	 * The I_T nexus.  While a device has this TPG attached (vdev set) the
+	 * nexus cannot be dropped, so the request path reads it unlocked.
+	 */
+	struct se_session *sess;
+	struct tvh_dev *vdev;		/* device that has us attached */
+	unsigned int lun_count;		/* LUNs linked into this TPG */
+	int prot_type;			/* attrib/fabric_prot_type: 0, 1 or 3 */
+};
+
+/* Preallocated (or, past the inline size, allocated) scatterlist + pages. */
+struct tvh_sgbuf {
+	struct scatterlist *sgl;	/* sgl in use for this command */
+	struct page **pages;		/* pinned guest pages, in sgl order */
+	unsigned int nents;		/* entries in use */
+	unsigned int cap;		/* capacity of sgl/pages */
+	struct scatterlist *own_sgl;	/* the preallocated arrays */
+	struct page **own_pages;
+	unsigned int own_cap;
+};
+
+enum tvh_cmd_flags {
+	TVH_CMD_ANSWER_QUEUED,	/* on the done list, or already answered */
+	TVH_CMD_RELEASED,	/* target core let go: answer, then recycle */
+	TVH_CMD_DATA_IN,	/* guest pages were written: dirty them */
+};
+
+/* One SCSI command in flight, preallocated per request queue. */
+struct tvh_cmd {
+	struct se_cmd se_cmd;
+	struct tvh_vq *tvq;
+	unsigned long flags;		/* enum tvh_cmd_flags, atomic bitops */
+	unsigned int tag;		/* index in tvq->cmds */
+	unsigned int head;		/* descriptor head to return */
+	u32 data_in_len;		/* bytes the guest offered for data-in */
+	u8 response;			/* VIRTIO_SCSI_S_* to report */
+	struct llist_node done_node;	/* on tvq->done */
+	struct iovec *resp_iov;		/* where the response header goes */
+	unsigned int resp_iov_cnt;
+	struct iovec resp_iov_inline[TVH_RESP_IOV_INLINE];
+	struct tvh_sgbuf data;
+	struct tvh_sgbuf prot;
+	unsigned char cdb[VIRTIO_SCSI_CDB_SIZE];
+	unsigned char sense[TRANSPORT_SENSE_BUFFER];
+};
+
+/* A virtqueue of the device and, for request queues, its command pool. */
+struct tvh_vq {
+	struct vhost_virtqueue vq;
+	struct tvh_dev *vdev;
+	/*
+	 * Command pool: created at SET_ENDPOINT and destroyed at CLEAR, both
+	 * with the queue's backend unset and the worker flushed, under
+	 * dev.mutex.  The worker takes tags; any context returns them.
+	 */
+	struct tvh_cmd *cmds;
+	unsigned int ncmds;
+	struct sbitmap tags;
+	atomic_t inflight;		/* commands taken and not yet recycled */
+	struct llist_head done;		/* commands ready to be answered */
+	struct vhost_work done_work;	/* answers everything on @done */
+};
+
+/* Event waiting for a guest event buffer. */
+struct tvh_event {
+	struct list_head node;		/* on tvh_dev.evt_list */
+	u32 event;			/* VIRTIO_SCSI_T_* */
+	u32 reason;			/* VIRTIO_SCSI_EVT_RESET_* */
+	u16 target;
+	u64 lun;
+};
+
+/* One open /dev/vhost-scsi. */
+struct tvh_dev {
+	struct vhost_dev dev;
+	struct tvh_vq *vqs;		/* immutable after open */
+	int nvqs;			/* 2 + request queues, immutable */
+
+	/*
+	 * The endpoint: TPGs by target byte, or NULL.  Written under
+	 * dev.mutex with all queues stopped; each queue's backend points to
+	 * the same array, which is how the worker reads it.
+	 */
+	struct tvh_tpg **targets;
+	char wwpn[VHOST_SCSI_WWPN_LEN];	/* dev.mutex */
+
+	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
+	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */
+	struct llist_head tmf_done;	/* TMFs ready to be answered */
+	struct vhost_work tmf_work;
+
+	/* Hotplug events; all protected by the event vq's mutex. */
+	unsigned int evt_count;
+	struct list_head evt_list;	/* struct tvh_event, oldest first */
+	bool events_missed;
+	struct vhost_work evt_work;
+};
+
+/* Result of looking at one descriptor chain. */
+enum tvh_pass {
+	TVH_EMPTY,		/* no more requests on the ring */
+	TVH_ANSWERED,		/* answered here: the guest needs a signal */
+	TVH_SUBMITTED,		/* handed on; answered later */
+};
+
+/* tcm_vhost_io.c */
+void tvh_serve_queue(struct vhost_virtqueue *vq,
+		     int (*handle_one)(struct vhost_virtqueue *vq,
+				       struct tvh_tpg **targets));
+void tvh_io_handle_kick(struct vhost_work *work);
+void tvh_io_done_work(struct vhost_work *work);
+int tvh_io_pool_create(struct tvh_vq *tvq);
+void tvh_io_pool_destroy(struct tvh_vq *tvq);
+int tvh_io_queue_answer(struct se_cmd *se_cmd);
+void tvh_io_aborted(struct se_cmd *se_cmd);
+void tvh_io_release(struct se_cmd *se_cmd);
+void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
+		       unsigned int head, u8 response, u8 status,
+		       const u8 *sense, u32 sense_len);
+
+/* tcm_vhost_ctl.c */
+void tvh_ctl_handle_kick(struct vhost_work *work);
+void tvh_evt_handle_kick(struct vhost_work *work);
+void tvh_tmf_done_work(struct vhost_work *work);
+void tvh_evt_work(struct vhost_work *work);
+void tvh_tmf_queue_rsp(struct se_cmd *se_cmd);
+void tvh_tmf_release(struct se_cmd *se_cmd);
+void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
+		  u32 reason);
+void tvh_evt_drain(struct tvh_dev *vdev);
+
+/* tcm_vhost_fabric.c */
+extern struct mutex tvh_tpg_list_lock;
+extern struct list_head tvh_tpg_list;
+int tvh_fabric_register(void);
+void tvh_fabric_unregister(void);
+
+/* Shared helpers. */
+static inline struct tvh_dev *tvh_vq_dev(struct vhost_virtqueue *vq)
+{
+	return container_of(vq->dev, struct tvh_dev, dev);
+}
+
+static inline struct tvh_vq *tvh_vq(struct vhost_virtqueue *vq)
+{
+	return container_of(vq, struct tvh_vq, vq);
+}
+
+/*
+ * Decode the virtio-scsi LUN field: lun[0] = 1, lun[1] = target,
+ * lun[2..3] = LUN in flat or peripheral addressing, lun[4..7] = 0.
+ * Returns false if the field is not in that single-level format.
+ */
+static inline bool tvh_decode_lun(const u8 *lun, u8 *target, u64 *unpacked)
+{
+	if (lun[0] != 1 || (lun[2] >> 6) > 1 ||
+	    lun[4] || lun[5] || lun[6] || lun[7])
+		return false;
+	*target = lun[1];
+	*unpacked = ((lun[2] << 8) | lun[3]) & 0x3fff;
+	return true;
+}
+
+static inline unsigned int tvh_vq_index(struct vhost_virtqueue *vq)
+{
+	return tvh_vq(vq) - tvh_vq_dev(vq)->vqs;
+}
+
+/* Ratelimited log line for guest misbehaviour, naming the queue. */
+#define tvh_guest_err(vq, fmt, ...) \
+	pr_err_ratelimited("vq %u: " fmt, tvh_vq_index(vq), ##__VA_ARGS__)
+
+#endif /* _TCM_VHOST_H */

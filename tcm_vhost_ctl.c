@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control queue (task management, asynchronous
+ * notification) and the event queue (hotplug).
+ *
+ * Task management functions go to target_core, which aborts or resets and
+ * calls queue_tm_rsp once every command affected has been dealt with; the
+ * aborted commands themselves are answered ABORTED by the request path
+ * before the TMF's answer is written (both go through the same worker, in
+ * the order target_core finishes them).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/slab.h>
+#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
+
+#include "tcm_vhost.h"
+
+/* virtio-scsi calls this FUNCTION_COMPLETE; it shares S_OK's value. */
+#define TVH_S_FUNCTION_COMPLETE VIRTIO_SCSI_S_OK
+
+/* A task management request in flight. */
+struct tvh_tmf {
+	struct se_cmd se_cmd;
+	struct tvh_dev *vdev;
+	unsigned int head;		/* descriptor head to return */
+	struct iovec resp_iov;		/* the one response byte */
+	u8 response;			/* VIRTIO_SCSI_S_* */
+	struct llist_node node;		/* on vdev->tmf_done */
+};
+
+/* Write @len bytes of response at the start of @in and return @head. */
+static void tvh_ctl_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
+			   unsigned int head, const void *resp, size_t len)
+{
+	if (copy_to_iter(resp, len, in) != len)
+		tvh_guest_err(vq, "control request %u: response not writable\n",
+			      head);
+	vhost_add_used(vq, head, len);
+}
+
+static u8 tvh_tmr_to_virtio(u8 tmr_response)
+{
+	switch (tmr_response) {
+	case TMR_FUNCTION_COMPLETE:
+	case TMR_TASK_DOES_NOT_EXIST:	/* nothing left to abort */
+		return TVH_S_FUNCTION_COMPLETE;
+	case TMR_LUN_DOES_NOT_EXIST:
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+	case TMR_TASK_MGMT_FUNCTION_NOT_SUPPORTED:
+	case TMR_FUNCTION_REJECTED:
+		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+	default:
+		return VIRTIO_SCSI_S_FAILURE;
+	}
+}
+
+/* virtio TMF subtype -> target_core TMR, or -1 where LIO has none. */
+static int tvh_tmf_to_tmr(u32 subtype)
+{
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+		return TMR_ABORT_TASK;
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+		return TMR_ABORT_TASK_SET;
+	case VIRTIO_SCSI_T_TMF_CLEAR_ACA:
+		return TMR_CLEAR_ACA;
+	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
+		return TMR_CLEAR_TASK_SET;
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		return TMR_LUN_RESET;
+	default:
+		return -1;
+	}
+}
+
+/* target_core's queue_tm_rsp: any context. */
+void tvh_tmf_queue_rsp(struct se_cmd *se_cmd)
+{
+	struct tvh_tmf *tmf = container_of(se_cmd, struct tvh_tmf, se_cmd);
+	struct tvh_dev *vdev = tmf->vdev;
+
+	tmf->response = tvh_tmr_to_virtio(se_cmd->se_tmr_req->response);
+	if (llist_add(&tmf->node, &vdev->tmf_done))
+		tvh_vq_work_queue(&vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
+				  &vdev->tmf_work);
+}
+
+/* target_core's release_cmd for TMFs. */
+void tvh_tmf_release(struct se_cmd *se_cmd)
+{
+	struct tvh_tmf *tmf = container_of(se_cmd, struct tvh_tmf, se_cmd);
+	struct tvh_dev *vdev = tmf->vdev;
+
+	kfree(tmf);
+	if (atomic_dec_and_test(&vdev->tmf_inflight))
+		wake_up(&vdev->idle_wq);
+}
+
+void tvh_tmf_done_work(struct vhost_work *work)
+{
+	struct tvh_dev *vdev = container_of(work, struct tvh_dev, tmf_work);
+	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_CTL].vq;
+	struct tvh_tmf *tmf, *next;
+	struct llist_node *list;
+	struct iov_iter iter;
+
+	list = llist_del_all(&vdev->tmf_done);
+	if (!list)
+		return;
+	list = llist_reverse_order(list);
+
+	mutex_lock(&vq->mutex);
+	llist_for_each_entry(tmf, list, node) {
+		iov_iter_init(&iter, ITER_DEST, &tmf->resp_iov, 1, 1);
+		tvh_ctl_answer(vq, &iter, tmf->head, &tmf->response, 1);
+	}
+	vhost_signal(vq->dev, vq);
+	mutex_unlock(&vq->mutex);
+
+	llist_for_each_entry_safe(tmf, next, list, node)
+		transport_generic_free_cmd(&tmf->se_cmd, 0);
+}
+
+/*
+ * Start a TMF.  Returns TVH_SUBMITTED when target_core took it, otherwise
+ * answers it here.
+ */
+static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
+			 unsigned int head, struct iov_iter *in,
+			 const struct iovec *resp_iov,
+			 const struct virtio_scsi_ctrl_tmf_req *req)
+{
+	struct tvh_dev *vdev = tvh_vq_dev(vq);
+	struct virtio_scsi_ctrl_tmf_resp resp = {
+		.response = VIRTIO_SCSI_S_FUNCTION_REJECTED,
+	};
+	struct se_session *sess;
+	struct tvh_tmf *tmf;
+	int tmr;
+	u64 lun;
+	u8 target;
+
+	if (!tvh_decode_lun(req->lun, &target, &lun) || !targets[target] ||
+	    !READ_ONCE(targets[target]->sess)) {
+		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
+		goto answer;
+	}
+	sess = READ_ONCE(targets[target]->sess);
+	tmr = tvh_tmf_to_tmr(vhost32_to_cpu(vq, req->subtype));
+	if (tmr < 0)
+		goto answer;
+
+	tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+	if (!tmf) {
+		resp.response = VIRTIO_SCSI_S_FAILURE;
+		goto answer;
+	}
+	tmf->vdev = vdev;
+	tmf->head = head;
+	/* The response is one byte: the first writable byte of the chain. */
+	tmf->resp_iov.iov_base = resp_iov->iov_base;
+	tmf->resp_iov.iov_len = 1;
+	atomic_inc(&vdev->tmf_inflight);
+	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, lun, tmf, tmr,
+			      GFP_KERNEL, vhost64_to_cpu(vq, req->tag),
+			      TARGET_SCF_ACK_KREF) < 0) {
+		kfree(tmf);
+		if (atomic_dec_and_test(&vdev->tmf_inflight))
+			wake_up(&vdev->idle_wq);
+		resp.response = VIRTIO_SCSI_S_FAILURE;
+		goto answer;
+	}
+	return TVH_SUBMITTED;
+
+answer:
+	tvh_ctl_answer(vq, in, head, &resp, sizeof(resp));
+	return TVH_ANSWERED;
+}
+
+static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
+			      struct tvh_tpg **targets)
+{
+	union {
+		struct virtio_scsi_ctrl_tmf_req tmf;
+		struct virtio_scsi_ctrl_an_req an;
+	} req;
+	struct iov_iter out, in, probe;
+	unsigned int out_num, in_num;
+	__virtio32 type_raw;
+	size_t req_len, resp_len;
+	int head;
+	u32 type;
+
+	head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), &out_num,
+				 &in_num, NULL, NULL);
+	if (head < 0)
+		return head;
+	if (head == vq->num)
+		return TVH_EMPTY;
+
+	iov_iter_init(&out, ITER_SOURCE, vq->iov, out_num,
+		      iov_length(vq->iov, out_num));
+	iov_iter_init(&in, ITER_DEST, &vq->iov[out_num], in_num,
+		      iov_length(&vq->iov[out_num], in_num));
+
+	probe = out;
+	if (!copy_from_iter_full(&type_raw, sizeof(type_raw), &probe)) {
+		tvh_guest_err(vq, "control request %d: no type, dropped\n",
+			      head);
+		goto drop;
+	}
+	type = vhost32_to_cpu(vq, type_raw);
+	switch (type) {
+	case VIRTIO_SCSI_T_TMF:
+		req_len = sizeof(req.tmf);
+		resp_len = sizeof(struct virtio_scsi_ctrl_tmf_resp);
+		break;
+	case VIRTIO_SCSI_T_AN_QUERY:
+	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		req_len = sizeof(req.an);
+		resp_len = sizeof(struct virtio_scsi_ctrl_an_resp);
+		break;
+	default:
+		tvh_guest_err(vq, "control request %d: unknown type %u, dropped\n",
+			      head, type);
+		goto drop;
+	}
+	if (iov_iter_count(&in) < resp_len) {
+		tvh_guest_err(vq, "control request %d: %zu bytes for a %zu byte response, dropped\n",
+			      head, iov_iter_count(&in), resp_len);
+		goto drop;
+	}
+	if (!copy_from_iter_full(&req, req_len, &out)) {
+		u8 failure[sizeof(struct virtio_scsi_ctrl_an_resp)] = {};
+
+		tvh_guest_err(vq, "control request %d: shorter than its %zu byte header\n",
+			      head, req_len);
+		/* The response byte is last in both layouts. */
+		failure[resp_len - 1] = VIRTIO_SCSI_S_FAILURE;
+		tvh_ctl_answer(vq, &in, head, failure, resp_len);
+		return TVH_ANSWERED;
+	}
+
+	if (type == VIRTIO_SCSI_T_TMF) {
+		return tvh_tmf_start(vq, targets, head, &in, &vq->iov[out_num],
+				     &req.tmf);
+	} else {
+		struct virtio_scsi_ctrl_an_resp resp = {
+			.event_actual = 0,	/* no AN events are offered */
+			.response = VIRTIO_SCSI_S_OK,
+		};
+		u64 lun;
+		u8 target;
+
+		if (!tvh_decode_lun(req.an.lun, &target, &lun) ||
+		    !targets[target])
+			resp.response = VIRTIO_SCSI_S_BAD_TARGET;
+		tvh_ctl_answer(vq, &in, head, &resp, sizeof(resp));
+		return TVH_ANSWERED;
+	}
+
+drop:
+	vhost_add_used(vq, head, 0);
+	return TVH_ANSWERED;
+}
+
+void tvh_ctl_handle_kick(struct vhost_work *work)
+{
+	tvh_serve_queue(container_of(work, struct vhost_virtqueue, poll.work),
+			tvh_ctl_handle_one);
+}
+
+/*
+ * Put one event in a guest event buffer.  Returns false when the guest has
+ * no buffer left.  Buffers that are not exactly one event long are returned
+ * unused and the event goes to the next buffer.
+ */
+static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
+			     struct tvh_event *e)
+{
+	struct virtio_scsi_event evt = {};
+	unsigned int out_num, in_num;
+	struct iov_iter in;
+	u32 event = e->event;
+	int head;
+
+	for (;;) {
+		vhost_disable_notify(&vdev->dev, vq);
+		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
+					 &out_num, &in_num, NULL, NULL);
+		if (head < 0)
+			return false;
+		if (head == vq->num) {
+			if (unlikely(vhost_enable_notify(&vdev->dev, vq)))
+				continue;
+			return false;
+		}
+		if (!out_num && iov_length(vq->iov, in_num) == sizeof(evt))
+			break;
+		tvh_guest_err(vq, "event buffer %d: %zu bytes (%u readable descriptors), expected %zu\n",
+			      head, iov_length(&vq->iov[out_num], in_num),
+			      out_num, sizeof(evt));
+		vhost_add_used_and_signal(&vdev->dev, vq, head, 0);
+	}
+
+	if (vdev->events_missed) {
+		event |= VIRTIO_SCSI_T_EVENTS_MISSED;
+		vdev->events_missed = false;
+	}
+	evt.event = cpu_to_vhost32(vq, event);
+	evt.reason = cpu_to_vhost32(vq, e->reason);
+	if (event != VIRTIO_SCSI_T_NO_EVENT) {
+		evt.lun[0] = 1;
+		evt.lun[1] = e->target;
+		evt.lun[2] = (e->lun >> 8) | 0x40;
+		evt.lun[3] = e->lun & 0xff;
+	}
+	iov_iter_init(&in, ITER_DEST, vq->iov, in_num, sizeof(evt));
+	if (copy_to_iter(&evt, sizeof(evt), &in) != sizeof(evt))
+		tvh_guest_err(vq, "event buffer %d: not writable\n", head);
+	vhost_add_used_and_signal(&vdev->dev, vq, head, sizeof(evt));
+	return true;
+}
+
+/* Deliver pending events; called with the event vq's mutex held. */
+static void tvh_evt_flush_locked(struct tvh_dev *vdev,
+				 struct vhost_virtqueue *vq)
+{
+	struct tvh_event *e, *next;
+	bool deliver = vhost_vq_get_backend(vq) &&
+		       vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+
+	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
+		if (deliver && !tvh_evt_send_one(vdev, vq, e))
+			vdev->events_missed = true;
+		list_del(&e->node);
+		vdev->evt_count--;
+		kfree(e);
+	}
+}
+
+void tvh_evt_work(struct vhost_work *work)
+{
+	struct tvh_dev *vdev = container_of(work, struct tvh_dev, evt_work);
+	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
+
+	mutex_lock(&vq->mutex);
+	tvh_evt_flush_locked(vdev, vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/*
+ * The guest added event buffers.  If it missed events, tell it now with an
+ * empty event that carries the EVENTS_MISSED flag, so that it rescans.
+ */
+void tvh_evt_handle_kick(struct vhost_work *work)
+{
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct tvh_dev *vdev = tvh_vq_dev(vq);
+	struct tvh_event missed = { .event = VIRTIO_SCSI_T_NO_EVENT };
+
+	mutex_lock(&vq->mutex);
+	if (vhost_vq_get_backend(vq) && vdev->events_missed)
+		tvh_evt_send_one(vdev, vq, &missed);
+	tvh_evt_flush_locked(vdev, vq);
+	mutex_unlock(&vq->mutex);
+}
+
+/**
+ * tvh_evt_post - queue a hotplug event for a guest
+ * @vdev: the device; the caller holds the tpg lock that keeps it attached
+ * @event: VIRTIO_SCSI_T_*
+ * @target: target byte
+ * @lun: LUN
+ * @reason: VIRTIO_SCSI_EVT_RESET_*
+ *
+ * Past TVH_MAX_EVENTS undelivered events, or without memory, the event is
+ * counted as missed instead.
+ */
+void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
+		  u32 reason)
+{
+	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
+	struct tvh_event *e;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	mutex_lock(&vq->mutex);
+	if (!e || vdev->evt_count >= TVH_MAX_EVENTS) {
+		vdev->events_missed = true;
+		kfree(e);
+	} else {
+		e->event = event;
+		e->reason = reason;
+		e->target = target;
+		e->lun = lun;
+		list_add_tail(&e->node, &vdev->evt_list);
+		vdev->evt_count++;
+	}
+	mutex_unlock(&vq->mutex);
+	tvh_vq_work_queue(vq, &vdev->evt_work);
+}
+
+/* Free undelivered events; the worker is stopped. */
+void tvh_evt_drain(struct tvh_dev *vdev)
+{
+	struct tvh_event *e, *next;
+
+	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
+		list_del(&e->node);
+		kfree(e);
+	}
+	vdev->evt_count = 0;
+}

@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "vhost" fabric: target_core_fabric_ops and the
+ * configfs tree below /sys/kernel/config/target/vhost.
+ *
+ *   vhost/<naa.|fc.|iqn.name>/          a WWN (struct tvh_tport)
+ *     version                          read-only
+ *     tpgt_<N>/                        a TPG, N < 256 (struct tvh_tpg)
+ *       nexus                          initiator WWN, or NULL to drop it
+ *       attrib/fabric_prot_type        0, 1 or 3
+ *       lun/lun_<M>/ -> backstore      LUN links (hotplug events)
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/configfs.h>
+#include <linux/ctype.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <generated/utsrelease.h>
+#include <scsi/scsi_proto.h>
+#include <target/target_core_base.h>
+#include <target/target_core_fabric.h>
+
+#include "tcm_vhost.h"
+
+/* Every TPG of every WWN, for SET_ENDPOINT to search. */
+DEFINE_MUTEX(tvh_tpg_list_lock);
+LIST_HEAD(tvh_tpg_list);
+
+static struct tvh_tpg *to_tvh_tpg(struct se_portal_group *se_tpg)
+{
+	return container_of(se_tpg, struct tvh_tpg, se_tpg);
+}
+
+static char *tvh_tpg_get_wwn(struct se_portal_group *se_tpg)
+{
+	return to_tvh_tpg(se_tpg)->tport->name;
+}
+
+static u16 tvh_tpg_get_tag(struct se_portal_group *se_tpg)
+{
+	return to_tvh_tpg(se_tpg)->tag;
+}
+
+/* Demo mode: the nexus' initiator sees every LUN of the TPG. */
+static int tvh_check_true(struct se_portal_group *se_tpg)
+{
+	return 1;
+}
+
+static int tvh_check_false(struct se_portal_group *se_tpg)
+{
+	return 0;
+}
+
+static int tvh_check_prot_fabric_only(struct se_portal_group *se_tpg)
+{
+	return to_tvh_tpg(se_tpg)->prot_type;
+}
+
+static u32 tvh_tpg_get_inst_index(struct se_portal_group *se_tpg)
+{
+	return 1;
+}
+
+static u32 tvh_sess_get_index(struct se_session *se_sess)
+{
+	return 0;
+}
+
+static void tvh_set_default_node_attrs(struct se_node_acl *nacl)
+{
+}
+
+static int tvh_get_cmd_state(struct se_cmd *se_cmd)
+{
+	return 0;
+}
+
+static int tvh_check_stop_free(struct se_cmd *se_cmd)
+{
+	return target_put_sess_cmd(se_cmd);
+}
+
+static void tvh_release_cmd(struct se_cmd *se_cmd)
+{
+	if (se_cmd->se_cmd_flags & SCF_SCSI_TMR_CDB)
+		tvh_tmf_release(se_cmd);
+	else
+		tvh_io_release(se_cmd);
+}
+
+/* Data-out is mapped before submission: nothing to fetch. */
+static int tvh_write_pending(struct se_cmd *se_cmd)
+{
+	target_execute_cmd(se_cmd);
+	return 0;
+}
+
+static void tvh_aborted_task(struct se_cmd *se_cmd)
+{
+	if (!(se_cmd->se_cmd_flags & SCF_SCSI_TMR_CDB))
+		tvh_io_aborted(se_cmd);
+}
+
+/*
+ * A LUN appeared in or left a TPG.  A guest using the TPG is told with a
+ * TRANSPORT_RESET event so that it rescans or removes the disk.
+ */
+static int tvh_port_link(struct se_portal_group *se_tpg, struct se_lun *lun)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(se_tpg);
+
+	mutex_lock(&tpg->lock);
+	tpg->lun_count++;
+	if (tpg->vdev)
+		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,
+			     lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
+	mutex_unlock(&tpg->lock);
+	return 0;
+}
+
+static void tvh_port_unlink(struct se_portal_group *se_tpg,
+			    struct se_lun *lun)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(se_tpg);
+
+	mutex_lock(&tpg->lock);
+	tpg->lun_count--;
+	if (tpg->vdev)
+		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,
+			     lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_REMOVED);
+	mutex_unlock(&tpg->lock);
+}
+
+/* The WWN prefix decides the SCSI transport the TPG reports. */
+static int tvh_proto_from_name(const char *name, u8 *proto)
+{
+	static const struct {
+		const char *prefix;
+		u8 proto;
+	} kinds[] = {
+		{ "naa.", SCSI_PROTOCOL_SAS },
+		{ "fc.", SCSI_PROTOCOL_FCP },
+		{ "iqn.", SCSI_PROTOCOL_ISCSI },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		size_t len = strlen(kinds[i].prefix);
+
+		if (!strncmp(name, kinds[i].prefix, len) && name[len]) {
+			*proto = kinds[i].proto;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int tvh_nexus_make(struct tvh_tpg *tpg, const char *initiator)
+{
+	struct se_session *sess;
+	int ret = 0;
+
+	mutex_lock(&tpg->lock);
+	if (tpg->sess) {
+		pr_err("%s/tpgt_%u: a nexus exists already; write NULL to drop it first\n",
+		       tpg->tport->name, tpg->tag);
+		ret = -EEXIST;
+		goto out;
+	}
+	sess = target_setup_session(&tpg->se_tpg, 0, 0,
+				    TARGET_PROT_DIN_PASS | TARGET_PROT_DOUT_PASS,
+				    initiator, tpg, NULL);
+	if (IS_ERR(sess)) {
+		ret = PTR_ERR(sess);
+		pr_err("%s/tpgt_%u: cannot create the nexus for %s: %d\n",
+		       tpg->tport->name, tpg->tag, initiator, ret);
+		goto out;
+	}
+	WRITE_ONCE(tpg->sess, sess);
+out:
+	mutex_unlock(&tpg->lock);
+	return ret;
+}
+
+static int tvh_nexus_drop(struct tvh_tpg *tpg)
+{
+	int ret = 0;
+
+	mutex_lock(&tpg->lock);
+	if (!tpg->sess) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (tpg->vdev) {
+		pr_err("%s/tpgt_%u: the nexus is in use by a vhost device; stop the guest first\n",
+		       tpg->tport->name, tpg->tag);
+		ret = -EBUSY;
+		goto out;
+	}
+	target_remove_session(tpg->sess);
+	WRITE_ONCE(tpg->sess, NULL);
+out:
+	mutex_unlock(&tpg->lock);
+	return ret;
+}
+
+static ssize_t tvh_tpg_nexus_show(struct config_item *item, char *page)
+{
+	struct se_portal_group *se_tpg = to_tpg(item);
+	struct tvh_tpg *tpg = to_tvh_tpg(se_tpg);
+	ssize_t ret = 0;
+
+	mutex_lock(&tpg->lock);
+	if (tpg->sess)
+		ret = sysfs_emit(page, "%s\n",
+				 tpg->sess->se_node_acl->initiatorname);
+	mutex_unlock(&tpg->lock);
+	return ret;
+}
+
+static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
+				   size_t count)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(to_tpg(item));
+	char name[TVH_NAMELEN];
+	u8 proto;
+	int ret;
+
+	if (count >= sizeof(name)) {
+		pr_err("nexus: initiator name longer than %zu bytes\n",
+		       sizeof(name) - 1);
+		return -EINVAL;
+	}
+	memcpy(name, page, count);
+	name[count] = '\0';
+	strim(name);
+
+	if (!strcmp(name, "NULL")) {
+		ret = tvh_nexus_drop(tpg);
+		return ret ? ret : count;
+	}
+	if (tvh_proto_from_name(name, &proto) ||
+	    proto != tpg->tport->proto_id) {
+		pr_err("nexus: initiator %s must use the WWN format of %s\n",
+		       name, tpg->tport->name);
+		return -EINVAL;
+	}
+	ret = tvh_nexus_make(tpg, name);
+	return ret ? ret : count;
+}
+
+CONFIGFS_ATTR(tvh_tpg_, nexus);
+
+static struct configfs_attribute *tvh_tpg_attrs[] = {
+	&tvh_tpg_attr_nexus,
+	NULL,
+};
+
+static ssize_t tvh_tpg_attrib_fabric_prot_type_show(struct config_item *item,
+						    char *page)
+{
+	return sysfs_emit(page, "%d\n", to_tvh_tpg(attrib_to_tpg(item))->prot_type);
+}
+
+static ssize_t tvh_tpg_attrib_fabric_prot_type_store(struct config_item *item,
+						     const char *page,
+						     size_t count)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(attrib_to_tpg(item));
+	unsigned int val;
+	int ret;
+
+	ret = kstrtouint(page, 0, &val);
+	if (ret)
+		return ret;
+	if (val != 0 && val != 1 && val != 3) {
+		pr_err("fabric_prot_type: %u is not one of 0, 1, 3\n", val);
+		return -EINVAL;
+	}
+	tpg->prot_type = val;
+	return count;
+}
+
+CONFIGFS_ATTR(tvh_tpg_attrib_, fabric_prot_type);
+
+static struct configfs_attribute *tvh_tpg_attrib_attrs[] = {
+	&tvh_tpg_attrib_attr_fabric_prot_type,
+	NULL,
+};
+
+static struct se_portal_group *tvh_make_tpg(struct se_wwn *wwn,
+					    const char *name)
+{
+	struct tvh_tport *tport = container_of(wwn, struct tvh_tport, wwn);
+	struct tvh_tpg *tpg;
+	u16 tag;
+	int ret;
+
+	if (strncmp(name, "tpgt_", 5) || kstrtou16(name + 5, 10, &tag) ||
+	    tag >= VHOST_SCSI_MAX_TARGET) {
+		pr_err("%s/%s: TPGs are named tpgt_N with N below %d\n",
+		       tport->name, name, VHOST_SCSI_MAX_TARGET);
+		return ERR_PTR(-EINVAL);
+	}
+
+	tpg = kzalloc(sizeof(*tpg), GFP_KERNEL);
+	if (!tpg)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&tpg->lock);
+	INIT_LIST_HEAD(&tpg->node);
+	tpg->tport = tport;
+	tpg->tag = tag;
+
+	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
+	if (ret) {
+		kfree(tpg);
+		return ERR_PTR(ret);
+	}
+	mutex_lock(&tvh_tpg_list_lock);
+	list_add_tail(&tpg->node, &tvh_tpg_list);
+	mutex_unlock(&tvh_tpg_list_lock);
+	return &tpg->se_tpg;
+}
+
+/* configfs keeps a TPG that a device has attached (target_depend_item). */
+static void tvh_drop_tpg(struct se_portal_group *se_tpg)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(se_tpg);
+
+	mutex_lock(&tvh_tpg_list_lock);
+	list_del(&tpg->node);
+	mutex_unlock(&tvh_tpg_list_lock);
+
+	tvh_nexus_drop(tpg);
+	core_tpg_deregister(se_tpg);
+	kfree(tpg);
+}
+
+static struct se_wwn *tvh_make_tport(struct target_fabric_configfs *tf,
+				     struct config_group *group,
+				     const char *name)
+{
+	struct tvh_tport *tport;
+	u8 proto;
+
+	if (tvh_proto_from_name(name, &proto)) {
+		pr_err("%s: WWNs start with naa., fc. or iqn.\n", name);
+		return ERR_PTR(-EINVAL);
+	}
+	if (strlen(name) >= TVH_NAMELEN) {
+		pr_err("%s: WWN longer than %d bytes\n", name, TVH_NAMELEN - 1);
+		return ERR_PTR(-EINVAL);
+	}
+	tport = kzalloc(sizeof(*tport), GFP_KERNEL);
+	if (!tport)
+		return ERR_PTR(-ENOMEM);
+	tport->proto_id = proto;
+	strscpy(tport->name, name, sizeof(tport->name));
+	return &tport->wwn;
+}
+
+static void tvh_drop_tport(struct se_wwn *wwn)
+{
+	kfree(container_of(wwn, struct tvh_tport, wwn));
+}
+
+static ssize_t tvh_wwn_version_show(struct config_item *item, char *page)
+{
+	return sysfs_emit(page, "tcm_vhost %s on %s\n", TVH_VERSION,
+			  UTS_RELEASE);
+}
+
+CONFIGFS_ATTR_RO(tvh_wwn_, version);
+
+static struct configfs_attribute *tvh_wwn_attrs[] = {
+	&tvh_wwn_attr_version,
+	NULL,
+};
+
+static const struct target_core_fabric_ops tvh_fabric_ops = {
+	.module				= THIS_MODULE,
+	.fabric_name			= "vhost",
+	.max_data_sg_nents		= TVH_MAX_IO_BYTES / PAGE_SIZE,
+	.tpg_get_wwn			= tvh_tpg_get_wwn,
+	.tpg_get_tag			= tvh_tpg_get_tag,
+	.tpg_check_demo_mode		= tvh_check_true,
+	.tpg_check_demo_mode_cache	= tvh_check_true,
+	.tpg_check_demo_mode_write_protect = tvh_check_false,
+	.tpg_check_prod_mode_write_protect = tvh_check_false,
+	.tpg_check_prot_fabric_only	= tvh_check_prot_fabric_only,
+	.tpg_get_inst_index		= tvh_tpg_get_inst_index,
+	.release_cmd			= tvh_release_cmd,
+	.check_stop_free		= tvh_check_stop_free,
+	.sess_get_index			= tvh_sess_get_index,
+	.write_pending			= tvh_write_pending,
+	.set_default_node_attributes	= tvh_set_default_node_attrs,
+	.get_cmd_state			= tvh_get_cmd_state,
+	.queue_data_in			= tvh_io_queue_answer,
+	.queue_status			= tvh_io_queue_answer,
+	.queue_tm_rsp			= tvh_tmf_queue_rsp,
+	.aborted_task			= tvh_aborted_task,
+	.fabric_make_wwn		= tvh_make_tport,
+	.fabric_drop_wwn		= tvh_drop_tport,
+	.fabric_make_tpg		= tvh_make_tpg,
+	.fabric_drop_tpg		= tvh_drop_tpg,
+	.fabric_post_link		= tvh_port_link,
+	.fabric_pre_unlink		= tvh_port_unlink,
+	.tfc_wwn_attrs			= tvh_wwn_attrs,
+	.tfc_tpg_base_attrs		= tvh_tpg_attrs,
+	.tfc_tpg_attrib_attrs		= tvh_tpg_attrib_attrs,
+};
+
+int tvh_fabric_register(void)
+{
+	return target_register_template(&tvh_fabric_ops);
+}
+
+void tvh_fabric_unregister(void)
+{
+	target_unregister_template(&tvh_fabric_ops);
+}

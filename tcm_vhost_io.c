@@ -1,0 +1,683 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Request queues: from a guest's descriptor chain to
+ * target_core and back.
+ *
+ * A request is one descriptor chain.  Its device-readable part holds a
+ * virtio_scsi_cmd_req (or _req_pi) and then the data-out bytes; its
+ * device-writable part holds room for a virtio_scsi_cmd_resp and then the
+ * data-in bytes.  Headers may be split across any number of descriptors.
+ * Data pages are pinned where they are and given to target_core as a
+ * scatterlist: nothing is copied.
+ *
+ * Every request gets exactly one answer on the used ring: a SCSI status from
+ * target_core, or a virtio-scsi error response built here when the request
+ * cannot be executed.  Only a chain with no room for a response at all is
+ * returned without one (used length 0).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <scsi/scsi_common.h>
+#include <scsi/scsi_proto.h>
+#include <target/target_core_fabric.h>
+
+#include "tcm_vhost.h"
+
+/* Build fixed-format sense for an error detected before target_core. */
+static void tvh_build_sense(u8 *sense, u8 key, u8 asc, u8 ascq)
+{
+	scsi_build_sense_buffer(0, sense, key, asc, ascq);
+}
+
+/**
+ * tvh_send_cmd_resp - answer a request without target_core
+ * @vq: the queue, mutex held, in the worker
+ * @resp_iter: where the response header goes (consumed)
+ * @head: descriptor head to return
+ * @response: VIRTIO_SCSI_S_*
+ * @status: SAM status when @response is VIRTIO_SCSI_S_OK
+ * @sense: sense data or NULL
+ * @sense_len: bytes of @sense
+ *
+ * The caller signals the guest once its pass is over.
+ */
+void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
+		       unsigned int head, u8 response, u8 status,
+		       const u8 *sense, u32 sense_len)
+{
+	struct virtio_scsi_cmd_resp resp = {
+		.response = response,
+		.status = status,
+	};
+
+	if (sense && sense_len) {
+		sense_len = min_t(u32, sense_len, sizeof(resp.sense));
+		memcpy(resp.sense, sense, sense_len);
+		resp.sense_len = cpu_to_vhost32(vq, sense_len);
+	}
+	if (copy_to_iter(&resp, sizeof(resp), resp_iter) != sizeof(resp))
+		tvh_guest_err(vq, "request %u: response buffer not writable\n",
+			      head);
+	vhost_add_used(vq, head, sizeof(resp));
+}
+
+static void tvh_send_check_condition(struct vhost_virtqueue *vq,
+				     struct iov_iter *resp_iter,
+				     unsigned int head, u8 asc)
+{
+	u8 sense[TRANSPORT_SENSE_BUFFER] = {};
+
+	tvh_build_sense(sense, ILLEGAL_REQUEST, asc, 0);
+	tvh_send_cmd_resp(vq, resp_iter, head, VIRTIO_SCSI_S_OK,
+			  SAM_STAT_CHECK_CONDITION, sense, 18);
+}
+
+/* Unpin the pages of @buf; @dirty when the backend wrote into them. */
+static void tvh_sgbuf_put(struct tvh_sgbuf *buf, bool dirty)
+{
+	unsigned int i;
+
+	for (i = 0; i < buf->nents; i++) {
+		if (dirty)
+			set_page_dirty_lock(buf->pages[i]);
+		put_page(buf->pages[i]);
+	}
+	if (buf->sgl != buf->own_sgl) {
+		kvfree(buf->sgl);
+		kvfree(buf->pages);
+		buf->sgl = buf->own_sgl;
+		buf->pages = buf->own_pages;
+		buf->cap = buf->own_cap;
+	}
+	buf->nents = 0;
+}
+
+/*
+ * Make room for @npages entries.  Commands up to the preallocated size
+ * (module parameter inline_sg) never allocate.
+ */
+static int tvh_sgbuf_reserve(struct tvh_sgbuf *buf, unsigned int npages)
+{
+	if (npages <= buf->cap)
+		return 0;
+	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL);
+	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages), GFP_KERNEL);
+	if (!buf->sgl || !buf->pages) {
+		kvfree(buf->sgl);
+		kvfree(buf->pages);
+		buf->sgl = buf->own_sgl;
+		buf->pages = buf->own_pages;
+		return -ENOMEM;
+	}
+	buf->cap = npages;
+	return 0;
+}
+
+/**
+ * tvh_sgbuf_map - pin the next @len bytes of @iter into @buf
+ * @buf: empty scatterlist buffer
+ * @iter: guest buffers, advanced by @len on success
+ * @len: bytes to map, at most what @iter holds
+ *
+ * Pages are taken with their offsets as they are: misaligned guest buffers
+ * are described exactly, not bounced.
+ */
+static int tvh_sgbuf_map(struct tvh_sgbuf *buf, struct iov_iter *iter,
+			 size_t len)
+{
+	struct iov_iter it = *iter;
+	unsigned int npages;
+	int ret;
+
+	if (!len)
+		return 0;
+	iov_iter_truncate(&it, len);
+	npages = iov_iter_npages(&it, INT_MAX);
+	ret = tvh_sgbuf_reserve(buf, npages);
+	if (ret)
+		return ret;
+	sg_init_table(buf->sgl, npages);
+
+	while (iov_iter_count(&it)) {
+		struct page **pages = buf->pages + buf->nents;
+		size_t offset;
+		ssize_t bytes;
+
+		if (buf->nents >= npages)
+			return -EINVAL;
+		bytes = iov_iter_get_pages2(&it, pages, iov_iter_count(&it),
+					    npages - buf->nents, &offset);
+		if (bytes <= 0)
+			return bytes ? bytes : -EFAULT;
+		while (bytes) {
+			unsigned int seg = min_t(size_t, bytes,
+						 PAGE_SIZE - offset);
+
+			sg_set_page(&buf->sgl[buf->nents++], *pages++, seg,
+				    offset);
+			bytes -= seg;
+			offset = 0;
+		}
+	}
+	sg_mark_end(&buf->sgl[buf->nents - 1]);
+	iov_iter_advance(iter, len);
+	return 0;
+}
+
+/* Give the command back to the pool: the last step of every command. */
+static void tvh_io_recycle(struct tvh_cmd *cmd)
+{
+	struct tvh_vq *tvq = cmd->tvq;
+	bool dirty = test_bit(TVH_CMD_DATA_IN, &cmd->flags);
+
+	tvh_sgbuf_put(&cmd->data, dirty);
+	tvh_sgbuf_put(&cmd->prot, dirty);
+	if (cmd->resp_iov != cmd->resp_iov_inline)
+		kfree(cmd->resp_iov);
+	cmd->resp_iov = cmd->resp_iov_inline;
+	sbitmap_clear_bit(&tvq->tags, cmd->tag);
+	if (atomic_dec_and_test(&tvq->inflight))
+		wake_up(&tvq->vdev->idle_wq);
+}
+
+static void tvh_io_push_done(struct tvh_cmd *cmd)
+{
+	struct tvh_vq *tvq = cmd->tvq;
+
+	if (llist_add(&cmd->done_node, &tvq->done))
+		tvh_vq_work_queue(&tvq->vq, &tvq->done_work);
+}
+
+/* target_core's queue_status and queue_data_in: any context. */
+int tvh_io_queue_answer(struct se_cmd *se_cmd)
+{
+	struct tvh_cmd *cmd = container_of(se_cmd, struct tvh_cmd, se_cmd);
+
+	if (test_and_set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))
+		return 0;
+	cmd->response = VIRTIO_SCSI_S_OK;
+	tvh_io_push_done(cmd);
+	return 0;
+}
+
+/*
+ * target_core's aborted_task: the command will not get a status from the
+ * core.  Nothing to undo yet; release_cmd follows and answers the guest.
+ */
+void tvh_io_aborted(struct se_cmd *se_cmd)
+{
+}
+
+/*
+ * target_core's release_cmd for SCSI commands: the core holds no more
+ * references.  A command that was never answered (aborted by a TMF) still
+ * owes the guest an answer: ABORTED, from the worker, then it is recycled.
+ */
+void tvh_io_release(struct se_cmd *se_cmd)
+{
+	struct tvh_cmd *cmd = container_of(se_cmd, struct tvh_cmd, se_cmd);
+
+	if (test_and_set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags)) {
+		tvh_io_recycle(cmd);
+		return;
+	}
+	cmd->response = VIRTIO_SCSI_S_ABORTED;
+	set_bit(TVH_CMD_RELEASED, &cmd->flags);
+	tvh_io_push_done(cmd);
+}
+
+/* Write the response header of a finished command and return its head. */
+static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
+{
+	struct virtio_scsi_cmd_resp resp = { .response = cmd->response };
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+	u32 data_written = 0;
+	struct iov_iter iter;
+
+	if (cmd->response == VIRTIO_SCSI_S_OK) {
+		u32 sense_len = min_t(u32, se_cmd->scsi_sense_length,
+				      sizeof(resp.sense));
+		u32 resid = 0;
+
+		resp.status = se_cmd->scsi_status;
+		resp.sense_len = cpu_to_vhost32(vq, sense_len);
+		memcpy(resp.sense, cmd->sense, sense_len);
+		/*
+		 * resid is what the guest's buffer did not receive or send.
+		 * On overflow the whole buffer was used: nothing is left.
+		 */
+		if (se_cmd->se_cmd_flags & SCF_UNDERFLOW_BIT)
+			resid = se_cmd->residual_count;
+		resp.resid = cpu_to_vhost32(vq, resid);
+		if (cmd->data_in_len > resid)
+			data_written = cmd->data_in_len - resid;
+	}
+
+	iov_iter_init(&iter, ITER_DEST, cmd->resp_iov, cmd->resp_iov_cnt,
+		      sizeof(resp));
+	if (copy_to_iter(&resp, sizeof(resp), &iter) != sizeof(resp))
+		tvh_guest_err(vq, "request %u: response buffer not writable\n",
+			      cmd->head);
+	vhost_add_used(vq, cmd->head, sizeof(resp) + data_written);
+}
+
+/**
+ * tvh_io_done_work - answer every finished command of one queue
+ * @work: tvq->done_work
+ *
+ * One signal to the guest per batch, however many commands it holds.
+ */
+void tvh_io_done_work(struct vhost_work *work)
+{
+	struct tvh_vq *tvq = container_of(work, struct tvh_vq, done_work);
+	struct vhost_virtqueue *vq = &tvq->vq;
+	struct tvh_cmd *cmd, *next;
+	struct llist_node *list;
+
+	list = llist_del_all(&tvq->done);
+	if (!list)
+		return;
+	list = llist_reverse_order(list);
+
+	mutex_lock(&vq->mutex);
+	llist_for_each_entry(cmd, list, done_node)
+		tvh_io_answer(vq, cmd);
+	vhost_signal(&tvq->vdev->dev, vq);
+	mutex_unlock(&vq->mutex);
+
+	llist_for_each_entry_safe(cmd, next, list, done_node) {
+		if (test_bit(TVH_CMD_RELEASED, &cmd->flags))
+			tvh_io_recycle(cmd);
+		else
+			transport_generic_free_cmd(&cmd->se_cmd, 0);
+	}
+}
+
+/*
+ * Remember where the response header goes: the first bytes of the
+ * device-writable part, possibly spread over many descriptors.
+ */
+static int tvh_io_save_resp(struct tvh_cmd *cmd, const struct iovec *in,
+			    unsigned int in_num)
+{
+	size_t left = sizeof(struct virtio_scsi_cmd_resp);
+	unsigned int n;
+
+	for (n = 0; left && n < in_num; n++)
+		left -= min(left, in[n].iov_len);
+	if (left)
+		return -EINVAL;
+	if (n > TVH_RESP_IOV_INLINE) {
+		cmd->resp_iov = kmalloc_array(n, sizeof(*in), GFP_KERNEL);
+		if (!cmd->resp_iov) {
+			cmd->resp_iov = cmd->resp_iov_inline;
+			return -ENOMEM;
+		}
+	}
+	memcpy(cmd->resp_iov, in, n * sizeof(*in));
+	cmd->resp_iov_cnt = n;
+	return 0;
+}
+
+static int tvh_task_attr(u8 virtio_attr)
+{
+	switch (virtio_attr) {
+	case VIRTIO_SCSI_S_ORDERED:
+		return TCM_ORDERED_TAG;
+	case VIRTIO_SCSI_S_HEAD:
+		return TCM_HEAD_TAG;
+	case VIRTIO_SCSI_S_ACA:
+		return TCM_ACA_TAG;
+	default:
+		return TCM_SIMPLE_TAG;
+	}
+}
+
+/* The fields of a request header, whichever of the two layouts it had. */
+struct tvh_req {
+	u8 lun[8];
+	u64 id;
+	u8 task_attr;
+	u32 pi_out;
+	u32 pi_in;
+	u8 cdb[VIRTIO_SCSI_CDB_SIZE];
+};
+
+static bool tvh_io_read_header(struct vhost_virtqueue *vq,
+			       struct iov_iter *out, struct tvh_req *req)
+{
+	union {
+		struct virtio_scsi_cmd_req plain;
+		struct virtio_scsi_cmd_req_pi pi;
+	} h;
+
+	if (vhost_has_feature(vq, VIRTIO_SCSI_F_T10_PI)) {
+		if (!copy_from_iter_full(&h.pi, sizeof(h.pi), out))
+			return false;
+		memcpy(req->lun, h.pi.lun, sizeof(req->lun));
+		req->id = vhost64_to_cpu(vq, h.pi.tag);
+		req->task_attr = h.pi.task_attr;
+		req->pi_out = vhost32_to_cpu(vq, h.pi.pi_bytesout);
+		req->pi_in = vhost32_to_cpu(vq, h.pi.pi_bytesin);
+		memcpy(req->cdb, h.pi.cdb, sizeof(req->cdb));
+	} else {
+		if (!copy_from_iter_full(&h.plain, sizeof(h.plain), out))
+			return false;
+		memcpy(req->lun, h.plain.lun, sizeof(req->lun));
+		req->id = vhost64_to_cpu(vq, h.plain.tag);
+		req->task_attr = h.plain.task_attr;
+		req->pi_out = 0;
+		req->pi_in = 0;
+		memcpy(req->cdb, h.plain.cdb, sizeof(req->cdb));
+	}
+	return true;
+}
+
+/* Hand a fully mapped command to target_core. */
+static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
+			  struct tvh_req *req, u64 lun, u32 data_len, int dir)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+
+	if (target_init_cmd(se_cmd, sess, cmd->sense, lun, data_len,
+			    tvh_task_attr(req->task_attr), dir,
+			    TARGET_SCF_ACK_KREF)) {
+		/* The session is going away: report it as the core would. */
+		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
+		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
+		set_bit(TVH_CMD_RELEASED, &cmd->flags);
+		tvh_io_push_done(cmd);
+		return;
+	}
+	se_cmd->tag = req->id;
+	if (target_submit_prep(se_cmd, cmd->cdb, cmd->data.sgl,
+			       cmd->data.nents, NULL, 0, cmd->prot.sgl,
+			       cmd->prot.nents, GFP_KERNEL))
+		return;	/* answered with CHECK CONDITION by the core */
+	if (tvh_direct_submit)
+		target_submit(se_cmd);
+	else
+		target_queue_submission(se_cmd);
+}
+
+/*
+ * Check the PI byte counts against the direction of the data.  PI precedes
+ * the data it protects, in the same direction.
+ */
+static bool tvh_io_pi_valid(struct tvh_req *req, size_t out_len,
+			    size_t in_len)
+{
+	if (req->pi_out && (req->pi_in || req->pi_out >= out_len || in_len))
+		return false;
+	if (req->pi_in && (req->pi_in >= in_len || out_len))
+		return false;
+	return true;
+}
+
+/* Take one request off the ring and answer or submit it. */
+static int tvh_io_handle_one(struct vhost_virtqueue *vq,
+			     struct tvh_tpg **targets)
+{
+	struct tvh_vq *tvq = tvh_vq(vq);
+	size_t out_len, in_len, data_len;
+	struct iov_iter out, in, resp;
+	unsigned int out_num, in_num;
+	struct tvh_req req;
+	struct se_session *sess;
+	struct tvh_tpg *tpg;
+	struct tvh_cmd *cmd;
+	int head, tag, dir;
+	u64 lun;
+	u8 target;
+
+	head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), &out_num,
+				 &in_num, NULL, NULL);
+	if (head < 0)
+		return head;	/* the vhost core has logged it */
+	if (head == vq->num)
+		return TVH_EMPTY;
+
+	iov_iter_init(&out, ITER_SOURCE, vq->iov, out_num,
+		      iov_length(vq->iov, out_num));
+	iov_iter_init(&in, ITER_DEST, &vq->iov[out_num], in_num,
+		      iov_length(&vq->iov[out_num], in_num));
+
+	if (iov_iter_count(&in) < sizeof(struct virtio_scsi_cmd_resp)) {
+		tvh_guest_err(vq, "request %d: %zu bytes for a %zu byte response, dropped\n",
+			      head, iov_iter_count(&in),
+			      sizeof(struct virtio_scsi_cmd_resp));
+		vhost_add_used(vq, head, 0);
+		return TVH_ANSWERED;
+	}
+	resp = in;
+	iov_iter_advance(&in, sizeof(struct virtio_scsi_cmd_resp));
+
+	if (!tvh_io_read_header(vq, &out, &req)) {
+		tvh_guest_err(vq, "request %d: short or unreadable header\n",
+			      head);
+		goto failure;
+	}
+	if (!tvh_decode_lun(req.lun, &target, &lun) || !targets[target]) {
+		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_BAD_TARGET,
+				  0, NULL, 0);
+		return TVH_ANSWERED;
+	}
+	tpg = targets[target];
+	sess = READ_ONCE(tpg->sess);
+	if (unlikely(!sess)) {
+		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_BAD_TARGET,
+				  0, NULL, 0);
+		return TVH_ANSWERED;
+	}
+
+	if (scsi_command_size(req.cdb) > VIRTIO_SCSI_CDB_SIZE) {
+		tvh_guest_err(vq, "request %d: CDB of %u bytes, at most %u fit\n",
+			      head, scsi_command_size(req.cdb),
+			      VIRTIO_SCSI_CDB_SIZE);
+		goto invalid;
+	}
+
+	out_len = iov_iter_count(&out);
+	in_len = iov_iter_count(&in);
+	if (!tvh_io_pi_valid(&req, out_len, in_len)) {
+		tvh_guest_err(vq, "request %d: PI bytes out %u in %u do not fit the data\n",
+			      head, req.pi_out, req.pi_in);
+		goto invalid;
+	}
+	out_len -= req.pi_out;
+	in_len -= req.pi_in;
+	if (out_len && in_len) {
+		tvh_guest_err(vq, "request %d: bidirectional commands are not supported\n",
+			      head);
+		goto invalid;
+	}
+	data_len = out_len ? out_len : in_len;
+	dir = out_len ? DMA_TO_DEVICE : in_len ? DMA_FROM_DEVICE : DMA_NONE;
+	if (data_len + req.pi_out + req.pi_in > TVH_MAX_IO_BYTES) {
+		tvh_guest_err(vq, "request %d: %zu data bytes, at most %u\n",
+			      head, data_len, TVH_MAX_IO_BYTES);
+		goto invalid;
+	}
+
+	if (unlikely(!tvq->cmds) && tvh_io_pool_create(tvq)) {
+		tvh_guest_err(vq, "request %d: no memory for the command pool\n",
+			      head);
+		goto failure;
+	}
+	tag = sbitmap_get(&tvq->tags);
+	if (tag < 0) {
+		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_OK,
+				  SAM_STAT_TASK_SET_FULL, NULL, 0);
+		return TVH_ANSWERED;
+	}
+	atomic_inc(&tvq->inflight);
+	cmd = &tvq->cmds[tag];
+	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
+	cmd->flags = 0;
+	cmd->head = head;
+	cmd->data_in_len = dir == DMA_FROM_DEVICE ? data_len : 0;
+	memcpy(cmd->cdb, req.cdb, sizeof(cmd->cdb));
+	if (dir == DMA_FROM_DEVICE)
+		__set_bit(TVH_CMD_DATA_IN, &cmd->flags);
+
+	if (tvh_io_save_resp(cmd, &vq->iov[out_num], in_num))
+		goto failure_cmd;
+	if (dir == DMA_TO_DEVICE) {
+		if (tvh_sgbuf_map(&cmd->prot, &out, req.pi_out) ||
+		    tvh_sgbuf_map(&cmd->data, &out, data_len))
+			goto failure_cmd;
+	} else if (dir == DMA_FROM_DEVICE) {
+		if (tvh_sgbuf_map(&cmd->prot, &in, req.pi_in) ||
+		    tvh_sgbuf_map(&cmd->data, &in, data_len))
+			goto failure_cmd;
+	}
+
+	tvh_io_submit(cmd, sess, &req, lun, data_len, dir);
+	return TVH_SUBMITTED;
+
+failure_cmd:
+	tvh_guest_err(vq, "request %d: cannot map the guest buffers\n", head);
+	__set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
+	__clear_bit(TVH_CMD_DATA_IN, &cmd->flags);
+	tvh_io_recycle(cmd);
+failure:
+	tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_FAILURE, 0, NULL, 0);
+	return TVH_ANSWERED;
+invalid:
+	tvh_send_check_condition(vq, &resp, head, 0x24);
+	return TVH_ANSWERED;
+}
+
+/**
+ * tvh_serve_queue - take requests off a queue until it is empty or has had
+ * its share
+ * @vq: the queue; its poll work is what runs this
+ * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
+ *
+ * After TVH_WEIGHT requests the pass is requeued so that other queues and
+ * devices get the CPU, however busy the guest keeps this ring.  The guest is
+ * signalled once per pass for everything answered in it.
+ */
+void tvh_serve_queue(struct vhost_virtqueue *vq,
+		     int (*handle_one)(struct vhost_virtqueue *vq,
+				       struct tvh_tpg **targets))
+{
+	struct vhost_dev *dev = vq->dev;
+	struct tvh_tpg **targets;
+	bool answered = false;
+	int handled = 0;
+	int ret;
+
+	mutex_lock(&vq->mutex);
+	targets = vhost_vq_get_backend(vq);
+	if (!targets)
+		goto out;
+
+	vhost_disable_notify(dev, vq);
+	do {
+		ret = handle_one(vq, targets);
+		if (ret == TVH_EMPTY) {
+			/* Recheck after enabling: the guest may have raced. */
+			if (unlikely(vhost_enable_notify(dev, vq))) {
+				vhost_disable_notify(dev, vq);
+				continue;
+			}
+			break;
+		}
+		if (ret < 0)
+			break;
+		if (ret == TVH_ANSWERED)
+			answered = true;
+	} while (!vhost_exceeds_weight(vq, ++handled, 0));
+
+	if (answered)
+		vhost_signal(dev, vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+void tvh_io_handle_kick(struct vhost_work *work)
+{
+	tvh_serve_queue(container_of(work, struct vhost_virtqueue, poll.work),
+			tvh_io_handle_one);
+}
+
+/* Pool size for a ring: every slot plus room for late releases. */
+static unsigned int tvh_pool_size(unsigned int num)
+{
+	return min_t(unsigned int, num + num / 8 + 1, 4096);
+}
+
+/**
+ * tvh_io_pool_create - preallocate the commands of a request queue
+ * @tvq: a request queue whose ring is set up, backend unset
+ *
+ * Each command owns inline_sg scatterlist entries and page pointers, carved
+ * from two arrays shared by the pool, so that ordinary I/O never allocates.
+ */
+int tvh_io_pool_create(struct tvh_vq *tvq)
+{
+	unsigned int n = tvh_pool_size(tvq->vq.num);
+	struct scatterlist *sgl;
+	struct page **pages;
+	unsigned int i;
+	int ret = -ENOMEM;
+
+	tvq->cmds = kvcalloc(n, sizeof(*tvq->cmds), GFP_KERNEL);
+	if (!tvq->cmds)
+		goto out;
+	sgl = kvcalloc(n, tvh_inline_sg * sizeof(*sgl), GFP_KERNEL);
+	if (!sgl)
+		goto out_free_cmds;
+	pages = kvcalloc(n, tvh_inline_sg * sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		goto out_free_sgl;
+	ret = sbitmap_init_node(&tvq->tags, n, -1, GFP_KERNEL, NUMA_NO_NODE,
+				false, true);
+	if (ret)
+		goto out_free_pages;
+
+	for (i = 0; i < n; i++) {
+		struct tvh_cmd *cmd = &tvq->cmds[i];
+
+		cmd->tvq = tvq;
+		cmd->tag = i;
+		cmd->resp_iov = cmd->resp_iov_inline;
+		cmd->data.own_sgl = sgl + i * tvh_inline_sg;
+		cmd->data.own_pages = pages + i * tvh_inline_sg;
+		cmd->data.own_cap = tvh_inline_sg;
+		cmd->data.sgl = cmd->data.own_sgl;
+		cmd->data.pages = cmd->data.own_pages;
+		cmd->data.cap = tvh_inline_sg;
+		/* PI is rare: its arrays are allocated per command. */
+	}
+	tvq->ncmds = n;
+	atomic_set(&tvq->inflight, 0);
+	return 0;
+
+out_free_pages:
+	kvfree(pages);
+out_free_sgl:
+	kvfree(sgl);
+out_free_cmds:
+	kvfree(tvq->cmds);
+	tvq->cmds = NULL;
+out:
+	return ret;
+}
+
+/* Free a pool; every command must be back (inflight == 0). */
+void tvh_io_pool_destroy(struct tvh_vq *tvq)
+{
+	if (!tvq->cmds)
+		return;
+	WARN_ON(atomic_read(&tvq->inflight));
+	sbitmap_free(&tvq->tags);
+	kvfree(tvq->cmds[0].data.own_pages);
+	kvfree(tvq->cmds[0].data.own_sgl);
+	kvfree(tvq->cmds);
+	tvq->cmds = NULL;
+	tvq->ncmds = 0;
+}

@@ -1,0 +1,123 @@
+#!/bin/bash
+# Boot a nested L2 guest with KVM from INSIDE L1 (tests/vm/run) and run a command in it.
+#
+#   tests/e2e/l2.sh [--wwpn WWPN] [--queues N] [--vhost-opts K=V,...] [--timeout S]
+#                   [--mem MB] [--cpus N] [--pidfile FILE] [--log FILE] [--] CMD [ARGS...]
+#
+# L2 sees L1's / read-only (overlay, tmpfs upper) exactly as L1 sees the host's, so /project
+# and every tool are there. With --wwpn, L2 gets -device vhost-scsi-pci,wwpn=WWPN,
+# num_queues=N (the vhost fabric must be loaded and configured); its disks are /dev/sd*.
+# CMD (one argument: a shell line; several: an exact argv) runs under bash -c, cwd /project.
+# Output between L2's markers is printed; the whole L2 console goes to --log (default
+# /tmp/l2-console-<pid>.log in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
+# the background and kill -9 QEMU.
+# Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
+# kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+vmdir=$(cd "$here/../vm" && pwd)
+: "${KV:=$(uname -r)}"
+cache=${VM_CACHE_DIR:-${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/$KV}
+
+wwpn='' queues=1 vhost_opts='' timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-2}
+pidfile='' log=''
+
+usage() {
+	sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while (($#)); do
+	case $1 in
+	--wwpn) wwpn=$2; shift 2 ;;
+	--queues) queues=$2; shift 2 ;;
+	--vhost-opts) vhost_opts=$2; shift 2 ;;
+	--timeout) timeout_s=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--pidfile) pidfile=$2; shift 2 ;;
+	--log) log=$2; shift 2 ;;
+	--vhostfd) echo "l2.sh: --vhostfd is not supported" >&2; exit 2 ;;
+	--) shift; break ;;
+	-*) usage ;;
+	*) break ;;
+	esac
+done
+(($# > 0)) || usage
+for f in vmlinuz initrd-l2.gz; do
+	[[ -f $cache/$f ]] || { echo "l2.sh: $cache/$f missing (tests/vm/kernel.sh prepare)" >&2; exit 2; }
+done
+[[ -c /dev/kvm ]] || modprobe kvm_amd || { echo "l2.sh: no /dev/kvm" >&2; exit 2; }
+
+# The run dir is shared read-write with L2 (9p tag "rw", same path inside): env, cmd and
+# stage2 go in, dmesg comes back.
+run_dir=$(mktemp -d /var/tmp/l2.XXXXXX)
+trap 'rm -rf "$run_dir"' EXIT
+log=${log:-/tmp/l2-console-$$.log}
+nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+cp "$vmdir/stage2.sh" "$run_dir/stage2"
+if (($# == 1)); then
+	printf '%s\n' "$1" >"$run_dir/cmd"
+else
+	printf '%q ' "$@" >"$run_dir/cmd"
+	echo >>"$run_dir/cmd"
+fi
+{
+	printf 'export %s=%q\n' TCMV_NONCE "$nonce" TCMV_CWD /project KV "$KV" TCMV_HOSTNAME l2 \
+		TCMV_LEVEL 2
+	while IFS= read -r name; do
+		printf 'export %s=%q\n' "$name" "${!name}"
+	done < <(compgen -v | grep -E '^(FABRIC_MODULE$|E2E_)' || true)
+} >"$run_dir/env"
+
+# shellcheck disable=SC2054 # the commas are QEMU's
+qemu=(qemu-system-x86_64 -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
+	-nographic -nodefaults -no-reboot -serial stdio -monitor none
+	-kernel "$cache/vmlinuz" -initrd "$cache/initrd-l2.gz"
+	-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
+	-fsdev "local,id=rw,path=$run_dir,security_model=none,multidevs=remap"
+	-device virtio-9p-pci,fsdev=rw,mount_tag=rw
+	-append "console=ttyS0 quiet loglevel=4 panic=-1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir")
+if [[ -n $wwpn ]]; then
+	qemu+=(-device "vhost-scsi-pci,wwpn=$wwpn,num_queues=$queues${vhost_opts:+,$vhost_opts}")
+fi
+[[ -n $pidfile ]] && qemu+=(-pidfile "$pidfile")
+
+echo "l2: booting (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
+start=$(date +%s)
+set +e
+timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
+	awk -v logf="$log" -v nonce="$nonce" '
+		{ sub(/\r+$/, ""); print > logf; fflush(logf) }
+		index($0, "TCMV-END-" nonce) { show = 0 }
+		show { print; fflush() }
+		index($0, "TCMV-BEGIN-" nonce) { show = 1 }'
+qemu_rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(($(date +%s) - start))
+
+fail() {
+	local code=$1
+	shift
+	echo "l2: $* (after ${elapsed}s); L2 console: $log" >&2
+	echo "----- last 40 lines of the L2 console -----" >&2
+	tail -n 40 "$log" >&2 || true
+	echo "-----" >&2
+	exit "$code"
+}
+
+end=$(grep -a "TCMV-END-$nonce " "$log" | tail -n1 || true)
+if [[ -z $end ]]; then
+	((qemu_rc == 124)) && fail 124 "timed out after ${timeout_s}s"
+	fail 124 "L2 ended without an exit marker (qemu status $qemu_rc)"
+fi
+rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$end")
+complaints=$(sed -n 's/.* complaints=\([0-9]*\).*/\1/p' <<<"$end")
+if ((complaints > 0)); then
+	grep -a '^KERNEL-COMPLAINT: ' "$log" | sed 's/^/L2 /' >&2 || true
+	((rc == 0)) && fail 125 "L2 kernel complained"
+fi
+((rc == 0)) || fail "$rc" "L2 command exited $rc"
+echo "l2: command succeeded in ${elapsed}s" >&2

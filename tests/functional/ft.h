@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* vsc-functional: tiny test framework shared by the test files. */
+#ifndef FT_H
+#define FT_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "libvsc.h"
+
+/* The standard fixture (group setup "rd"). */
+#define WWPN_A		"naa.5001405dead0001"	/* tpgt_1 (nexus) + tpgt_2 (nexus) */
+#define WWPN_B		"naa.5001405dead0002"	/* tpgt_1 without nexus */
+#define WWPN_C		"naa.5001405dead0003"	/* scratch for cfg tests */
+#define INIT_1		"naa.5001405beef0001"
+#define INIT_2		"naa.5001405beef0002"
+#define HBA_RD		"rd_mcp_101"
+#define RD16_BYTES	(16ULL << 20)	/* tpgt_1 lun_0 */
+#define RD8_BYTES	(8ULL << 20)	/* tpgt_1 lun_1 */
+#define RD4_BYTES	(4ULL << 20)	/* tpgt_2 lun_0 */
+#define BS		512
+#define RD16_SERIAL	"vsc0rd16serial01"
+#define TMO		10000		/* ms: any single answer */
+
+enum ft_flags {
+	FT_BEYOND = 1,	/* behaviour beyond upstream vhost_scsi: XFAIL there */
+};
+
+struct ft_test {
+	const char *group;
+	const char *name;
+	void (*fn)(void);
+	unsigned int flags;
+	const char *upstream;	/* how upstream differs (for XFAIL) */
+	const char *file;
+	int line;
+};
+
+#define FT_TEST_FULL(grp, nm, flg, up)						\
+	static void ft_fn_##nm(void);						\
+	static const struct ft_test ft_t_##nm					\
+		__attribute__((used, section("ft_tests"), aligned(8))) = {	\
+		.group = grp, .name = #nm, .fn = ft_fn_##nm,			\
+		.flags = flg, .upstream = up, .file = __FILE__, .line = __LINE__ }; \
+	static void ft_fn_##nm(void)
+
+#define FT_TEST(grp, nm)		FT_TEST_FULL(grp, nm, 0, NULL)
+#define FT_TEST_BEYOND(grp, nm, up)	FT_TEST_FULL(grp, nm, FT_BEYOND, up)
+
+/* Current test outcome */
+void ft_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ft_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ft_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool ft_failed(void);
+
+#define FT_ASSERT(c, ...) do { if (!(c)) { ft_fail(__LINE__, __VA_ARGS__); return; } } while (0)
+#define FT_SKIP(...) do { ft_skip(__VA_ARGS__); return; } while (0)
+/* For helpers returning bool: propagate failure */
+#define FT_CHECK(c, ...) do { if (!(c)) { ft_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
+
+extern const char *ft_module;
+extern bool ft_verbose;
+bool ft_is_upstream(void);
+
+/* Devices opened through these are closed after the test. */
+struct vsc_dev *ft_open(const struct vsc_opts *o);
+/* Opens and sets the endpoint to WWPN_A; NULL (test failed) on error. */
+struct vsc_dev *ft_open_ep(const struct vsc_opts *o);
+void ft_close(struct vsc_dev *d);
+
+/* Fixture pieces (also used by tests that rebuild state) */
+bool ft_fixture_rd(void);
+void ft_teardown(void);
+
+/* Random data */
+uint64_t ft_rand(void);
+void ft_fill_random(void *buf, size_t len);
+void *ft_xmalloc(size_t n);
+
+/* Result formatting */
+const char *ft_res(const struct vsc_result *r);
+const char *ft_errstr(int neg_errno);
+
+/* SCSI helpers on top of vsc_cmd(): return false and fail the test on error. */
+bool ft_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
+		 const uint8_t *cdb, unsigned int cdblen, const void *dout, size_t doutlen,
+		 void *din, size_t dinlen, struct vsc_result *res);
+/* READ/WRITE of @blocks at @lba with CDB size @sz and layout @l (may be NULL). */
+bool ft_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
+	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
+	   const struct vsc_layout *l);
+/* Write random data, read it back, compare. */
+bool ft_verify_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
+		  unsigned int sz, uint64_t lba, uint32_t blocks, const struct vsc_layout *wl,
+		  const struct vsc_layout *rl);
+/* TURs until GOOD: consumes pending UNIT ATTENTIONs (LUN map changes). */
+bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
+bool ft_capacity(struct vsc_dev *d, uint8_t tgt, uint16_t lun, uint64_t *blocks,
+		 uint32_t *bsize);
+
+#endif

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Data integrity across CDB sizes, transfer sizes and descriptor layouts. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ft.h"
+
+#define Q0 VSC_VQ_REQ(0)
+#define LUN0_BLOCKS (RD16_BYTES / BS)
+
+static void integrity(unsigned int sz, const uint32_t *blocks, unsigned int n)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	unsigned int i;
+	uint64_t lba;
+
+	if (!d)
+		return;
+	for (i = 0; i < n && !ft_failed(); i++) {
+		uint64_t max = sz == 6 ? 0x1fffff : LUN0_BLOCKS;
+
+		if (max > LUN0_BLOCKS)
+			max = LUN0_BLOCKS;
+		lba = ft_rand() % (max - blocks[i] + 1);
+		ft_verify_rw(d, Q0, 1, 0, sz, lba, blocks[i], NULL, NULL);
+	}
+}
+
+FT_TEST("io", rw6_integrity)
+{
+	static const uint32_t b[] = { 1, 2, 8, 64, 255, 256 };
+
+	integrity(6, b, 6);
+}
+
+FT_TEST("io", rw10_integrity)
+{
+	static const uint32_t b[] = { 1, 7, 8, 128, 256, 1024, 2048, 2049 };
+
+	integrity(10, b, 8);
+}
+
+FT_TEST("io", rw16_integrity)
+{
+	static const uint32_t b[] = { 1, 3, 8, 100, 2048, 4096, 8192 };
+
+	integrity(16, b, 7);
+}
+
+FT_TEST("io", rw_cross_sizes)
+{
+	/* write with one CDB size, read back with another */
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t *w, *r;
+	size_t len = 64 * BS;
+
+	if (!d)
+		return;
+	w = ft_xmalloc(len);
+	r = ft_xmalloc(len);
+	ft_fill_random(w, len);
+	if (ft_rw(d, Q0, 1, 0, true, 6, 1000, 64, w, NULL) &&
+	    ft_rw(d, Q0, 1, 0, false, 16, 1000, 64, r, NULL) && memcmp(w, r, len))
+		ft_fail(__LINE__, "WRITE(6) / READ(16) mismatch");
+	ft_fill_random(w, len);
+	if (!ft_failed() && ft_rw(d, Q0, 1, 0, true, 16, 1000, 64, w, NULL) &&
+	    ft_rw(d, Q0, 1, 0, false, 10, 1000, 64, r, NULL) && memcmp(w, r, len))
+		ft_fail(__LINE__, "WRITE(16) / READ(10) mismatch");
+	free(w);
+	free(r);
+}
+
+FT_TEST("io", zero_length_transfers)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[16];
+
+	if (!d)
+		return;
+	/* READ(10)/WRITE(10) with 0 blocks transfer nothing and succeed */
+	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 5, 0), NULL, 0, NULL, 0, NULL);
+	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 16, 5, 0), NULL, 0, NULL, 0, NULL);
+}
+
+/* ------------------------------------------------------------- layouts */
+
+FT_TEST("layout", header_split_every_offset)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l;
+	uint32_t cut;
+	size_t hl = sizeof(struct virtio_scsi_cmd_req);
+
+	if (!d)
+		return;
+	for (cut = 1; cut < hl && !ft_failed(); cut++) {
+		memset(&l, 0, sizeof(l));
+		l.out_cuts = &cut;
+		l.n_out_cuts = 1;
+		/* write with the split header, read plain; alternate lba */
+		ft_verify_rw(d, Q0, 1, 0, 10, 2000 + cut, 2, &l, NULL);
+		if (!ft_failed())
+			ft_verify_rw(d, Q0, 1, 0, 16, 3000 + cut, 1, NULL, &l);
+	}
+}
+
+FT_TEST("layout", response_split_every_offset)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l;
+	uint32_t cut;
+	size_t rl = sizeof(struct virtio_scsi_cmd_resp);
+
+	if (!d)
+		return;
+	for (cut = 1; cut < rl && !ft_failed(); cut++) {
+		memset(&l, 0, sizeof(l));
+		l.in_cuts = &cut;
+		l.n_in_cuts = 1;
+		ft_verify_rw(d, Q0, 1, 0, 10, 4000 + cut, 1, &l, &l);
+	}
+	/* CHECK CONDITION sense must survive a split response too */
+	for (cut = 1; cut < rl && !ft_failed(); cut += 7) {
+		struct vsc_req r;
+		struct vsc_result res;
+		uint8_t cdb[10] = { 0xd7 };
+		int e;
+
+		vsc_req_init(d, &r, Q0, 1, 0, cdb, 10);
+		r.layout.in_cuts = &cut;
+		r.layout.n_in_cuts = 1;
+		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
+		FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x20,
+			  "response cut at %u: %s %s", cut, ft_errstr(e), ft_res(&res));
+	}
+}
+
+FT_TEST("layout", response_1byte_descriptors)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .resp_split = 1 };
+
+	if (!d)
+		return;
+	ft_verify_rw(d, Q0, 1, 0, 10, 5000, 4, NULL, &l);
+	if (!ft_failed()) {
+		l.indirect = true;
+		ft_verify_rw(d, Q0, 1, 0, 10, 5100, 4, &l, &l);
+	}
+}
+
+FT_TEST("layout", header_1byte_descriptors)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .hdr_split = 1 };
+
+	if (!d)
+		return;
+	ft_verify_rw(d, Q0, 1, 0, 10, 5200, 4, &l, &l);
+	if (!ft_failed()) {
+		l.indirect = true;
+		ft_verify_rw(d, Q0, 1, 0, 16, 5300, 4, &l, &l);
+	}
+}
+
+FT_TEST("layout", indirect)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .indirect = true };
+
+	if (!d)
+		return;
+	ft_verify_rw(d, Q0, 1, 0, 10, 6000, 1, &l, &l);
+	ft_verify_rw(d, Q0, 1, 0, 10, 6100, 256, &l, &l);
+	l.data_split = 4096;
+	ft_verify_rw(d, Q0, 1, 0, 16, 6400, 2048, &l, &l);
+}
+
+FT_TEST("layout", data_many_segments)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .data_split = 512 };
+
+	if (!d)
+		return;
+	/* 512 segments of 512 bytes, direct (ring of 1024) and indirect */
+	ft_verify_rw(d, Q0, 1, 0, 10, 8000, 512, &l, &l);
+	l.indirect = true;
+	ft_verify_rw(d, Q0, 1, 0, 10, 9000, 512, &l, &l);
+	/* 1 MiB in 4 KiB segments */
+	l.data_split = 4096;
+	ft_verify_rw(d, Q0, 1, 0, 16, 10000, 2048, &l, &l);
+}
+
+FT_TEST("layout", merged_header_and_data)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .merge_out = true, .merge_in = true };
+
+	if (!d)
+		return;
+	/* header+data-out in one descriptor, response+data-in in one (ANY_LAYOUT) */
+	ft_verify_rw(d, Q0, 1, 0, 10, 12000, 8, &l, &l);
+	l.data_split = 1000;	/* merged, then cut at odd places */
+	ft_verify_rw(d, Q0, 1, 0, 10, 12100, 9, &l, &l);
+	l.indirect = true;
+	ft_verify_rw(d, Q0, 1, 0, 10, 12200, 17, &l, &l);
+}
+
+FT_TEST("layout", misaligned_segments)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .misalign = 3, .data_split = 1000 };
+
+	if (!d)
+		return;
+	ft_verify_rw(d, Q0, 1, 0, 10, 13000, 16, &l, &l);
+	l.misalign = 61;
+	l.data_split = 777;
+	ft_verify_rw(d, Q0, 1, 0, 10, 13100, 40, &l, &l);
+}
+
+FT_TEST("layout", legacy_strict_layout)
+{
+	/* no VERSION_1 / ANY_LAYOUT: header, data, response, data each in own descriptors */
+	struct vsc_opts o = {
+		.features = VSC_F(VIRTIO_RING_F_INDIRECT_DESC) | VSC_F(VIRTIO_RING_F_EVENT_IDX),
+	};
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (!d)
+		return;
+	FT_ASSERT(!vsc_has_feature(d, VIRTIO_F_VERSION_1), "VERSION_1 acked");
+	ft_verify_rw(d, Q0, 1, 0, 10, 14000, 8, NULL, NULL);
+}
+
+FT_TEST("layout", canaries_intact)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_req r;
+	uint8_t cdb[16];
+	int e, i;
+
+	if (!d)
+		return;
+	/* device-writable buffers of odd sizes: nothing may be written outside */
+	for (i = 0; i < 20 && !ft_failed(); i++) {
+		struct vsc_result res;
+
+		vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, (uint16_t)(5 + i * 3)));
+		r.din_len = 5 + (size_t)i * 3;
+		r.layout.resp_split = (uint32_t)(i % 5 + 1);
+		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
+		FT_ASSERT(e != -EFAULT, "INQUIRY alloc %d: canary damaged", 5 + i * 3);
+		FT_ASSERT(!e && res.status == 0, "INQUIRY: %s %s", ft_errstr(e), ft_res(&res));
+	}
+	FT_ASSERT(vsc_canary_check_all(d) == 0, "live canaries damaged");
+}

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ioctl ABI: version, endpoint, features, events-missed. */
+#include <errno.h>
+
+#include "ft.h"
+
+static bool tur_ok(struct vsc_dev *d, uint8_t tgt)
+{
+	uint8_t cdb[6];
+	unsigned int n = vsc_cdb_tur(cdb);
+
+	return ft_cmd_good(d, VSC_VQ_REQ(0), tgt, 0, cdb, n, NULL, 0, NULL, 0, NULL);
+}
+
+FT_TEST("ioctl", abi_version)
+{
+	struct vsc_opts o = { .stage = VSC_STAGE_OWNER };
+	struct vsc_dev *d = ft_open(&o);
+	int v, r;
+
+	FT_ASSERT(d, "open");
+	r = vsc_get_abi_version(d, &v);
+	FT_ASSERT(!r, "GET_ABI_VERSION: %s", ft_errstr(r));
+	FT_ASSERT(v == VHOST_SCSI_ABI_VERSION, "abi version %d, want %d", v, VHOST_SCSI_ABI_VERSION);
+}
+
+FT_TEST("ioctl", endpoint_set_io_clear)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	int r;
+
+	if (!d)
+		return;
+	if (!tur_ok(d, 1))
+		return;
+	r = vsc_clear_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", ft_errstr(r));
+	/* set again after clear: must work and serve I/O */
+	r = vsc_set_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "SET_ENDPOINT after CLEAR: %s", ft_errstr(r));
+	if (!tur_ok(d, 1))
+		return;
+	r = vsc_clear_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "second CLEAR_ENDPOINT: %s", ft_errstr(r));
+}
+
+FT_TEST("ioctl", endpoint_cleared_no_io)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[6];
+	struct vsc_req rq;
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_clear_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", ft_errstr(r));
+	/* without an endpoint the device must not answer (no target) */
+	vsc_req_init(d, &rq, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
+	r = vsc_req_submit(d, &rq);
+	FT_ASSERT(!r, "submit: %s", ft_errstr(r));
+	vsc_kick(d, VSC_VQ_REQ(0));
+	r = vsc_wait(d, &rq.op, 300);
+	FT_ASSERT(r == -ETIMEDOUT, "TUR answered without endpoint: %s", ft_res(&rq.res));
+	/* setting the endpoint again picks the pending request up on the next kick */
+	r = vsc_set_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "SET_ENDPOINT: %s", ft_errstr(r));
+	vsc_kick_force(d, VSC_VQ_REQ(0));
+	r = vsc_wait(d, &rq.op, TMO);
+	FT_ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", ft_errstr(r));
+	FT_ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", ft_res(&rq.res));
+	vsc_req_release(d, &rq);
+}
+
+FT_TEST("ioctl", endpoint_double_set_refused)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_set_endpoint(d, WWPN_A);
+	FT_ASSERT(r < 0, "second SET_ENDPOINT (same WWPN) succeeded");
+	ft_note("second SET_ENDPOINT: %s", ft_errstr(r));
+	tur_ok(d, 1);	/* the first endpoint still works */
+}
+
+FT_TEST("ioctl", endpoint_second_wwpn_refused)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	int r;
+
+	if (!d)
+		return;
+	/* WWPN_B has no nexus; use a fresh one with a nexus */
+	r = vsc_tgt_tpg_create(WWPN_C, 1);
+	FT_ASSERT(!r, "tpg create: %s", ft_errstr(r));
+	r = vsc_tgt_nexus_set(WWPN_C, 1, INIT_1);
+	FT_ASSERT(!r, "nexus: %s", ft_errstr(r));
+	r = vsc_set_endpoint(d, WWPN_C);
+	ft_note("SET_ENDPOINT second WWPN: %s", ft_errstr(r));
+	FT_ASSERT(r < 0, "SET_ENDPOINT with a second WWPN succeeded");
+	tur_ok(d, 1);
+	ft_close(d);
+	vsc_tgt_nexus_drop(WWPN_C, 1);
+	vsc_tgt_tpg_remove(WWPN_C, 1);
+}
+
+FT_TEST("ioctl", endpoint_wrong_wwpn)
+{
+	struct vsc_dev *d = ft_open(NULL);
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_set_endpoint(d, "naa.5001405000000bad");
+	ft_note("unknown WWPN: %s", ft_errstr(r));
+	FT_ASSERT(r < 0, "SET_ENDPOINT with an unknown WWPN succeeded");
+	r = vsc_set_endpoint(d, "");
+	FT_ASSERT(r < 0, "SET_ENDPOINT with an empty WWPN succeeded");
+	/* the device is still usable */
+	r = vsc_set_endpoint(d, WWPN_A);
+	FT_ASSERT(!r, "SET_ENDPOINT after failures: %s", ft_errstr(r));
+	tur_ok(d, 1);
+}
+
+FT_TEST("ioctl", endpoint_reserved_nonzero)
+{
+	struct vsc_dev *d = ft_open(NULL);
+	struct vhost_scsi_target t;
+	int r;
+
+	if (!d)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.abi_version = VHOST_SCSI_ABI_VERSION;
+	strcpy(t.vhost_wwpn, WWPN_A);
+	t.reserved = 1;
+	r = vsc_set_endpoint_raw(d, &t);
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_ENDPOINT reserved=1: %s, want EOPNOTSUPP", ft_errstr(r));
+	t.reserved = 0;
+	t.vhost_tpgt = 77;	/* ignored by ABI 1 */
+	r = vsc_set_endpoint_raw(d, &t);
+	FT_ASSERT(!r, "SET_ENDPOINT (tpgt ignored): %s", ft_errstr(r));
+	t.reserved = 0x8000;
+	r = vsc_clear_endpoint_raw(d, &t);
+	FT_ASSERT(r == -EOPNOTSUPP, "CLEAR_ENDPOINT reserved!=0: %s, want EOPNOTSUPP", ft_errstr(r));
+	tur_ok(d, 2);
+}
+
+FT_TEST("ioctl", endpoint_tpg_without_nexus)
+{
+	struct vsc_dev *d = ft_open(NULL);
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_set_endpoint(d, WWPN_B);
+	ft_note("WWPN with TPG but no nexus: %s", ft_errstr(r));
+	FT_ASSERT(r < 0, "SET_ENDPOINT to a WWPN whose only TPG has no nexus succeeded");
+}
+
+FT_TEST("ioctl", endpoint_busy_in_other_device)
+{
+	struct vsc_dev *a = ft_open_ep(NULL), *b;
+	int r;
+
+	if (!a)
+		return;
+	b = ft_open(NULL);
+	if (!b)
+		return;
+	r = vsc_set_endpoint(b, WWPN_A);
+	ft_note("second device, same WWPN: %s", ft_errstr(r));
+	FT_ASSERT(r < 0, "two devices share the same TPGs");
+	ft_close(a);
+	r = vsc_set_endpoint(b, WWPN_A);
+	FT_ASSERT(!r, "WWPN not released by close of the first device: %s", ft_errstr(r));
+	tur_ok(b, 1);
+}
+
+FT_TEST("ioctl", clear_endpoint_wrong_wwpn)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_clear_endpoint(d, WWPN_B);
+	ft_note("CLEAR with another WWPN: %s", ft_errstr(r));
+	FT_ASSERT(r < 0, "CLEAR_ENDPOINT with a different WWPN succeeded");
+	tur_ok(d, 1);
+}
+
+FT_TEST("ioctl", close_releases_endpoint)
+{
+	int i, r;
+
+	for (i = 0; i < 3; i++) {
+		struct vsc_dev *d = ft_open_ep(NULL);
+
+		if (!d)
+			return;
+		if (!tur_ok(d, 1))
+			return;
+		ft_close(d);	/* no CLEAR_ENDPOINT */
+	}
+	(void)r;
+}
+
+FT_TEST("ioctl", features_offered)
+{
+	struct vsc_opts o = { .stage = VSC_STAGE_FEATURES, .no_features = true };
+	struct vsc_dev *d = ft_open(&o);
+	uint64_t f, need = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
+			   VSC_F(VIRTIO_RING_F_INDIRECT_DESC) | VSC_F(VIRTIO_RING_F_EVENT_IDX) |
+			   VSC_F(VIRTIO_SCSI_F_HOTPLUG) | VSC_F(VIRTIO_SCSI_F_T10_PI);
+
+	if (!d)
+		return;
+	f = vsc_features_offered(d);
+	ft_note("offered 0x%llx", (unsigned long long)f);
+	FT_ASSERT((f & need) == need, "offered 0x%llx lacks 0x%llx", (unsigned long long)f,
+		  (unsigned long long)(need & ~f));
+	FT_ASSERT(!(f & VSC_F(VIRTIO_F_RING_PACKED)), "packed ring offered");
+	FT_ASSERT(!(f & VSC_F(VIRTIO_F_ACCESS_PLATFORM)), "ACCESS_PLATFORM offered without IOTLB");
+}
+
+FT_TEST("ioctl", features_t10pi_accepted)
+{
+	struct vsc_opts o = {
+		.features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_T10_PI),
+		.features_exact = true,
+	};
+	struct vsc_dev *d = ft_open_ep(&o);
+	uint8_t cdb[6];
+
+	if (!d)
+		return;
+	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI), "T10_PI not acked");
+	/* with T10_PI acked, requests use the _pi header (lib does it) */
+	ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+	if (ft_failed())
+		return;
+	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 8, NULL, NULL);
+}
+
+FT_TEST("ioctl", features_unknown_refused)
+{
+	struct vsc_opts o = { .stage = VSC_STAGE_OWNER };
+	struct vsc_dev *d = ft_open(&o);
+	uint64_t f;
+	int r;
+
+	if (!d)
+		return;
+	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_SCSI_F_INOUT);
+	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with F_INOUT: %s, want EOPNOTSUPP", ft_errstr(r));
+	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_RING_PACKED);
+	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with RING_PACKED: %s, want EOPNOTSUPP", ft_errstr(r));
+	f = VSC_F(VIRTIO_F_VERSION_1);
+	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
+	FT_ASSERT(!r, "SET_FEATURES VERSION_1: %s", ft_errstr(r));
+}
+
+FT_TEST("ioctl", events_missed_roundtrip)
+{
+	struct vsc_dev *d = ft_open(NULL);
+	uint32_t v = 7;
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_get_events_missed(d, &v);
+	FT_ASSERT(!r && v == 0, "initial events_missed %u (%s), want 0", v, ft_errstr(r));
+	r = vsc_set_events_missed(d, 1);
+	FT_ASSERT(!r, "SET_EVENTS_MISSED: %s", ft_errstr(r));
+	r = vsc_get_events_missed(d, &v);
+	FT_ASSERT(!r && v == 1, "events_missed %u after set 1 (%s)", v, ft_errstr(r));
+	r = vsc_set_events_missed(d, 0);
+	FT_ASSERT(!r, "SET_EVENTS_MISSED 0: %s", ft_errstr(r));
+	r = vsc_get_events_missed(d, &v);
+	FT_ASSERT(!r && v == 0, "events_missed %u after set 0", v);
+}
+
+FT_TEST("ioctl", endpoint_before_rings)
+{
+	/* Without rings the endpoint may be refused or accepted, but no crash,
+	 * and a normal device opened afterwards must work. */
+	struct vsc_opts o = { .stage = VSC_STAGE_MEM };
+	struct vsc_dev *d = ft_open(&o);
+	int r;
+
+	if (!d)
+		return;
+	r = vsc_set_endpoint(d, WWPN_A);
+	ft_note("SET_ENDPOINT without rings: %s", ft_errstr(r));
+	ft_close(d);
+	d = ft_open_ep(NULL);
+	if (d)
+		tur_ok(d, 1);
+}

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Virtqueue counts, ring sizes, deep queues, feature variants. */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ft.h"
+
+#define LUN0_BLOCKS (RD16_BYTES / BS)
+
+/*
+ * Keeps up to @depth READ/WRITE commands in flight on each of @nq request
+ * queues, @total commands per queue, checking every read against what the
+ * queue wrote before (each queue owns a disjoint LBA range).
+ */
+struct qstate {
+	unsigned int vq;
+	uint64_t base;		/* first lba of the queue's range */
+	uint32_t nblk;		/* blocks per command */
+	unsigned int slots;	/* range = slots * nblk */
+	uint8_t *shadow;	/* expected contents of the range */
+	bool *written;
+	bool *inuse;		/* slot has a command in flight */
+};
+
+struct qio {
+	struct vsc_req r;
+	struct qstate *q;
+	unsigned int slot;
+	bool write;
+	uint8_t *wbuf;
+	bool busy;
+};
+
+static bool qio_submit(struct vsc_dev *d, struct qio *io, struct qstate *q, bool indirect)
+{
+	uint8_t cdb[16];
+	size_t len = (size_t)q->nblk * BS;
+	unsigned int n;
+	int e;
+
+	io->q = q;
+	do
+		io->slot = (unsigned int)(ft_rand() % q->slots);
+	while (q->inuse[io->slot]);
+	q->inuse[io->slot] = true;
+	io->write = !q->written[io->slot] || (ft_rand() & 1);
+	n = vsc_cdb_rw(cdb, io->write, 10, q->base + (uint64_t)io->slot * q->nblk, q->nblk);
+	vsc_req_init(d, &io->r, q->vq, 1, 0, cdb, n);
+	io->r.layout.indirect = indirect;
+	if (io->write) {
+		ft_fill_random(io->wbuf, len);
+		io->r.dout = io->wbuf;
+		io->r.dout_len = len;
+		/* expected content is updated at submit: one command per slot at a time */
+		memcpy(q->shadow + (size_t)io->slot * len, io->wbuf, len);
+		q->written[io->slot] = true;
+	} else {
+		io->r.din_len = len;
+	}
+	e = vsc_req_submit(d, &io->r);
+	FT_CHECK(!e, "submit on vq %u: %s", q->vq, ft_errstr(e));
+	io->busy = true;
+	return true;
+}
+
+static bool qio_check(struct vsc_dev *d, struct qio *io)
+{
+	size_t len = (size_t)io->q->nblk * BS;
+	bool ok = true;
+
+	if (io->r.canary_err) {
+		ft_fail(__LINE__, "canary damaged");
+		ok = false;
+	} else if (io->r.res.response || io->r.res.status) {
+		ft_fail(__LINE__, "vq %u %s: %s", io->q->vq, io->write ? "WRITE" : "READ",
+			ft_res(&io->r.res));
+		ok = false;
+	} else if (!io->write && memcmp(io->r.din, io->q->shadow + (size_t)io->slot * len, len)) {
+		ft_fail(__LINE__, "vq %u slot %u: read data differs from last write", io->q->vq,
+			io->slot);
+		ok = false;
+	}
+	vsc_req_release(d, &io->r);
+	io->q->inuse[io->slot] = false;
+	io->busy = false;
+	return ok;
+}
+
+static bool run_queues(struct vsc_dev *d, unsigned int nq, unsigned int depth, unsigned int total,
+		       uint32_t nblk, bool indirect)
+{
+	struct qstate *qs = calloc(nq, sizeof(*qs));
+	struct qio *ios = calloc((size_t)nq * depth, sizeof(*ios));
+	unsigned int *done = calloc(nq, sizeof(*done)), *sent = calloc(nq, sizeof(*sent));
+	unsigned int q, i, slots = depth * 2 + 4;
+	uint64_t deadline = vsc_now_ns() + 60ULL * 1000000000;
+	bool ok = false;
+
+	for (q = 0; q < nq; q++) {
+		qs[q].vq = VSC_VQ_REQ(q);
+		qs[q].nblk = nblk;
+		qs[q].slots = slots;
+		qs[q].base = (uint64_t)q * slots * nblk;
+		qs[q].shadow = ft_xmalloc((size_t)slots * nblk * BS);
+		qs[q].written = calloc(slots, sizeof(bool));
+		qs[q].inuse = calloc(slots, sizeof(bool));
+		if (qs[q].base + (uint64_t)slots * nblk > LUN0_BLOCKS) {
+			ft_fail(__LINE__, "test too large for the LUN");
+			goto out;
+		}
+	}
+	for (i = 0; i < nq * depth; i++)
+		ios[i].wbuf = ft_xmalloc((size_t)nblk * BS);
+	for (;;) {
+		bool all = true;
+
+		for (q = 0; q < nq; q++) {
+			/* refill this queue */
+			for (i = q * depth; i < (q + 1) * depth && sent[q] < total; i++) {
+				if (ios[i].busy)
+					continue;
+				if (!qio_submit(d, &ios[i], &qs[q], indirect))
+					goto out;
+				sent[q]++;
+			}
+			vsc_kick(d, qs[q].vq);
+			if (done[q] < total)
+				all = false;
+		}
+		if (all)
+			break;
+		if (vsc_now_ns() > deadline) {
+			ft_fail(__LINE__, "timeout: %u/%u done on vq %u", done[0], total, qs[0].vq);
+			goto out;
+		}
+		if (vsc_reap_all(d, 1000) < 0) {
+			ft_fail(__LINE__, "reap failed");
+			goto out;
+		}
+		for (i = 0; i < nq * depth; i++) {
+			if (ios[i].busy && ios[i].r.op.done) {
+				if (!qio_check(d, &ios[i]))
+					goto out;
+				done[ios[i].q - qs]++;
+			}
+		}
+	}
+	ok = true;
+out:
+	for (i = 0; i < nq * depth; i++) {
+		if (ios[i].busy)
+			vsc_req_release(d, &ios[i].r);
+		free(ios[i].wbuf);
+	}
+	for (q = 0; q < nq; q++) {
+		free(qs[q].shadow);
+		free(qs[q].written);
+		free(qs[q].inuse);
+	}
+	free(qs);
+	free(ios);
+	free(done);
+	free(sent);
+	return ok;
+}
+
+static void queues(unsigned int nq)
+{
+	struct vsc_opts o = { .num_req_queues = nq, .ring_size = 128 };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		run_queues(d, nq, 16, 200, 8, true);
+}
+
+FT_TEST("queue", request_queues_1)
+{
+	queues(1);
+}
+
+FT_TEST("queue", request_queues_2)
+{
+	queues(2);
+}
+
+FT_TEST("queue", request_queues_4)
+{
+	queues(4);
+}
+
+FT_TEST("queue", request_queues_8)
+{
+	queues(8);
+}
+
+FT_TEST("queue", request_queue_last_of_16)
+{
+	/* only the highest of 16 request queues is used */
+	struct vsc_opts o = { .num_req_queues = 16, .ring_size = 64 };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		ft_verify_rw(d, VSC_VQ_REQ(15), 1, 0, 10, 777, 8, NULL, NULL);
+}
+
+static void ring_size(unsigned int num)
+{
+	struct vsc_opts o = { .ring_size = num };
+	struct vsc_dev *d = ft_open_ep(&o);
+	struct vsc_layout ind = { .indirect = true };
+	struct vsc_req *rs;
+	unsigned int i, n;
+	uint8_t cdb[16];
+	int e;
+
+	if (!d)
+		return;
+	/* a plain command needs >= 2 descriptors: ring size 1 needs indirect */
+	if (num >= 2)
+		ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 4, NULL, NULL);
+	if (ft_failed())
+		return;
+	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 200, 4, &ind, &ind);
+	if (ft_failed())
+		return;
+	/* fill the whole ring with indirect READs at once */
+	n = num;
+	rs = calloc(n, sizeof(*rs));
+	for (i = 0; i < n; i++) {
+		vsc_req_init(d, &rs[i], VSC_VQ_REQ(0), 1, 0, cdb,
+			     vsc_cdb_rw(cdb, false, 10, 200 + (i % 4), 1));
+		rs[i].din_len = BS;
+		rs[i].layout.indirect = true;
+		e = vsc_req_submit(d, &rs[i]);
+		if (e) {
+			ft_fail(__LINE__, "submit %u of %u: %s", i, n, ft_errstr(e));
+			break;
+		}
+	}
+	if (!ft_failed()) {
+		FT_ASSERT(vsc_free_descs(d, VSC_VQ_REQ(0)) == 0, "ring not full");
+		vsc_kick(d, VSC_VQ_REQ(0));
+		e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
+		if (e)
+			ft_fail(__LINE__, "ring of %u: %u still in flight: %s", num,
+				vsc_inflight(d, VSC_VQ_REQ(0)), ft_errstr(e));
+		for (i = 0; i < n && !ft_failed(); i++)
+			if (rs[i].res.response || rs[i].res.status)
+				ft_fail(__LINE__, "cmd %u: %s", i, ft_res(&rs[i].res));
+	}
+	for (i = 0; i < n; i++)
+		vsc_req_release(d, &rs[i]);
+	free(rs);
+}
+
+#define RING_TEST(n) FT_TEST("queue", ring_size_##n) { ring_size(n); }
+RING_TEST(1)
+RING_TEST(2)
+RING_TEST(4)
+RING_TEST(8)
+RING_TEST(16)
+RING_TEST(32)
+RING_TEST(64)
+RING_TEST(128)
+RING_TEST(256)
+RING_TEST(512)
+RING_TEST(1024)
+
+FT_TEST("queue", fill_ring_direct_descriptors)
+{
+	/* 3 descriptors per WRITE (header, data, response) fill a ring of 96+ */
+	struct vsc_opts o = { .ring_size = 128 };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		run_queues(d, 1, 42, 300, 2, false);
+}
+
+FT_TEST("queue", deep_queue_1024)
+{
+	struct vsc_opts o = { .ring_size = 1024 };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		run_queues(d, 1, 512, 2048, 1, true);
+}
+
+static void features_variant(uint64_t f)
+{
+	struct vsc_opts o = { .features = f, .features_exact = true, .num_req_queues = 2 };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		run_queues(d, 2, 8, 100, 4, !!(f & VSC_F(VIRTIO_RING_F_INDIRECT_DESC)));
+}
+
+FT_TEST("queue", features_no_event_idx)
+{
+	features_variant(VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
+			 VSC_F(VIRTIO_RING_F_INDIRECT_DESC));
+}
+
+FT_TEST("queue", features_no_indirect)
+{
+	features_variant(VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
+			 VSC_F(VIRTIO_RING_F_EVENT_IDX));
+}
+
+FT_TEST("queue", features_minimal)
+{
+	features_variant(0);
+}
+
+FT_TEST("queue", poll_mode_no_call_fd)
+{
+	struct vsc_opts o = { .poll_mode = true };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (d)
+		run_queues(d, 1, 16, 100, 2, true);
+}
+
+FT_TEST("queue", event_idx_interrupt_suppression)
+{
+	/* with EVENT_IDX and used_event far away, completions still arrive in the
+	 * used ring (the device must only skip the call) */
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_req r[8];
+	uint8_t cdb[10];
+	unsigned int i;
+	uint64_t calls0;
+
+	if (!d)
+		return;
+	FT_ASSERT(vsc_has_feature(d, VIRTIO_RING_F_EVENT_IDX), "EVENT_IDX not negotiated");
+	/* one round trip first: the device always signals its first completion */
+	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL))
+		return;
+	/* used_event far ahead: no interrupt expected for the next completions */
+	vsc_raw_avail(d, VSC_VQ_REQ(0))->ring[vsc_vq_size(d, VSC_VQ_REQ(0))] =
+		(uint16_t)(vsc_raw_last_used(d, VSC_VQ_REQ(0)) + 0x4000);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	calls0 = vsc_vq_calls(d, VSC_VQ_REQ(0));
+	for (i = 0; i < 8; i++) {
+		vsc_req_init(d, &r[i], VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
+		FT_ASSERT(!vsc_req_submit(d, &r[i]), "submit");
+	}
+	vsc_kick(d, VSC_VQ_REQ(0));
+	for (i = 0; i < 200 && vsc_raw_used_idx(d, VSC_VQ_REQ(0)) != 9; i++)
+		usleep(10000);
+	FT_ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == 9, "used idx %u, want 9",
+		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)));
+	FT_ASSERT(vsc_vq_calls(d, VSC_VQ_REQ(0)) == calls0, "device signalled despite used_event");
+	FT_ASSERT(vsc_reap(d, VSC_VQ_REQ(0), 0) == 8, "reap");
+	for (i = 0; i < 8; i++) {
+		FT_ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
+			  ft_res(&r[i].res));
+		vsc_req_release(d, &r[i]);
+	}
+}

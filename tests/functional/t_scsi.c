@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: GPL-2.0
+/* SCSI command contents, addressing and error answers. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "ft.h"
+
+#define Q0 VSC_VQ_REQ(0)
+
+FT_TEST("scsi", tur)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[6];
+
+	if (d)
+		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+}
+
+FT_TEST("scsi", inquiry_standard)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[6], b[96];
+
+	if (!d)
+		return;
+	memset(b, 0xee, sizeof(b));
+	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
+			 sizeof(b), NULL))
+		return;
+	FT_ASSERT(b[0] == 0x00, "peripheral byte 0x%02x, want 0 (connected disk)", b[0]);
+	FT_ASSERT(b[4] + 5 >= 36, "additional length %u too short", b[4]);
+	FT_ASSERT(!memcmp(b + 8, "LIO-ORG ", 8), "vendor '%.8s'", b + 8);
+	FT_ASSERT(!memcmp(b + 16, "RAMDISK-MCP", 11), "product '%.16s', want RAMDISK-MCP", b + 16);
+}
+
+static bool vpd(struct vsc_dev *d, uint8_t page, uint8_t *b, uint16_t len)
+{
+	uint8_t cdb[6];
+
+	memset(b, 0xee, len);
+	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, true, page, len), NULL, 0, b, len,
+			 NULL))
+		return false;
+	FT_CHECK(b[1] == page, "VPD page byte 0x%02x, want 0x%02x", b[1], page);
+	return true;
+}
+
+FT_TEST("scsi", inquiry_vpd_supported_pages)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t b[255];
+	bool seen80 = false, seen83 = false, seenb0 = false;
+	unsigned int i;
+
+	if (!d || !vpd(d, 0x00, b, sizeof(b)))
+		return;
+	FT_ASSERT(b[3] >= 3, "only %u pages listed", b[3]);
+	for (i = 0; i < b[3]; i++) {
+		seen80 |= b[4 + i] == 0x80;
+		seen83 |= b[4 + i] == 0x83;
+		seenb0 |= b[4 + i] == 0xb0;
+	}
+	FT_ASSERT(seen80 && seen83 && seenb0, "pages 0x80/0x83/0xb0 listed: %d/%d/%d", seen80,
+		  seen83, seenb0);
+}
+
+FT_TEST("scsi", inquiry_vpd_serial)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t b[255];
+
+	if (!d || !vpd(d, 0x80, b, sizeof(b)))
+		return;
+	FT_ASSERT(b[3] >= strlen(RD16_SERIAL), "serial length %u", b[3]);
+	FT_ASSERT(!memcmp(b + 4, RD16_SERIAL, strlen(RD16_SERIAL)), "serial '%.*s', want %s",
+		  b[3], b + 4, RD16_SERIAL);
+}
+
+FT_TEST("scsi", inquiry_vpd_device_id)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t b[255];
+	unsigned int off, len;
+	bool naa = false, port = false;
+
+	if (!d || !vpd(d, 0x83, b, sizeof(b)))
+		return;
+	len = vsc_get_be16(b + 2) + 4;
+	FT_ASSERT(len > 4 && len <= sizeof(b), "page length %u", len);
+	for (off = 4; off + 4 <= len; off += 4 + b[off + 3]) {
+		uint8_t type = b[off + 1] & 0x0f, assoc = (b[off + 1] >> 4) & 3;
+
+		if (type == 3 && assoc == 0)
+			naa = true;	/* NAA designator of the logical unit */
+		if (assoc == 1)
+			port = true;	/* target port designators */
+	}
+	FT_ASSERT(naa, "no NAA logical unit designator");
+	FT_ASSERT(port, "no target port designator");
+}
+
+FT_TEST("scsi", inquiry_vpd_block_limits)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t b[64];
+
+	if (!d || !vpd(d, 0xb0, b, sizeof(b)))
+		return;
+	/* 0x3c with thin provisioning attributes, 0x10 without (LIO) */
+	FT_ASSERT(vsc_get_be16(b + 2) == 0x3c || vsc_get_be16(b + 2) == 0x10,
+		  "page length 0x%x, want 0x3c or 0x10", vsc_get_be16(b + 2));
+	FT_ASSERT(vsc_get_be32(b + 8) > 0, "maximum transfer length 0");
+	ft_note("max transfer %u blocks, optimal %u", vsc_get_be32(b + 8), vsc_get_be32(b + 12));
+}
+
+static bool report_luns(struct vsc_dev *d, uint8_t tgt, uint16_t *luns, unsigned int *n)
+{
+	uint8_t cdb[12], b[512];
+	unsigned int len, i;
+
+	memset(b, 0xee, sizeof(b));
+	if (!ft_cmd_good(d, Q0, tgt, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b,
+			 sizeof(b), NULL))
+		return false;
+	len = vsc_get_be32(b) / 8;
+	FT_CHECK(len <= 63, "lun list length %u", len);
+	for (i = 0; i < len; i++)
+		luns[i] = (uint16_t)(vsc_get_be16(b + 8 + 8 * i) & 0x3fff);
+	*n = len;
+	return true;
+}
+
+FT_TEST("scsi", report_luns_exact)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint16_t l[64];
+	unsigned int n;
+
+	if (!d || !report_luns(d, 1, l, &n))
+		return;
+	FT_ASSERT(n == 2, "tpgt 1: %u LUNs listed, want 2", n);
+	FT_ASSERT((l[0] == 0 && l[1] == 1) || (l[0] == 1 && l[1] == 0), "tpgt 1 LUNs %u,%u", l[0],
+		  l[1]);
+	if (!report_luns(d, 2, l, &n))
+		return;
+	FT_ASSERT(n == 1 && l[0] == 0, "tpgt 2: %u LUNs (first %u), want exactly LUN 0", n, l[0]);
+}
+
+FT_TEST("scsi", read_capacity10)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[10], b[8];
+
+	if (!d || !ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_read_capacity10(cdb), NULL, 0, b, 8, NULL))
+		return;
+	FT_ASSERT(vsc_get_be32(b) == RD16_BYTES / BS - 1, "last LBA %u, want %llu", vsc_get_be32(b),
+		  RD16_BYTES / BS - 1);
+	FT_ASSERT(vsc_get_be32(b + 4) == BS, "block size %u", vsc_get_be32(b + 4));
+}
+
+FT_TEST("scsi", read_capacity16)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint64_t blocks;
+	uint32_t bs;
+
+	if (!d || !ft_capacity(d, 1, 1, &blocks, &bs))
+		return;
+	FT_ASSERT(blocks == RD8_BYTES / BS && bs == BS, "lun 1: %llu blocks of %u", 
+		  (unsigned long long)blocks, bs);
+}
+
+FT_TEST("scsi", multi_target_selects_tpgt)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint64_t b1, b2;
+	uint32_t bs;
+	uint8_t *w, *r;
+
+	if (!d || !ft_capacity(d, 1, 0, &b1, &bs) || !ft_capacity(d, 2, 0, &b2, &bs))
+		return;
+	FT_ASSERT(b1 == RD16_BYTES / BS, "target 1 lun 0: %llu blocks", (unsigned long long)b1);
+	FT_ASSERT(b2 == RD4_BYTES / BS, "target 2 lun 0: %llu blocks", (unsigned long long)b2);
+	/* data written through target 2 is not visible through target 1 */
+	w = ft_xmalloc(BS);
+	r = ft_xmalloc(BS);
+	memset(w, 0x22, BS);
+	if (ft_rw(d, Q0, 2, 0, true, 10, 7, 1, w, NULL)) {
+		memset(w, 0x11, BS);
+		if (ft_rw(d, Q0, 1, 0, true, 10, 7, 1, w, NULL) &&
+		    ft_rw(d, Q0, 2, 0, false, 10, 7, 1, r, NULL)) {
+			memset(w, 0x22, BS);
+			if (memcmp(w, r, BS))
+				ft_fail(__LINE__, "target 2 block 7 changed by a write to target 1");
+		}
+	}
+	free(w);
+	free(r);
+}
+
+FT_TEST("scsi", multi_lun_addressing)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint64_t b0, b1;
+	uint32_t bs;
+
+	if (!d || !ft_capacity(d, 1, 0, &b0, &bs) || !ft_capacity(d, 1, 1, &b1, &bs))
+		return;
+	FT_ASSERT(b0 == RD16_BYTES / BS && b1 == RD8_BYTES / BS, "lun0 %llu lun1 %llu blocks",
+		  (unsigned long long)b0, (unsigned long long)b1);
+	ft_verify_rw(d, Q0, 1, 1, 16, b1 - 8, 8, NULL, NULL);
+}
+
+static void expect_response(struct vsc_dev *d, struct vsc_req *r, uint8_t want, const char *what)
+{
+	struct vsc_result res;
+	int e = vsc_cmd_layout(d, r, NULL, &res, TMO);
+
+	FT_ASSERT(!e, "%s: %s", what, ft_errstr(e));
+	FT_ASSERT(res.response == want, "%s: %s, want response %s", what, ft_res(&res),
+		  vsc_response_name(want));
+}
+
+FT_TEST("scsi", bad_target_byte)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_req r;
+	uint8_t cdb[6];
+	unsigned int t[] = { 0, 3, 200, 255 };
+	unsigned int i;
+
+	if (!d)
+		return;
+	for (i = 0; i < 4 && !ft_failed(); i++) {
+		char what[64];
+
+		vsc_req_init(d, &r, Q0, (uint8_t)t[i], 0, cdb, vsc_cdb_tur(cdb));
+		snprintf(what, sizeof(what), "TUR to target %u (no TPG)", t[i]);
+		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
+	}
+	/* and the device still works */
+	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+}
+
+FT_TEST("scsi", bad_lun_byte0)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_req r;
+	uint8_t cdb[6];
+	unsigned int v[] = { 0, 2, 0x81, 0xff };
+	unsigned int i;
+
+	if (!d)
+		return;
+	for (i = 0; i < 4 && !ft_failed(); i++) {
+		char what[64];
+
+		vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_tur(cdb));
+		r.lun[0] = (uint8_t)v[i];
+		snprintf(what, sizeof(what), "TUR with lun[0]=0x%02x", v[i]);
+		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
+	}
+	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+}
+
+FT_TEST("scsi", unlinked_lun_not_supported)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[6];
+	int e;
+
+	if (!d)
+		return;
+	e = vsc_cmd(d, Q0, 1, 9, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
+	FT_ASSERT(!e, "TUR lun 9: %s", ft_errstr(e));
+	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
+		  res.asc == 0x25, "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", ft_res(&res));
+}
+
+FT_TEST("scsi", unsupported_opcode_sense)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[10] = { 0xd7 };	/* vendor specific, unknown to LIO */
+	int e;
+
+	if (!d)
+		return;
+	e = vsc_cmd(d, Q0, 1, 0, cdb, 10, NULL, 0, NULL, 0, &res, TMO);
+	FT_ASSERT(!e, "%s", ft_errstr(e));
+	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2, "%s, want CHECK CONDITION",
+		  ft_res(&res));
+	FT_ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
+	FT_ASSERT(res.key == 5 && res.asc == 0x20 && res.ascq == 0,
+		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", ft_res(&res));
+}
+
+FT_TEST("scsi", lba_out_of_range_sense)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[16], *buf = NULL;
+	uint64_t last = RD16_BYTES / BS - 1;
+	int e, sz[] = { 10, 16 }, i;
+
+	if (!d)
+		return;
+	buf = ft_xmalloc(2 * BS);
+	for (i = 0; i < 2 && !ft_failed(); i++) {
+		/* starts past the end */
+		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, sz[i], last + 1, 1), NULL, 0,
+			    buf, BS, &res, TMO);
+		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
+			ft_fail(__LINE__, "READ%d past end: %s %s, want 5/0x21", sz[i], ft_errstr(e),
+				ft_res(&res));
+		/* straddles the end */
+		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, sz[i], last, 2), buf, 2 * BS,
+			    NULL, 0, &res, TMO);
+		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
+			ft_fail(__LINE__, "WRITE%d straddling end: %s %s, want 5/0x21", sz[i],
+				ft_errstr(e), ft_res(&res));
+	}
+	free(buf);
+	if (!ft_failed())	/* last block itself is fine */
+		ft_verify_rw(d, Q0, 1, 0, 16, last, 1, NULL, NULL);
+}
+
+FT_TEST("scsi", mode_sense)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[10], b[255];
+
+	if (!d)
+		return;
+	memset(b, 0xee, sizeof(b));
+	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), NULL, 0, b, 255,
+			 NULL))
+		return;
+	FT_ASSERT(b[0] >= 3 && b[0] < 255, "MODE SENSE(6) data length %u", b[0]);
+	memset(b, 0xee, sizeof(b));
+	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), NULL, 0, b, 255,
+			 NULL))
+		return;
+	FT_ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
+		  vsc_get_be16(b));
+	{
+		unsigned int bdl = vsc_get_be16(b + 6), off = 8 + bdl;
+
+		FT_ASSERT((b[off] & 0x3f) == 0x08, "page code 0x%02x at %u, want 0x08", b[off], off);
+	}
+}
+
+FT_TEST("scsi", synchronize_cache)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[10];
+
+	if (d)
+		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
+}
+
+FT_TEST("scsi", unmap_rd_answer)
+{
+	/* rd_mcp has no UNMAP: a well-formed ILLEGAL REQUEST (or GOOD) is expected */
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[10], p[24];
+	int e;
+
+	if (!d)
+		return;
+	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 0, 8), NULL, 0,
+		    &res, TMO);
+	FT_ASSERT(!e, "%s", ft_errstr(e));
+	ft_note("UNMAP on rd_mcp: %s", ft_res(&res));
+	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", ft_res(&res));
+	FT_ASSERT(res.status == 0 || (res.status == 2 && res.key == 5 && res.asc == 0x20),
+		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", ft_res(&res));
+}
+
+FT_TEST("scsi", read_residual_buffer_larger)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[10], *w, *r;
+	int e;
+
+	if (!d)
+		return;
+	w = ft_xmalloc(8 * BS);
+	r = ft_xmalloc(16 * BS);
+	ft_fill_random(w, 8 * BS);
+	if (!ft_rw(d, Q0, 1, 0, true, 10, 300, 8, w, NULL))
+		goto out;
+	/* 8 blocks requested, 16 blocks of buffer: underrun of 8 blocks */
+	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 300, 8), NULL, 0, r, 16 * BS, &res,
+		    TMO);
+	if (e || res.response || res.status) {
+		ft_fail(__LINE__, "READ: %s %s", ft_errstr(e), ft_res(&res));
+		goto out;
+	}
+	if (res.resid != 8 * BS)
+		ft_fail(__LINE__, "resid %u, want %u", res.resid, 8 * BS);
+	else if (memcmp(w, r, 8 * BS))
+		ft_fail(__LINE__, "data mismatch");
+out:
+	free(w);
+	free(r);
+}
+
+FT_TEST("scsi", read_residual_buffer_smaller)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[10], *w, *r;
+	int e;
+
+	if (!d)
+		return;
+	w = ft_xmalloc(8 * BS);
+	r = ft_xmalloc(8 * BS);
+	ft_fill_random(w, 8 * BS);
+	if (!ft_rw(d, Q0, 1, 0, true, 10, 400, 8, w, NULL))
+		goto out;
+	/* 8 blocks requested, 4 blocks of buffer: overrun, 4 blocks residual */
+	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 400, 8), NULL, 0, r, 4 * BS, &res,
+		    TMO);
+	if (e || res.response) {
+		ft_fail(__LINE__, "READ: %s %s", ft_errstr(e), ft_res(&res));
+		goto out;
+	}
+	ft_note("READ overrun: %s", ft_res(&res));
+	if (res.status == 0) {
+		if (res.resid != 4 * BS)
+			ft_fail(__LINE__, "resid %u, want %u", res.resid, 4 * BS);
+		else if (memcmp(w, r, 4 * BS))
+			ft_fail(__LINE__, "data mismatch in the first 4 blocks");
+	} else {
+		ft_fail(__LINE__, "READ with short buffer: %s, want GOOD with resid", ft_res(&res));
+	}
+out:
+	free(w);
+	free(r);
+}
+
+FT_TEST("scsi", write_length_mismatch_rejected)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_result res;
+	uint8_t cdb[10], *w;
+	int e;
+
+	if (!d)
+		return;
+	w = ft_xmalloc(16 * BS);
+	ft_fill_random(w, 16 * BS);
+	/* data-out larger than the CDB's transfer length: LIO refuses data CDBs */
+	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 500, 8), w, 16 * BS, NULL, 0, &res,
+		    TMO);
+	free(w);
+	FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", ft_errstr(e), ft_res(&res));
+	ft_note("WRITE with too much data-out: %s", ft_res(&res));
+	FT_ASSERT(res.status == 2 && res.key == 5, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
+		  ft_res(&res));
+}

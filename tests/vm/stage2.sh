@@ -1,0 +1,55 @@
+#!/bin/bash
+# PID 1 of a test VM (L1 or L2) after the initramfs switched into the shared root.
+# Its run dir (the dir of this file) holds:
+#   env   exported variables (TCMV_NONCE, TCMV_CWD, KV, forwarded test variables)
+#   cmd   the command, run with `bash -c`
+# It prints TCMV-BEGIN-<nonce>, the command's output, any kernel complaints found in dmesg,
+# then "TCMV-END-<nonce> rc=<status> complaints=<count>", saves dmesg to the run dir and
+# powers off.
+set -u
+run=$(dirname "$0")
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root TERM=dumb LANG=C.UTF-8
+# shellcheck source=/dev/null
+. "$run/env"
+
+mkdir -p /dev/pts /dev/shm
+# devtmpfs lacks the /dev/fd links that bash process substitution needs
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o mode=1777 shm /dev/shm
+modprobe configfs 2>/dev/null
+mount -t configfs configfs /sys/kernel/config 2>/dev/null
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+hostname "${TCMV_HOSTNAME:-vm}"
+ip link set lo up 2>/dev/null
+
+echo "TCMV-BEGIN-$TCMV_NONCE"
+cd "${TCMV_CWD:-/}" || echo "stage2: cannot cd to $TCMV_CWD"
+bash -c "$(<"$run/cmd")" </dev/null
+rc=$?
+
+# Kernel complaints: anything that means the kernel found a bug. kvm_amd's "Unhandled WRMSR"
+# under nested TCG is harmless.
+pattern='WARNING:|BUG:|Oops|refcount_t|use-after-free|list_del corruption|hung_task|blocked for more than|general protection|KASAN'
+complaints=$(dmesg | grep -E "$pattern" | grep -v 'Unhandled WRMSR')
+n=0
+if [[ -n $complaints ]]; then
+	n=$(wc -l <<<"$complaints")
+	while IFS= read -r line; do echo "KERNEL-COMPLAINT: $line"; done <<<"$complaints"
+fi
+dmesg >"$run/dmesg" 2>/dev/null
+# The result file is what the parent reads first; the console marker is the fallback
+# (kernel messages can interleave with it on the serial line).
+echo "rc=$rc complaints=$n" >"$run/result"
+sync
+# From here on only builtins: once power-off starts, executables on 9p may not load, and
+# PID 1 must not exit (that would panic). A FIFO held open gives read -t a blocking input.
+mkfifo /run/tcmv-wait && exec 3<>/run/tcmv-wait
+echo "TCMV-END-$TCMV_NONCE rc=$rc complaints=$n"
+read -r -t 0.3 -u 3 # let the tty drain before the power-off messages
+echo o >/proc/sysrq-trigger
+while :; do read -r -t 60 -u 3; done

@@ -500,7 +500,7 @@ static int __init tvh_init(void)
 	ret = misc_register(&tvh_misc);
 	if (ret)
 		goto out_fabric;
-	pr_info("tcm_vhost %s: /dev/vhost-scsi and fabric \"vhost\" ready, max_io_vqs=%u\n",
+	pr_info("version %s: /dev/vhost-scsi and fabric \"vhost\" ready, max_io_vqs=%u\n",
 		TVH_VERSION, tvh_max_io_vqs);
 	return 0;
 

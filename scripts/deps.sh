@@ -1,0 +1,55 @@
+#!/bin/bash
+# Install (only what is missing) every Debian package the project needs to
+# build, check, test and benchmark tcm_vhost for kernel KV.  Idempotent and
+# quiet when everything is there.
+#
+#   scripts/deps.sh            build + test packages
+#   scripts/deps.sh --print    list them, install nothing
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+say() { echo "deps: $*" >&2; }
+
+# apt-cache needs package lists: a fresh machine has none.
+if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
+	say "apt-get update (no package lists yet)"
+	apt-get update -qq >&2
+fi
+kv=$("$top/scripts/kernel-version.sh")
+mm=$(echo "$kv" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+ver=$(apt-cache show "linux-headers-$kv" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+[ -n "$ver" ] || { say "no linux-headers-$kv in the package lists"; exit 1; }
+
+packages=(
+	# build: headers, and the tree whose drivers/vhost/vhost.h and
+	# scripts/checkpatch.pl match them exactly
+	make gcc perl xz-utils sparse "linux-headers-$kv" "linux-source-$mm=$ver"
+	# the VM test bed and its guests
+	qemu-system-x86 busybox-static kmod cpio
+	# workloads and real clients inside the VM
+	fio sg3-utils targetcli-fb
+	# benchmark report
+	gnuplot-nox
+)
+if [ "${1:-}" = --print ]; then
+	printf '%s\n' "${packages[@]}"
+	exit 0
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	name=${p%%=*}
+	want=${p#*=}
+	[ "$want" = "$p" ] && want=
+	have=$(dpkg-query -W -f '${Status} ${Version}' "$name" 2>/dev/null || true)
+	case $have in
+	"install ok installed ${want:-}"*) ;;
+	*) missing+=("$p") ;;
+	esac
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+say "installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
+	{ apt-get update -qq >&2 &&
+	  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; }

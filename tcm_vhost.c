@@ -34,6 +34,7 @@
 unsigned int tvh_max_io_vqs = 128;
 unsigned int tvh_inline_sg = 64;
 bool tvh_direct_submit = true;
+bool tvh_vq_threads = true;
 
 /* Set an unsigned parameter, refusing values outside [min, max]. */
 static int tvh_param_set_range(const char *val, const struct kernel_param *kp,
@@ -84,6 +85,9 @@ MODULE_PARM_DESC(inline_sg,
 module_param_named(direct_submit, tvh_direct_submit, bool, 0644);
 MODULE_PARM_DESC(direct_submit,
 		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N)");
+module_param_named(vq_threads, tvh_vq_threads, bool, 0644);
+MODULE_PARM_DESC(vq_threads,
+		 "Serve each request queue from its own thread (Y, default) or all from the device's vhost worker (N); applies to endpoints set afterwards");
 
 static bool tvh_dev_idle(struct tvh_dev *vdev)
 {
@@ -151,8 +155,10 @@ static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 	vhost_dev_flush(&vdev->dev);	/* no kick handler runs past here */
 	tvh_dev_wait_idle(vdev);
 	vhost_dev_flush(&vdev->dev);	/* nor any answer */
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		tvh_io_thread_stop(&vdev->vqs[i]);
 		tvh_io_pool_destroy(&vdev->vqs[i]);
+	}
 	tvh_detach_tpgs(targets);
 	kfree(targets);
 	vdev->targets = NULL;
@@ -217,6 +223,13 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 
 	mutex_lock(&tvh_tpg_list_lock);
 	mutex_lock(&vdev->dev.mutex);
+	/* Queue threads use the owner's mm and join its cgroups. */
+	ret = vhost_dev_check_owner(&vdev->dev);
+	if (ret) {
+		pr_warn_ratelimited("SET_ENDPOINT %s refused: only the owner (VHOST_SET_OWNER) may attach\n",
+				    t->vhost_wwpn);
+		goto out_unlock;
+	}
 	for (i = 0; i < vdev->nvqs; i++) {
 		if (!vhost_vq_access_ok(&vdev->vqs[i].vq)) {
 			ret = -EFAULT;
@@ -245,6 +258,11 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 		ret = tvh_io_pool_create(&vdev->vqs[i]);
 		if (ret)
 			goto out_destroy_pools;
+		if (tvh_vq_threads) {
+			ret = tvh_io_thread_start(&vdev->vqs[i]);
+			if (ret)
+				goto out_destroy_pools;
+		}
 	}
 	for (i = 0; i < vdev->nvqs; i++) {
 		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
@@ -267,8 +285,10 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 	return 0;
 
 out_destroy_pools:
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		tvh_io_thread_stop(&vdev->vqs[i]);
 		tvh_io_pool_destroy(&vdev->vqs[i]);
+	}
 	tvh_detach_tpgs(targets);
 out_free_targets:
 	kfree(targets);

@@ -19,7 +19,9 @@
  *         struct vhost_virtqueue.mutex
  *
  * Context rules.  Everything that touches a virtqueue or guest memory runs
- * in the vhost worker (it has the owner's mm), with that queue's mutex held.
+ * with that queue's mutex held, in a thread that has the owner's mm: the
+ * device's vhost worker, or a request queue's own thread (tcm_vhost_io.c),
+ * which runs in the owner's cgroups like the vhost worker does.
  * target_core calls back from its own contexts (queue_status, queue_data_in,
  * queue_tm_rsp, aborted_task, release_cmd); those callbacks only push the
  * command onto a lock-free list and queue vhost work, never touch a ring.
@@ -60,6 +62,7 @@
 extern unsigned int tvh_max_io_vqs;
 extern unsigned int tvh_inline_sg;
 extern bool tvh_direct_submit;
+extern bool tvh_vq_threads;
 
 /* A WWN directory: /sys/kernel/config/target/vhost/<name>. */
 struct tvh_tport {
@@ -110,6 +113,10 @@ struct tvh_cmd {
 	unsigned long flags;		/* enum tvh_cmd_flags, atomic bitops */
 	unsigned int tag;		/* index in tvq->cmds */
 	unsigned int head;		/* descriptor head to return */
+	/* Who the command is for; read unlocked by group TMFs (ctl.c). */
+	u8 target;
+	u64 lun;
+	u64 id;				/* the guest's tag */
 	u32 data_in_len;		/* bytes the guest offered for data-in */
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
 	struct llist_node done_node;	/* on tvq->done */
@@ -120,6 +127,12 @@ struct tvh_cmd {
 	struct tvh_sgbuf prot;
 	unsigned char cdb[VIRTIO_SCSI_CDB_SIZE];
 	unsigned char sense[TRANSPORT_SENSE_BUFFER];
+};
+
+/* Work a request queue's thread has pending (tvh_vq.pending bits). */
+enum tvh_vq_pending {
+	TVH_VQ_KICK,		/* the guest added requests */
+	TVH_VQ_DONE,		/* commands on @done await their answer */
 };
 
 /* A virtqueue of the device and, for request queues, its command pool. */
@@ -136,7 +149,15 @@ struct tvh_vq {
 	struct sbitmap tags;
 	atomic_t inflight;		/* commands taken and not yet recycled */
 	struct llist_head done;		/* commands ready to be answered */
-	struct vhost_work done_work;	/* answers everything on @done */
+	struct vhost_work done_work;	/* answers @done from the vhost worker */
+	/*
+	 * The queue's own thread, which serves it instead of the device's
+	 * single vhost worker (module parameter vq_threads).  Started at
+	 * SET_ENDPOINT and stopped once the queue is idle again, under
+	 * dev.mutex; constant while any command of the queue is in flight.
+	 */
+	struct task_struct *thread;
+	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
 };
 
 /* Event waiting for a guest event buffer. */
@@ -187,8 +208,11 @@ void tvh_serve_queue(struct vhost_virtqueue *vq,
 				       struct tvh_tpg **targets));
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
+void tvh_io_flush_answers(struct tvh_vq *tvq);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
+int tvh_io_thread_start(struct tvh_vq *tvq);
+void tvh_io_thread_stop(struct tvh_vq *tvq);
 int tvh_io_queue_answer(struct se_cmd *se_cmd);
 void tvh_io_aborted(struct se_cmd *se_cmd);
 void tvh_io_release(struct se_cmd *se_cmd);

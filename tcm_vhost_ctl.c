@@ -20,10 +20,18 @@
 /* virtio-scsi calls this FUNCTION_COMPLETE; it shares S_OK's value. */
 #define TVH_S_FUNCTION_COMPLETE VIRTIO_SCSI_S_OK
 
-/* A task management request in flight. */
+/*
+ * A task management request in flight.  Most are one target_core TMR.  The
+ * TMFs LIO has no TMR for (abort/clear task set, I_T nexus reset, query
+ * task/task set) are a "group": a parent answered to the guest once every
+ * child ABORT_TASK it started for the matching commands has finished.
+ */
 struct tvh_tmf {
-	struct se_cmd se_cmd;
+	struct se_cmd se_cmd;		/* unused by group parents */
 	struct tvh_dev *vdev;
+	struct tvh_tmf *parent;		/* a group's ABORT_TASK: its parent */
+	bool group;			/* a group parent */
+	atomic_t pending;		/* group parent: children + 1 */
 	unsigned int head;		/* descriptor head to return */
 	struct iovec resp_iov;		/* the one response byte */
 	u8 response;			/* VIRTIO_SCSI_S_* */
@@ -56,35 +64,29 @@ static u8 tvh_tmr_to_virtio(u8 tmr_response)
 	}
 }
 
-/* virtio TMF subtype -> target_core TMR, or -1 where LIO has none. */
-static int tvh_tmf_to_tmr(u32 subtype)
+static void tvh_tmf_put_inflight(struct tvh_dev *vdev)
 {
-	switch (subtype) {
-	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
-		return TMR_ABORT_TASK;
-	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
-		return TMR_ABORT_TASK_SET;
-	case VIRTIO_SCSI_T_TMF_CLEAR_ACA:
-		return TMR_CLEAR_ACA;
-	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
-		return TMR_CLEAR_TASK_SET;
-	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
-		return TMR_LUN_RESET;
-	default:
-		return -1;
-	}
+	if (atomic_dec_and_test(&vdev->tmf_inflight))
+		wake_up(&vdev->idle_wq);
+}
+
+/* Queue @tmf for tvh_tmf_done_work(): any context. */
+static void tvh_tmf_push(struct tvh_tmf *tmf)
+{
+	struct tvh_dev *vdev = tmf->vdev;
+
+	if (llist_add(&tmf->node, &vdev->tmf_done))
+		tvh_vq_work_queue(&vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
+				  &vdev->tmf_work);
 }
 
 /* target_core's queue_tm_rsp: any context. */
 void tvh_tmf_queue_rsp(struct se_cmd *se_cmd)
 {
 	struct tvh_tmf *tmf = container_of(se_cmd, struct tvh_tmf, se_cmd);
-	struct tvh_dev *vdev = tmf->vdev;
 
 	tmf->response = tvh_tmr_to_virtio(se_cmd->se_tmr_req->response);
-	if (llist_add(&tmf->node, &vdev->tmf_done))
-		tvh_vq_work_queue(&vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
-				  &vdev->tmf_work);
+	tvh_tmf_push(tmf);
 }
 
 /* target_core's release_cmd for TMFs. */
@@ -94,10 +96,23 @@ void tvh_tmf_release(struct se_cmd *se_cmd)
 	struct tvh_dev *vdev = tmf->vdev;
 
 	kfree(tmf);
-	if (atomic_dec_and_test(&vdev->tmf_inflight))
-		wake_up(&vdev->idle_wq);
+	tvh_tmf_put_inflight(vdev);
 }
 
+/* A group lost a reference: answer it once the last child is done. */
+static void tvh_tmf_group_put(struct tvh_tmf *parent)
+{
+	if (atomic_dec_and_test(&parent->pending))
+		tvh_tmf_push(parent);
+}
+
+/**
+ * tvh_tmf_done_work - answer finished TMFs
+ * @work: vdev->tmf_work, on the control queue's worker
+ *
+ * Answers of the commands a TMF affected were queued before target_core
+ * finished the TMF; they are put on their used rings first.
+ */
 void tvh_tmf_done_work(struct vhost_work *work)
 {
 	struct tvh_dev *vdev = container_of(work, struct tvh_dev, tmf_work);
@@ -105,27 +120,181 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	struct tvh_tmf *tmf, *next;
 	struct llist_node *list;
 	struct iov_iter iter;
+	int i;
 
 	list = llist_del_all(&vdev->tmf_done);
 	if (!list)
 		return;
 	list = llist_reverse_order(list);
 
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		tvh_io_flush_answers(&vdev->vqs[i]);
+
 	mutex_lock(&vq->mutex);
 	llist_for_each_entry(tmf, list, node) {
+		if (tmf->parent)
+			continue;	/* a group's part: the group answers */
 		iov_iter_init(&iter, ITER_DEST, &tmf->resp_iov, 1, 1);
 		tvh_ctl_answer(vq, &iter, tmf->head, &tmf->response, 1);
 	}
 	vhost_signal(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
 
-	llist_for_each_entry_safe(tmf, next, list, node)
+	llist_for_each_entry_safe(tmf, next, list, node) {
+		struct tvh_tmf *parent = tmf->parent;
+
+		if (tmf->group) {
+			kfree(tmf);
+			tvh_tmf_put_inflight(vdev);
+			continue;
+		}
+		if (parent && tmf->response == VIRTIO_SCSI_S_FAILURE)
+			parent->response = VIRTIO_SCSI_S_FAILURE;
 		transport_generic_free_cmd(&tmf->se_cmd, 0);
+		if (parent)
+			tvh_tmf_group_put(parent);
+	}
+}
+
+static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev, unsigned int head,
+				     const struct iovec *resp_iov)
+{
+	struct tvh_tmf *tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+
+	if (!tmf)
+		return NULL;
+	tmf->vdev = vdev;
+	tmf->head = head;
+	/* The response is one byte: the first writable byte of the chain. */
+	if (resp_iov) {
+		tmf->resp_iov.iov_base = resp_iov->iov_base;
+		tmf->resp_iov.iov_len = 1;
+	}
+	atomic_inc(&vdev->tmf_inflight);
+	return tmf;
+}
+
+/* Hand one TMR to target_core; false if it refused it (@tmf is freed). */
+static bool tvh_tmf_submit(struct tvh_tmf *tmf, struct se_session *sess,
+			   u64 lun, int tmr, u64 tag)
+{
+	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, lun, tmf, tmr,
+			      GFP_KERNEL, tag, TARGET_SCF_ACK_KREF) < 0) {
+		struct tvh_dev *vdev = tmf->vdev;
+
+		kfree(tmf);
+		tvh_tmf_put_inflight(vdev);
+		return false;
+	}
+	return true;
+}
+
+/* What a group TMF looks for among the commands in flight. */
+struct tvh_tmf_scan {
+	struct tvh_tmf *parent;
+	struct se_session *sess;
+	struct tvh_cmd *cmds;
+	u8 target;
+	bool all_luns;			/* I_T nexus reset */
+	u64 lun;
+	bool one_task;			/* QUERY_TASK: only @id */
+	u64 id;
+	bool abort;			/* false: only query */
+	bool found;
+};
+
+static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
+			     void *data)
+{
+	struct tvh_tmf_scan *scan = data;
+	struct tvh_cmd *cmd = &scan->cmds[bitnr];
+	u64 lun = READ_ONCE(cmd->lun);
+	u64 id = READ_ONCE(cmd->id);
+	struct tvh_tmf *child;
+
+	if (READ_ONCE(cmd->target) != scan->target ||
+	    (!scan->all_luns && lun != scan->lun) ||
+	    (scan->one_task && id != scan->id))
+		return true;
+	scan->found = true;
+	if (!scan->abort)
+		return true;
+
+	child = tvh_tmf_alloc(scan->parent->vdev, 0, NULL);
+	if (!child) {
+		scan->parent->response = VIRTIO_SCSI_S_FAILURE;
+		return true;
+	}
+	child->parent = scan->parent;
+	atomic_inc(&scan->parent->pending);
+	if (!tvh_tmf_submit(child, scan->sess, lun, TMR_ABORT_TASK, id)) {
+		scan->parent->response = VIRTIO_SCSI_S_FAILURE;
+		tvh_tmf_group_put(scan->parent);
+	}
+	return true;
 }
 
 /*
- * Start a TMF.  Returns TVH_SUBMITTED when target_core took it, otherwise
- * answers it here.
+ * Serve a TMF that target_core has no TMR for, from the commands this
+ * device has in flight: queries look, the others abort each match.
+ */
+static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
+			  u32 subtype, u8 target, u64 lun, u64 id)
+{
+	struct tvh_dev *vdev = parent->vdev;
+	struct tvh_tmf_scan scan = {
+		.parent = parent,
+		.sess = sess,
+		.target = target,
+		.lun = lun,
+		.id = id,
+		.all_luns = subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET,
+		.one_task = subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK,
+		.abort = subtype != VIRTIO_SCSI_T_TMF_QUERY_TASK &&
+			 subtype != VIRTIO_SCSI_T_TMF_QUERY_TASK_SET,
+	};
+	int i;
+
+	parent->group = true;
+	parent->response = TVH_S_FUNCTION_COMPLETE;
+	atomic_set(&parent->pending, 1);
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		struct tvh_vq *tvq = &vdev->vqs[i];
+
+		scan.cmds = READ_ONCE(tvq->cmds);
+		if (scan.cmds)
+			sbitmap_for_each_set(&tvq->tags, tvh_tmf_scan_cmd,
+					     &scan);
+	}
+	if (!scan.abort && scan.found)
+		parent->response = VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
+	tvh_tmf_group_put(parent);
+}
+
+/* virtio TMF subtype -> target_core TMR; -1: a group TMF; -2: none. */
+static int tvh_tmf_to_tmr(u32 subtype)
+{
+	switch (subtype) {
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+		return TMR_ABORT_TASK;
+	case VIRTIO_SCSI_T_TMF_CLEAR_ACA:
+		return TMR_CLEAR_ACA;	/* LIO rejects it: no NACA */
+	case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+		return TMR_LUN_RESET;
+	case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
+	case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK:
+	case VIRTIO_SCSI_T_TMF_QUERY_TASK_SET:
+		return -1;
+	default:
+		return -2;
+	}
+}
+
+/*
+ * Start a TMF.  Returns TVH_SUBMITTED when it will be answered later,
+ * otherwise answers it here.
  */
 static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 			 unsigned int head, struct iov_iter *in,
@@ -136,6 +305,8 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	struct virtio_scsi_ctrl_tmf_resp resp = {
 		.response = VIRTIO_SCSI_S_FUNCTION_REJECTED,
 	};
+	u32 subtype = vhost32_to_cpu(vq, req->subtype);
+	u64 id = vhost64_to_cpu(vq, req->tag);
 	struct se_session *sess;
 	struct tvh_tmf *tmf;
 	int tmr;
@@ -148,27 +319,20 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 		goto answer;
 	}
 	sess = READ_ONCE(targets[target]->sess);
-	tmr = tvh_tmf_to_tmr(vhost32_to_cpu(vq, req->subtype));
-	if (tmr < 0)
+	tmr = tvh_tmf_to_tmr(subtype);
+	if (tmr == -2)
 		goto answer;
 
-	tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+	tmf = tvh_tmf_alloc(vdev, head, resp_iov);
 	if (!tmf) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;
 		goto answer;
 	}
-	tmf->vdev = vdev;
-	tmf->head = head;
-	/* The response is one byte: the first writable byte of the chain. */
-	tmf->resp_iov.iov_base = resp_iov->iov_base;
-	tmf->resp_iov.iov_len = 1;
-	atomic_inc(&vdev->tmf_inflight);
-	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, lun, tmf, tmr,
-			      GFP_KERNEL, vhost64_to_cpu(vq, req->tag),
-			      TARGET_SCF_ACK_KREF) < 0) {
-		kfree(tmf);
-		if (atomic_dec_and_test(&vdev->tmf_inflight))
-			wake_up(&vdev->idle_wq);
+	if (tmr == -1) {
+		tvh_tmf_group(tmf, sess, subtype, target, lun, id);
+		return TVH_SUBMITTED;
+	}
+	if (!tvh_tmf_submit(tmf, sess, lun, tmr, id)) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;
 		goto answer;
 	}

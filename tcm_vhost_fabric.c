@@ -200,6 +200,12 @@ static int tvh_nexus_drop(struct tvh_tpg *tpg)
 		ret = -EBUSY;
 		goto out;
 	}
+	if (tpg->lun_count) {
+		pr_err("%s/tpgt_%u: %u LUNs still linked; unlink them before dropping the nexus\n",
+		       tpg->tport->name, tpg->tag, tpg->lun_count);
+		ret = -EBUSY;
+		goto out;
+	}
 	target_remove_session(tpg->sess);
 	WRITE_ONCE(tpg->sess, NULL);
 out:

@@ -17,7 +17,11 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cgroup.h>
+#include <linux/completion.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
@@ -182,11 +186,27 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 		wake_up(&tvq->vdev->idle_wq);
 }
 
+/* Have the queue's thread do @what; false if the queue has no thread. */
+static bool tvh_io_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
+{
+	struct task_struct *thread = READ_ONCE(tvq->thread);
+
+	if (!thread)
+		return false;
+	set_bit(what, &tvq->pending);
+	/* Pairs with set_current_state() in tvh_io_thread(). */
+	smp_mb__after_atomic();
+	wake_up_process(thread);
+	return true;
+}
+
 static void tvh_io_push_done(struct tvh_cmd *cmd)
 {
 	struct tvh_vq *tvq = cmd->tvq;
 
-	if (llist_add(&cmd->done_node, &tvq->done))
+	if (!llist_add(&cmd->done_node, &tvq->done))
+		return;		/* whoever added the first one woke the worker */
+	if (!tvh_io_thread_wake(tvq, TVH_VQ_DONE))
 		tvh_vq_work_queue(&tvq->vq, &tvq->done_work);
 }
 
@@ -264,24 +284,30 @@ static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 }
 
 /**
- * tvh_io_done_work - answer every finished command of one queue
- * @work: tvq->done_work
+ * tvh_io_flush_answers - answer every finished command of a queue
+ * @tvq: the queue; called by whichever thread serves it, or by a TMF
  *
- * One signal to the guest per batch, however many commands it holds.
+ * One signal to the guest per batch, however many commands it holds.  A
+ * TMF calls this for every queue before writing its own answer, so that
+ * the guest sees the commands it aborted answered first.
  */
-void tvh_io_done_work(struct vhost_work *work)
+void tvh_io_flush_answers(struct tvh_vq *tvq)
 {
-	struct tvh_vq *tvq = container_of(work, struct tvh_vq, done_work);
 	struct vhost_virtqueue *vq = &tvq->vq;
 	struct tvh_cmd *cmd, *next;
 	struct llist_node *list;
 
-	list = llist_del_all(&tvq->done);
-	if (!list)
-		return;
-	list = llist_reverse_order(list);
-
+	/*
+	 * Take the list under the mutex: whoever holds the mutex next knows
+	 * that every answer taken before is on the used ring.
+	 */
 	mutex_lock(&vq->mutex);
+	list = llist_del_all(&tvq->done);
+	if (!list) {
+		mutex_unlock(&vq->mutex);
+		return;
+	}
+	list = llist_reverse_order(list);
 	llist_for_each_entry(cmd, list, done_node)
 		tvh_io_answer(vq, cmd);
 	vhost_signal(&tvq->vdev->dev, vq);
@@ -293,6 +319,11 @@ void tvh_io_done_work(struct vhost_work *work)
 		else
 			transport_generic_free_cmd(&cmd->se_cmd, 0);
 	}
+}
+
+void tvh_io_done_work(struct vhost_work *work)
+{
+	tvh_io_flush_answers(container_of(work, struct tvh_vq, done_work));
 }
 
 /*
@@ -517,6 +548,9 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
 	cmd->flags = 0;
 	cmd->head = head;
+	WRITE_ONCE(cmd->target, target);
+	WRITE_ONCE(cmd->lun, lun);
+	WRITE_ONCE(cmd->id, req.id);
 	cmd->data_in_len = dir == DMA_FROM_DEVICE ? data_len : 0;
 	memcpy(cmd->cdb, req.cdb, sizeof(cmd->cdb));
 	if (dir == DMA_FROM_DEVICE)
@@ -598,10 +632,104 @@ out:
 	mutex_unlock(&vq->mutex);
 }
 
+/* A request queue was kicked: the vhost worker runs this. */
 void tvh_io_handle_kick(struct vhost_work *work)
 {
-	tvh_serve_queue(container_of(work, struct vhost_virtqueue, poll.work),
-			tvh_io_handle_one);
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+
+	if (!tvh_io_thread_wake(tvh_vq(vq), TVH_VQ_KICK))
+		tvh_serve_queue(vq, tvh_io_handle_one);
+}
+
+/* What a queue thread needs to start: the owner whose cgroups it joins. */
+struct tvh_io_thread_start {
+	struct tvh_vq *tvq;
+	struct task_struct *owner;
+	struct completion started;
+	int ret;
+};
+
+/*
+ * A request queue's own thread: answers finished commands, then takes new
+ * requests, then sleeps until woken for either.  It runs with the owner's
+ * mm and in the owner's cgroups, as the vhost worker does, so its CPU time
+ * is the guest's.
+ */
+static int tvh_io_thread(void *data)
+{
+	struct tvh_io_thread_start *start = data;
+	struct tvh_vq *tvq = start->tvq;
+	struct mm_struct *mm = tvq->vdev->dev.mm;
+
+	start->ret = cgroup_attach_task_all(start->owner, current);
+	complete(&start->started);	/* @start is gone after this */
+	kthread_use_mm(mm);
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		if (!READ_ONCE(tvq->pending)) {
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
+			tvh_io_flush_answers(tvq);
+		if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
+			tvh_serve_queue(&tvq->vq, tvh_io_handle_one);
+		cond_resched();
+	}
+
+	kthread_unuse_mm(mm);
+	return 0;
+}
+
+/**
+ * tvh_io_thread_start - give a request queue its own thread
+ * @tvq: a request queue with its pool, backend not yet set
+ *
+ * Called from the owner's SET_ENDPOINT ioctl, under dev.mutex.
+ */
+int tvh_io_thread_start(struct tvh_vq *tvq)
+{
+	struct tvh_io_thread_start start = {
+		.tvq = tvq,
+		.owner = current,
+	};
+	struct task_struct *thread;
+
+	init_completion(&start.started);
+	thread = kthread_create(tvh_io_thread, &start, "tcm_vhost-%d.%u",
+				task_pid_nr(current), tvh_vq_index(&tvq->vq));
+	if (IS_ERR(thread))
+		return PTR_ERR(thread);
+	get_task_struct(thread);
+	wake_up_process(thread);
+	wait_for_completion(&start.started);
+	if (start.ret) {
+		kthread_stop(thread);
+		put_task_struct(thread);
+		return start.ret;
+	}
+	tvq->pending = 0;
+	WRITE_ONCE(tvq->thread, thread);
+	return 0;
+}
+
+/* Stop a queue's thread; the queue is idle and its backend unset. */
+void tvh_io_thread_stop(struct tvh_vq *tvq)
+{
+	struct task_struct *thread = tvq->thread;
+
+	if (!thread)
+		return;
+	WRITE_ONCE(tvq->thread, NULL);
+	kthread_stop(thread);
+	put_task_struct(thread);
 }
 
 /* Pool size for a ring: every slot plus room for late releases. */

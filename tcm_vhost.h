@@ -117,7 +117,7 @@ struct tvh_cmd {
 	u8 target;
 	u64 lun;
 	u64 id;				/* the guest's tag */
-	u32 data_in_len;		/* bytes the guest offered for data-in */
+	u32 data_len;			/* bytes of the guest's data buffer */
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
 	struct llist_node done_node;	/* on tvq->done */
 	struct iovec *resp_iov;		/* where the response header goes */
@@ -125,6 +125,8 @@ struct tvh_cmd {
 	struct iovec resp_iov_inline[TVH_RESP_IOV_INLINE];
 	struct tvh_sgbuf data;
 	struct tvh_sgbuf prot;
+	struct vhost_log *log;		/* dirty logging: writable descriptors */
+	unsigned int log_num;
 	unsigned char cdb[VIRTIO_SCSI_CDB_SIZE];
 	unsigned char sense[TRANSPORT_SENSE_BUFFER];
 };
@@ -158,6 +160,8 @@ struct tvh_vq {
 	 */
 	struct task_struct *thread;
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
+	/* Entries of vq.log filled by the last tvh_get_desc() (vq.mutex). */
+	unsigned int log_num;
 };
 
 /* Event waiting for a guest event buffer. */
@@ -203,6 +207,10 @@ enum tvh_pass {
 };
 
 /* tcm_vhost_io.c */
+int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
+		 unsigned int *in_num);
+void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
+		   unsigned int log_num, u64 len);
 void tvh_serve_queue(struct vhost_virtqueue *vq,
 		     int (*handle_one)(struct vhost_virtqueue *vq,
 				       struct tvh_tpg **targets));

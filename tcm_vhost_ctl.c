@@ -34,6 +34,8 @@ struct tvh_tmf {
 	atomic_t pending;		/* group parent: children + 1 */
 	unsigned int head;		/* descriptor head to return */
 	struct iovec resp_iov;		/* the one response byte */
+	struct vhost_log log;		/* its descriptor, when dirty logging */
+	unsigned int log_num;
 	u8 response;			/* VIRTIO_SCSI_S_* */
 	struct llist_node node;		/* on vdev->tmf_done */
 };
@@ -45,6 +47,7 @@ static void tvh_ctl_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
 	if (copy_to_iter(resp, len, in) != len)
 		tvh_guest_err(vq, "control request %u: response not writable\n",
 			      head);
+	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, len);
 	vhost_add_used(vq, head, len);
 }
 
@@ -135,7 +138,11 @@ void tvh_tmf_done_work(struct vhost_work *work)
 		if (tmf->parent)
 			continue;	/* a group's part: the group answers */
 		iov_iter_init(&iter, ITER_DEST, &tmf->resp_iov, 1, 1);
-		tvh_ctl_answer(vq, &iter, tmf->head, &tmf->response, 1);
+		if (copy_to_iter(&tmf->response, 1, &iter) != 1)
+			tvh_guest_err(vq, "control request %u: response not writable\n",
+				      tmf->head);
+		tvh_log_write(vq, &tmf->log, tmf->log_num, 1);
+		vhost_add_used(vq, tmf->head, 1);
 	}
 	vhost_signal(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
@@ -156,7 +163,13 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	}
 }
 
-static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev, unsigned int head,
+/*
+ * A TMF for the chain @head whose first writable iovec is @resp_iov (NULL
+ * for a group's parts, which the guest never sees), taken from @vq.
+ */
+static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
+				     struct vhost_virtqueue *vq,
+				     unsigned int head,
 				     const struct iovec *resp_iov)
 {
 	struct tvh_tmf *tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
@@ -169,6 +182,10 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev, unsigned int head,
 	if (resp_iov) {
 		tmf->resp_iov.iov_base = resp_iov->iov_base;
 		tmf->resp_iov.iov_len = 1;
+		if (tvh_vq(vq)->log_num) {
+			tmf->log = vq->log[0];
+			tmf->log_num = 1;
+		}
 	}
 	atomic_inc(&vdev->tmf_inflight);
 	return tmf;
@@ -220,7 +237,7 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	if (!scan->abort)
 		return true;
 
-	child = tvh_tmf_alloc(scan->parent->vdev, 0, NULL);
+	child = tvh_tmf_alloc(scan->parent->vdev, NULL, 0, NULL);
 	if (!child) {
 		scan->parent->response = VIRTIO_SCSI_S_FAILURE;
 		return true;
@@ -323,7 +340,7 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	if (tmr == -2)
 		goto answer;
 
-	tmf = tvh_tmf_alloc(vdev, head, resp_iov);
+	tmf = tvh_tmf_alloc(vdev, vq, head, resp_iov);
 	if (!tmf) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;
 		goto answer;
@@ -357,8 +374,7 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 	int head;
 	u32 type;
 
-	head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), &out_num,
-				 &in_num, NULL, NULL);
+	head = tvh_get_desc(vq, &out_num, &in_num);
 	if (head < 0)
 		return head;
 	if (head == vq->num)
@@ -452,8 +468,7 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 
 	for (;;) {
 		vhost_disable_notify(&vdev->dev, vq);
-		head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov),
-					 &out_num, &in_num, NULL, NULL);
+		head = tvh_get_desc(vq, &out_num, &in_num);
 		if (head < 0)
 			return false;
 		if (head == vq->num) {
@@ -484,6 +499,7 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	iov_iter_init(&in, ITER_DEST, vq->iov, in_num, sizeof(evt));
 	if (copy_to_iter(&evt, sizeof(evt), &in) != sizeof(evt))
 		tvh_guest_err(vq, "event buffer %d: not writable\n", head);
+	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, sizeof(evt));
 	vhost_add_used_and_signal(&vdev->dev, vq, head, sizeof(evt));
 	return true;
 }

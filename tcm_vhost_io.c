@@ -29,6 +29,41 @@
 
 #include "tcm_vhost.h"
 
+/**
+ * tvh_get_desc - take the next descriptor chain of @vq into vq->iov
+ * @vq: the queue, mutex held
+ * @out_num: device-readable iovecs, first in vq->iov
+ * @in_num: device-writable iovecs, after them
+ *
+ * Returns the head, vq->num when the ring is empty, or a negative errno
+ * (the vhost core has logged it).  While dirty logging is on (live
+ * migration), the writable descriptors are also recorded in vq->log.
+ */
+int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
+		 unsigned int *in_num)
+{
+	struct tvh_vq *tvq = tvh_vq(vq);
+	bool logging = vhost_has_feature(vq, VHOST_F_LOG_ALL);
+
+	tvq->log_num = 0;
+	return vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out_num,
+				 in_num, logging ? vq->log : NULL,
+				 logging ? &tvq->log_num : NULL);
+}
+
+/*
+ * Mark the first @len bytes of the writable descriptors in @log dirty:
+ * what we just wrote into guest memory.  Under the queue's mutex, so the
+ * log base cannot change underneath (CVE-2025-38074).
+ */
+void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
+		   unsigned int log_num, u64 len)
+{
+	if (log_num && len &&
+	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0)
+		tvh_guest_err(vq, "cannot write the dirty log\n");
+}
+
 /* Build fixed-format sense for an error detected before target_core. */
 static void tvh_build_sense(u8 *sense, u8 key, u8 asc, u8 ascq)
 {
@@ -64,6 +99,7 @@ void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
 	if (copy_to_iter(&resp, sizeof(resp), resp_iter) != sizeof(resp))
 		tvh_guest_err(vq, "request %u: response buffer not writable\n",
 			      head);
+	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, sizeof(resp));
 	vhost_add_used(vq, head, sizeof(resp));
 }
 
@@ -181,6 +217,9 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	if (cmd->resp_iov != cmd->resp_iov_inline)
 		kfree(cmd->resp_iov);
 	cmd->resp_iov = cmd->resp_iov_inline;
+	kfree(cmd->log);
+	cmd->log = NULL;
+	cmd->log_num = 0;
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
 	if (atomic_dec_and_test(&tvq->inflight))
 		wake_up(&tvq->vdev->idle_wq);
@@ -259,20 +298,25 @@ static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 	if (cmd->response == VIRTIO_SCSI_S_OK) {
 		u32 sense_len = min_t(u32, se_cmd->scsi_sense_length,
 				      sizeof(resp.sense));
-		u32 resid = 0;
+		u32 resid;
 
 		resp.status = se_cmd->scsi_status;
 		resp.sense_len = cpu_to_vhost32(vq, sense_len);
 		memcpy(resp.sense, cmd->sense, sense_len);
 		/*
-		 * resid is what the guest's buffer did not receive or send.
-		 * On overflow the whole buffer was used: nothing is left.
+		 * resid is the part of the guest's buffer not transferred: on
+		 * overflow the whole buffer was used, and a command that
+		 * failed transferred nothing.
 		 */
-		if (se_cmd->se_cmd_flags & SCF_UNDERFLOW_BIT)
-			resid = se_cmd->residual_count;
+		if (se_cmd->scsi_status != SAM_STAT_GOOD)
+			resid = cmd->data_len;
+		else if (se_cmd->se_cmd_flags & SCF_UNDERFLOW_BIT)
+			resid = min(se_cmd->residual_count, cmd->data_len);
+		else
+			resid = 0;
 		resp.resid = cpu_to_vhost32(vq, resid);
-		if (cmd->data_in_len > resid)
-			data_written = cmd->data_in_len - resid;
+		if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))
+			data_written = cmd->data_len - resid;
 	}
 
 	iov_iter_init(&iter, ITER_DEST, cmd->resp_iov, cmd->resp_iov_cnt,
@@ -280,6 +324,7 @@ static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 	if (copy_to_iter(&resp, sizeof(resp), &iter) != sizeof(resp))
 		tvh_guest_err(vq, "request %u: response buffer not writable\n",
 			      cmd->head);
+	tvh_log_write(vq, cmd->log, cmd->log_num, sizeof(resp) + data_written);
 	vhost_add_used(vq, cmd->head, sizeof(resp) + data_written);
 }
 
@@ -463,8 +508,7 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 	u64 lun;
 	u8 target;
 
-	head = vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), &out_num,
-				 &in_num, NULL, NULL);
+	head = tvh_get_desc(vq, &out_num, &in_num);
 	if (head < 0)
 		return head;	/* the vhost core has logged it */
 	if (head == vq->num)
@@ -551,13 +595,20 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 	WRITE_ONCE(cmd->target, target);
 	WRITE_ONCE(cmd->lun, lun);
 	WRITE_ONCE(cmd->id, req.id);
-	cmd->data_in_len = dir == DMA_FROM_DEVICE ? data_len : 0;
+	cmd->data_len = data_len;
 	memcpy(cmd->cdb, req.cdb, sizeof(cmd->cdb));
 	if (dir == DMA_FROM_DEVICE)
 		__set_bit(TVH_CMD_DATA_IN, &cmd->flags);
 
 	if (tvh_io_save_resp(cmd, &vq->iov[out_num], in_num))
 		goto failure_cmd;
+	if (tvq->log_num) {
+		cmd->log = kmemdup(vq->log, tvq->log_num * sizeof(*vq->log),
+				   GFP_KERNEL);
+		if (!cmd->log)
+			goto failure_cmd;
+		cmd->log_num = tvq->log_num;
+	}
 	if (dir == DMA_TO_DEVICE) {
 		if (tvh_sgbuf_map(&cmd->prot, &out, req.pi_out) ||
 		    tvh_sgbuf_map(&cmd->data, &out, data_len))

@@ -466,11 +466,15 @@ static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 		return tvh_set_features(vdev, features);
 	default:
 		mutex_lock(&vdev->dev.mutex);
-		ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
-		if (ret == -ENOIOCTLCMD)
-			ret = vhost_vring_ioctl(&vdev->dev, ioctl, argp);
-		else
-			vhost_dev_flush(&vdev->dev);
+		ret = tvh_worker_ioctl(&vdev->dev, ioctl, argp);
+		if (ret == -ENOIOCTLCMD) {
+			ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
+			if (ret == -ENOIOCTLCMD)
+				ret = vhost_vring_ioctl(&vdev->dev, ioctl,
+							argp);
+			else
+				vhost_dev_flush(&vdev->dev);
+		}
 		mutex_unlock(&vdev->dev.mutex);
 		return ret;
 	}

@@ -12,6 +12,8 @@
 
 #include <linux/uio.h>
 
+#include <target/target_core_fabric.h>
+
 #include "vhost.h"
 
 #ifndef ITER_DEST
@@ -33,5 +35,45 @@ static inline void tvh_vq_work_queue(struct vhost_virtqueue *vq,
 	vhost_work_queue(vq->dev, work);
 #endif
 }
+
+/*
+ * The vhost core's worker ioctls (VHOST_NEW_WORKER, VHOST_ATTACH_VRING_WORKER
+ * and friends, 6.5 on) for QEMU's worker_per_virtqueue; -ENOIOCTLCMD before.
+ */
+static inline long tvh_worker_ioctl(struct vhost_dev *dev, unsigned int ioctl,
+				    void __user *argp)
+{
+#ifdef TVH_HAVE_WORKER_IOCTL
+	return vhost_worker_ioctl(dev, ioctl, argp);
+#else
+	return -ENOIOCTLCMD;
+#endif
+}
+
+/*
+ * Submit a mapped command.  Up to 6.9 the fabric chooses per command
+ * between the caller's context and target_core's submission workqueue; from
+ * 6.10 on target_submit() follows the TPG's attrib/submit_type, whose
+ * default the fabric ops set (TVH_FABRIC_SUBMIT_OPS).
+ */
+static inline void tvh_target_submit(struct se_cmd *se_cmd, bool direct)
+{
+#ifdef TVH_HAVE_QUEUE_SUBMISSION
+	if (direct)
+		target_submit(se_cmd);
+	else
+		target_queue_submission(se_cmd);
+#else
+	target_submit(se_cmd);
+#endif
+}
+
+#ifdef TVH_HAVE_QUEUE_SUBMISSION
+#define TVH_FABRIC_SUBMIT_OPS
+#else
+#define TVH_FABRIC_SUBMIT_OPS \
+	.direct_submit_supp = 1, \
+	.default_submit_type = TARGET_DIRECT_SUBMIT,
+#endif
 
 #endif /* _TCM_VHOST_COMPAT_H */

@@ -417,6 +417,7 @@ static const struct target_core_fabric_ops tvh_fabric_ops = {
 	.tfc_wwn_attrs			= tvh_wwn_attrs,
 	.tfc_tpg_base_attrs		= tvh_tpg_attrs,
 	.tfc_tpg_attrib_attrs		= tvh_tpg_attrib_attrs,
+	TVH_FABRIC_SUBMIT_OPS
 };
 
 int tvh_fabric_register(void)

@@ -472,10 +472,7 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			       cmd->data.nents, NULL, 0, cmd->prot.sgl,
 			       cmd->prot.nents, GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
-	if (tvh_direct_submit)
-		target_submit(se_cmd);
-	else
-		target_queue_submission(se_cmd);
+	tvh_target_submit(se_cmd, tvh_direct_submit);
 }
 
 /*

@@ -86,6 +86,18 @@ if [[ $parts == *static* ]]; then
 		"touch tcm_vhost*.c && make -s modules W=1 2>&1 | grep -vE 'directory|Skipping BTF' || true"
 	static_result sparse bash -c \
 		"make -s modules C=2 2>&1 | grep -vE '^ *CHECK |directory|Skipping BTF' || true"
+	# The next Debian kernel (6.12) when its headers and source are
+	# installed (make deps does not install them: ~300 MB).
+	kv_next=$(dpkg-query -W -f '${Package}\n' 'linux-headers-6.12*-amd64' 2>/dev/null |
+		sed -n 's/^linux-headers-\(6\.12.*-amd64\)$/\1/p' | grep -v -- '-rt-\|-cloud-' | sort -V | tail -n 1)
+	if [ -n "$kv_next" ] && [ -f /usr/src/linux-source-6.12.tar.xz ]; then
+		rm -rf "$out/next" && mkdir -p "$out/next" &&
+			cp -r Kbuild Makefile scripts tcm_vhost*.[ch] vhost_scsi_ioctl.h "$out/next/"
+		static_result "build-$kv_next" bash -c \
+			"make -s -C '$out/next' KV=$kv_next W=1 C=2 2>&1 | grep -vE '^ *CHECK |directory|Skipping BTF' || true"
+	else
+		result "SKIP: static/build-6.12: linux-headers-6.12*-amd64 and linux-source-6.12 not installed"
+	fi
 	static_result checkpatch scripts/lint.sh checkpatch \
 		tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c tcm_vhost_fabric.c \
 		tcm_vhost.h tcm_vhost_compat.h vhost_scsi_ioctl.h

@@ -95,6 +95,7 @@ struct tvh_sgbuf {
 	struct page **pages;		/* pinned guest pages, in sgl order */
 	unsigned int nents;		/* entries in use */
 	unsigned int cap;		/* capacity of sgl/pages */
+	bool misaligned;		/* an entry not in whole 512-byte units */
 	struct scatterlist *own_sgl;	/* the preallocated arrays */
 	struct page **own_pages;
 	unsigned int own_cap;
@@ -125,6 +126,9 @@ struct tvh_cmd {
 	struct iovec resp_iov_inline[TVH_RESP_IOV_INLINE];
 	struct tvh_sgbuf data;
 	struct tvh_sgbuf prot;
+	/* Aligned copy of misaligned data (Windows guests), or NULL. */
+	struct scatterlist *bounce_sgl;
+	unsigned int bounce_nents;
 	struct vhost_log *log;		/* dirty logging: writable descriptors */
 	unsigned int log_num;
 	unsigned char cdb[VIRTIO_SCSI_CDB_SIZE];

@@ -454,8 +454,8 @@ void tvh_ctl_handle_kick(struct vhost_work *work)
 
 /*
  * Put one event in a guest event buffer.  Returns false when the guest has
- * no buffer left.  Buffers that are not exactly one event long are returned
- * unused and the event goes to the next buffer.
+ * no buffer left.  Buffers too small for an event, or with device-readable
+ * parts, are returned unused and the event goes to the next buffer.
  */
 static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 			     struct tvh_event *e)
@@ -476,9 +476,10 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 				continue;
 			return false;
 		}
-		if (!out_num && iov_length(vq->iov, in_num) == sizeof(evt))
+		/* The spec asks for at least one event's worth of room. */
+		if (!out_num && iov_length(vq->iov, in_num) >= sizeof(evt))
 			break;
-		tvh_guest_err(vq, "event buffer %d: %zu bytes (%u readable descriptors), expected %zu\n",
+		tvh_guest_err(vq, "event buffer %d: %zu bytes (%u readable descriptors), need %zu writable\n",
 			      head, iov_length(&vq->iov[out_num], in_num),
 			      out_num, sizeof(evt));
 		vhost_add_used_and_signal(&vdev->dev, vq, head, 0);

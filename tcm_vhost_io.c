@@ -17,6 +17,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/blk_types.h>
 #include <linux/cgroup.h>
 #include <linux/completion.h>
 #include <linux/kthread.h>
@@ -132,6 +133,7 @@ static void tvh_sgbuf_put(struct tvh_sgbuf *buf, bool dirty)
 		buf->cap = buf->own_cap;
 	}
 	buf->nents = 0;
+	buf->misaligned = false;
 }
 
 /*
@@ -197,12 +199,50 @@ static int tvh_sgbuf_map(struct tvh_sgbuf *buf, struct iov_iter *iter,
 
 			sg_set_page(&buf->sgl[buf->nents++], *pages++, seg,
 				    offset);
+			if ((offset | seg) & (SECTOR_SIZE - 1))
+				buf->misaligned = true;
 			bytes -= seg;
 			offset = 0;
 		}
 	}
 	sg_mark_end(&buf->sgl[buf->nents - 1]);
 	iov_iter_advance(iter, len);
+	return 0;
+}
+
+/* Copy the first @len bytes of @src into @dst. */
+static void tvh_sg_copy(struct scatterlist *dst, unsigned int dst_nents,
+			struct scatterlist *src, unsigned int src_nents,
+			size_t len)
+{
+	struct sg_mapping_iter miter;
+	size_t done = 0;
+
+	sg_miter_start(&miter, src, src_nents, SG_MITER_FROM_SG);
+	while (done < len && sg_miter_next(&miter)) {
+		size_t n = min(miter.length, len - done);
+
+		sg_pcopy_from_buffer(dst, dst_nents, miter.addr, n, done);
+		done += n;
+	}
+	sg_miter_stop(&miter);
+}
+
+/*
+ * Guest buffers that are not in whole sectors (Windows guests do this) are
+ * fine for ramdisk and file backstores but not for every block device.
+ * Such data goes through an aligned copy: allocated for this command only.
+ */
+static int tvh_io_bounce(struct tvh_cmd *cmd, int dir)
+{
+	if (!cmd->data.misaligned)
+		return 0;
+	if (target_alloc_sgl(&cmd->bounce_sgl, &cmd->bounce_nents,
+			     cmd->data_len, false, false))
+		return -ENOMEM;
+	if (dir == DMA_TO_DEVICE)
+		tvh_sg_copy(cmd->bounce_sgl, cmd->bounce_nents, cmd->data.sgl,
+			    cmd->data.nents, cmd->data_len);
 	return 0;
 }
 
@@ -220,6 +260,10 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	kfree(cmd->log);
 	cmd->log = NULL;
 	cmd->log_num = 0;
+	if (cmd->bounce_sgl) {
+		target_free_sgl(cmd->bounce_sgl, cmd->bounce_nents);
+		cmd->bounce_sgl = NULL;
+	}
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
 	if (atomic_dec_and_test(&tvq->inflight))
 		wake_up(&tvq->vdev->idle_wq);
@@ -317,6 +361,10 @@ static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 		resp.resid = cpu_to_vhost32(vq, resid);
 		if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))
 			data_written = cmd->data_len - resid;
+		if (data_written && cmd->bounce_sgl)
+			tvh_sg_copy(cmd->data.sgl, cmd->data.nents,
+				    cmd->bounce_sgl, cmd->bounce_nents,
+				    data_written);
 	}
 
 	iov_iter_init(&iter, ITER_DEST, cmd->resp_iov, cmd->resp_iov_cnt,
@@ -468,9 +516,12 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 		return;
 	}
 	se_cmd->tag = req->id;
-	if (target_submit_prep(se_cmd, cmd->cdb, cmd->data.sgl,
-			       cmd->data.nents, NULL, 0, cmd->prot.sgl,
-			       cmd->prot.nents, GFP_KERNEL))
+	if (target_submit_prep(se_cmd, cmd->cdb,
+			       cmd->bounce_sgl ? : cmd->data.sgl,
+			       cmd->bounce_sgl ? cmd->bounce_nents :
+						 cmd->data.nents,
+			       NULL, 0, cmd->prot.sgl, cmd->prot.nents,
+			       GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
 	tvh_target_submit(se_cmd, tvh_direct_submit);
 }
@@ -615,6 +666,8 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 		    tvh_sgbuf_map(&cmd->data, &in, data_len))
 			goto failure_cmd;
 	}
+	if (tvh_io_bounce(cmd, dir))
+		goto failure_cmd;
 
 	tvh_io_submit(cmd, sess, &req, lun, data_len, dir);
 	return TVH_SUBMITTED;
@@ -768,7 +821,11 @@ int tvh_io_thread_start(struct tvh_vq *tvq)
 	return 0;
 }
 
-/* Stop a queue's thread; the queue is idle and its backend unset. */
+/*
+ * Stop a queue's thread; the queue is idle and its backend unset, under
+ * dev.mutex.  A kick handler may have read the pointer just before it was
+ * cleared: the flush waits for it before the thread goes away.
+ */
 void tvh_io_thread_stop(struct tvh_vq *tvq)
 {
 	struct task_struct *thread = tvq->thread;
@@ -776,6 +833,7 @@ void tvh_io_thread_stop(struct tvh_vq *tvq)
 	if (!thread)
 		return;
 	WRITE_ONCE(tvq->thread, NULL);
+	vhost_dev_flush(&tvq->vdev->dev);
 	kthread_stop(thread);
 	put_task_struct(thread);
 }

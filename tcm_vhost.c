@@ -264,22 +264,32 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 				goto out_destroy_pools;
 		}
 	}
+	strscpy(vdev->wwpn, t->vhost_wwpn, sizeof(vdev->wwpn));
+	vdev->targets = targets;
+	/*
+	 * Start the queues.  vhost_vq_init_access() needs the backend set:
+	 * it reloads the used index, which the guest may have reset since
+	 * the last endpoint (the firmware drives the device before Linux).
+	 */
 	for (i = 0; i < vdev->nvqs; i++) {
 		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
 
 		mutex_lock(&vq->mutex);
-		ret = vhost_vq_init_access(vq);
+		vhost_vq_set_backend(vq, targets);
+		if (vhost_vq_is_setup(vq))
+			ret = vhost_vq_init_access(vq);
 		mutex_unlock(&vq->mutex);
-		if (ret)
-			goto out_destroy_pools;
+		if (ret) {
+			pr_warn_ratelimited("SET_ENDPOINT %s: cannot access ring %d: %d\n",
+					    t->vhost_wwpn, i, ret);
+			tvh_endpoint_teardown(vdev);
+			goto out_unlock;
+		}
 	}
-
-	strscpy(vdev->wwpn, t->vhost_wwpn, sizeof(vdev->wwpn));
-	vdev->targets = targets;
-	tvh_set_backends(vdev, targets);
 	/* Serve whatever the guest queued before the endpoint existed. */
 	for (i = 0; i < vdev->nvqs; i++)
-		vhost_poll_queue(&vdev->vqs[i].vq.poll);
+		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
+			vhost_poll_queue(&vdev->vqs[i].vq.poll);
 	mutex_unlock(&vdev->dev.mutex);
 	mutex_unlock(&tvh_tpg_list_lock);
 	return 0;

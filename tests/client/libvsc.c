@@ -697,7 +697,7 @@ static void op_finish(struct vsc_dev *d, struct vsc_vq *q, struct vsc_op *op, ui
 	op->inflight = false;
 	op->done = true;
 	op->done_ns = vsc_now_ns();
-	op->seq = ++d->seq;
+	op->seq = __atomic_add_fetch(&d->seq, 1, __ATOMIC_RELAXED);
 	if (op->on_done)
 		op->on_done(op);
 }
@@ -1131,9 +1131,14 @@ static unsigned int stream_emit(const struct stream *s, struct vsc_iov *iov, uns
  */
 static int stream_build(struct vsc_dev *d, struct stream *s, const void *h, size_t hlen,
 			const void *data, size_t dlen, bool merge, bool write,
-			const struct vsc_layout *l, struct vsc_buf **bufs)
+			const struct vsc_layout *l, struct vsc_buf **bufs, struct vsc_buf *ext)
 {
 	unsigned int fl = write ? (VSC_BUF_FILL | (l->no_guard ? 0 : VSC_BUF_GUARD)) : 0;
+
+	if (ext && !merge) {
+		/* caller-owned data buffer, used in place (no copy, no fill) */
+		dlen = ext->len;
+	}
 
 	memset(s, 0, sizeof(*s));
 	s->write = write;
@@ -1162,25 +1167,26 @@ static int stream_build(struct vsc_dev *d, struct stream *s, const void *h, size
 		return 0;
 	}
 	bufs[0] = vsc_buf_alloc(d, hlen, fl, l->misalign);
-	bufs[1] = vsc_buf_alloc(d, dlen, fl, l->misalign);
-	if (!bufs[0] || !bufs[1])
+	if (!ext)
+		bufs[1] = vsc_buf_alloc(d, dlen, fl, l->misalign);
+	if (!bufs[0] || (!ext && !bufs[1]))
 		return -ENOMEM;
 	if (!write) {
 		memcpy(bufs[0]->p, h, hlen);
-		if (data)
+		if (!ext && data)
 			memcpy(bufs[1]->p, data, dlen);
-		else
+		else if (!ext)
 			memset(bufs[1]->p, 0, dlen);
 	} else if (h) {
 		memcpy(bufs[0]->p, h, hlen);
 	}
 	s->piece[0] = bufs[0]->p;
 	s->plen[0] = hlen;
-	s->piece[1] = bufs[1]->p;
+	s->piece[1] = ext ? ext->p : bufs[1]->p;
 	s->plen[1] = dlen;
 	s->npieces = hlen ? 2 : 1;
 	if (!hlen) {
-		s->piece[0] = bufs[1]->p;
+		s->piece[0] = s->piece[1];
 		s->plen[0] = dlen;
 	}
 	return 0;
@@ -1191,16 +1197,19 @@ static int submit_streams(struct vsc_dev *d, unsigned int vq, const struct strea
 			  const struct stream *in, bool indirect, struct vsc_op *op)
 {
 	unsigned int no = stream_emit(o, NULL, 0), ni = stream_emit(in, NULL, 0);
-	struct vsc_iov *iov;
+	struct vsc_iov small[32], *iov = small;
 	int r;
 
-	iov = malloc((no + ni + 1) * sizeof(*iov));
-	if (!iov)
-		return -ENOMEM;
+	if (no + ni > 32) {
+		iov = malloc((no + ni) * sizeof(*iov));
+		if (!iov)
+			return -ENOMEM;
+	}
 	stream_emit(o, iov, 0);
 	stream_emit(in, iov, no);
 	r = vsc_submit_chain(d, vq, iov, no + ni, indirect, op);
-	free(iov);
+	if (iov != small)
+		free(iov);
 	return r;
 }
 
@@ -1228,7 +1237,7 @@ void vsc_req_init(struct vsc_dev *d, struct vsc_req *r, unsigned int vq, uint8_t
 	memset(r, 0, sizeof(*r));
 	r->op.vq = vq;
 	vsc_lun_encode(r->lun, target, lun);
-	r->tag = ++tag;
+	r->tag = __atomic_add_fetch(&tag, 1, __ATOMIC_RELAXED);
 	r->task_attr = VIRTIO_SCSI_S_SIMPLE;
 	if (cdb)
 		memcpy(r->cdb, cdb, cdb_len > VSC_CDB_MAX ? VSC_CDB_MAX : cdb_len);
@@ -1244,6 +1253,8 @@ static void req_done(struct vsc_op *op)
 	for (k = 0; k < 4; k++)
 		if (r->bufs[k] && vsc_buf_check(r->bufs[k], NULL))
 			r->canary_err = -EFAULT;
+	if (r->din_buf && vsc_buf_check(r->din_buf, NULL))
+		r->canary_err = -EFAULT;
 }
 
 void vsc_req_decode(struct vsc_req *r)
@@ -1309,14 +1320,26 @@ int vsc_req_submit(struct vsc_dev *d, struct vsc_req *r)
 	memset(r->bufs, 0, sizeof(r->bufs));
 	r->din = NULL;
 	r->canary_err = 0;
+	if (r->dout_buf && r->layout.merge_out)
+		return -EINVAL;
+	if (r->din_buf && r->layout.merge_in)
+		return -EINVAL;
+	if (r->dout_buf)
+		r->dout_len = r->dout_buf->len;
+	if (r->din_buf)
+		r->din_len = r->din_buf->len;
 	ret = stream_build(d, &so, hdr, hlen, r->dout, r->dout_len, r->layout.merge_out, false,
-			   &r->layout, &r->bufs[0]);
+			   &r->layout, &r->bufs[0], r->dout_len ? r->dout_buf : NULL);
 	if (!ret)
 		ret = stream_build(d, &si, NULL, r->resp_len, NULL, r->din_len,
-				   r->layout.merge_in, true, &r->layout, &r->bufs[2]);
+				   r->layout.merge_in, true, &r->layout, &r->bufs[2],
+				   r->din_len ? r->din_buf : NULL);
 	if (ret)
 		goto fail;
-	r->din = r->bufs[3] ? r->bufs[3]->p : r->bufs[2]->p + r->resp_len;
+	if (r->din_buf)
+		r->din = r->din_buf->p;
+	else
+		r->din = r->bufs[3] ? r->bufs[3]->p : r->bufs[2]->p + r->resp_len;
 	r->op.on_done = req_done;
 	ret = submit_streams(d, r->op.vq, &so, &si, r->layout.indirect, &r->op);
 	if (ret)
@@ -1460,10 +1483,11 @@ int vsc_ctl_submit(struct vsc_dev *d, struct vsc_ctl *c)
 	c->response = 0xcc;
 	c->canary_err = 0;
 	memset(c->bufs, 0, sizeof(c->bufs));
-	ret = stream_build(d, &so, req, c->req_len, NULL, 0, true, false, &c->layout, &c->bufs[0]);
+	ret = stream_build(d, &so, req, c->req_len, NULL, 0, true, false, &c->layout, &c->bufs[0],
+			   NULL);
 	if (!ret)
 		ret = stream_build(d, &si, NULL, c->resp_len, NULL, 0, true, true, &c->layout,
-				   &c->bufs[1]);
+				   &c->bufs[1], NULL);
 	if (!ret) {
 		c->op.on_done = ctl_done;
 		ret = submit_streams(d, VSC_VQ_CTL, &so, &si, c->layout.indirect, &c->op);

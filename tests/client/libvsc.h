@@ -44,7 +44,7 @@
 #define VSC_MAX_REQ_VQS		128
 #define VSC_MAX_VQS		(2 + VSC_MAX_REQ_VQS)
 #define VSC_MAX_RING		32768
-#define VSC_CANARY_LEN		64
+#define VSC_CANARY_LEN		128	/* > a 108-byte cmd response */
 #define VSC_CANARY_BYTE		0xa5
 #define VSC_SENSE_MAX		VIRTIO_SCSI_SENSE_SIZE
 #define VSC_CDB_MAX		VIRTIO_SCSI_CDB_SIZE
@@ -263,6 +263,13 @@ struct vsc_req {
 	const void *dout;	/* copied into the arena at submit */
 	size_t dout_len;
 	size_t din_len;		/* device-writable data buffer size */
+	/*
+	 * Zero-copy alternative (benchmarks): caller-owned arena buffers used
+	 * in place, not freed by vsc_req_release(); their len is the data
+	 * length. Not with merge_out / merge_in.
+	 */
+	struct vsc_buf *dout_buf;
+	struct vsc_buf *din_buf;
 	struct vsc_layout layout;
 	uint32_t resp_len;	/* response buffer size (default sizeof resp) */
 	uint32_t hdr_len;	/* request header size sent (default sizeof req) */

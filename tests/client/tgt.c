@@ -276,6 +276,18 @@ static int for_each_dir(const char *dir, const char *prefix, int (*fn)(const cha
 	return r;
 }
 
+/* WWN directories only (naa./fc./iqn.): the fabric dir has default groups too */
+static int rm_wwn(const char *wwn);
+static int rm_wwn_only(const char *p)
+{
+	const char *b = strrchr(p, '/');
+
+	b = b ? b + 1 : p;
+	if (!strchr(b, '.'))
+		return 0;
+	return rm_wwn(p);
+}
+
 static int rm_plain(const char *p)
 {
 	return rmdir(p) ? -errno : 0;
@@ -348,7 +360,7 @@ int vsc_tgt_teardown_all(bool remove_fabric_dir)
 {
 	int r;
 
-	r = for_each_dir(VSC_CFS_TARGET "/vhost", NULL, rm_wwn);
+	r = for_each_dir(VSC_CFS_TARGET "/vhost", NULL, rm_wwn_only);
 	if (remove_fabric_dir && vsc_path_exists(VSC_CFS_TARGET "/vhost") &&
 	    rmdir(VSC_CFS_TARGET "/vhost") && !r)
 		r = -errno;
@@ -394,9 +406,12 @@ static int run_capture(char *const argv[], char *out, size_t outlen)
 int vsc_loop_attach(const char *file, char *dev, size_t devlen)
 {
 	char *argv[] = { "losetup", "--find", "--show", (char *)file, NULL };
-	int r = run_capture(argv, dev, devlen);
+	char *modprobe[] = { "modprobe", "loop", NULL };
 	char *nl;
+	int r;
 
+	run_capture(modprobe, NULL, 0);	/* best effort: loop may be built in */
+	r = run_capture(argv, dev, devlen);
 	if (r)
 		return r;
 	nl = strchr(dev, '\n');

@@ -22,6 +22,7 @@ extern const struct ft_test __start_ft_tests[], __stop_ft_tests[];
 
 const char *ft_module = "tcm_vhost";
 bool ft_verbose;
+bool ft_unsafe;
 
 enum outcome { O_PASS, O_FAIL, O_SKIP };
 static enum outcome cur_out;
@@ -241,6 +242,9 @@ static bool fixture_fileio(void)
 {
 	int r = vsc_tgt_fileio_create("fileio_102", "f16", FILEIO_PATH, RD16_BYTES);
 
+	/* allow UNMAP (punches holes); best effort */
+	if (!r)
+		vsc_cfs_write(VSC_CFS_TARGET "/core/fileio_102/f16/attrib/emulate_tpu", "1");
 	if (!r)
 		r = vsc_tgt_tpg_create(WWPN_A, 1);
 	if (!r)
@@ -392,7 +396,7 @@ static bool matches(const struct ft_test *t, char **filters, int nf)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-		"[--list] [-v]\n");
+		"[--list] [-v] [--unsafe]\n");
 	exit(2);
 }
 
@@ -403,6 +407,7 @@ int main(int argc, char **argv)
 		{ "filter", required_argument, NULL, 'f' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "unsafe", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -429,6 +434,9 @@ int main(int argc, char **argv)
 		case 'v':
 			ft_verbose = true;
 			break;
+		case 'U':
+			ft_unsafe = true;
+			break;
 		default:
 			usage();
 		}
@@ -446,9 +454,10 @@ int main(int argc, char **argv)
 		for (g = 0; g < ng; g++)
 			for (ti = 0; ti < nt && (t = all[ti]); ti++)
 				if (!strcmp(t->group, group_order[g]) && matches(t, filters, nf))
-					printf("functional/%s.%s%s%s\n", t->group, t->name,
+					printf("functional/%s.%s%s%s%s\n", t->group, t->name,
 					       t->flags & FT_BEYOND ? "  [beyond-upstream: " : "",
-					       t->flags & FT_BEYOND ? (t->upstream ? t->upstream : "") : "");
+					       t->flags & FT_BEYOND ? (t->upstream ? t->upstream : "") : "",
+					       t->flags & FT_BEYOND ? "]" : "");
 		return 0;
 	}
 	if (access("/dev/vhost-scsi", R_OK | W_OK)) {

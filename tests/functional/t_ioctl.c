@@ -302,3 +302,45 @@ FT_TEST("ioctl", endpoint_before_rings)
 	if (d)
 		tur_ok(d, 1);
 }
+
+FT_TEST("ioctl", two_devices_two_wwpns)
+{
+	/* two vhost devices, each on its own WWPN, serve their own LUNs */
+	struct vsc_dev *a = ft_open_ep(NULL), *b;
+	uint64_t blocks;
+	uint32_t bs;
+	int r;
+
+	if (!a)
+		return;
+	r = vsc_tgt_tpg_create(WWPN_C, 3);
+	FT_ASSERT(!r, "tpg: %s", ft_errstr(r));
+	r = vsc_tgt_nexus_set(WWPN_C, 3, INIT_2);
+	FT_ASSERT(!r, "nexus: %s", ft_errstr(r));
+	r = vsc_tgt_lun_link(WWPN_C, 3, 0, HBA_RD, "rd8");
+	FT_ASSERT(!r, "lun: %s", ft_errstr(r));
+	b = ft_open(NULL);
+	if (!b)
+		return;
+	r = vsc_set_endpoint(b, WWPN_C);
+	FT_ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, ft_errstr(r));
+	if (!ft_clear_ua(b, 3, 0) || !ft_capacity(b, 3, 0, &blocks, &bs))
+		return;
+	FT_ASSERT(blocks == RD8_BYTES / BS, "device B tgt 3: %llu blocks", (unsigned long long)blocks);
+	/* device A has no target 3, device B has no target 1 */
+	{
+		struct vsc_result res;
+		uint8_t cdb[6];
+		int e = vsc_cmd(a, VSC_VQ_REQ(0), 3, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
+
+		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "A tgt 3: %s", ft_res(&res));
+		e = vsc_cmd(b, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
+		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "B tgt 1: %s", ft_res(&res));
+	}
+	ft_verify_rw(a, VSC_VQ_REQ(0), 1, 0, 10, 123, 8, NULL, NULL);
+	ft_verify_rw(b, VSC_VQ_REQ(0), 3, 0, 10, 123, 8, NULL, NULL);
+	ft_close(b);
+	vsc_tgt_lun_unlink(WWPN_C, 3, 0);
+	vsc_tgt_nexus_drop(WWPN_C, 3);
+	vsc_tgt_tpg_remove(WWPN_C, 3);
+}

@@ -216,9 +216,18 @@ static void ring_size(unsigned int num)
 
 	if (!d)
 		return;
-	/* a plain command needs >= 2 descriptors: ring size 1 needs indirect */
-	if (num >= 2)
+	/*
+	 * Ring size semantics: a chain can't be longer than the ring. A plain
+	 * WRITE needs 3 descriptors (header, data, response); with ANY_LAYOUT
+	 * header+data and response+data-in fit in 2; ring size 1 needs indirect.
+	 */
+	if (num >= 4) {
 		ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 4, NULL, NULL);
+	} else if (num == 2) {
+		struct vsc_layout m = { .merge_out = true, .merge_in = true };
+
+		ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 4, &m, &m);
+	}
 	if (ft_failed())
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 200, 4, &ind, &ind);
@@ -321,41 +330,103 @@ FT_TEST("queue", poll_mode_no_call_fd)
 		run_queues(d, 1, 16, 100, 2, true);
 }
 
-FT_TEST("queue", event_idx_interrupt_suppression)
+/*
+ * With EVENT_IDX and used_event far ahead, completions must still reach the
+ * used ring while the call eventfd stays quiet -- unless NOTIFY_ON_EMPTY is
+ * negotiated, which forces a call once the device drained the avail ring.
+ */
+static void event_idx(bool notify_on_empty)
 {
-	/* with EVENT_IDX and used_event far away, completions still arrive in the
-	 * used ring (the device must only skip the call) */
-	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_opts o = {
+		.features = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
+			    VSC_F(VIRTIO_RING_F_EVENT_IDX) |
+			    (notify_on_empty ? VSC_F(VIRTIO_F_NOTIFY_ON_EMPTY) : 0),
+		.features_exact = true,
+	};
+	struct vsc_dev *d = ft_open_ep(&o);
 	struct vsc_req r[8];
 	uint8_t cdb[10];
-	unsigned int i;
-	uint64_t calls0;
+	unsigned int i, vq = VSC_VQ_REQ(0);
+	uint64_t calls0, calls;
 
 	if (!d)
 		return;
-	FT_ASSERT(vsc_has_feature(d, VIRTIO_RING_F_EVENT_IDX), "EVENT_IDX not negotiated");
 	/* one round trip first: the device always signals its first completion */
-	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL))
+	if (!ft_cmd_good(d, vq, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL))
 		return;
-	/* used_event far ahead: no interrupt expected for the next completions */
-	vsc_raw_avail(d, VSC_VQ_REQ(0))->ring[vsc_vq_size(d, VSC_VQ_REQ(0))] =
-		(uint16_t)(vsc_raw_last_used(d, VSC_VQ_REQ(0)) + 0x4000);
+	usleep(50000);
+	vsc_raw_avail(d, vq)->ring[vsc_vq_size(d, vq)] = (uint16_t)(vsc_raw_last_used(d, vq) + 0x4000);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	calls0 = vsc_vq_calls(d, VSC_VQ_REQ(0));
+	calls0 = vsc_vq_calls(d, vq);
 	for (i = 0; i < 8; i++) {
-		vsc_req_init(d, &r[i], VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
+		vsc_req_init(d, &r[i], vq, 1, 0, cdb, vsc_cdb_tur(cdb));
 		FT_ASSERT(!vsc_req_submit(d, &r[i]), "submit");
 	}
-	vsc_kick(d, VSC_VQ_REQ(0));
-	for (i = 0; i < 200 && vsc_raw_used_idx(d, VSC_VQ_REQ(0)) != 9; i++)
+	vsc_kick(d, vq);
+	for (i = 0; i < 300 && vsc_raw_used_idx(d, vq) != 9; i++)
 		usleep(10000);
-	FT_ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == 9, "used idx %u, want 9",
-		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)));
-	FT_ASSERT(vsc_vq_calls(d, VSC_VQ_REQ(0)) == calls0, "device signalled despite used_event");
-	FT_ASSERT(vsc_reap(d, VSC_VQ_REQ(0), 0) == 8, "reap");
+	FT_ASSERT(vsc_raw_used_idx(d, vq) == 9, "used idx %u, want 9", vsc_raw_used_idx(d, vq));
+	usleep(50000);
+	calls = vsc_vq_calls(d, vq) - calls0;
+	if (notify_on_empty)
+		FT_ASSERT(calls > 0, "NOTIFY_ON_EMPTY: no call after the ring drained");
+	else
+		FT_ASSERT(calls == 0, "device signalled %llu times despite used_event",
+			  (unsigned long long)calls);
+	FT_ASSERT(vsc_reap(d, vq, 0) == 8, "reap");
 	for (i = 0; i < 8; i++) {
 		FT_ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
 			  ft_res(&r[i].res));
 		vsc_req_release(d, &r[i]);
 	}
+}
+
+FT_TEST("queue", event_idx_suppresses_calls)
+{
+	event_idx(false);
+}
+
+FT_TEST("queue", notify_on_empty_forces_call)
+{
+	event_idx(true);
+}
+
+FT_TEST("queue", index_wraparound)
+{
+	/* more than 65536 requests through a ring of 8: avail/used indexes wrap */
+	struct vsc_opts o = { .ring_size = 8 };
+	struct vsc_dev *d = ft_open_ep(&o);
+	struct vsc_req r[8];
+	unsigned int i, sent = 0, done = 0, total = 66000;
+	uint8_t cdb[6];
+	uint64_t deadline = vsc_now_ns() + 100ULL * 1000000000;
+
+	if (!d)
+		return;
+	memset(r, 0, sizeof(r));
+	while (done < total) {
+		for (i = 0; i < 8 && sent < total; i++) {
+			if (r[i].op.inflight)
+				continue;
+			vsc_req_init(d, &r[i], VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
+			r[i].layout.indirect = true;
+			FT_ASSERT(!vsc_req_submit(d, &r[i]), "submit %u", sent);
+			sent++;
+		}
+		vsc_kick(d, VSC_VQ_REQ(0));
+		FT_ASSERT(vsc_reap(d, VSC_VQ_REQ(0), TMO) > 0, "no completion after %u", done);
+		for (i = 0; i < 8; i++) {
+			if (r[i].op.done && r[i].bufs[0]) {
+				FT_ASSERT(!r[i].res.response && !r[i].res.status, "cmd %u: %s", done,
+					  ft_res(&r[i].res));
+				vsc_req_release(d, &r[i]);
+				r[i].op.done = false;
+				done++;
+			}
+		}
+		FT_ASSERT(vsc_now_ns() < deadline, "too slow: %u/%u after 100 s", done, total);
+	}
+	FT_ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == (uint16_t)total, "used idx %u, want %u",
+		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)), (uint16_t)total);
+	FT_ASSERT(vsc_stray_used(d, VSC_VQ_REQ(0)) == 0, "stray used entries");
 }

@@ -8,6 +8,7 @@
 #   make demo            boot a VM and a nested guest doing verified I/O
 #   make bench           tcm_vhost vs Debian's vhost_scsi (QUICK=1: short)
 #   make lint            checkpatch --strict, sparse and W=1, quiet when clean
+#   make mutants         break the module on purpose; the suite must notice
 #   make install         install into /lib/modules/$(KV)/updates + depmod
 #   make deps            apt-get install build and test packages
 #
@@ -41,7 +42,7 @@ endif
 export KV
 
 .PHONY: all modules clean check demo bench fuzz lint checkpatch install deps \
-	kdir
+	kdir mutants
 
 all: modules
 
@@ -87,3 +88,7 @@ bench:
 
 fuzz:
 	$(TOP)/tests/fuzz/run.sh
+
+mutants: modules
+	$(MAKE) -s -C tests
+	$(TOP)/tests/selftest/mutants.py

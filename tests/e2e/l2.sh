@@ -88,8 +88,11 @@ fi
 echo "l2: booting (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
 start=$(date +%s)
 set +e
+awk=(awk)
+awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive) # line by line, not blocks
+# shellcheck disable=SC2016 # the $ are awk's
 timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
-	awk -v logf="$log" -v nonce="$nonce" '
+	"${awk[@]}" -v logf="$log" -v nonce="$nonce" '
 		{ sub(/\r+$/, ""); print > logf; fflush(logf) }
 		index($0, "TCMV-END-" nonce) { show = 0 }
 		show { print; fflush() }
@@ -108,13 +111,14 @@ fail() {
 	exit "$code"
 }
 
-end=$(grep -a "TCMV-END-$nonce " "$log" | tail -n1 || true)
+# stage2 writes the result file before printing the console marker; either will do.
+end=$(cat "$run_dir/result" 2>/dev/null || grep -a "TCMV-END-$nonce " "$log" | tail -n1 || true)
 if [[ -z $end ]]; then
 	((qemu_rc == 124)) && fail 124 "timed out after ${timeout_s}s"
 	fail 124 "L2 ended without an exit marker (qemu status $qemu_rc)"
 fi
-rc=$(sed -n 's/.* rc=\([0-9]*\).*/\1/p' <<<"$end")
-complaints=$(sed -n 's/.* complaints=\([0-9]*\).*/\1/p' <<<"$end")
+rc=$(sed -n 's/.*rc=\([0-9]*\).*/\1/p' <<<"$end")
+complaints=$(sed -n 's/.*complaints=\([0-9]*\).*/\1/p' <<<"$end")
 if ((complaints > 0)); then
 	grep -a '^KERNEL-COMPLAINT: ' "$log" | sed 's/^/L2 /' >&2 || true
 	((rc == 0)) && fail 125 "L2 kernel complained"

@@ -47,40 +47,38 @@ fabric_loaded() {
 	return 0
 }
 
-# fabric_load tcm_vhost|vhost_scsi
-# tcm_vhost: installs $TCM_VHOST_KO (default /project/tcm_vhost.ko) as
-# /lib/modules/$KV/updates/tcm_vhost.ko and depmods, so that a plain `modprobe tcm_vhost`
-# (what targetcli/rtslib does) picks it instead of vhost_scsi's "tcm_vhost" alias.
+# fabric_install tcm_vhost|vhost_scsi: make a plain `modprobe tcm_vhost` (what
+# targetcli/rtslib does) load MOD, without loading it. tcm_vhost: installs $TCM_VHOST_KO
+# (default /project/tcm_vhost.ko) as /lib/modules/$KV/updates/tcm_vhost.ko, which wins
+# over vhost_scsi's "tcm_vhost" alias; vhost_scsi: removes that file again.
+fabric_install() {
+	local mod=${1:-${FABRIC_MODULE:-tcm_vhost}} ko upd=/lib/modules/$KV/updates/tcm_vhost.ko
+	case $mod in
+	tcm_vhost)
+		ko=${TCM_VHOST_KO:-$PROJECT/tcm_vhost.ko}
+		[[ -f $ko ]] || { _glib_err "$ko not found (build the module first)"; return 1; }
+		mkdir -p "${upd%/*}" && cp "$ko" "$upd" && depmod -a "$KV"
+		;;
+	vhost_scsi)
+		[[ -f $upd ]] || return 0
+		rm -f "$upd" && depmod -a "$KV"
+		;;
+	*) _glib_err "unknown fabric module '$mod' (tcm_vhost|vhost_scsi)" ;;
+	esac
+}
+
+# fabric_load tcm_vhost|vhost_scsi: fabric_install, then load it; /dev/vhost-scsi must appear.
 fabric_load() {
-	local mod=${1:-${FABRIC_MODULE:-tcm_vhost}} ko other
+	local mod=${1:-${FABRIC_MODULE:-tcm_vhost}} other
 	_glib_configfs || return 1
 	other=$(fabric_loaded)
 	if [[ -n $other && $other != "$mod" ]]; then
 		_glib_err "$other is loaded; fabric_unload it before loading $mod"
 		return 1
 	fi
-	case $mod in
-	tcm_vhost)
-		ko=${TCM_VHOST_KO:-$PROJECT/tcm_vhost.ko}
-		[[ -f $ko ]] || { _glib_err "$ko not found (build the module first)"; return 1; }
-		mkdir -p "/lib/modules/$KV/updates"
-		cp "$ko" "/lib/modules/$KV/updates/tcm_vhost.ko" || return 1
-		depmod -a "$KV" || return 1
-		modprobe tcm_vhost || { _glib_err "modprobe tcm_vhost failed"; return 1; }
-		[[ -d /sys/module/tcm_vhost ]] ||
-			{ _glib_err "modprobe tcm_vhost did not load tcm_vhost.ko"; return 1; }
-		;;
-	vhost_scsi)
-		# make sure an earlier tcm_vhost install does not shadow the alias
-		if [[ -f /lib/modules/$KV/updates/tcm_vhost.ko ]]; then
-			rm -f "/lib/modules/$KV/updates/tcm_vhost.ko"
-			depmod -a "$KV"
-		fi
-		modprobe vhost_scsi || { _glib_err "modprobe vhost_scsi failed"; return 1; }
-		;;
-	*) _glib_err "fabric_load: unknown module '$mod' (tcm_vhost|vhost_scsi)"; return 1 ;;
-	esac
-	udevadm settle 2>/dev/null || true
+	fabric_install "$mod" || return 1
+	modprobe "$mod" || { _glib_err "modprobe $mod failed"; return 1; }
+	[[ -d /sys/module/$mod ]] || { _glib_err "modprobe $mod did not load $mod"; return 1; }
 	[[ -c /dev/vhost-scsi ]] || { _glib_err "/dev/vhost-scsi missing after loading $mod"; return 1; }
 }
 

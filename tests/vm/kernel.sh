@@ -11,7 +11,8 @@
 set -euo pipefail
 
 CACHE_ROOT=${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}
-VM_PACKAGES=(qemu-system-x86 busybox-static kmod cpio fio sg3-utils targetcli-fb xz-utils)
+# dbus: targetcli needs a system bus in the VM; xz-utils: for compressed modules
+VM_PACKAGES=(qemu-system-x86 busybox-static kmod cpio fio sg3-utils targetcli-fb jq dbus xz-utils)
 
 die() { echo "kernel.sh: $*" >&2; exit 1; }
 say() { echo "kernel.sh: $*" >&2; }
@@ -179,6 +180,9 @@ kv) resolve_kv ;;
 deps) apt_install_missing "${VM_PACKAGES[@]}" ;;
 prepare)
 	apt_install_missing busybox-static kmod cpio xz-utils
+	mkdir -p "$CACHE_ROOT"
+	exec 8>>"$CACHE_ROOT/.prepare.lock" # concurrent runs must not build the same files
+	flock 8
 	prepare "$(resolve_kv)"
 	;;
 mods-dir)

@@ -26,8 +26,9 @@ packages=(
 	make gcc perl xz-utils sparse "linux-headers-$kv" "linux-source-$mm=$ver"
 	# the VM test bed and its guests
 	qemu-system-x86 busybox-static kmod cpio
-	# workloads and real clients inside the VM
-	fio sg3-utils targetcli-fb
+	# workloads and real clients inside the VM (targetcli needs a D-Bus
+	# system bus; the TMF tests a dm-delay device)
+	fio sg3-utils targetcli-fb dbus dmsetup jq
 	# benchmark report
 	gnuplot-nox
 )

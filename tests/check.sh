@@ -3,24 +3,27 @@
 #
 #   1. install what is missing (scripts/deps.sh), build module and tests
 #   2. static checks: W=1 build, sparse, checkpatch --strict
-#   3. in a VM booting Debian's kernel: the functional suite against Debian's
-#      vhost_scsi.ko, then against tcm_vhost.ko (each in a fresh VM, each
-#      ending with unload + leak checks); then the end-to-end tests with a
-#      nested QEMU guest through tcm_vhost
+#   3. in a VM booting Debian's kernel (a fresh one per step, each step
+#      ending with unload + leak checks): the functional suite against
+#      Debian's vhost_scsi.ko and against tcm_vhost.ko; the malformed-input
+#      suite against both; task management and hotplug; a short fuzzing
+#      campaign; the end-to-end tests with a nested QEMU guest through
+#      tcm_vhost (fio verify, restart, kill -9, targetcli, the demo)
 #   4. print every failure, then "N passed, N failed, N skipped"; exit 1 on
 #      any failure
 #
 # Results are lines "PASS: x", "FAIL: x: why", "SKIP: x: why" and, for
 # behaviour beyond upstream that Debian's module lacks, "XFAIL: x: why".
 # Logs: build/check/ (the VM console logs are named in any failure).
-# CHECK_ONLY=static,functional,e2e picks parts (default: all).
+# CHECK_ONLY=static,functional,badinput,tmf,fuzz,e2e picks parts (default:
+# all); E2E_SECONDS sets fio's time per workload (default 5).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 out=$top/build/check
 rm -rf "$out"
 mkdir -p "$out"
-parts=${CHECK_ONLY:-static,functional,e2e}
+parts=${CHECK_ONLY:-static,functional,badinput,tmf,fuzz,e2e}
 start=$(date +%s)
 
 results=$out/results.txt
@@ -107,16 +110,32 @@ if ! tests/vm/kernel.sh prepare >"$out/prepare.out" 2>&1; then
 	result "FAIL: setup/vm-prepare: see build/check/prepare.out"
 	tail -n 20 "$out/prepare.out"
 else
+	# One fresh VM per step: a step that breaks the kernel takes only
+	# itself down, and every step ends with its own unload + leak checks.
+	vm_step() {
+		local name=$1 timeout=$2
+		shift 2
+		run_step "$name" tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@"
+	}
 	if [[ $parts == *functional* ]]; then
 		for m in vhost_scsi tcm_vhost; do
-			run_step "functional-$m" tests/vm/run -t 1200 \
-				-l "$out/functional-$m.log" -- \
-				tests/functional/run.sh "$m"
+			vm_step "functional-$m" 900 tests/functional/run.sh "$m"
 		done
 	fi
+	if [[ $parts == *badinput* ]]; then
+		for m in tcm_vhost vhost_scsi; do
+			vm_step "badinput-$m" 900 tests/badinput/run.sh "$m"
+		done
+	fi
+	if [[ $parts == *tmf* ]]; then
+		vm_step tmf-tcm_vhost 900 tests/tmf/run.sh tcm_vhost
+	fi
+	if [[ $parts == *fuzz* ]]; then
+		vm_step fuzz-tcm_vhost 600 tests/fuzz/run.sh tcm_vhost
+	fi
 	if [[ $parts == *e2e* ]]; then
-		run_step e2e-tcm_vhost tests/vm/run -t 1500 \
-			-l "$out/e2e-tcm_vhost.log" -- tests/e2e/all.sh tcm_vhost
+		E2E_SECONDS=${E2E_SECONDS:-5} vm_step e2e-tcm_vhost 1800 \
+			tests/e2e/all.sh tcm_vhost
 	fi
 fi
 

@@ -12,35 +12,15 @@ set -euo pipefail
 
 CACHE_ROOT=${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}
 # dbus: targetcli needs a system bus in the VM; xz-utils: for compressed modules
-VM_PACKAGES=(qemu-system-x86 busybox-static kmod cpio fio sg3-utils targetcli-fb jq dbus xz-utils)
 
 die() { echo "kernel.sh: $*" >&2; exit 1; }
 say() { echo "kernel.sh: $*" >&2; }
 
-resolve_kv() {
-	if [[ -n ${KV:-} ]]; then
-		echo "$KV"
-		return
-	fi
-	local dep
-	dep=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: linux-image-\(.*-amd64\)$/\1/p' | head -n1)
-	[[ -n $dep ]] || die "cannot resolve KV from 'apt-cache depends linux-image-amd64' (apt-get update?)"
-	echo "$dep"
-}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
-apt_install_missing() {
-	local missing=() p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-			missing+=("$p")
-	done
-	((${#missing[@]} == 0)) && return 0
-	say "installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
-		{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
-}
+# The project's one answer to "which kernel" and "which packages".
+resolve_kv() { "$top/scripts/kernel-version.sh"; }
+apt_install_missing() { "$top/scripts/deps.sh"; }
 
 # The /init of both initramfs images (busybox sh). Kernel command line parameters:
 #   tcmv.run=DIR    per-run dir (after switch_root) holding stage2 + cmd
@@ -177,9 +157,9 @@ prepare() {
 
 case ${1:-} in
 kv) resolve_kv ;;
-deps) apt_install_missing "${VM_PACKAGES[@]}" ;;
+deps) apt_install_missing ;;
 prepare)
-	apt_install_missing busybox-static kmod cpio xz-utils
+	apt_install_missing
 	mkdir -p "$CACHE_ROOT"
 	exec 8>>"$CACHE_ROOT/.prepare.lock" # concurrent runs must not build the same files
 	flock 8

@@ -105,6 +105,7 @@ enum tvh_cmd_flags {
 	TVH_CMD_ANSWER_QUEUED,	/* on the done list, or already answered */
 	TVH_CMD_RELEASED,	/* target core let go: answer, then recycle */
 	TVH_CMD_DATA_IN,	/* guest pages were written: dirty them */
+	TVH_CMD_RESET,		/* a LUN or I_T nexus reset is cancelling it */
 };
 
 /* One SCSI command in flight, preallocated per request queue. */

@@ -216,7 +216,8 @@ struct tvh_tmf_scan {
 	u64 lun;
 	bool one_task;			/* QUERY_TASK: only @id */
 	u64 id;
-	bool abort;			/* false: only query */
+	bool abort;			/* abort each match */
+	bool reset;			/* mark matches as cancelled by a reset */
 	bool found;
 };
 
@@ -234,6 +235,8 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	    (scan->one_task && id != scan->id))
 		return true;
 	scan->found = true;
+	if (scan->reset)
+		set_bit(TVH_CMD_RESET, &cmd->flags);
 	if (!scan->abort)
 		return true;
 
@@ -251,6 +254,21 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	return true;
 }
 
+/* Run @scan over every command this device has in flight. */
+static void tvh_tmf_scan_all(struct tvh_dev *vdev, struct tvh_tmf_scan *scan)
+{
+	int i;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		struct tvh_vq *tvq = &vdev->vqs[i];
+
+		scan->cmds = READ_ONCE(tvq->cmds);
+		if (scan->cmds)
+			sbitmap_for_each_set(&tvq->tags, tvh_tmf_scan_cmd,
+					     scan);
+	}
+}
+
 /*
  * Serve a TMF that target_core has no TMR for, from the commands this
  * device has in flight: queries look, the others abort each match.
@@ -258,7 +276,6 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
 			  u32 subtype, u8 target, u64 lun, u64 id)
 {
-	struct tvh_dev *vdev = parent->vdev;
 	struct tvh_tmf_scan scan = {
 		.parent = parent,
 		.sess = sess,
@@ -269,20 +286,13 @@ static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
 		.one_task = subtype == VIRTIO_SCSI_T_TMF_QUERY_TASK,
 		.abort = subtype != VIRTIO_SCSI_T_TMF_QUERY_TASK &&
 			 subtype != VIRTIO_SCSI_T_TMF_QUERY_TASK_SET,
+		.reset = subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET,
 	};
-	int i;
 
 	parent->group = true;
 	parent->response = TVH_S_FUNCTION_COMPLETE;
 	atomic_set(&parent->pending, 1);
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		struct tvh_vq *tvq = &vdev->vqs[i];
-
-		scan.cmds = READ_ONCE(tvq->cmds);
-		if (scan.cmds)
-			sbitmap_for_each_set(&tvq->tags, tvh_tmf_scan_cmd,
-					     &scan);
-	}
+	tvh_tmf_scan_all(parent->vdev, &scan);
 	if (!scan.abort && scan.found)
 		parent->response = VIRTIO_SCSI_S_FUNCTION_SUCCEEDED;
 	tvh_tmf_group_put(parent);
@@ -348,6 +358,16 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	if (tmr == -1) {
 		tvh_tmf_group(tmf, sess, subtype, target, lun, id);
 		return TVH_SUBMITTED;
+	}
+	if (tmr == TMR_LUN_RESET) {
+		/* What the reset cancels is answered RESET, not ABORTED. */
+		struct tvh_tmf_scan scan = {
+			.target = target,
+			.lun = lun,
+			.reset = true,
+		};
+
+		tvh_tmf_scan_all(vdev, &scan);
 	}
 	if (!tvh_tmf_submit(tmf, sess, lun, tmr, id)) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;
@@ -491,10 +511,12 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	}
 	evt.event = cpu_to_vhost32(vq, event);
 	evt.reason = cpu_to_vhost32(vq, e->reason);
-	if (event != VIRTIO_SCSI_T_NO_EVENT) {
+	if (e->event != VIRTIO_SCSI_T_NO_EVENT) {
+		/* Peripheral addressing below 256, flat above (as upstream). */
 		evt.lun[0] = 1;
 		evt.lun[1] = e->target;
-		evt.lun[2] = (e->lun >> 8) | 0x40;
+		if (e->lun >= 256)
+			evt.lun[2] = (e->lun >> 8) | 0x40;
 		evt.lun[3] = e->lun & 0xff;
 	}
 	iov_iter_init(&in, ITER_DEST, vq->iov, in_num, sizeof(evt));

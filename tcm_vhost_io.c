@@ -315,8 +315,9 @@ void tvh_io_aborted(struct se_cmd *se_cmd)
 
 /*
  * target_core's release_cmd for SCSI commands: the core holds no more
- * references.  A command that was never answered (aborted by a TMF) still
- * owes the guest an answer: ABORTED, from the worker, then it is recycled.
+ * references.  A command that was never answered (cancelled by a TMF) still
+ * owes the guest an answer from its worker, then it is recycled: RESET when
+ * a LUN or I_T nexus reset cancelled it, ABORTED otherwise (virtio spec).
  */
 void tvh_io_release(struct se_cmd *se_cmd)
 {
@@ -326,7 +327,8 @@ void tvh_io_release(struct se_cmd *se_cmd)
 		tvh_io_recycle(cmd);
 		return;
 	}
-	cmd->response = VIRTIO_SCSI_S_ABORTED;
+	cmd->response = test_bit(TVH_CMD_RESET, &cmd->flags) ?
+			VIRTIO_SCSI_S_RESET : VIRTIO_SCSI_S_ABORTED;
 	set_bit(TVH_CMD_RELEASED, &cmd->flags);
 	tvh_io_push_done(cmd);
 }

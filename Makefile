@@ -7,6 +7,7 @@
 #                        whole test suite in a VM; prints "N passed, N failed"
 #   make demo            boot a VM and a nested guest doing verified I/O
 #   make bench           tcm_vhost vs Debian's vhost_scsi (QUICK=1: short)
+#   make fuzz            descriptor fuzzer (SECONDS=N SEED=S)
 #   make lint            checkpatch --strict, sparse and W=1, quiet when clean
 #   make mutants         break the module on purpose; the suite must notice
 #   make install         install into /lib/modules/$(KV)/updates + depmod
@@ -86,8 +87,11 @@ demo:
 bench:
 	$(TOP)/tests/bench/run.sh
 
+# make fuzz SECONDS=N SEED=S: a longer campaign than make check's.
+SECONDS ?= 300
+SEED ?= 1
 fuzz:
-	$(TOP)/tests/fuzz/run.sh
+	$(TOP)/tests/fuzz/run-long.sh $(SECONDS) $(SEED)
 
 mutants: modules
 	$(MAKE) -s -C tests

@@ -55,14 +55,18 @@ int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 /*
  * Mark the first @len bytes of the writable descriptors in @log dirty:
  * what we just wrote into guest memory.  Under the queue's mutex, so the
- * log base cannot change underneath (CVE-2025-38074).
+ * log base cannot change underneath (CVE-2025-38074).  A log that cannot
+ * be written is reported on the queue's error eventfd: the VMM must not
+ * believe a migration that lost dirty pages.
  */
 void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
 		   unsigned int log_num, u64 len)
 {
 	if (log_num && len &&
-	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0)
+	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0) {
 		tvh_guest_err(vq, "cannot write the dirty log\n");
+		vq_err(vq, "dirty log not writable\n");
+	}
 }
 
 /* Build fixed-format sense for an error detected before target_core. */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vsc-badinput: one named test per malformed guest input.
+ *
+ * A test asserts the defined answer, then that every canary is intact,
+ * then that a well-formed request still succeeds (on the same device, or
+ * on a fresh one when the vhost core legitimately stopped the queue).
+ */
+#ifndef BI_H
+#define BI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "libvsc.h"
+
+/* Fixture (created by the binary, removed at exit) */
+#define BI_WWPN_A	"naa.5001405bad0a001"	/* tpgt_1 (rd16 lun0, hold lun1), tpgt_2 (rd4 lun0) */
+#define BI_WWPN_B	"naa.5001405bad0b001"	/* tpgt_1 (rd4b lun0): a second endpoint */
+#define BI_WWPN_C	"naa.5001405bad0c001"	/* scratch (tpgt_N names) */
+#define BI_INIT_1	"naa.5001405bad0f001"
+#define BI_INIT_2	"naa.5001405bad0f002"
+#define BI_INIT_3	"naa.5001405bad0f003"
+#define BI_HBA_RD	"rd_mcp_211"
+#define BI_HBA_IB	"iblock_212"
+#define BI_DM_NAME	"vsc_bi_hold"
+#define BI_TGT		1
+#define BI_LUN_RD	0	/* rd16: 16 MiB RAM disk */
+#define BI_LUN_HOLD	1	/* iblock on a dm device we can suspend */
+#define BI_LUN_EVT	5	/* linked/unlinked to make hotplug events */
+#define BI_TMO		10000
+
+#define BI_F_UPSTREAM_SKIP	0x1	/* could crash/hang upstream: never run there */
+#define BI_F_NEEDS_HOLD		0x2	/* needs the dm "hold" LUN */
+
+struct bi_test {
+	const char *name;
+	void (*fn)(void);
+	unsigned int flags;
+	const char *why_skip_upstream;
+	const char *file;
+	int line;
+};
+
+#define BI_TEST_F(nm, flg, why)							\
+	static void bi_fn_##nm(void);						\
+	static const struct bi_test bi_t_##nm					\
+		__attribute__((used, section("bi_tests"), aligned(8))) = {	\
+		.name = #nm, .fn = bi_fn_##nm, .flags = flg,			\
+		.why_skip_upstream = why, .file = __FILE__, .line = __LINE__ };	\
+	static void bi_fn_##nm(void)
+#define BI_TEST(nm) BI_TEST_F(nm, 0, NULL)
+
+void bi_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bi_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Upstream behaves differently: XFAIL on vhost_scsi, FAIL on tcm_vhost. */
+void bi_differs(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bi_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool bi_failed(void);
+
+#define ASSERT(c, ...) do { if (!(c)) { bi_fail(__LINE__, __VA_ARGS__); return; } } while (0)
+#define CHECK(c, ...) do { if (!(c)) { bi_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
+/* Where upstream may legitimately differ: XFAIL there, FAIL here. Continues. */
+#define EXPECT_OR_DIFF(c, ...) do { if (!(c)) bi_differs(__LINE__, __VA_ARGS__); } while (0)
+#define SKIP(...) do { bi_skip(__VA_ARGS__); return; } while (0)
+
+extern const char *bi_module;
+extern bool bi_verbose;
+extern bool bi_have_hold;
+bool bi_upstream(void);
+
+/* Devices: closed (with a canary check) at the end of the test. */
+struct vsc_dev *bi_open(const struct vsc_opts *o);		/* no endpoint */
+struct vsc_dev *bi_open_ep(const struct vsc_opts *o, const char *wwpn);
+void bi_close(struct vsc_dev *d);
+struct vsc_opts bi_opts(unsigned int ring, uint64_t extra_features);
+
+/* Health: WRITE+READ of a random pattern on rd16 + canaries; false = test failed */
+bool bi_healthy(struct vsc_dev *d, const char *what);
+/* Close @d and prove a freshly opened device works. */
+bool bi_fresh_healthy(struct vsc_dev **d, const char *wwpn);
+/* Waits up to @ms for the vq error eventfd of @vq to exceed @before. */
+bool bi_wait_vq_err(struct vsc_dev *d, unsigned int vq, uint64_t before, int ms);
+
+/* Raw chains */
+#define BI_NEXT_AUTO	(-1)	/* next descriptor of this chain */
+struct bi_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	int next;	/* BI_NEXT_AUTO, k (k-th of this chain), or 1000+raw index */
+};
+/* Takes n ring descriptors, writes them, publishes the first as head (no kick). */
+int bi_post_raw(struct vsc_dev *d, unsigned int vq, const struct bi_desc *ds, unsigned int n,
+		struct vsc_op *op);
+
+/* Guarded device-readable request header / device-writable response buffers */
+struct vsc_buf *bi_req_hdr(struct vsc_dev *d, uint8_t target, uint16_t lun, const uint8_t *cdb,
+			   unsigned int cdblen, size_t len);
+struct vsc_buf *bi_wbuf(struct vsc_dev *d, size_t len);
+/* Decodes a response buffer of >= 108 bytes */
+void bi_resp_decode(const uint8_t *p, struct vsc_result *r);
+bool bi_all_cc(const uint8_t *p, size_t len);
+
+/* SCSI */
+bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lba,
+	   uint32_t blocks, void *buf, const struct vsc_layout *l);
+bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
+const char *bi_res(const struct vsc_result *r);
+const char *bi_err(int e);
+uint64_t bi_rand(void);
+void bi_fill(void *p, size_t n);
+
+/* dm hold LUN */
+int bi_hold(bool on);
+bool bi_relink_hold(void);
+
+/* configfs helpers */
+int bi_evt_link(bool link, unsigned int lun);
+
+#endif

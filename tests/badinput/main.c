@@ -1,0 +1,657 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vsc-badinput: malformed guest input against a vhost-scsi fabric module
+ * (tcm_vhost or upstream vhost_scsi), run inside L1 with the module loaded.
+ *
+ *   vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... [--list] [-v]
+ *
+ * Lines: PASS/FAIL/SKIP/XFAIL: badinput/<name>[: reason], then
+ * "N passed, N failed, N skipped" (+ ", N xfail"). Exit 1 on any FAIL.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bi.h"
+
+extern const struct bi_test __start_bi_tests[], __stop_bi_tests[];
+
+const char *bi_module = "tcm_vhost";
+bool bi_verbose;
+bool bi_have_hold;
+
+enum outcome { O_PASS, O_FAIL, O_SKIP, O_XFAIL };
+static enum outcome cur_out;
+static char cur_reason[1024];
+static const struct bi_test *cur_test;
+static unsigned int n_pass, n_fail, n_skip, n_xfail;
+static int test_timeout = 90;
+
+bool bi_upstream(void)
+{
+	return !strcmp(bi_module, "vhost_scsi");
+}
+
+static void set_reason(enum outcome o, int line, const char *fmt, va_list ap)
+{
+	int n = 0;
+
+	cur_out = o;
+	if (line)
+		n = snprintf(cur_reason, sizeof(cur_reason), "line %d: ", line);
+	vsnprintf(cur_reason + n, sizeof(cur_reason) - (size_t)n, fmt, ap);
+}
+
+void bi_fail(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cur_out == O_FAIL)
+		return;
+	va_start(ap, fmt);
+	set_reason(O_FAIL, line, fmt, ap);
+	va_end(ap);
+}
+
+void bi_differs(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cur_out == O_FAIL || cur_out == O_XFAIL)
+		return;
+	va_start(ap, fmt);
+	set_reason(bi_upstream() ? O_XFAIL : O_FAIL, bi_upstream() ? 0 : line, fmt, ap);
+	va_end(ap);
+}
+
+void bi_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cur_out != O_PASS)
+		return;
+	va_start(ap, fmt);
+	set_reason(O_SKIP, 0, fmt, ap);
+	va_end(ap);
+}
+
+bool bi_failed(void)
+{
+	return cur_out == O_FAIL;
+}
+
+void bi_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!bi_verbose)
+		return;
+	fprintf(stderr, "# %s: ", cur_test ? cur_test->name : "-");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+const char *bi_err(int e)
+{
+	static char buf[8][64];
+	static unsigned int k;
+	char *b = buf[k++ % 8];
+
+	if (!e)
+		return "0";
+	snprintf(b, 64, "%s(%d)", strerrorname_np(-e) ? strerrorname_np(-e) : "E?", e);
+	return b;
+}
+
+const char *bi_res(const struct vsc_result *r)
+{
+	static char buf[4][200];
+	static unsigned int k;
+
+	return vsc_result_str(r, buf[k++ % 4], sizeof(buf[0]));
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+uint64_t bi_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+void bi_fill(void *p, size_t n)
+{
+	uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i] = (uint8_t)(bi_rand() >> 11);
+}
+
+/* ------------------------------------------------------------ devices */
+
+#define MAX_OPEN 8
+static struct vsc_dev *open_devs[MAX_OPEN];
+
+struct vsc_opts bi_opts(unsigned int ring, uint64_t extra)
+{
+	struct vsc_opts o = { 0 };
+
+	o.ring_size = ring ? ring : 128;
+	o.features = VSC_FEATURES_ALL | extra;
+	o.arena_size = 128UL << 20;
+	return o;
+}
+
+struct vsc_dev *bi_open(const struct vsc_opts *o)
+{
+	struct vsc_opts def = bi_opts(0, 0);
+	struct vsc_dev *d = vsc_open(o ? o : &def);
+	unsigned int i;
+
+	if (!d) {
+		bi_fail(0, "vsc_open: %s", bi_err(-errno));
+		return NULL;
+	}
+	for (i = 0; i < MAX_OPEN; i++) {
+		if (!open_devs[i]) {
+			open_devs[i] = d;
+			break;
+		}
+	}
+	return d;
+}
+
+struct vsc_dev *bi_open_ep(const struct vsc_opts *o, const char *wwpn)
+{
+	struct vsc_dev *d = bi_open(o);
+	int r;
+
+	if (!d)
+		return NULL;
+	r = vsc_set_endpoint(d, wwpn ? wwpn : BI_WWPN_A);
+	if (r) {
+		bi_fail(0, "SET_ENDPOINT %s: %s", wwpn ? wwpn : BI_WWPN_A, bi_err(r));
+		bi_close(d);
+		return NULL;
+	}
+	return d;
+}
+
+void bi_close(struct vsc_dev *d)
+{
+	unsigned int i;
+
+	if (!d)
+		return;
+	for (i = 0; i < MAX_OPEN; i++)
+		if (open_devs[i] == d)
+			open_devs[i] = NULL;
+	vsc_close(d);
+}
+
+static void close_all(void)
+{
+	unsigned int i;
+	int bad;
+
+	for (i = 0; i < MAX_OPEN; i++) {
+		if (!open_devs[i])
+			continue;
+		bad = vsc_canary_check_all(open_devs[i]);
+		if (bad)
+			bi_fail(0, "%d guarded buffer(s) damaged (write outside a device-writable buffer)",
+				bad);
+		vsc_close(open_devs[i]);
+		open_devs[i] = NULL;
+	}
+}
+
+bool bi_healthy(struct vsc_dev *d, const char *what)
+{
+	uint8_t w[8192], r[8192];
+	uint64_t lba = 2048 + bi_rand() % 1024;
+	int bad;
+
+	CHECK(d, "%s: no device", what);
+	/* configfs LUN changes leave UNIT ATTENTIONs on the nexus */
+	if (!bi_clear_ua(d, BI_TGT, BI_LUN_RD))
+		return false;
+	bi_fill(w, sizeof(w));
+	memset(r, 0, sizeof(r));
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, lba, 16, w, NULL) ||
+	    !bi_rw(d, BI_TGT, BI_LUN_RD, false, lba, 16, r, NULL)) {
+		bi_fail(0, "%s: health check (WRITE+READ) failed: %s", what, cur_reason);
+		return false;
+	}
+	CHECK(!memcmp(w, r, sizeof(w)), "%s: health check read back different data", what);
+	bad = vsc_canary_check_all(d);
+	CHECK(!bad, "%s: %d guarded buffer(s) damaged", what, bad);
+	return true;
+}
+
+bool bi_fresh_healthy(struct vsc_dev **d, const char *wwpn)
+{
+	int bad = vsc_canary_check_all(*d);
+
+	CHECK(!bad, "%d guarded buffer(s) damaged before reopening", bad);
+	bi_close(*d);
+	*d = bi_open_ep(NULL, wwpn);
+	if (!*d)
+		return false;
+	return bi_healthy(*d, "fresh device");
+}
+
+bool bi_wait_vq_err(struct vsc_dev *d, unsigned int vq, uint64_t before, int ms)
+{
+	uint64_t end = vsc_now_ns() + (uint64_t)ms * 1000000;
+
+	while (vsc_vq_errors(d, vq) <= before) {
+		if (vsc_now_ns() > end)
+			return false;
+		usleep(2000);
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- raw */
+
+int bi_post_raw(struct vsc_dev *d, unsigned int vq, const struct bi_desc *ds, unsigned int n,
+		struct vsc_op *op)
+{
+	uint16_t idx[1024];
+	unsigned int k;
+	int r;
+
+	if (n > 1024)
+		return -EINVAL;
+	r = vsc_raw_take(d, vq, n, idx);
+	if (r)
+		return r;
+	for (k = 0; k < n; k++) {
+		uint16_t nx = 0;
+
+		if (ds[k].next == BI_NEXT_AUTO)
+			nx = k + 1 < n ? idx[k + 1] : 0;
+		else if (ds[k].next >= 1000)
+			nx = (uint16_t)(ds[k].next - 1000);
+		else
+			nx = idx[ds[k].next];
+		vsc_raw_set_desc(d, vq, idx[k], ds[k].addr, ds[k].len, ds[k].flags, nx);
+	}
+	vsc_raw_publish(d, vq, idx[0], op, n, idx);
+	return 0;
+}
+
+struct vsc_buf *bi_req_hdr(struct vsc_dev *d, uint8_t target, uint16_t lun, const uint8_t *cdb,
+			   unsigned int cdblen, size_t len)
+{
+	struct virtio_scsi_cmd_req_pi h;
+	struct vsc_buf *b;
+	size_t full = vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI) ? sizeof(h) :
+		      sizeof(struct virtio_scsi_cmd_req);
+
+	memset(&h, 0, sizeof(h));
+	vsc_lun_encode(h.lun, target, lun);
+	h.tag = htole64(bi_rand());
+	h.task_attr = VIRTIO_SCSI_S_SIMPLE;
+	if (full == sizeof(h)) {
+		memcpy(h.cdb, cdb, cdblen > VSC_CDB_MAX ? VSC_CDB_MAX : cdblen);
+	} else {
+		struct virtio_scsi_cmd_req *p = (void *)&h;
+
+		memcpy(p->cdb, cdb, cdblen > VSC_CDB_MAX ? VSC_CDB_MAX : cdblen);
+	}
+	if (!len)
+		len = full;
+	b = vsc_buf_alloc(d, len, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
+	if (b)
+		memcpy(b->p, &h, len < full ? len : full);
+	return b;
+}
+
+struct vsc_buf *bi_wbuf(struct vsc_dev *d, size_t len)
+{
+	return vsc_buf_alloc(d, len, VSC_BUF_GUARD | VSC_BUF_FILL, 0);
+}
+
+void bi_resp_decode(const uint8_t *p, struct vsc_result *r)
+{
+	struct virtio_scsi_cmd_resp rsp;
+
+	memcpy(&rsp, p, sizeof(rsp));
+	memset(r, 0, sizeof(*r));
+	r->response = rsp.response;
+	r->status = rsp.status;
+	r->sense_len = le32toh(rsp.sense_len);
+	r->resid = le32toh(rsp.resid);
+	memcpy(r->sense, rsp.sense, sizeof(r->sense));
+	if (r->sense_len && r->sense_len <= VSC_SENSE_MAX)
+		vsc_sense_decode(r->sense, r->sense_len, &r->key, &r->asc, &r->ascq);
+}
+
+bool bi_all_cc(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != 0xcc)
+			return false;
+	return true;
+}
+
+/* ---------------------------------------------------------------- scsi */
+
+bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lba,
+	   uint32_t blocks, void *buf, const struct vsc_layout *l)
+{
+	struct vsc_req r;
+	struct vsc_result res;
+	uint8_t cdb[16];
+	unsigned int n = vsc_cdb_rw(cdb, write, 16, lba, blocks);
+	int ret;
+
+	vsc_req_init(d, &r, VSC_VQ_REQ(0), tgt, lun, cdb, n);
+	if (l)
+		r.layout = *l;
+	if (write) {
+		r.dout = buf;
+		r.dout_len = (size_t)blocks * 512;
+	} else {
+		r.din_len = (size_t)blocks * 512;
+	}
+	ret = vsc_cmd_layout(d, &r, write ? NULL : buf, &res, BI_TMO);
+	CHECK(!ret, "%s lba %llu x%u: %s", write ? "WRITE" : "READ", (unsigned long long)lba,
+	      blocks, bi_err(ret));
+	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s lba %llu x%u: %s",
+	      write ? "WRITE" : "READ", (unsigned long long)lba, blocks, bi_res(&res));
+	return true;
+}
+
+bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
+{
+	struct vsc_result res;
+	uint8_t cdb[6];
+	int k, ret;
+
+	for (k = 0; k < 8; k++) {
+		ret = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
+			      &res, BI_TMO);
+		CHECK(!ret, "TUR %u/%u: %s", tgt, lun, bi_err(ret));
+		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
+			return true;
+	}
+	bi_fail(0, "TUR %u/%u never GOOD: %s", tgt, lun, bi_res(&res));
+	return false;
+}
+
+/* ------------------------------------------------------------ fixture */
+
+static int run(const char *cmd)
+{
+	char buf[600];
+
+	snprintf(buf, sizeof(buf), "%s >/dev/null 2>&1", cmd);
+	return system(buf);
+}
+
+int bi_hold(bool on)
+{
+	if (!bi_have_hold)
+		return -ENODEV;
+	return run(on ? "dmsetup suspend --noudevsync --noflush --nolockfs " BI_DM_NAME
+		      : "dmsetup resume --noudevsync " BI_DM_NAME) ? -EIO : 0;
+}
+
+int bi_evt_link(bool link, unsigned int lun)
+{
+	if (link)
+		return vsc_tgt_lun_link(BI_WWPN_A, 1, lun, BI_HBA_RD, "rdevt");
+	return vsc_tgt_lun_unlink(BI_WWPN_A, 1, lun);
+}
+
+/* A dm "zero" device: suspended (noflush), it keeps every I/O queued until resumed. */
+static bool hold_setup(void)
+{
+	run("dmsetup remove --noudevsync " BI_DM_NAME);
+	if (run("modprobe dm_mod") ||
+	    run("dmsetup create " BI_DM_NAME " --noudevsync --table '0 16384 zero'") ||
+	    run("dmsetup mknodes " BI_DM_NAME))
+		return false;
+	if (vsc_tgt_iblock_create(BI_HBA_IB, "hold", "/dev/mapper/" BI_DM_NAME))
+		return false;
+	return true;
+}
+
+bool bi_relink_hold(void)
+{
+	int r = vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_HOLD, BI_HBA_IB, "hold");
+
+	CHECK(!r, "relink hold LUN: %s", bi_err(r));
+	return true;
+}
+
+static void hold_teardown(void)
+{
+	run("dmsetup resume --noudevsync " BI_DM_NAME);
+	vsc_tgt_teardown_all(false);
+	run("dmsetup remove --noudevsync " BI_DM_NAME);
+}
+
+static bool fixture(void)
+{
+	struct vsc_dev *d;
+	int r;
+
+#define STEP(x) do { r = (x); if (r) { bi_fail(__LINE__, "fixture: %s: %s", #x, bi_err(r)); return false; } } while (0)
+	vsc_tgt_teardown_all(false);
+	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rd16", 16ULL << 20));
+	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rd4", 4ULL << 20));
+	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rd4b", 4ULL << 20));
+	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rdevt", 1ULL << 20));
+	STEP(vsc_tgt_tpg_create(BI_WWPN_A, 1));
+	STEP(vsc_tgt_nexus_set(BI_WWPN_A, 1, BI_INIT_1));
+	STEP(vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_RD, BI_HBA_RD, "rd16"));
+	STEP(vsc_tgt_tpg_create(BI_WWPN_A, 2));
+	STEP(vsc_tgt_nexus_set(BI_WWPN_A, 2, BI_INIT_2));
+	STEP(vsc_tgt_lun_link(BI_WWPN_A, 2, 0, BI_HBA_RD, "rd4"));
+	STEP(vsc_tgt_tpg_create(BI_WWPN_B, 1));
+	STEP(vsc_tgt_nexus_set(BI_WWPN_B, 1, BI_INIT_3));
+	STEP(vsc_tgt_lun_link(BI_WWPN_B, 1, 0, BI_HBA_RD, "rd4b"));
+#undef STEP
+	bi_have_hold = hold_setup();
+	if (bi_have_hold && vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_HOLD, BI_HBA_IB, "hold"))
+		bi_have_hold = false;
+	if (!bi_have_hold)
+		fprintf(stderr, "# no dm hold LUN: in-flight tests will be skipped\n");
+
+	d = bi_open_ep(NULL, BI_WWPN_A);
+	if (!d)
+		return false;
+	if (!bi_clear_ua(d, 1, 0) || !bi_clear_ua(d, 2, 0) ||
+	    (bi_have_hold && !bi_clear_ua(d, 1, BI_LUN_HOLD)))
+		return false;
+	bi_close(d);
+	d = bi_open_ep(NULL, BI_WWPN_B);
+	if (!d)
+		return false;
+	if (!bi_clear_ua(d, 1, 0))
+		return false;
+	bi_close(d);
+	return true;
+}
+
+/* ------------------------------------------------------------- runner */
+
+static void report(const struct bi_test *t)
+{
+	switch (cur_out) {
+	case O_PASS:
+		printf("PASS: badinput/%s\n", t->name);
+		n_pass++;
+		break;
+	case O_SKIP:
+		printf("SKIP: badinput/%s: %s\n", t->name, cur_reason);
+		n_skip++;
+		break;
+	case O_XFAIL:
+		printf("XFAIL: badinput/%s: upstream differs: %s\n", t->name, cur_reason);
+		n_xfail++;
+		break;
+	case O_FAIL:
+		if (bi_upstream()) {
+			/* the upstream run is a comparison: report, don't fail */
+			printf("XFAIL: badinput/%s: upstream differs: %s\n", t->name, cur_reason);
+			n_xfail++;
+			break;
+		}
+		printf("FAIL: badinput/%s: %s\n", t->name, cur_reason);
+		n_fail++;
+		break;
+	}
+	fflush(stdout);
+}
+
+static void summary(void)
+{
+	if (n_xfail)
+		printf("%u passed, %u failed, %u skipped, %u xfail\n", n_pass, n_fail, n_skip,
+		       n_xfail);
+	else
+		printf("%u passed, %u failed, %u skipped\n", n_pass, n_fail, n_skip);
+	fflush(stdout);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (system("dmsetup resume --noudevsync " BI_DM_NAME " >/dev/null 2>&1")) {
+		/* best effort */
+	}
+	if (cur_test) {
+		cur_out = O_PASS;
+		bi_fail(0, "watchdog: still running after %d s (hang?)", test_timeout);
+		report(cur_test);
+	}
+	summary();
+	_exit(1);
+}
+
+static int file_rank(const char *f)
+{
+	static const char *const order[] = { "t_proto.c", "t_vring.c", "t_flight.c" };
+	unsigned int k;
+
+	for (k = 0; k < 3; k++)
+		if (strstr(f, order[k]))
+			return (int)k;
+	return 3;
+}
+
+static int cmp_test(const void *a, const void *b)
+{
+	const struct bi_test *x = *(const struct bi_test *const *)a;
+	const struct bi_test *y = *(const struct bi_test *const *)b;
+	int c = file_rank(x->file) - file_rank(y->file);
+
+	return c ? c : x->line - y->line;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 }
+	};
+	size_t nt = (size_t)(__stop_bi_tests - __start_bi_tests), i;
+	const struct bi_test **all;
+	char *filters[64];
+	int nf = 0, c, k;
+	bool list = false;
+
+	while ((c = getopt_long(argc, argv, "m:f:lvt:", lo, NULL)) != -1) {
+		switch (c) {
+		case 'm': bi_module = optarg; break;
+		case 'f': if (nf < 64) filters[nf++] = optarg; break;
+		case 'l': list = true; break;
+		case 'v': bi_verbose = true; break;
+		case 't': test_timeout = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: vsc-badinput --module tcm_vhost|vhost_scsi "
+				"[--filter SUBSTR]... [--list] [-v] [--timeout S]\n");
+			return 2;
+		}
+	}
+	if (strcmp(bi_module, "tcm_vhost") && strcmp(bi_module, "vhost_scsi")) {
+		fprintf(stderr, "--module must be tcm_vhost or vhost_scsi\n");
+		return 2;
+	}
+	all = calloc(nt, sizeof(*all));
+	if (!all)
+		return 2;
+	for (i = 0; i < nt; i++)
+		all[i] = &__start_bi_tests[i];
+	qsort(all, nt, sizeof(*all), cmp_test);
+	if (list) {
+		for (i = 0; i < nt; i++)
+			printf("badinput/%s\n", all[i]->name);
+		return 0;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_alarm);
+
+	cur_out = O_PASS;
+	if (!fixture()) {
+		printf("FAIL: badinput/fixture: %s\n", cur_reason);
+		close_all();
+		hold_teardown();
+		n_fail++;
+		summary();
+		return 1;
+	}
+	for (i = 0; i < nt; i++) {
+		const struct bi_test *t = all[i];
+		bool m = !nf;
+
+		for (k = 0; k < nf; k++)
+			if (strstr(t->name, filters[k]))
+				m = true;
+		if (!m)
+			continue;
+		cur_test = t;
+		cur_out = O_PASS;
+		cur_reason[0] = 0;
+		if (bi_upstream() && (t->flags & BI_F_UPSTREAM_SKIP)) {
+			bi_skip("not run on upstream (could crash or hang the VM): %s",
+				t->why_skip_upstream);
+		} else if ((t->flags & BI_F_NEEDS_HOLD) && !bi_have_hold) {
+			bi_skip("needs the dm hold LUN (dmsetup/loop unavailable)");
+		} else {
+			alarm((unsigned int)test_timeout);
+			t->fn();
+			alarm(0);
+			if (bi_have_hold)
+				bi_hold(false);
+			close_all();
+		}
+		report(t);
+		cur_test = NULL;
+	}
+	hold_teardown();
+	summary();
+	free(all);
+	return n_fail ? 1 : 0;
+}

@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Commands in flight: a guest keeping its ring full, more commands than
+ * ring entries, LUN unlink / nexus drop under commands, the owner killed.
+ * Commands are held in flight by a LUN on a dm device that we suspend.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bi.h"
+
+#define REQ VSC_VQ_REQ(0)
+#define RESP_SZ sizeof(struct virtio_scsi_cmd_resp)
+
+/* ----------------------------------------------------- ring kept full */
+
+struct flood {
+	struct vsc_dev *d;
+	volatile bool stop;
+	unsigned long done;
+	int err;
+	unsigned int n;
+	uint16_t lun2;	/* one command in 8 goes there if set */
+	struct vsc_req *q;
+};
+
+static void flood_submit(struct flood *f, unsigned int k)
+{
+	uint8_t cdb[16];
+
+	uint16_t lun = (k & 7) == 1 && f->lun2 ? f->lun2 : BI_LUN_RD;
+
+	memset(cdb, 0, sizeof(cdb));
+	if (k % 3)
+		vsc_req_init(f->d, &f->q[k], REQ, BI_TGT, lun, cdb, vsc_cdb_tur(cdb));
+	else {
+		vsc_req_init(f->d, &f->q[k], REQ, BI_TGT, lun, cdb,
+			     vsc_cdb_rw(cdb, false, 10, k, 1));
+		f->q[k].din_len = 512;
+	}
+	if (vsc_req_submit(f->d, &f->q[k]))
+		f->q[k].op.done = true;	/* retry later */
+}
+
+static void *flood_thread(void *arg)
+{
+	struct flood *f = arg;
+	unsigned int k;
+
+	for (k = 0; k < f->n; k++)
+		flood_submit(f, k);
+	vsc_kick_force(f->d, REQ);
+	while (!f->stop) {
+		int r = vsc_reap(f->d, REQ, 100);
+
+		if (r < 0) {
+			f->err = r;
+			break;
+		}
+		for (k = 0; k < f->n; k++) {
+			if (!f->q[k].op.done)
+				continue;
+			if (f->q[k].canary_err)
+				f->err = -EFAULT;
+			vsc_req_release(f->d, &f->q[k]);
+			f->done++;
+			flood_submit(f, k);
+		}
+		vsc_kick_force(f->d, REQ);
+	}
+	return NULL;
+}
+
+/* 5. A guest keeping the ring full must not starve its other queues or other devices */
+BI_TEST(ring_full_no_monopoly)
+{
+	struct vsc_opts o = bi_opts(256, 0);
+	struct flood f = { 0 };
+	struct vsc_dev *d2;
+	pthread_t th;
+	uint64_t end, t0, lat_ctl = 0, lat_d2 = 0, dt;
+	unsigned int n_ctl = 0, n_d2 = 0;
+	struct vsc_result res;
+	uint8_t cdb[16];
+	int r;
+
+	f.d = bi_open_ep(&o, BI_WWPN_A);
+	d2 = bi_open_ep(NULL, BI_WWPN_B);
+	ASSERT(f.d && d2, "open");
+	f.n = 120;	/* 2-3 descriptors each: the 256-entry ring stays full */
+	f.q = calloc(f.n, sizeof(*f.q));
+	ASSERT(f.q, "alloc");
+	ASSERT(!pthread_create(&th, NULL, flood_thread, &f), "thread");
+	usleep(300000);
+	end = vsc_now_ns() + 4000000000ULL;
+	while (vsc_now_ns() < end) {
+		struct vsc_ctl c;
+
+		vsc_an_init(&c, false, BI_TGT, 0, 0);
+		t0 = vsc_now_ns();
+		r = vsc_ctl_sync(f.d, &c, 5000);
+		dt = vsc_now_ns() - t0;
+		if (r) {
+			bi_fail(__LINE__, "control queue of the flooded device not served: %s",
+				bi_err(r));
+			break;
+		}
+		n_ctl++;
+		lat_ctl = dt > lat_ctl ? dt : lat_ctl;
+		memset(cdb, 0, sizeof(cdb));
+		t0 = vsc_now_ns();
+		r = vsc_cmd(d2, REQ, BI_TGT, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, 5000);
+		dt = vsc_now_ns() - t0;
+		if (r) {
+			bi_fail(__LINE__, "second device not served: %s", bi_err(r));
+			break;
+		}
+		n_d2++;
+		lat_d2 = dt > lat_d2 ? dt : lat_d2;
+		usleep(20000);
+	}
+	f.stop = true;
+	pthread_join(th, NULL);
+	fprintf(stderr, "# ring_full_no_monopoly: flood %lu cmds; ctl %u answers max %llu ms; "
+		"dev2 %u answers max %llu ms\n", f.done, n_ctl,
+		(unsigned long long)(lat_ctl / 1000000), n_d2, (unsigned long long)(lat_d2 / 1000000));
+	if (bi_failed()) {
+		free(f.q);
+		return;
+	}
+	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	ASSERT(f.done > 100, "flooded queue itself made no progress (%lu)", f.done);
+	ASSERT(n_ctl >= 5 && lat_ctl < 2000000000ULL, "control queue: %u answers, max %llu ms",
+	       n_ctl, (unsigned long long)(lat_ctl / 1000000));
+	ASSERT(n_d2 >= 5 && lat_d2 < 2000000000ULL, "second device: %u answers, max %llu ms",
+	       n_d2, (unsigned long long)(lat_d2 / 1000000));
+	vsc_drain(f.d, REQ, BI_TMO);
+	for (r = 0; r < (int)f.n; r++)
+		vsc_req_release(f.d, &f.q[r]);
+	free(f.q);
+	bi_healthy(f.d, "flooded device after");
+	bi_healthy(d2, "second device after");
+}
+
+/* ------------------------------------------------ held in flight (dm) */
+
+static struct vsc_buf *hold_chain(struct vsc_dev *d, struct vsc_buf **resp, uint16_t *head,
+				  struct vsc_op *op)
+{
+	struct bi_desc ds[2];
+	struct vsc_buf *h, *w;
+	uint8_t cdb[16];
+
+	memset(cdb, 0, sizeof(cdb));
+	h = bi_req_hdr(d, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_rw(cdb, false, 10, 0, 1), 0);
+	w = bi_wbuf(d, RESP_SZ + 512);
+	if (!h || !w)
+		return NULL;
+	ds[0] = (struct bi_desc){ (uintptr_t)h->p, (uint32_t)h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[1] = (struct bi_desc){ (uintptr_t)w->p, RESP_SZ + 512, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+	if (bi_post_raw(d, REQ, ds, 2, op))
+		return NULL;
+	*head = vsc_raw_avail(d, REQ)->ring[(uint16_t)(vsc_raw_avail_idx(d, REQ) - 1) % vsc_vq_size(d, REQ)];
+	*resp = w;
+	return h;
+}
+
+static uint16_t wait_used(struct vsc_dev *d, uint16_t want, int ms)
+{
+	uint64_t end = vsc_now_ns() + (uint64_t)ms * 1000000;
+	uint16_t n;
+
+	while ((n = vsc_raw_used_idx(d, REQ)) != want && vsc_now_ns() < end)
+		usleep(2000);
+	return n;
+}
+
+/* 14. more in-flight commands than ring entries (reused heads) -> TASK SET FULL */
+BI_TEST_F(inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
+{
+	struct vsc_opts o = bi_opts(8, 0);
+	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
+	struct vsc_buf *w;
+	struct vring_used *u;
+	struct vsc_result res;
+	uint16_t head, n, k, base, full = 0, good = 0;
+
+	ASSERT(d, "open");
+	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return;
+	base = vsc_raw_used_idx(d, REQ);	/* the TURs above used some entries */
+	ASSERT(!bi_hold(true), "dmsetup suspend");
+	ASSERT(hold_chain(d, &w, &head, NULL), "post");
+	for (k = 1; k < 8; k++)
+		vsc_raw_publish(d, REQ, head, NULL, 0, NULL);
+	vsc_kick_force(d, REQ);
+	usleep(700000);
+	n = (uint16_t)(vsc_raw_used_idx(d, REQ) - base);
+	bi_resp_decode(w->p, &res);
+	ASSERT(n == 0, "%u of 8 held READs answered while the device is suspended: %s", n,
+	       bi_res(&res));
+	for (k = 0; k < 8; k++)
+		vsc_raw_publish(d, REQ, head, NULL, 0, NULL);
+	vsc_kick_force(d, REQ);
+	n = (uint16_t)(wait_used(d, (uint16_t)(base + 6), 3000) - base);
+	u = vsc_raw_used(d, REQ);
+	bi_resp_decode(w->p, &res);
+	bi_note("with 16 published on an 8-ring: %u answered while held, %s", n, bi_res(&res));
+	if (n) {
+		ASSERT(u->ring[base % 8].id == head, "used id %u", u->ring[base % 8].id);
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 0x28,
+			       "over-ring command answered with %s, want TASK SET FULL",
+			       bi_res(&res));
+	} else {
+		bi_differs(__LINE__, "no answer for commands beyond the pool while held");
+	}
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	n = (uint16_t)(wait_used(d, (uint16_t)(base + 16), 10000) - base);
+	for (k = 0; k < n && k < 8; k++) {	/* the last 8 are still in the ring */
+		struct vring_used_elem *e = &u->ring[(uint16_t)(base + n - 1 - k) % 8];
+
+		ASSERT(e->id == head, "used[%u].id %u", k, e->id);
+		if (e->len == RESP_SZ + 512)
+			good++;
+		else
+			full++;
+	}
+	bi_note("after resume: %u used (%u with data, %u without)", n, good, full);
+	EXPECT_OR_DIFF(n == 16, "%u of 16 published requests answered (drops)", n);
+	ASSERT(!vsc_canary_check_all(d), "canary");
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
+struct unlink_arg {
+	int r;
+	volatile bool done;
+	bool nexus;
+};
+
+static void *unlink_thread(void *p)
+{
+	struct unlink_arg *a = p;
+
+	if (a->nexus)
+		a->r = vsc_tgt_nexus_drop(BI_WWPN_A, 1);
+	else
+		a->r = vsc_tgt_lun_unlink(BI_WWPN_A, 1, BI_LUN_HOLD);
+	a->done = true;
+	return NULL;
+}
+
+static void held_reads(struct vsc_dev *d, struct vsc_req *q, unsigned int n)
+{
+	uint8_t cdb[16];
+	unsigned int k;
+
+	for (k = 0; k < n; k++) {
+		vsc_req_init(d, &q[k], REQ, BI_TGT, BI_LUN_HOLD, cdb,
+			     vsc_cdb_rw(cdb, false, 10, k, 1));
+		q[k].din_len = 512;
+		if (vsc_req_submit(d, &q[k]))
+			q[k].op.done = true;
+	}
+	vsc_kick_force(d, REQ);
+}
+
+static void inflight_config_change(bool nexus)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct unlink_arg a = { .nexus = nexus };
+	struct vsc_result res;
+	struct vsc_req q[8];
+	uint8_t cdb[16];
+	pthread_t th;
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return;
+	ASSERT(!bi_hold(true), "dmsetup suspend");
+	held_reads(d, q, 8);
+	usleep(300000);
+	ASSERT(!pthread_create(&th, NULL, unlink_thread, &a), "thread");
+	usleep(500000);
+	/* the device keeps serving other LUNs meanwhile */
+	memset(cdb, 0, sizeof(cdb));
+	r = vsc_cmd(d, REQ, 2, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, 5000);
+	bi_hold(false);
+	pthread_join(th, NULL);
+	ASSERT(!r, "TUR on another TPG while a %s waits: %s", nexus ? "nexus drop" : "LUN unlink",
+	       bi_err(r));
+	for (k = 0; k < 8; k++) {
+		r = vsc_wait(d, &q[k].op, BI_TMO);
+		ASSERT(!r, "held READ %u never answered", k);
+		ASSERT(!q[k].canary_err, "canary");
+		bi_note("held READ %u: %s", k, bi_res(&q[k].res));
+		vsc_req_release(d, &q[k]);
+	}
+	if (nexus) {
+		/* a nexus in use by a vhost device must not be dropped */
+		ASSERT(a.r < 0, "nexus dropped while the device uses it");
+		bi_note("nexus drop: %s", bi_err(a.r));
+	} else {
+		ASSERT(!a.r, "LUN unlink: %s", bi_err(a.r));
+		bi_relink_hold();
+		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
+			    &res, BI_TMO);
+		ASSERT(!r, "TUR relinked LUN: %s", bi_err(r));
+		bi_clear_ua(d, BI_TGT, BI_LUN_HOLD);
+	}
+	bi_healthy(d, "after");
+}
+
+/* 19. LUN unlink while commands are in flight */
+BI_TEST_F(lun_unlink_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	inflight_config_change(false);
+}
+
+/* 19. nexus drop while commands are in flight */
+BI_TEST_F(nexus_drop_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	inflight_config_change(true);
+}
+
+/* 19'. LUN link/unlink racing a stream of commands to it */
+BI_TEST(lun_unlink_under_io)
+{
+	struct vsc_opts o = bi_opts(256, 0);
+	struct flood f = { 0 };
+	pthread_t th;
+	int k, r;
+
+	f.d = bi_open_ep(&o, BI_WWPN_A);
+	ASSERT(f.d, "open");
+	f.n = 64;
+	f.lun2 = BI_LUN_EVT;
+	f.q = calloc(f.n, sizeof(*f.q));
+	ASSERT(f.q, "alloc");
+	bi_evt_link(false, BI_LUN_EVT);
+	r = bi_evt_link(true, BI_LUN_EVT);
+	ASSERT(!r, "link: %s", bi_err(r));
+	ASSERT(!pthread_create(&th, NULL, flood_thread, &f), "thread");
+	for (k = 0; k < 10; k++) {
+		r = bi_evt_link(false, BI_LUN_EVT);
+		if (r)
+			break;
+		usleep(50000);
+		r = bi_evt_link(true, BI_LUN_EVT);
+		if (r)
+			break;
+	}
+	f.stop = true;
+	pthread_join(th, NULL);
+	bi_evt_link(false, BI_LUN_EVT);
+	ASSERT(k == 10, "link/unlink round %d failed: %s", k, bi_err(r));
+	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	vsc_drain(f.d, REQ, BI_TMO);
+	for (k = 0; k < (int)f.n; k++)
+		vsc_req_release(f.d, &f.q[k]);
+	free(f.q);
+	bi_healthy(f.d, "after");
+}
+
+/* 22. the owner process killed with commands in flight */
+static pid_t spawn_owner(bool held, int *rfd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		struct vsc_opts o = bi_opts(128, 0);
+		struct vsc_dev *d;
+		struct flood f = { 0 };
+		struct vsc_req q[16];
+		char c = 'r';
+
+		close(p[0]);
+		d = vsc_open(&o);
+		if (!d || vsc_set_endpoint(d, BI_WWPN_A))
+			_exit(3);
+		if (held)
+			held_reads(d, q, 16);
+		f.d = d;
+		f.n = 48;
+		f.q = calloc(f.n, sizeof(*f.q));
+		if (!f.q)
+			_exit(4);
+		if (write(p[1], &c, 1) != 1)
+			_exit(5);
+		flood_thread(&f);	/* until killed */
+		_exit(0);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+static int wait_child(pid_t pid, int ms)
+{
+	uint64_t end = vsc_now_ns() + (uint64_t)ms * 1000000;
+	int st;
+
+	while (vsc_now_ns() < end) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+
+		if (r == pid)
+			return 0;
+		usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void owner_killed(bool held)
+{
+	struct vsc_dev *d;
+	struct pollfd pf;
+	int fd = -1, round, r;
+	pid_t pid;
+	char c;
+
+	d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(d, "open");
+	if (bi_have_hold && !bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return;
+	bi_close(d);
+	for (round = 0; round < (held ? 1 : 3); round++) {
+		if (held)
+			ASSERT(!bi_hold(true), "dmsetup suspend");
+		pid = spawn_owner(held, &fd);
+		ASSERT(pid > 0, "fork");
+		pf.fd = fd;
+		pf.events = POLLIN;
+		r = poll(&pf, 1, 10000);
+		if (r != 1 || read(fd, &c, 1) != 1) {
+			kill(pid, SIGKILL);
+			bi_hold(false);
+			wait_child(pid, 20000);
+			close(fd);
+			ASSERT(0, "child did not set up its device");
+		}
+		close(fd);
+		usleep(held ? 400000 : 300000 + 200000 * round);
+		kill(pid, SIGKILL);
+		if (held) {
+			usleep(500000);
+			ASSERT(!bi_hold(false), "dmsetup resume");
+		}
+		r = wait_child(pid, 30000);
+		ASSERT(!r, "killed owner did not exit within 30 s (release stuck)");
+	}
+	/* the endpoint (TPGs) must be free again for a new owner */
+	d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(d, "endpoint not free after the owner died");
+	bi_healthy(d, "new owner");
+}
+
+BI_TEST_F(owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	owner_killed(true);
+}
+
+BI_TEST(owner_killed_under_io)
+{
+	owner_killed(false);
+}
+
+/* ---------------------------------------------- dirty log (CVE-2025-38074) */
+
+/*
+ * VHOST_SET_LOG_BASE takes a userspace address; bit p of the log is guest
+ * page p. Guest physical == our virtual addresses, so a log base of
+ * bm - (arena >> 15) lands the arena's bits in bm.
+ */
+static uint64_t log_base_for(struct vsc_dev *d, uint8_t *bm)
+{
+	return (uintptr_t)bm - ((uintptr_t)vsc_arena_base(d) >> 15);
+}
+
+static bool log_bit(struct vsc_dev *d, const uint8_t *bm, const void *addr)
+{
+	uint64_t page = ((uintptr_t)addr >> 12) - (((uintptr_t)vsc_arena_base(d) >> 15) << 3);
+
+	return bm[page / 8] & (1u << (page % 8));
+}
+
+/* 20. log base changed while completions write the log */
+BI_TEST(log_base_changed_under_load)
+{
+	struct vsc_opts o = bi_opts(256, VSC_F(VHOST_F_LOG_ALL));
+	struct flood f = { 0 };
+	size_t bmsz = 16384;
+	uint8_t *bm1, *bm2, *snap;
+	uint64_t b;
+	struct vsc_req q;
+	pthread_t th;
+	uint8_t cdb[16];
+	int k, r;
+
+	f.d = bi_open_ep(&o, BI_WWPN_A);
+	ASSERT(f.d, "open");
+	if (!vsc_has_feature(f.d, VHOST_F_LOG_ALL))
+		SKIP("VHOST_F_LOG_ALL not offered");
+	bm1 = aligned_alloc(4096, bmsz);
+	bm2 = aligned_alloc(4096, bmsz);
+	snap = malloc(bmsz);
+	ASSERT(bm1 && bm2 && snap, "alloc");
+	memset(bm1, 0, bmsz);
+	memset(bm2, 0, bmsz);
+	b = log_base_for(f.d, bm1);
+	r = vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
+	ASSERT(!r, "SET_LOG_BASE: %s", bi_err(r));
+
+	/* a READ must mark its data-in page dirty */
+	vsc_req_init(f.d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 40, 8));
+	q.din_len = 4096;
+	ASSERT(!vsc_req_submit(f.d, &q), "submit");
+	vsc_kick(f.d, REQ);
+	ASSERT(!vsc_wait(f.d, &q.op, BI_TMO), "READ not answered");
+	EXPECT_OR_DIFF(log_bit(f.d, bm1, q.din) && log_bit(f.d, bm1, q.din + 4095),
+		       "data-in pages of a READ not marked in the dirty log");
+	vsc_req_release(f.d, &q);
+
+	/* under load, flip the log base between two bitmaps */
+	f.n = 96;
+	f.q = calloc(f.n, sizeof(*f.q));
+	ASSERT(f.q, "alloc");
+	ASSERT(!pthread_create(&th, NULL, flood_thread, &f), "thread");
+	for (k = 0; k < 400; k++) {
+		b = log_base_for(f.d, k & 1 ? bm2 : bm1);
+		r = vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
+		if (r)
+			break;
+		usleep(2000);
+	}
+	b = log_base_for(f.d, bm2);
+	vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
+	f.stop = true;
+	pthread_join(th, NULL);
+	ASSERT(k == 400, "SET_LOG_BASE under load failed at %d: %s", k, bi_err(r));
+	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	ASSERT(f.done > 50, "flood made no progress (%lu)", f.done);
+	vsc_drain(f.d, REQ, BI_TMO);
+	for (k = 0; k < (int)f.n; k++)
+		vsc_req_release(f.d, &f.q[k]);
+	free(f.q);
+
+	/* after the switch, only the new log is written */
+	memcpy(snap, bm1, bmsz);
+	memset(bm2, 0, bmsz);
+	vsc_req_init(f.d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 40, 8));
+	q.din_len = 4096;
+	ASSERT(!vsc_req_submit(f.d, &q), "submit");
+	vsc_kick(f.d, REQ);
+	ASSERT(!vsc_wait(f.d, &q.op, BI_TMO), "READ not answered");
+	ASSERT(!memcmp(snap, bm1, bmsz), "the old dirty log was written after SET_LOG_BASE");
+	EXPECT_OR_DIFF(log_bit(f.d, bm2, q.din), "new dirty log not written");
+	vsc_req_release(f.d, &q);
+	if (!bi_healthy(f.d, "after"))
+		return;
+
+	/* a log base the device cannot write: an error or nothing, never a crash */
+	{
+		uint8_t *gone = mmap(NULL, bmsz, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t e0 = vsc_vq_errors(f.d, REQ);
+
+		ASSERT(gone != MAP_FAILED, "mmap");
+		munmap(gone, bmsz);
+		b = log_base_for(f.d, gone);
+		r = vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
+		bi_note("SET_LOG_BASE to unmapped memory: %s", bi_err(r));
+		vsc_req_init(f.d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 40, 8));
+		q.din_len = 4096;
+		ASSERT(!vsc_req_submit(f.d, &q), "submit");
+		vsc_kick(f.d, REQ);
+		r = vsc_wait(f.d, &q.op, 3000);
+		bi_note("READ with an unwritable log: %s, vq errors +%llu", r ? "no answer" : "answered",
+			(unsigned long long)(vsc_vq_errors(f.d, REQ) - e0));
+		vsc_req_release(f.d, &q);
+	}
+	free(bm1);
+	free(bm2);
+	free(snap);
+	bi_fresh_healthy(&f.d, BI_WWPN_A);
+}
+
+/* 13'. misaligned many-segment I/O to a block backstore (the iblock LUN, not suspended) */
+BI_TEST_F(misaligned_iblock, BI_F_NEEDS_HOLD, NULL)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static uint8_t buf[256 * 1024];
+	struct vsc_layout l = { .data_split = 1000, .misalign = 13, .indirect = true };
+	unsigned int k;
+
+	ASSERT(d, "open");
+	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return;
+	bi_fill(buf, sizeof(buf));
+	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, true, 64, 512, buf, &l))
+		return;
+	l.data_split = 4093;
+	l.misalign = 61;
+	memset(buf, 0x5a, sizeof(buf));
+	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, false, 64, 512, buf, &l))
+		return;
+	for (k = 0; k < sizeof(buf); k++)	/* dm "zero" reads back zeros */
+		ASSERT(!buf[k], "byte %u of a misaligned READ from the zero device is %#x", k, buf[k]);
+	l.data_split = 1;	/* 1-byte segments */
+	l.indirect = true;
+	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, false, 64, 1, buf, &l))
+		return;
+	bi_healthy(d, "after");
+}

@@ -1,0 +1,932 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Malformed virtio-scsi requests: headers, LUNs, CDBs, PI, layouts,
+ * control queue, endpoints and configfs names (REFERENCE.md section 5).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bi.h"
+
+#define REQ VSC_VQ_REQ(0)
+#define RESP_SZ sizeof(struct virtio_scsi_cmd_resp)
+
+/* One request with full control: returns 0 and fills res, or -errno. */
+static int req_sync(struct vsc_dev *d, struct vsc_req *r, struct vsc_result *res,
+		    uint32_t *used_len, int ms)
+{
+	int ret = vsc_req_submit(d, r);
+
+	if (ret)
+		return ret;
+	vsc_kick(d, r->op.vq);
+	ret = vsc_wait(d, &r->op, ms);
+	if (ret) {
+		vsc_req_release(d, r);	/* abandons: the device owns the buffers */
+		return ret;
+	}
+	*res = r->res;
+	if (used_len)
+		*used_len = r->op.used_len;
+	ret = r->canary_err;
+	vsc_req_release(d, r);
+	return ret;
+}
+
+static void tur_cdb(uint8_t *cdb)
+{
+	memset(cdb, 0, 16);
+	vsc_cdb_tur(cdb);
+}
+
+/* 1. AN request on the control queue while no endpoint is set */
+BI_TEST(ctl_an_no_endpoint)
+{
+	struct vsc_dev *d = bi_open(NULL);
+	struct vsc_ctl c, t;
+	int r;
+
+	ASSERT(d, "open");
+	vsc_an_init(&c, false, BI_TGT, 0, 0xff);
+	ASSERT(!vsc_ctl_submit(d, &c), "submit AN");
+	vsc_tmf_init(&t, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, BI_TGT, 0, 0);
+	ASSERT(!vsc_ctl_submit(d, &t), "submit TMF");
+	vsc_kick_force(d, VSC_VQ_CTL);
+	r = vsc_wait(d, &c.op, 500);
+	/* Without a backend nothing may be touched; an answer is tolerated if sane. */
+	if (!r)
+		ASSERT(!c.canary_err && (c.response == VIRTIO_SCSI_S_OK ||
+					 c.response == VIRTIO_SCSI_S_BAD_TARGET),
+		       "AN answered without endpoint: response %u", c.response);
+	ASSERT(!vsc_canary_check_all(d), "canary damaged while no endpoint");
+	r = vsc_set_endpoint(d, BI_WWPN_A);
+	ASSERT(!r, "SET_ENDPOINT after the queued AN: %s", bi_err(r));
+	vsc_kick_force(d, VSC_VQ_CTL);
+	r = vsc_wait(d, &c.op, BI_TMO);
+	ASSERT(!r, "queued AN never answered after SET_ENDPOINT: %s", bi_err(r));
+	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN response %u, want OK", c.response);
+	ASSERT(!c.canary_err, "AN canary");
+	r = vsc_wait(d, &t.op, BI_TMO);
+	ASSERT(!r, "queued TMF never answered: %s", bi_err(r));
+	ASSERT(t.response == VIRTIO_SCSI_S_OK || t.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
+	       t.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
+	       "LUN RESET response %u", t.response);
+	vsc_ctl_release(d, &c);
+	vsc_ctl_release(d, &t);
+	bi_healthy(d, "after");
+}
+
+/* 1b. AN request addressing a target byte without TPG */
+BI_TEST(ctl_an_bad_target)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_ctl c;
+	int r;
+
+	ASSERT(d, "open");
+	vsc_an_init(&c, true, 7, 0, 0xff);
+	r = vsc_ctl_sync(d, &c, BI_TMO);
+	ASSERT(r != -ETIMEDOUT, "AN to target 7 not answered");
+	ASSERT(!r, "AN to target 7: %s (canary?)", bi_err(r));
+	EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_BAD_TARGET,
+		       "AN to target 7: response %u, want BAD_TARGET", c.response);
+	bi_healthy(d, "after");
+}
+
+/* 2. I/O to a target byte with no TPG */
+BI_TEST(io_bad_target)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint8_t tgts[] = { 0, 3, 7, 200, 255 };
+	struct vsc_result res;
+	uint8_t cdb[16], buf[512];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	tur_cdb(cdb);
+	for (k = 0; k < sizeof(tgts); k++) {
+		r = vsc_cmd(d, REQ, tgts[k], 0, cdb, 6, NULL, 0, NULL, 0, &res, BI_TMO);
+		ASSERT(!r, "TUR target %u: %s", tgts[k], bi_err(r));
+		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "TUR target %u: %s", tgts[k],
+		       bi_res(&res));
+	}
+	r = vsc_cmd(d, REQ, 9, 0, cdb, vsc_cdb_rw(cdb, false, 10, 0, 1), NULL, 0, buf, 512,
+		    &res, BI_TMO);
+	ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET, "READ target 9: %s %s",
+	       bi_err(r), bi_res(&res));
+	/* target 2 exists: must work */
+	tur_cdb(cdb);
+	r = vsc_cmd(d, REQ, 2, 0, cdb, 6, NULL, 0, NULL, 0, &res, BI_TMO);
+	ASSERT(!r && res.response == VIRTIO_SCSI_S_OK, "TUR target 2: %s %s", bi_err(r),
+	       bi_res(&res));
+	bi_healthy(d, "after");
+}
+
+/* 2b. TMF to a target byte with no TPG */
+BI_TEST(tmf_bad_target)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_ctl c;
+	int r;
+
+	ASSERT(d, "open");
+	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 7, 0, 0);
+	r = vsc_ctl_sync(d, &c, BI_TMO);
+	ASSERT(r != -ETIMEDOUT, "TMF to target 7 not answered");
+	ASSERT(!r, "TMF to target 7: %s (canary damaged: error reply too big?)", bi_err(r));
+	EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_BAD_TARGET,
+		       "TMF to target 7: response %u, want BAD_TARGET", c.response);
+	bi_healthy(d, "after");
+}
+
+/* 3. SET_ENDPOINT twice, and with a second WWPN */
+BI_TEST(set_endpoint_twice)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	int r;
+
+	ASSERT(d, "open");
+	r = vsc_set_endpoint(d, BI_WWPN_A);
+	EXPECT_OR_DIFF(r < 0, "second SET_ENDPOINT (same WWPN) accepted");
+	bi_note("same wwpn: %s", bi_err(r));
+	r = vsc_set_endpoint(d, BI_WWPN_B);
+	EXPECT_OR_DIFF(r < 0, "SET_ENDPOINT with a second WWPN accepted");
+	bi_note("second wwpn: %s", bi_err(r));
+	if (!bi_healthy(d, "after refused SET_ENDPOINTs"))
+		return;
+	r = vsc_clear_endpoint(d, BI_WWPN_A);
+	ASSERT(!r, "CLEAR_ENDPOINT: %s", bi_err(r));
+	/* with upstream a second WWPN may have been attached: clear that too */
+	vsc_clear_endpoint(d, BI_WWPN_B);
+	r = vsc_set_endpoint(d, BI_WWPN_B);
+	ASSERT(!r, "SET_ENDPOINT B after CLEAR: %s", bi_err(r));
+	r = vsc_clear_endpoint(d, BI_WWPN_B);
+	ASSERT(!r, "CLEAR_ENDPOINT B: %s", bi_err(r));
+	r = vsc_set_endpoint(d, BI_WWPN_A);
+	ASSERT(!r, "SET_ENDPOINT A again: %s", bi_err(r));
+	bi_healthy(d, "after re-set");
+}
+
+/* 4. configfs tpgt_N with N >= 256 */
+BI_TEST(tpgt_256)
+{
+	static const char *const bad[] = { "tpgt_256", "tpgt_1000", "tpgt_65536", "tpgt_-1",
+					   "tpgt_", "tpgt_4294967297" };
+	char p[256];
+	unsigned int k;
+	struct vsc_dev *d;
+
+	ASSERT(!vsc_cfs_mkdir(VSC_CFS_TARGET "/vhost/" BI_WWPN_C), "mkdir wwpn");
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		snprintf(p, sizeof(p), VSC_CFS_TARGET "/vhost/" BI_WWPN_C "/%s", bad[k]);
+		if (!mkdir(p, 0755)) {
+			rmdir(p);
+			ASSERT(0, "mkdir %s succeeded", bad[k]);
+		}
+	}
+	snprintf(p, sizeof(p), VSC_CFS_TARGET "/vhost/" BI_WWPN_C "/tpgt_255");
+	ASSERT(!mkdir(p, 0755), "mkdir tpgt_255: %s", strerror(errno));
+	ASSERT(!rmdir(p), "rmdir tpgt_255: %s", strerror(errno));
+	ASSERT(!rmdir(VSC_CFS_TARGET "/vhost/" BI_WWPN_C), "rmdir wwpn: %s", strerror(errno));
+	d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(d, "open");
+	bi_healthy(d, "after");
+}
+
+/* 6. response header split in 1-byte descriptors (direct and indirect) */
+BI_TEST(resp_split_1byte)
+{
+	struct vsc_opts o = bi_opts(512, 0);
+	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
+	uint8_t w[4096], rd[4096];
+	struct vsc_layout l;
+	int ind;
+
+	ASSERT(d, "open");
+	for (ind = 0; ind < 2; ind++) {
+		memset(&l, 0, sizeof(l));
+		l.resp_split = 1;
+		l.hdr_split = 1;
+		l.indirect = ind;
+		bi_fill(w, sizeof(w));
+		if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 64, 8, w, &l))
+			return;
+		memset(rd, 0, sizeof(rd));
+		if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 64, 8, rd, &l))
+			return;
+		ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch (indirect=%d)", ind);
+	}
+	/* an error answer (bad target) through 1-byte descriptors */
+	{
+		struct vsc_req r;
+		struct vsc_result res;
+		uint8_t cdb[16];
+		int ret;
+
+		tur_cdb(cdb);
+		vsc_req_init(d, &r, REQ, 9, 0, cdb, 6);
+		r.layout.resp_split = 1;
+		ret = req_sync(d, &r, &res, NULL, BI_TMO);
+		ASSERT(!ret, "bad-target TUR, 1-byte response descriptors: %s", bi_err(ret));
+		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "%s", bi_res(&res));
+	}
+	bi_healthy(d, "after");
+}
+
+/*
+ * 7. The response location of one chain must not be reused for the next:
+ * after a good command completes, bad ones (no response room, bad LUN,
+ * short header) must not write into its buffers.
+ */
+BI_TEST(resp_no_leak_across_chains)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_req a, c, e;
+	struct vsc_op bop;
+	struct vsc_buf *bh, *bw;
+	uint8_t snap_resp[RESP_SZ], snap_data[512], cdb[16];
+	struct bi_desc ds[2];
+	int ret;
+
+	ASSERT(d, "open");
+	vsc_req_init(d, &a, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 5, 1));
+	a.din_len = 512;
+	ASSERT(!vsc_req_submit(d, &a), "submit A");
+	vsc_kick(d, REQ);
+	ASSERT(!vsc_wait(d, &a.op, BI_TMO), "A not answered");
+	ASSERT(a.res.response == VIRTIO_SCSI_S_OK && !a.res.status, "A: %s", bi_res(&a.res));
+	memcpy(snap_resp, a.bufs[2]->p, RESP_SZ);
+	memcpy(snap_data, a.din, 512);
+
+	/* B: request with only 4 writable bytes */
+	tur_cdb(cdb);
+	bh = bi_req_hdr(d, BI_TGT, BI_LUN_RD, cdb, 6, 0);
+	bw = bi_wbuf(d, 4);
+	ASSERT(bh && bw, "alloc");
+	ds[0] = (struct bi_desc){ (uintptr_t)bh->p, (uint32_t)bh->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[1] = (struct bi_desc){ (uintptr_t)bw->p, 4, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+	memset(&bop, 0, sizeof(bop));
+	ASSERT(!bi_post_raw(d, REQ, ds, 2, &bop), "post B");
+	/* C: lun[0] = 2 */
+	vsc_req_init(d, &c, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+	c.lun[0] = 2;
+	ASSERT(!vsc_req_submit(d, &c), "submit C");
+	/* E: request header of 10 bytes */
+	vsc_req_init(d, &e, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+	e.hdr_len = 10;
+	ASSERT(!vsc_req_submit(d, &e), "submit E");
+	vsc_kick(d, REQ);
+	ret = vsc_wait(d, &c.op, BI_TMO);
+	ASSERT(!ret, "C (lun[0]=2) not answered");
+	ret = vsc_wait(d, &e.op, BI_TMO);
+	ASSERT(!ret, "E (short header) not answered");
+	ret = vsc_wait(d, &bop, 1000);
+	ASSERT(!memcmp(snap_resp, a.bufs[2]->p, RESP_SZ),
+	       "response buffer of the previous (completed) chain was rewritten");
+	ASSERT(!memcmp(snap_data, a.din, 512), "data-in of the previous chain was rewritten");
+	ASSERT(!vsc_buf_check(bw, NULL), "4-byte response buffer: canary damaged");
+	ASSERT(c.res.response == VIRTIO_SCSI_S_BAD_TARGET, "C: %s", bi_res(&c.res));
+	ASSERT(e.res.response != VIRTIO_SCSI_S_OK, "E (short header) answered OK: %s",
+	       bi_res(&e.res));
+	if (ret)
+		bi_differs(__LINE__, "chain with 4 response bytes: no used entry (dropped, descriptor lost)");
+	else
+		ASSERT(bop.used_len == 0, "chain with 4 response bytes: used len %u", bop.used_len);
+	ASSERT(!c.canary_err && !e.canary_err, "canaries");
+	vsc_req_release(d, &a);
+	vsc_req_release(d, &c);
+	vsc_req_release(d, &e);
+	bi_healthy(d, "after");
+}
+
+/*
+ * 8. Control-queue error replies must fit the control response sizes
+ * (1 byte for TMF, 8 for AN): exact-size guarded buffers.
+ */
+BI_TEST(ctl_error_reply_size)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct {
+		const char *what;
+		bool an;
+		uint32_t subtype;
+		uint8_t target;
+		uint32_t req_len;
+	} cs[] = {
+		{ "TMF bad target", false, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 7, 0 },
+		{ "TMF unknown subtype", false, 77, BI_TGT, 0 },
+		{ "TMF short request", false, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, BI_TGT, 8 },
+		{ "AN bad target", true, 0, 7, 0 },
+		{ "AN short request", true, 0, BI_TGT, 6 },
+	};
+	unsigned int k;
+	struct vsc_ctl c;
+	int r;
+
+	ASSERT(d, "open");
+	for (k = 0; k < sizeof(cs) / sizeof(cs[0]); k++) {
+		if (cs[k].an)
+			vsc_an_init(&c, false, cs[k].target, 0, 0);
+		else
+			vsc_tmf_init(&c, cs[k].subtype, cs[k].target, 0, 0);
+		c.req_len = cs[k].req_len;
+		r = vsc_ctl_submit(d, &c);
+		ASSERT(!r, "%s: submit %s", cs[k].what, bi_err(r));
+		vsc_kick(d, VSC_VQ_CTL);
+		r = vsc_wait(d, &c.op, 3000);
+		if (r) {
+			vsc_ctl_release(d, &c);
+			ASSERT(!vsc_canary_check_all(d), "%s: canary damaged", cs[k].what);
+			bi_differs(__LINE__, "%s: no answer", cs[k].what);
+			continue;
+		}
+		ASSERT(!c.canary_err, "%s: reply overran the %u-byte response buffer", cs[k].what,
+		       c.resp_len);
+		ASSERT(c.op.used_len <= c.resp_len, "%s: used len %u > response size %u",
+		       cs[k].what, c.op.used_len, c.resp_len);
+		ASSERT(c.response != VIRTIO_SCSI_S_OK || cs[k].an || c.op.used_len == 0,
+		       "%s: answered OK", cs[k].what);
+		bi_note("%s: response %u used %u", cs[k].what, c.response, c.op.used_len);
+		vsc_ctl_release(d, &c);
+	}
+	bi_healthy(d, "after");
+}
+
+/* 9a. response buffer shorter than the response header */
+BI_TEST(resp_shorter_than_header)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint32_t lens[] = { RESP_SZ - 1, 1 };
+	struct vsc_op op;
+	struct vsc_buf *h;
+	struct bi_desc ds[1];
+	uint8_t cdb[16];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	tur_cdb(cdb);
+	for (k = 0; k < 2; k++) {
+		struct vsc_req q;
+
+		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		q.resp_len = lens[k];
+		r = vsc_req_submit(d, &q);
+		ASSERT(!r, "submit");
+		vsc_kick(d, REQ);
+		r = vsc_wait(d, &q.op, 2000);
+		if (r) {
+			vsc_req_release(d, &q);
+			bi_differs(__LINE__, "%u-byte response buffer: no used entry (dropped)", lens[k]);
+		} else {
+			ASSERT(!q.canary_err, "%u-byte response: canary damaged", lens[k]);
+			ASSERT(q.op.used_len == 0, "%u-byte response: used len %u", lens[k],
+			       q.op.used_len);
+			ASSERT(bi_all_cc(q.bufs[2]->p, lens[k]),
+			       "%u-byte response buffer written", lens[k]);
+			vsc_req_release(d, &q);
+		}
+	}
+	/* no device-writable descriptor at all */
+	h = bi_req_hdr(d, BI_TGT, BI_LUN_RD, cdb, 6, 0);
+	ASSERT(h, "alloc");
+	ds[0] = (struct bi_desc){ (uintptr_t)h->p, (uint32_t)h->len, 0, BI_NEXT_AUTO };
+	memset(&op, 0, sizeof(op));
+	ASSERT(!bi_post_raw(d, REQ, ds, 1, &op), "post");
+	vsc_kick(d, REQ);
+	r = vsc_wait(d, &op, 2000);
+	if (r)
+		bi_differs(__LINE__, "chain without writable part: no used entry (dropped)");
+	else
+		ASSERT(op.used_len == 0, "chain without writable part: used len %u", op.used_len);
+	bi_healthy(d, "after");
+}
+
+/* 9b. request shorter than the request header */
+BI_TEST(req_shorter_than_header)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint32_t lens[] = { 1, 20, sizeof(struct virtio_scsi_cmd_req) - 1 };
+	struct vsc_result res;
+	struct vsc_op op;
+	struct vsc_buf *w;
+	struct bi_desc ds[1];
+	uint8_t cdb[16];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	tur_cdb(cdb);
+	for (k = 0; k < 3; k++) {
+		struct vsc_req q;
+
+		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		q.hdr_len = lens[k];
+		r = req_sync(d, &q, &res, NULL, BI_TMO);
+		ASSERT(!r, "%u-byte header: %s", lens[k], bi_err(r));
+		ASSERT(res.response != VIRTIO_SCSI_S_OK, "%u-byte header answered OK", lens[k]);
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_FAILURE,
+			       "%u-byte header: response %s, tcm_vhost gives FAILURE", lens[k],
+			       vsc_response_name(res.response));
+	}
+	/* no device-readable descriptor at all */
+	w = bi_wbuf(d, RESP_SZ);
+	ASSERT(w, "alloc");
+	ds[0] = (struct bi_desc){ (uintptr_t)w->p, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+	memset(&op, 0, sizeof(op));
+	ASSERT(!bi_post_raw(d, REQ, ds, 1, &op), "post");
+	vsc_kick(d, REQ);
+	r = vsc_wait(d, &op, BI_TMO);
+	ASSERT(!r, "chain without request header not answered");
+	bi_resp_decode(w->p, &res);
+	ASSERT(!vsc_buf_check(w, NULL), "canary");
+	ASSERT(op.used_len == RESP_SZ && res.response != VIRTIO_SCSI_S_OK,
+	       "no header: used %u %s", op.used_len, bi_res(&res));
+	bi_healthy(d, "after");
+}
+
+/* 10a. lun[0] != 1 */
+BI_TEST(lun0_not_1)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint8_t v[] = { 0, 2, 0x40, 0xff };
+	struct vsc_result res;
+	uint8_t cdb[16];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	tur_cdb(cdb);
+	for (k = 0; k < sizeof(v); k++) {
+		struct vsc_req q;
+
+		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		q.lun[0] = v[k];
+		r = req_sync(d, &q, &res, NULL, BI_TMO);
+		ASSERT(!r, "lun[0]=%#x: %s", v[k], bi_err(r));
+		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "lun[0]=%#x: %s", v[k],
+		       bi_res(&res));
+	}
+	bi_healthy(d, "after");
+}
+
+/* 10a'. bytes 4..7 of the LUN not zero, LUN above 16383 */
+BI_TEST(lun_tail_nonzero)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_result res;
+	uint8_t cdb[16];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	tur_cdb(cdb);
+	for (k = 4; k < 8; k++) {
+		struct vsc_req q;
+
+		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		q.lun[k] = 0x5a;
+		r = req_sync(d, &q, &res, NULL, BI_TMO);
+		ASSERT(!r, "lun[%u]!=0: %s", k, bi_err(r));
+		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET ||
+		       (res.response == VIRTIO_SCSI_S_OK && res.status == 2),
+		       "lun[%u]!=0 reached LUN 0 as if valid: %s", k, bi_res(&res));
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_BAD_TARGET, "lun[%u]!=0: %s", k,
+			       bi_res(&res));
+	}
+	bi_healthy(d, "after");
+}
+
+/* 10b. variable-length CDB announcing more than 32 bytes */
+BI_TEST(cdb_varlen_over_32)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint8_t addl[] = { 25, 200, 255 };	/* 8 + n bytes */
+	struct vsc_result res;
+	uint8_t cdb[32], buf[512];
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	for (k = 0; k < sizeof(addl); k++) {
+		memset(cdb, 0, sizeof(cdb));
+		cdb[0] = 0x7f;
+		cdb[7] = addl[k];
+		cdb[9] = 0x09;	/* READ(32) service action */
+		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_RD, cdb, 32, NULL, 0, buf, 512, &res, BI_TMO);
+		ASSERT(!r, "varlen %u: %s", 8 + addl[k], bi_err(r));
+		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status == 2,
+		       "varlen CDB of %u bytes accepted: %s", 8 + addl[k], bi_res(&res));
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
+			       res.key == 5 && res.asc == 0x24,
+			       "varlen %u: %s, tcm_vhost gives CHECK CONDITION 5/24/00", 8 + addl[k],
+			       bi_res(&res));
+	}
+	bi_healthy(d, "after");
+}
+
+/* 11. T10 PI byte counts against the data direction */
+static void pi_case(bool write, uint32_t pi_out, uint32_t pi_in, uint32_t data)
+{
+	struct vsc_opts o = bi_opts(0, VSC_F(VIRTIO_SCSI_F_T10_PI));
+	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
+	struct vsc_result res;
+	struct vsc_req q;
+	uint8_t cdb[16], *buf;
+	int r;
+
+	ASSERT(d, "open");
+	if (!vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI))
+		SKIP("T10_PI not offered");
+	buf = calloc(1, data + 8192);
+	ASSERT(buf, "alloc");
+	vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, write, 10, 8, data / 512));
+	q.pi_bytesout = pi_out;
+	q.pi_bytesin = pi_in;
+	if (write) {
+		q.dout = buf;
+		q.dout_len = data;
+	} else {
+		q.din_len = data;
+	}
+	r = req_sync(d, &q, &res, NULL, BI_TMO);
+	free(buf);
+	ASSERT(!r, "%s", bi_err(r));
+	ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0, "accepted: %s", bi_res(&res));
+	EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
+		       res.asc == 0x24, "%s, tcm_vhost gives CHECK CONDITION 5/24/00", bi_res(&res));
+	bi_healthy(d, "after");
+}
+
+BI_TEST(pi_bytesout_on_read)
+{
+	pi_case(false, 8, 0, 4096);
+}
+
+BI_TEST(pi_bytesin_on_write)
+{
+	pi_case(true, 0, 8, 4096);
+}
+
+BI_TEST_F(pi_larger_than_data, BI_F_UPSTREAM_SKIP,
+	  "pi_bytesout > data underflows the expected data length")
+{
+	pi_case(true, 8192, 0, 4096);
+}
+
+BI_TEST(pi_both_directions)
+{
+	pi_case(true, 8, 8, 4096);
+}
+
+/* 12. many segments, and more than the supported bytes */
+BI_TEST(segs_1000)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static uint8_t w[1000 * 512], rd[1000 * 512];
+	struct vsc_layout l = { .data_split = 512, .indirect = true };
+
+	ASSERT(d, "open");
+	bi_fill(w, sizeof(w));
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 4096, 1000, w, &l))
+		return;
+	l.data_split = 256;	/* 2000 descriptors won't fit: keep 1000 */
+	l.data_split = 512;
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 4096, 1000, rd, &l))
+		return;
+	ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch");
+	bi_healthy(d, "after");
+}
+
+/* More descriptors than the vhost core's iovec array: a vq error, no crash */
+BI_TEST(segs_over_uiomaxiov)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_layout l = { .data_split = 512, .indirect = true };
+	struct vsc_req q;
+	uint8_t cdb[16];
+	uint64_t e0;
+	int r;
+
+	ASSERT(d, "open");
+	e0 = vsc_vq_errors(d, REQ);
+	vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 16, 0, 1100));
+	q.din_len = 1100 * 512;
+	q.layout = l;
+	ASSERT(!vsc_req_submit(d, &q), "submit");
+	vsc_kick(d, REQ);
+	r = vsc_wait(d, &q.op, 3000);
+	if (!r) {
+		/* answered: then it must be a sane answer */
+		ASSERT(!q.canary_err, "canary");
+		bi_note("1100 segments answered: %s", bi_res(&q.res));
+		vsc_req_release(d, &q);
+		bi_healthy(d, "after");
+		return;
+	}
+	vsc_req_release(d, &q);
+	ASSERT(bi_wait_vq_err(d, REQ, e0, 2000), "no answer and no vq error");
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
+BI_TEST(io_over_max_bytes)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_layout l = { .data_split = 1 << 20, .indirect = true };
+	struct vsc_result res;
+	struct vsc_req q;
+	uint8_t cdb[16];
+	uint32_t blocks = (33u << 20) / 512;
+	int r;
+
+	ASSERT(d, "open");
+	vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 16, 0, blocks));
+	q.din_len = (size_t)blocks * 512;
+	q.layout = l;
+	r = req_sync(d, &q, &res, NULL, 5000);
+	if (r == -ETIMEDOUT) {
+		bi_differs(__LINE__, "33 MiB READ: no answer");
+	} else {
+		ASSERT(!r, "%s", bi_err(r));
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
+			       res.key == 5 && res.asc == 0x24,
+			       "33 MiB READ: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
+			       bi_res(&res));
+	}
+	bi_healthy(d, "after");
+}
+
+/* 13. misaligned iovecs with many segments */
+BI_TEST(misaligned_many_segs)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static uint8_t w[512 * 1024], rd[512 * 1024];
+	struct vsc_layout l = { .data_split = 1000, .misalign = 13, .indirect = true };
+
+	ASSERT(d, "open");
+	bi_fill(w, sizeof(w));
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 8192, 1024, w, &l))
+		return;
+	l.data_split = 777;
+	l.misalign = 61;
+	l.resp_split = 7;
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 8192, 1024, rd, &l))
+		return;
+	ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch");
+	/* odd lengths crossing pages, direct */
+	l.indirect = false;
+	l.data_split = 4093;
+	l.misalign = 3;
+	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 8192, 128, rd, &l))
+		return;
+	ASSERT(!memcmp(w, rd, 128 * 512), "data mismatch (direct)");
+	bi_healthy(d, "after");
+}
+
+/* 15. data-out and data-in in one request */
+BI_TEST(bidirectional)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_result res;
+	struct vsc_req q;
+	uint8_t cdb[16], w[4096];
+	int r, k;
+
+	ASSERT(d, "open");
+	for (k = 0; k < 2; k++) {
+		bi_fill(w, sizeof(w));
+		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb,
+			     vsc_cdb_rw(cdb, k == 0, 10, 16, 8));
+		q.dout = w;
+		q.dout_len = 4096;
+		q.din_len = 4096;
+		r = vsc_req_submit(d, &q);
+		ASSERT(!r, "submit");
+		vsc_kick(d, REQ);
+		r = vsc_wait(d, &q.op, BI_TMO);
+		ASSERT(!r, "bidirectional %s not answered", k ? "READ" : "WRITE");
+		res = q.res;
+		ASSERT(!q.canary_err, "canary");
+		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0,
+		       "bidirectional %s accepted", k ? "READ" : "WRITE");
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
+			       res.key == 5 && res.asc == 0x24,
+			       "bidirectional: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
+			       bi_res(&res));
+		ASSERT(bi_all_cc(q.din, 4096), "data-in written for a refused bidi command");
+		vsc_req_release(d, &q);
+	}
+	bi_healthy(d, "after");
+}
+
+/* 17. unknown control type; control request shorter than its header */
+BI_TEST(ctl_unknown_type)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint32_t types[] = { 3, 99, 0x80000000u };
+	struct vsc_buf *h, *w;
+	struct bi_desc ds[2];
+	struct vsc_op op;
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	for (k = 0; k < 3; k++) {
+		uint32_t t = htole32(types[k]);
+
+		h = vsc_buf_alloc(d, 51, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
+		w = bi_wbuf(d, 8);
+		ASSERT(h && w, "alloc");
+		memcpy(h->p, &t, 4);
+		ds[0] = (struct bi_desc){ (uintptr_t)h->p, 51, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+		ds[1] = (struct bi_desc){ (uintptr_t)w->p, 8, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+		memset(&op, 0, sizeof(op));
+		ASSERT(!bi_post_raw(d, VSC_VQ_CTL, ds, 2, &op), "post");
+		vsc_kick(d, VSC_VQ_CTL);
+		r = vsc_wait(d, &op, 2000);
+		ASSERT(!vsc_buf_check(w, NULL), "type %#x: canary damaged", types[k]);
+		if (r) {
+			bi_differs(__LINE__, "type %#x: no used entry", types[k]);
+			continue;
+		}
+		ASSERT(op.used_len <= 8, "type %#x: used len %u", types[k], op.used_len);
+		bi_note("type %#x: used %u", types[k], op.used_len);
+	}
+	bi_healthy(d, "after");
+}
+
+BI_TEST(ctl_short_request)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_ctl c;
+	struct vsc_buf *h, *w;
+	struct bi_desc ds[2];
+	struct vsc_op op;
+	uint32_t t = htole32(VIRTIO_SCSI_T_TMF);
+	int r;
+
+	ASSERT(d, "open");
+	/* TMF with only its type and subtype */
+	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, BI_TGT, 0, 0);
+	c.req_len = 8;
+	r = vsc_ctl_sync(d, &c, 2000);
+	if (r == -ETIMEDOUT)
+		bi_differs(__LINE__, "8-byte TMF: no answer");
+	else {
+		ASSERT(!r, "8-byte TMF: %s", bi_err(r));
+		ASSERT(c.response != VIRTIO_SCSI_S_OK, "8-byte TMF answered OK");
+		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "8-byte TMF: response %u",
+			       c.response);
+	}
+	/* AN with 12 of its 16 bytes */
+	vsc_an_init(&c, false, BI_TGT, 0, 0);
+	c.req_len = 12;
+	r = vsc_ctl_sync(d, &c, 2000);
+	if (r == -ETIMEDOUT)
+		bi_differs(__LINE__, "12-byte AN: no answer");
+	else {
+		ASSERT(!r, "12-byte AN: %s", bi_err(r));
+		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "12-byte AN: response %u",
+			       c.response);
+	}
+	/* two bytes: not even a type */
+	h = vsc_buf_alloc(d, 2, VSC_BUF_GUARD, 0);
+	w = bi_wbuf(d, 1);
+	ASSERT(h && w, "alloc");
+	memcpy(h->p, &t, 2);
+	ds[0] = (struct bi_desc){ (uintptr_t)h->p, 2, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[1] = (struct bi_desc){ (uintptr_t)w->p, 1, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+	memset(&op, 0, sizeof(op));
+	ASSERT(!bi_post_raw(d, VSC_VQ_CTL, ds, 2, &op), "post");
+	vsc_kick(d, VSC_VQ_CTL);
+	r = vsc_wait(d, &op, 2000);
+	ASSERT(!vsc_buf_check(w, NULL), "2-byte request: canary");
+	if (r)
+		bi_differs(__LINE__, "2-byte control request: no used entry");
+	else
+		ASSERT(op.used_len <= 1, "2-byte control request: used %u", op.used_len);
+	bi_healthy(d, "after");
+}
+
+/* 18. TMFs other than the supported ones */
+BI_TEST(tmf_unsupported)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	static const uint32_t st[] = { VIRTIO_SCSI_T_TMF_QUERY_TASK,
+				       VIRTIO_SCSI_T_TMF_QUERY_TASK_SET,
+				       VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, 8, 1000 };
+	struct vsc_ctl c;
+	unsigned int k;
+	int r;
+
+	ASSERT(d, "open");
+	for (k = 0; k < sizeof(st) / sizeof(st[0]); k++) {
+		vsc_tmf_init(&c, st[k], BI_TGT, 0, 1234);
+		r = vsc_ctl_sync(d, &c, BI_TMO);
+		ASSERT(!r, "TMF subtype %u: %s", st[k], bi_err(r));
+		ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED ||
+		       c.response == VIRTIO_SCSI_S_OK || c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
+		       "TMF subtype %u: response %u", st[k], c.response);
+		bi_note("subtype %u -> %u", st[k], c.response);
+	}
+	bi_healthy(d, "after");
+}
+
+/*
+ * 16a. event buffers not exactly 16 bytes: a shorter one is returned
+ * unwritten (used len 0), a longer one carries the event (used len 16).
+ */
+BI_TEST(evt_buffer_not_16)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_evt e[4];
+	struct vsc_evt *got;
+	int r, k;
+
+	ASSERT(d, "open");
+	if (!vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG))
+		SKIP("HOTPLUG not offered");
+	bi_evt_link(false, BI_LUN_EVT);
+	memset(e, 0, sizeof(e));
+	e[0].len = 8;
+	e[1].len = 15;
+	e[2].len = 32;
+	e[3].len = 16;
+	for (k = 0; k < 4; k++)
+		ASSERT(!vsc_evt_repost(d, &e[k]), "post");
+	vsc_kick(d, VSC_VQ_EVT);
+	r = bi_evt_link(true, BI_LUN_EVT);
+	ASSERT(!r, "link lun_%d: %s", BI_LUN_EVT, bi_err(r));
+	got = vsc_evt_next(d, e, 4, 3000);
+	while (got && got->len < 16) {
+		ASSERT(got->op.used_len == 0, "%u-byte event buffer: used len %u", got->len,
+		       got->op.used_len);
+		ASSERT(bi_all_cc(got->buf->p, got->len), "%u-byte event buffer written", got->len);
+		got = vsc_evt_next(d, e, 4, 3000);
+	}
+	bi_evt_link(false, BI_LUN_EVT);
+	ASSERT(!vsc_canary_check_all(d), "event buffer canary damaged");
+	if (!got) {
+		bi_differs(__LINE__, "no event delivered after short buffers (8: %s, 15: %s)",
+			   e[0].op.done ? "returned" : "kept", e[1].op.done ? "returned" : "kept");
+	} else {
+		ASSERT(got == &e[2], "event landed in the %u-byte buffer, expected the 32-byte one",
+		       got->len);
+		ASSERT(got->op.used_len == 16, "event in a 32-byte buffer: used len %u",
+		       got->op.used_len);
+		ASSERT(bi_all_cc(got->buf->p + 16, 16), "32-byte event buffer written past 16 bytes");
+		ASSERT(got->event == VIRTIO_SCSI_T_TRANSPORT_RESET &&
+		       got->reason == VIRTIO_SCSI_EVT_RESET_RESCAN && got->lun[0] == 1 &&
+		       got->lun[1] == BI_TGT && got->lun[3] == BI_LUN_EVT,
+		       "event %#x reason %u lun %02x%02x%02x%02x", got->event, got->reason,
+		       got->lun[0], got->lun[1], got->lun[2], got->lun[3]);
+		EXPECT_OR_DIFF(e[0].op.done && e[1].op.done, "short event buffers not returned");
+	}
+	vsc_evt_release(d, e, 4);
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
+/* 16b. more events than buffers: events_missed, then the flag */
+BI_TEST(evt_more_than_buffers)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct vsc_evt e[1], *got;
+	uint32_t missed = 0;
+	int r, k;
+
+	ASSERT(d, "open");
+	if (!vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG))
+		SKIP("HOTPLUG not offered");
+	for (k = 0; k < 3; k++)
+		bi_evt_link(false, BI_LUN_EVT + k);
+	ASSERT(!vsc_evt_post(d, e, 1, 16), "post");
+	for (k = 0; k < 3; k++) {
+		r = bi_evt_link(true, BI_LUN_EVT + k);
+		ASSERT(!r, "link: %s", bi_err(r));
+		r = bi_evt_link(false, BI_LUN_EVT + k);
+		ASSERT(!r, "unlink: %s", bi_err(r));
+	}
+	got = vsc_evt_next(d, e, 1, 3000);
+	ASSERT(got, "first event not delivered");
+	ASSERT(got->op.used_len == 16 && (got->event & 0x7fffffff) == VIRTIO_SCSI_T_TRANSPORT_RESET,
+	       "first event %#x len %u", got->event, got->op.used_len);
+	usleep(300000);
+	r = vsc_get_events_missed(d, &missed);
+	ASSERT(!r, "GET_EVENTS_MISSED: %s", bi_err(r));
+	EXPECT_OR_DIFF(missed, "events_missed not set after 6 events on 1 buffer");
+	ASSERT(!vsc_evt_repost(d, &e[0]), "repost");
+	vsc_kick_force(d, VSC_VQ_EVT);
+	got = vsc_evt_next(d, e, 1, 3000);
+	ASSERT(got, "no event after re-posting a buffer with events missed");
+	ASSERT(got->event & VIRTIO_SCSI_T_EVENTS_MISSED, "event %#x lacks EVENTS_MISSED",
+	       got->event);
+	r = vsc_get_events_missed(d, &missed);
+	ASSERT(!r && !missed, "events_missed still %u after the flag was sent", missed);
+	vsc_evt_release(d, e, 1);
+	ASSERT(!vsc_canary_check_all(d), "canary");
+	bi_clear_ua(d, BI_TGT, BI_LUN_RD);
+	bi_healthy(d, "after");
+}

@@ -1,0 +1,78 @@
+#!/bin/bash
+# make bench: tcm_vhost vs Debian's vhost_scsi, measured in ONE L1 VM (tests/vm/run).
+#
+#   tests/bench/run.sh            full run (3 rounds; ~30 min on an idle 2-core machine)
+#   QUICK=1 tests/bench/run.sh    short run (trimmed matrix; ~5 min on an idle machine)
+#
+# The VM runs tests/bench/in-vm.sh: rounds alternating the two modules on identical rd_mcp
+# LUNs (libvsc load matrix, device memory, the seed's fio table in a nested L2 guest) plus
+# the same fio table natively through tcm_loop. Any BENCH_* variable (see in-vm.sh) is
+# forwarded into the VM to override a setting, e.g. BENCH_ROUNDS=5 or BENCH_L2=0.
+# Results go to build/bench/<timestamp>[-quick]/: results.md, results.json, chart.png and
+# raw/ (JSON lines, logs, the VM console). The markdown table is printed at the end.
+# Numbers are reported, never judged: the exit status only says whether everything ran.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+quick=${QUICK:-0}
+[[ $quick == 0 || -z $quick ]] && quick=0 || quick=1
+
+stamp=$(date +%Y%m%d-%H%M%S)
+rel=build/bench/$stamp$( ((quick)) && echo -quick || true)
+out=$top/$rel
+mkdir -p "$out/raw"
+
+if ! command -v gnuplot >/dev/null; then
+	echo "bench: installing gnuplot-nox for the chart" >&2
+	apt-get install -y gnuplot-nox >/dev/null 2>&1 ||
+		echo "bench: gnuplot-nox not installed; no chart.png" >&2
+fi
+
+echo "bench: building the module and the benchmark programs" >&2
+make -C "$top" >"$out/raw/build.log" 2>&1 || { cat "$out/raw/build.log" >&2; exit 1; }
+make -C "$here" >>"$out/raw/build.log" 2>&1 || { cat "$out/raw/build.log" >&2; exit 1; }
+
+# Snapshot of the scripts and programs the VM runs (same layout under raw/snapshot): edits to the tree
+# during the run cannot change the benchmark halfway.
+snap=$out/raw/snapshot
+mkdir -p "$snap/tests/bench" "$snap/tests/vm" "$snap/tests/e2e" "$snap/tests/bin"
+cp "$here/in-vm.sh" "$here/fio-set.sh" "$snap/tests/bench/"
+cp "$top/tests/bin/vsc-load" "$top/tests/bin/vsc-mem" "$top/tests/bin/vsc-cfg" "$snap/tests/bin/"
+cp "$top/tests/vm/guest-lib.sh" "$top/tests/vm/stage2.sh" "$snap/tests/vm/"
+cp "$top/tests/e2e/l2.sh" "$snap/tests/e2e/"
+
+envs=(-e "BENCH_QUICK=$quick")
+while IFS= read -r name; do
+	[[ $name == BENCH_QUICK ]] || envs+=(-e "$name=${!name}")
+done < <(compgen -v | grep -E '^BENCH_' || true)
+tmo=${BENCH_VM_TIMEOUT:-$( ((quick)) && echo 1200 || echo 4800)}
+
+{
+	echo "host: $(hostname), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
+	echo "other QEMU processes at start: $(pgrep -c qemu-system || true)"
+} >"$out/raw/host.txt"
+
+echo "bench: one L1 VM (timeout ${tmo}s); results in $rel" >&2
+start=$(date +%s)
+set +e
+"$top/tests/vm/run" -t "$tmo" -l "$out/raw/vm.log" "${envs[@]}" -- \
+	"bash $rel/raw/snapshot/tests/bench/in-vm.sh $rel"
+rc=$?
+set -e
+wall=$(($(date +%s) - start))
+{
+	echo "VM wall time: ${wall}s (exit status $rc)"
+	echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at end; other QEMU processes: $(($(pgrep -c qemu-system || true)))"
+} >>"$out/raw/host.txt"
+
+python3 "$here/report.py" "$out" >/dev/null
+if command -v gnuplot >/dev/null && [[ -s $out/chart.dat ]]; then
+	gnuplot "$out/chart.gp" 2>"$out/raw/gnuplot.err" ||
+		echo "bench: gnuplot failed (see raw/gnuplot.err)" >&2
+fi
+cat "$out/results.md"
+echo
+echo "bench: VM exit status $rc, wall time ${wall}s; results in $rel/" \
+	"(results.md, results.json, chart.png, raw/)"
+exit "$rc"

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vsc-cfg: the benchmark's LIO configuration in one process (a shell doing the
+ * same forks mkdir/ln/rmdir per LUN, which costs seconds under TCG).
+ *
+ *   vsc-cfg teardown                    loopback and vhost fabrics, every backstore
+ *   vsc-cfg luns N MB                   rd_mcp_0/rd0..rdN-1, MB MiB each
+ *   vsc-cfg vhost WWPN N [INITIATOR]    vhost/WWPN/tpgt_1, LUNs 0..N-1 -> rdI, nexus
+ *   vsc-cfg loop WWPN INITIATOR N       loopback/WWPN/tpgt_1: nexus first, then LUNs
+ *
+ * Built on libvsc's configfs helpers (tgt.c); modules are loaded by the caller.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libvsc.h"
+
+#define LOOP_CFS VSC_CFS_TARGET "/loopback"
+
+static int die(const char *what, int r)
+{
+	fprintf(stderr, "vsc-cfg: %s: %s\n", what, strerror(-r));
+	return 1;
+}
+
+/* Removes every entry of @dir whose name starts with @prefix via @fn. */
+static int each(const char *dir, const char *prefix, int (*fn)(const char *path))
+{
+	struct dirent *e;
+	char p[1024];
+	int r = 0, x;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		x = fn(p);
+		if (x && !r)
+			r = x;
+	}
+	closedir(d);
+	return r;
+}
+
+static int rm_link(const char *p)
+{
+	return unlink(p) && errno != ENOENT ? -errno : 0;
+}
+
+static int rm_lun(const char *p)
+{
+	struct dirent *e;
+	char q[1024];
+	DIR *d = opendir(p);
+
+	if (d) {
+		while ((e = readdir(d))) {
+			if (e->d_type != DT_LNK)
+				continue;
+			snprintf(q, sizeof(q), "%s/%s", p, e->d_name);
+			rm_link(q);
+		}
+		closedir(d);
+	}
+	return rmdir(p) ? -errno : 0;
+}
+
+static int rm_tpg(const char *p)
+{
+	char q[1024], buf[256];
+	int r;
+
+	snprintf(q, sizeof(q), "%s/lun", p);
+	r = each(q, "lun_", rm_lun);
+	snprintf(q, sizeof(q), "%s/nexus", p);
+	if (!vsc_cfs_read(q, buf, sizeof(buf)) && buf[0] && buf[0] != '\n')
+		vsc_cfs_write(q, "NULL");
+	if (rmdir(p) && !r)
+		r = -errno;
+	return r;
+}
+
+static int rm_wwn(const char *p)
+{
+	int r = each(p, "tpgt_", rm_tpg);
+
+	if (rmdir(p) && !r)
+		r = -errno;
+	return r;
+}
+
+static int loop_teardown(void)
+{
+	int r = each(LOOP_CFS, "naa.", rm_wwn);
+
+	if (vsc_path_exists(LOOP_CFS) && rmdir(LOOP_CFS) && !r)
+		r = -errno;
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	char p[512], name[32];
+	unsigned int i, n;
+	int r;
+
+	if (argc < 2)
+		goto usage;
+	if (!strcmp(argv[1], "teardown")) {
+		r = loop_teardown();
+		if (r)
+			return die("loopback teardown", r);
+		r = vsc_tgt_teardown_all(true);
+		return r ? die("vhost/backstore teardown", r) : 0;
+	}
+	if (!strcmp(argv[1], "luns") && argc == 4) {
+		n = (unsigned int)atoi(argv[2]);
+		for (i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "rd%u", i);
+			r = vsc_tgt_rd_create("rd_mcp_0", name, strtoull(argv[3], NULL, 0) << 20);
+			if (r)
+				return die(name, r);
+		}
+		return 0;
+	}
+	if (!strcmp(argv[1], "vhost") && (argc == 4 || argc == 5)) {
+		n = (unsigned int)atoi(argv[3]);
+		r = vsc_tgt_tpg_create(argv[2], 1);
+		if (r)
+			return die("tpg", r);
+		for (i = 0; i < n; i++) {
+			snprintf(name, sizeof(name), "rd%u", i);
+			r = vsc_tgt_lun_link(argv[2], 1, i, "rd_mcp_0", name);
+			if (r)
+				return die(name, r);
+		}
+		r = vsc_tgt_nexus_set(argv[2], 1, argc == 5 ? argv[4] : "naa.5001405dead0000f");
+		return r ? die("nexus", r) : 0;
+	}
+	if (!strcmp(argv[1], "loop") && argc == 5) {
+		n = (unsigned int)atoi(argv[4]);
+		r = vsc_cfs_mkdir(LOOP_CFS);
+		if (r)
+			return die(LOOP_CFS, r);
+		snprintf(p, sizeof(p), LOOP_CFS "/%s", argv[2]);
+		r = vsc_cfs_mkdir(p);
+		if (r)
+			return die(p, r);
+		snprintf(p, sizeof(p), LOOP_CFS "/%s/tpgt_1", argv[2]);
+		r = vsc_cfs_mkdir(p);
+		if (r)
+			return die(p, r);
+		/* the nexus first: LUNs linked before it exist give a host with no disks */
+		snprintf(p, sizeof(p), LOOP_CFS "/%s/tpgt_1/nexus", argv[2]);
+		r = vsc_cfs_write(p, argv[3]);
+		if (r)
+			return die("loopback nexus", r);
+		for (i = 0; i < n; i++) {
+			char t[512];
+
+			snprintf(p, sizeof(p), LOOP_CFS "/%s/tpgt_1/lun/lun_%u", argv[2], i);
+			r = vsc_cfs_mkdir(p);
+			if (r)
+				return die(p, r);
+			snprintf(t, sizeof(t), VSC_CFS_TARGET "/core/rd_mcp_0/rd%u", i);
+			snprintf(p, sizeof(p), LOOP_CFS "/%s/tpgt_1/lun/lun_%u/rd%u", argv[2], i, i);
+			if (symlink(t, p))
+				return die(p, -errno);
+		}
+		return 0;
+	}
+usage:
+	fprintf(stderr, "usage: vsc-cfg teardown | luns N MB | vhost WWPN N [INITIATOR] |"
+			" loop WWPN INITIATOR N\n");
+	return 2;
+}

@@ -30,14 +30,19 @@ MUTANTS = {
     "dropped-completion": (
         "tcm_vhost_io.c",
         "\tllist_for_each_entry(cmd, list, done_node)\n\t\ttvh_io_answer(vq, cmd);",
-        "\tllist_for_each_entry(cmd, list, done_node)\n"
-        "\t\tif (cmd->tag != 1)\n\t\t\ttvh_io_answer(vq, cmd);",
+        # every 50th answer never reaches the used ring
+        "\tllist_for_each_entry(cmd, list, done_node) {\n"
+        "\t\tstatic atomic_t n;\n\n"
+        "\t\tif (atomic_inc_return(&n) % 50)\n"
+        "\t\t\ttvh_io_answer(vq, cmd);\n\t}",
         "io.", 600),
     "leaked-command-on-teardown": (
         "tcm_vhost_io.c",
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n"
         "\tif (atomic_dec_and_test(&tvq->inflight))",
-        "\tif (cmd->tag == 1)\n\t\treturn;\n"
+        # the 100th command is never given back to its pool
+        "\t{\n\t\tstatic atomic_t n;\n\n"
+        "\t\tif (atomic_inc_return(&n) == 100)\n\t\t\treturn;\n\t}\n"
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n"
         "\tif (atomic_dec_and_test(&tvq->inflight))",
         "io.", 420),

@@ -40,12 +40,12 @@ MUTANTS = {
         "tcm_vhost_io.c",
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n"
         "\tif (atomic_dec_and_test(&tvq->inflight))",
-        # the 100th command is never given back to its pool
+        # the 10th command is never given back to its pool
         "\t{\n\t\tstatic atomic_t n;\n\n"
-        "\t\tif (atomic_inc_return(&n) == 100)\n\t\t\treturn;\n\t}\n"
+        "\t\tif (atomic_inc_return(&n) == 10)\n\t\t\treturn;\n\t}\n"
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n"
         "\tif (atomic_dec_and_test(&tvq->inflight))",
-        "io.", 420),
+        "io.", 300),
 }
 
 

@@ -269,7 +269,9 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 		cmd->bounce_sgl = NULL;
 	}
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
-	if (atomic_dec_and_test(&tvq->inflight))
+	/* Only teardown waits; wq_has_sleeper() orders against its check. */
+	if (atomic_dec_and_test(&tvq->inflight) &&
+	    wq_has_sleeper(&tvq->vdev->idle_wq))
 		wake_up(&tvq->vdev->idle_wq);
 }
 

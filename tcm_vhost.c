@@ -123,6 +123,17 @@ static void tvh_set_backends(struct tvh_dev *vdev, struct tvh_tpg **targets)
 	}
 }
 
+/* Stop the request queues' threads and free their pools; all are idle. */
+static void tvh_release_request_queues(struct tvh_dev *vdev)
+{
+	int i;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		tvh_io_thread_stop(&vdev->vqs[i]);
+		tvh_io_pool_destroy(&vdev->vqs[i]);
+	}
+}
+
 /* Give the TPGs of @targets back to configfs. */
 static void tvh_detach_tpgs(struct tvh_tpg **targets)
 {
@@ -147,7 +158,6 @@ static void tvh_detach_tpgs(struct tvh_tpg **targets)
 static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 {
 	struct tvh_tpg **targets = vdev->targets;
-	int i;
 
 	if (!targets)
 		return;
@@ -155,10 +165,7 @@ static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 	vhost_dev_flush(&vdev->dev);	/* no kick handler runs past here */
 	tvh_dev_wait_idle(vdev);
 	vhost_dev_flush(&vdev->dev);	/* nor any answer */
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		tvh_io_thread_stop(&vdev->vqs[i]);
-		tvh_io_pool_destroy(&vdev->vqs[i]);
-	}
+	tvh_release_request_queues(vdev);
 	tvh_detach_tpgs(targets);
 	kfree(targets);
 	vdev->targets = NULL;
@@ -315,10 +322,7 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 	return 0;
 
 out_destroy_pools:
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		tvh_io_thread_stop(&vdev->vqs[i]);
-		tvh_io_pool_destroy(&vdev->vqs[i]);
-	}
+	tvh_release_request_queues(vdev);
 	tvh_detach_tpgs(targets);
 out_free_targets:
 	kfree(targets);

@@ -152,6 +152,10 @@ if [ "$failed" -gt 0 ]; then
 	echo "Failures:"
 	grep '^FAIL: ' "$results" | sed 's/^/  /'
 fi
+retried=$(cat "$out"/*.out 2>/dev/null | grep -c 'l2: RETRY: ')
+if [ "$retried" -gt 0 ]; then
+	echo "Nested guests booted a second time after resetting themselves silently: $retried (see tests/e2e/l2.sh)"
+fi
 echo "make check took $(($(date +%s) - start)) s; logs in build/check/"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

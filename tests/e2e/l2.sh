@@ -13,6 +13,14 @@
 # the background and kill -9 QEMU.
 # Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
 # kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
+#
+# vCPUs (--cpus, L2_CPUS): by default 1, or 2 when --queues is more than 1 (Linux's
+# virtio_scsi uses min(num_queues, CPUs) request queues). On this test bed L2 runs under
+# nested SVM emulated by TCG, and a 2-vCPU L2 sometimes resets itself without a kernel
+# message, or stalls on lost timer interrupts (seen in 3 of 8 boots; 0 of 10 with one
+# vCPU), with either module. A guest that resets itself without printing anything is
+# booted once more, and says so ("l2: RETRY"); a timeout, a kernel complaint or a failed
+# command never is.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +28,7 @@ vmdir=$(cd "$here/../vm" && pwd)
 : "${KV:=$(uname -r)}"
 cache=${VM_CACHE_DIR:-${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/$KV}
 
-wwpn='' queues=1 vhost_opts='' timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-2}
+wwpn='' queues=1 vhost_opts='' timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-}
 pidfile='' log=''
 
 usage() {
@@ -50,12 +58,13 @@ for f in vmlinuz initrd-l2.gz; do
 done
 [[ -c /dev/kvm ]] || modprobe kvm_amd || { echo "l2.sh: no /dev/kvm" >&2; exit 2; }
 
+[[ -n $cpus ]] || cpus=$((queues > 1 ? 2 : 1))
+
 # The run dir is shared read-write with L2 (9p tag "rw", same path inside): env, cmd and
 # stage2 go in, dmesg comes back.
 run_dir=$(mktemp -d /var/tmp/l2.XXXXXX)
 trap 'rm -rf "$run_dir"' EXIT
 log=${log:-/tmp/l2-console-$$.log}
-nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 cp "$vmdir/stage2.sh" "$run_dir/stage2"
 if (($# == 1)); then
 	printf '%s\n' "$1" >"$run_dir/cmd"
@@ -63,13 +72,6 @@ else
 	printf '%q ' "$@" >"$run_dir/cmd"
 	echo >>"$run_dir/cmd"
 fi
-{
-	printf 'export %s=%q\n' TCMV_NONCE "$nonce" TCMV_CWD /project KV "$KV" TCMV_HOSTNAME l2 \
-		TCMV_LEVEL 2
-	while IFS= read -r name; do
-		printf 'export %s=%q\n' "$name" "${!name}"
-	done < <(compgen -v | grep -E '^(FABRIC_MODULE$|E2E_)' || true)
-} >"$run_dir/env"
 
 # shellcheck disable=SC2054 # the commas are QEMU's
 qemu=(qemu-system-x86_64 -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
@@ -84,22 +86,37 @@ if [[ -n $wwpn ]]; then
 	qemu+=(-device "vhost-scsi-pci,wwpn=$wwpn,num_queues=$queues${vhost_opts:+,$vhost_opts}")
 fi
 [[ -n $pidfile ]] && qemu+=(-pidfile "$pidfile")
-
-echo "l2: booting (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
-start=$(date +%s)
-set +e
 awk=(awk)
 awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive) # line by line, not blocks
-# shellcheck disable=SC2016 # the $ are awk's
-timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
-	"${awk[@]}" -v logf="$log" -v nonce="$nonce" '
-		{ sub(/\r+$/, ""); print > logf; fflush(logf) }
-		index($0, "TCMV-END-" nonce) { show = 0 }
-		show { print; fflush() }
-		index($0, "TCMV-BEGIN-" nonce) { show = 1 }'
-qemu_rc=${PIPESTATUS[0]}
-set -e
-elapsed=$(($(date +%s) - start))
+
+# boot_once: one L2 run; sets qemu_rc, elapsed and end (the exit marker, empty if none).
+boot_once() {
+	local nonce start
+	nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+	rm -f "$run_dir/result" "$run_dir/dmesg"
+	{
+		printf 'export %s=%q\n' TCMV_NONCE "$nonce" TCMV_CWD /project KV "$KV" \
+			TCMV_HOSTNAME l2 TCMV_LEVEL 2
+		while IFS= read -r name; do
+			printf 'export %s=%q\n' "$name" "${!name}"
+		done < <(compgen -v | grep -E '^(FABRIC_MODULE$|E2E_)' || true)
+	} >"$run_dir/env"
+	echo "l2: booting (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
+	start=$(date +%s)
+	set +e
+	# shellcheck disable=SC2016 # the $ are awk's
+	timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
+		"${awk[@]}" -v logf="$log" -v nonce="$nonce" '
+			{ sub(/\r+$/, ""); print > logf; fflush(logf) }
+			index($0, "TCMV-END-" nonce) { show = 0 }
+			show { print; fflush() }
+			index($0, "TCMV-BEGIN-" nonce) { show = 1 }'
+	qemu_rc=${PIPESTATUS[0]}
+	set -e
+	elapsed=$(($(date +%s) - start))
+	# stage2 writes the result file before printing the console marker; either will do.
+	end=$(cat "$run_dir/result" 2>/dev/null || grep -a "TCMV-END-$nonce " "$log" | tail -n1 || true)
+}
 
 fail() {
 	local code=$1
@@ -111,8 +128,15 @@ fail() {
 	exit "$code"
 }
 
-# stage2 writes the result file before printing the console marker; either will do.
-end=$(cat "$run_dir/result" 2>/dev/null || grep -a "TCMV-END-$nonce " "$log" | tail -n1 || true)
+boot_once
+# QEMU exits 0 without a marker when the guest reset itself (-no-reboot): no panic, no
+# oops on the console. Not after kill -9 (status 137) or a timeout (124).
+if [[ -z $end ]] && ((qemu_rc == 0)) &&
+	! grep -aqE 'Kernel panic|BUG:|Oops|WARNING:|general protection|rcu: INFO|blocked for more than' "$log"; then
+	echo "l2: RETRY: the guest reset itself after ${elapsed}s without a kernel message (nested-virtualization artifact, see l2.sh); booting it once more" >&2
+	cp "$log" "$log.first"
+	boot_once
+fi
 if [[ -z $end ]]; then
 	((qemu_rc == 124)) && fail 124 "timed out after ${timeout_s}s"
 	fail 124 "L2 ended without an exit marker (qemu status $qemu_rc)"

@@ -87,7 +87,7 @@ MODULE_PARM_DESC(direct_submit,
 		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N)");
 module_param_named(vq_threads, tvh_vq_threads, bool, 0644);
 MODULE_PARM_DESC(vq_threads,
-		 "Serve each request queue from its own thread while there are no more queues than CPUs (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
+		 "Serve request queues from threads of their own, at most one per CPU (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
 
 static bool tvh_dev_idle(struct tvh_dev *vdev)
 {
@@ -128,10 +128,9 @@ static void tvh_release_request_queues(struct tvh_dev *vdev)
 {
 	int i;
 
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		tvh_io_thread_stop(&vdev->vqs[i]);
+	tvh_io_threads_stop(vdev);
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
 		tvh_io_pool_destroy(&vdev->vqs[i]);
-	}
 }
 
 /* Give the TPGs of @targets back to configfs. */
@@ -219,28 +218,9 @@ static int tvh_attach_tpgs(struct tvh_dev *vdev, const char *wwpn,
 	return 0;
 }
 
-/*
- * Queue threads pay off while each can have a CPU; with more request
- * queues than CPUs they only add switching (measured: 4 queues on 2 CPUs
- * ran faster on the single vhost worker), so then the worker serves all.
- */
-static bool tvh_use_vq_threads(struct tvh_dev *vdev)
-{
-	unsigned int queues = 0;
-	int i;
-
-	if (!tvh_vq_threads)
-		return false;
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
-		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
-			queues++;
-	return queues <= num_online_cpus();
-}
-
 static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 {
 	struct tvh_tpg **targets;
-	bool threads;
 	int i, ret;
 
 	ret = tvh_check_target(t);
@@ -278,18 +258,17 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 	if (ret)
 		goto out_free_targets;
 
-	threads = tvh_use_vq_threads(vdev);
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
 		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
 			continue;
 		ret = tvh_io_pool_create(&vdev->vqs[i]);
 		if (ret)
 			goto out_destroy_pools;
-		if (threads) {
-			ret = tvh_io_thread_start(&vdev->vqs[i]);
-			if (ret)
-				goto out_destroy_pools;
-		}
+	}
+	if (tvh_vq_threads) {
+		ret = tvh_io_threads_start(vdev);
+		if (ret)
+			goto out_destroy_pools;
 	}
 	strscpy(vdev->wwpn, t->vhost_wwpn, sizeof(vdev->wwpn));
 	vdev->targets = targets;
@@ -418,6 +397,8 @@ static int tvh_open(struct inode *inode, struct file *f)
 	}
 	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT, 0, true,
 		       NULL);
+	for (i = VHOST_SCSI_VQ_IO; i < nvqs; i++)
+		tvh_io_init_kick(&vdev->vqs[i]);
 	f->private_data = vdev;
 	return 0;
 

@@ -20,7 +20,7 @@
  *
  * Context rules.  Everything that touches a virtqueue or guest memory runs
  * with that queue's mutex held, in a thread that has the owner's mm: the
- * device's vhost worker, or a request queue's own thread (tcm_vhost_io.c),
+ * device's vhost worker, or the request queue's thread (tcm_vhost_io.c),
  * which runs in the owner's cgroups like the vhost worker does.
  * target_core calls back from its own contexts (queue_status, queue_data_in,
  * queue_tm_rsp, aborted_task, release_cmd); those callbacks only push the
@@ -30,6 +30,7 @@
 #define _TCM_VHOST_H
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/llist.h>
 #include <linux/mutex.h>
 #include <linux/sbitmap.h>
@@ -51,6 +52,8 @@
 #define TVH_WEIGHT 256
 /* Hotplug events queued for a guest before further ones count as missed. */
 #define TVH_MAX_EVENTS 128
+/* Used ring entries written at once when answering finished commands. */
+#define TVH_USED_BATCH 32
 /* Response header pieces kept inline in a command (more is allocated). */
 #define TVH_RESP_IOV_INLINE 4
 /* Hard limits of the max_io_vqs module parameter. */
@@ -142,6 +145,24 @@ enum tvh_vq_pending {
 	TVH_VQ_DONE,		/* commands on @done await their answer */
 };
 
+/*
+ * A thread that serves some of a device's request queues instead of the
+ * device's single vhost worker (module parameter vq_threads): at most one
+ * per online CPU, each set-up request queue served by exactly one.  It runs
+ * with the owner's mm and in the owner's cgroups, as the vhost worker does.
+ * Created at SET_ENDPOINT before the queues start, stopped once they are
+ * idle again; immutable in between (tcm_vhost_io.c).
+ */
+struct tvh_io_thread {
+	struct task_struct *task;
+	struct tvh_dev *vdev;
+	struct task_struct *owner;	/* start-up only: whose cgroups */
+	struct completion started;
+	int start_ret;
+	unsigned int nqueues;
+	struct tvh_vq *queues[];
+};
+
 /* A virtqueue of the device and, for request queues, its command pool. */
 struct tvh_vq {
 	struct vhost_virtqueue vq;
@@ -158,12 +179,11 @@ struct tvh_vq {
 	struct llist_head done;		/* commands ready to be answered */
 	struct vhost_work done_work;	/* answers @done from the vhost worker */
 	/*
-	 * The queue's own thread, which serves it instead of the device's
-	 * single vhost worker (module parameter vq_threads).  Started at
-	 * SET_ENDPOINT and stopped once the queue is idle again, under
-	 * dev.mutex; constant while any command of the queue is in flight.
+	 * The thread serving this queue, or NULL for the vhost worker.  Set
+	 * under dev.mutex before the backend, cleared after the queue is
+	 * idle; readers (kick wake-ups, completions) use RCU.
 	 */
-	struct task_struct *thread;
+	struct tvh_io_thread __rcu *thread;
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
 	/* Entries of vq.log filled by the last tvh_get_desc() (vq.mutex). */
 	unsigned int log_num;
@@ -191,6 +211,9 @@ struct tvh_dev {
 	 */
 	struct tvh_tpg **targets;
 	char wwpn[VHOST_SCSI_WWPN_LEN];	/* dev.mutex */
+	/* Request queue threads, set with the endpoint (dev.mutex). */
+	struct tvh_io_thread **threads;
+	unsigned int nthreads;
 
 	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
 	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */
@@ -224,8 +247,9 @@ void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
-int tvh_io_thread_start(struct tvh_vq *tvq);
-void tvh_io_thread_stop(struct tvh_vq *tvq);
+void tvh_io_init_kick(struct tvh_vq *tvq);
+int tvh_io_threads_start(struct tvh_dev *vdev);
+void tvh_io_threads_stop(struct tvh_dev *vdev);
 int tvh_io_queue_answer(struct se_cmd *se_cmd);
 void tvh_io_aborted(struct se_cmd *se_cmd);
 void tvh_io_release(struct se_cmd *se_cmd);

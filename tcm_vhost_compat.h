@@ -68,6 +68,18 @@ static inline void tvh_target_submit(struct se_cmd *se_cmd, bool direct)
 #endif
 }
 
+/*
+ * Have @fn called instead of the vhost core's poll callback when the
+ * virtqueue's kick eventfd fires.  Relies on struct vhost_poll's wait entry
+ * and mask, the same from 6.1 to 6.12, and on vhost_poll_start() keeping
+ * the entry's function (it only adds the entry to the eventfd's queue).
+ */
+static inline void tvh_vq_poll_set_wakeup(struct vhost_poll *poll,
+					  wait_queue_func_t fn)
+{
+	poll->wait.func = fn;
+}
+
 #ifdef TVH_HAVE_QUEUE_SUBMISSION
 #define TVH_FABRIC_SUBMIT_OPS
 #else

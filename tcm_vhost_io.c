@@ -278,15 +278,20 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 /* Have the queue's thread do @what; false if the queue has no thread. */
 static bool tvh_io_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
 {
-	struct task_struct *thread = READ_ONCE(tvq->thread);
+	struct tvh_io_thread *thread;
+	bool woken = false;
 
-	if (!thread)
-		return false;
-	set_bit(what, &tvq->pending);
-	/* Pairs with set_current_state() in tvh_io_thread(). */
-	smp_mb__after_atomic();
-	wake_up_process(thread);
-	return true;
+	rcu_read_lock();
+	thread = rcu_dereference(tvq->thread);
+	if (thread) {
+		set_bit(what, &tvq->pending);
+		/* Pairs with set_current_state() in tvh_io_thread(). */
+		smp_mb__after_atomic();
+		wake_up_process(thread->task);
+		woken = true;
+	}
+	rcu_read_unlock();
+	return woken;
 }
 
 static void tvh_io_push_done(struct tvh_cmd *cmd)
@@ -339,8 +344,11 @@ void tvh_io_release(struct se_cmd *se_cmd)
 	tvh_io_push_done(cmd);
 }
 
-/* Write the response header of a finished command and return its head. */
-static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
+/*
+ * Write the response header of a finished command (and copy back bounced
+ * data); returns the used length to report with its head.
+ */
+static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 {
 	struct virtio_scsi_cmd_resp resp = { .response = cmd->response };
 	struct se_cmd *se_cmd = &cmd->se_cmd;
@@ -381,22 +389,25 @@ static void tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 		tvh_guest_err(vq, "request %u: response buffer not writable\n",
 			      cmd->head);
 	tvh_log_write(vq, cmd->log, cmd->log_num, sizeof(resp) + data_written);
-	vhost_add_used(vq, cmd->head, sizeof(resp) + data_written);
+	return sizeof(resp) + data_written;
 }
 
 /**
  * tvh_io_flush_answers - answer every finished command of a queue
  * @tvq: the queue; called by whichever thread serves it, or by a TMF
  *
- * One signal to the guest per batch, however many commands it holds.  A
+ * The used ring is written TVH_USED_BATCH entries at a time, and the guest
+ * gets one signal per batch, however many commands it holds.  A
  * TMF calls this for every queue before writing its own answer, so that
  * the guest sees the commands it aborted answered first.
  */
 void tvh_io_flush_answers(struct tvh_vq *tvq)
 {
+	struct vring_used_elem used[TVH_USED_BATCH];
 	struct vhost_virtqueue *vq = &tvq->vq;
 	struct tvh_cmd *cmd, *next;
 	struct llist_node *list;
+	unsigned int n = 0;
 
 	/*
 	 * Take the list under the mutex: whoever holds the mutex next knows
@@ -409,8 +420,16 @@ void tvh_io_flush_answers(struct tvh_vq *tvq)
 		return;
 	}
 	list = llist_reverse_order(list);
-	llist_for_each_entry(cmd, list, done_node)
-		tvh_io_answer(vq, cmd);
+	llist_for_each_entry(cmd, list, done_node) {
+		used[n].id = cpu_to_vhost32(vq, cmd->head);
+		used[n].len = cpu_to_vhost32(vq, tvh_io_answer(vq, cmd));
+		if (++n == ARRAY_SIZE(used)) {
+			vhost_add_used_n(vq, used, n);
+			n = 0;
+		}
+	}
+	if (n)
+		vhost_add_used_n(vq, used, n);
 	vhost_signal(&tvq->vdev->dev, vq);
 	mutex_unlock(&vq->mutex);
 
@@ -751,45 +770,70 @@ void tvh_io_handle_kick(struct vhost_work *work)
 		tvh_serve_queue(vq, tvh_io_handle_one);
 }
 
-/* What a queue thread needs to start: the owner whose cgroups it joins. */
-struct tvh_io_thread_start {
-	struct tvh_vq *tvq;
-	struct task_struct *owner;
-	struct completion started;
-	int ret;
-};
+/*
+ * The guest's kick eventfd fired (any context, the eventfd's wait queue lock
+ * held).  A queue with a thread wakes it here, saving the vhost worker's
+ * wake-up that would only pass the kick on; otherwise this does what the
+ * vhost core's own poll callback does.
+ */
+static int tvh_io_kick_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			      int sync, void *key)
+{
+	struct vhost_poll *poll = container_of(wait, struct vhost_poll, wait);
+	struct tvh_vq *tvq = container_of(poll, struct tvh_vq, vq.poll);
+
+	if (!(key_to_poll(key) & poll->mask))
+		return 0;
+	if (!tvh_io_thread_wake(tvq, TVH_VQ_KICK))
+		vhost_poll_queue(poll);
+	return 0;
+}
+
+/* At open, after vhost_dev_init(): request queue kicks go through us. */
+void tvh_io_init_kick(struct tvh_vq *tvq)
+{
+	tvh_vq_poll_set_wakeup(&tvq->vq.poll, tvh_io_kick_wakeup);
+}
 
 /*
- * A request queue's own thread: answers finished commands, then takes new
- * requests, then sleeps until woken for either.  It runs with the owner's
- * mm and in the owner's cgroups, as the vhost worker does, so its CPU time
- * is the guest's.
+ * A request queue thread: answers finished commands, then takes new
+ * requests, on each of its queues in turn, then sleeps until woken for
+ * either.  Each pass over a queue is bounded (tvh_serve_queue), so one busy
+ * ring does not starve the thread's other queues.
  */
 static int tvh_io_thread(void *data)
 {
-	struct tvh_io_thread_start *start = data;
-	struct tvh_vq *tvq = start->tvq;
-	struct mm_struct *mm = tvq->vdev->dev.mm;
+	struct tvh_io_thread *thread = data;
+	struct mm_struct *mm = thread->vdev->dev.mm;
+	unsigned int i;
 
-	start->ret = cgroup_attach_task_all(start->owner, current);
-	complete(&start->started);	/* @start is gone after this */
+	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
+	complete(&thread->started);
 	kthread_use_mm(mm);
 
 	for (;;) {
+		bool busy = false;
+
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (kthread_should_stop()) {
 			__set_current_state(TASK_RUNNING);
 			break;
 		}
-		if (!READ_ONCE(tvq->pending)) {
+		for (i = 0; i < thread->nqueues && !busy; i++)
+			busy = READ_ONCE(thread->queues[i]->pending);
+		if (!busy) {
 			schedule();
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
-		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
-			tvh_io_flush_answers(tvq);
-		if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
-			tvh_serve_queue(&tvq->vq, tvh_io_handle_one);
+		for (i = 0; i < thread->nqueues; i++) {
+			struct tvh_vq *tvq = thread->queues[i];
+
+			if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
+				tvh_io_flush_answers(tvq);
+			if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
+				tvh_serve_queue(&tvq->vq, tvh_io_handle_one);
+		}
 		cond_resched();
 	}
 
@@ -797,53 +841,131 @@ static int tvh_io_thread(void *data)
 	return 0;
 }
 
-/**
- * tvh_io_thread_start - give a request queue its own thread
- * @tvq: a request queue with its pool, backend not yet set
- *
- * Called from the owner's SET_ENDPOINT ioctl, under dev.mutex.
- */
-int tvh_io_thread_start(struct tvh_vq *tvq)
+/* Create and start one thread for @nqueues queues; NULL or ERR_PTR. */
+static struct tvh_io_thread *tvh_io_thread_create(struct tvh_dev *vdev,
+						  unsigned int idx,
+						  unsigned int nqueues)
 {
-	struct tvh_io_thread_start start = {
-		.tvq = tvq,
-		.owner = current,
-	};
-	struct task_struct *thread;
+	struct tvh_io_thread *thread;
+	int ret;
 
-	init_completion(&start.started);
-	thread = kthread_create(tvh_io_thread, &start, "tcm_vhost-%d.%u",
-				task_pid_nr(current), tvh_vq_index(&tvq->vq));
-	if (IS_ERR(thread))
-		return PTR_ERR(thread);
-	get_task_struct(thread);
-	wake_up_process(thread);
-	wait_for_completion(&start.started);
-	if (start.ret) {
-		kthread_stop(thread);
-		put_task_struct(thread);
-		return start.ret;
+	thread = kzalloc(struct_size(thread, queues, nqueues), GFP_KERNEL);
+	if (!thread)
+		return ERR_PTR(-ENOMEM);
+	thread->vdev = vdev;
+	thread->owner = current;
+	init_completion(&thread->started);
+	thread->task = kthread_create(tvh_io_thread, thread, "vhost-%d-io%u",
+				      task_pid_nr(current), idx);
+	if (IS_ERR(thread->task)) {
+		ret = PTR_ERR(thread->task);
+		goto out_free;
 	}
-	tvq->pending = 0;
-	WRITE_ONCE(tvq->thread, thread);
-	return 0;
+	get_task_struct(thread->task);
+	wake_up_process(thread->task);
+	wait_for_completion(&thread->started);
+	thread->owner = NULL;
+	ret = thread->start_ret;
+	if (ret)
+		goto out_stop;
+	return thread;
+
+out_stop:
+	kthread_stop(thread->task);
+	put_task_struct(thread->task);
+out_free:
+	kfree(thread);
+	return ERR_PTR(ret);
 }
 
-/*
- * Stop a queue's thread; the queue is idle and its backend unset, under
- * dev.mutex.  A kick handler may have read the pointer just before it was
- * cleared: the flush waits for it before the thread goes away.
- */
-void tvh_io_thread_stop(struct tvh_vq *tvq)
+static void tvh_io_thread_destroy(struct tvh_io_thread *thread)
 {
-	struct task_struct *thread = tvq->thread;
+	kthread_stop(thread->task);
+	put_task_struct(thread->task);
+	kfree(thread);
+}
 
-	if (!thread)
+/**
+ * tvh_io_threads_start - give the request queues their threads
+ * @vdev: the device, in the owner's SET_ENDPOINT ioctl under dev.mutex;
+ *	pools created, backends not yet set
+ *
+ * One thread per set-up request queue, but no more than there are online
+ * CPUs: with more queues, queue k is served by thread k modulo that (more
+ * threads than CPUs would only add switching).
+ */
+int tvh_io_threads_start(struct tvh_dev *vdev)
+{
+	unsigned int nqueues = 0, nthreads, k, t;
+	struct tvh_io_thread **threads;
+	int i, ret;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
+			nqueues++;
+	if (!nqueues)
+		return 0;
+	nthreads = min(nqueues, num_online_cpus());
+	threads = kcalloc(nthreads, sizeof(*threads), GFP_KERNEL);
+	if (!threads)
+		return -ENOMEM;
+	for (t = 0; t < nthreads; t++) {
+		threads[t] = tvh_io_thread_create(vdev, t,
+						  DIV_ROUND_UP(nqueues - t,
+							       nthreads));
+		if (IS_ERR(threads[t])) {
+			ret = PTR_ERR(threads[t]);
+			goto out_destroy;
+		}
+	}
+	k = 0;
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		struct tvh_vq *tvq = &vdev->vqs[i];
+		struct tvh_io_thread *thread;
+
+		if (!vhost_vq_is_setup(&tvq->vq))
+			continue;
+		thread = threads[k % nthreads];
+		thread->queues[thread->nqueues++] = tvq;
+		tvq->pending = 0;
+		rcu_assign_pointer(tvq->thread, thread);
+		k++;
+	}
+	vdev->threads = threads;
+	vdev->nthreads = nthreads;
+	return 0;
+
+out_destroy:
+	while (t--)
+		tvh_io_thread_destroy(threads[t]);
+	kfree(threads);
+	return ret;
+}
+
+/**
+ * tvh_io_threads_stop - stop the request queue threads
+ * @vdev: the device, under dev.mutex, every request queue idle
+ *
+ * Kick wake-ups and completions that looked a thread up just before it was
+ * unpublished finish under RCU; kicks passed on to the vhost worker finish
+ * with its flush.  Only then do the threads go.
+ */
+void tvh_io_threads_stop(struct tvh_dev *vdev)
+{
+	unsigned int t;
+	int i;
+
+	if (!vdev->threads)
 		return;
-	WRITE_ONCE(tvq->thread, NULL);
-	vhost_dev_flush(&tvq->vdev->dev);
-	kthread_stop(thread);
-	put_task_struct(thread);
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		RCU_INIT_POINTER(vdev->vqs[i].thread, NULL);
+	synchronize_rcu();
+	vhost_dev_flush(&vdev->dev);
+	for (t = 0; t < vdev->nthreads; t++)
+		tvh_io_thread_destroy(vdev->threads[t]);
+	kfree(vdev->threads);
+	vdev->threads = NULL;
+	vdev->nthreads = 0;
 }
 
 /* Pool size for a ring: every slot plus room for late releases. */

@@ -91,10 +91,14 @@ def main():
     md = []
     md.append("## libvsc in L1, no guest (tests/bin/vsc-load, 1 rd_mcp LUN)\n")
     md.append("Medians over rounds; ± is half the spread (max-min)/median of the IOPS over "
-              "rounds. Ratio = tcm_vhost / vhost_scsi.\n")
+              "rounds. Ratio = tcm_vhost / vhost_scsi. CPU: busy time of all vCPUs per "
+              "command, in brackets the load generator's own part (the rest is the kernel: "
+              "the module, target_core, rd_mcp, interrupts); busy: share of all vCPUs busy "
+              "(100% = the machine is saturated, so the CPU cost per command decides).\n")
     md.append("| pattern | rd% | queues | QD/queue | tcm_vhost IOPS | vhost_scsi IOPS | "
-              "ratio | tcm_vhost MB/s | vhost_scsi MB/s | p50 us (tv/vs) | p99 us (tv/vs) |")
-    md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+              "ratio | tcm_vhost MB/s | vhost_scsi MB/s | p50 us (tv/vs) | p99 us (tv/vs) | "
+              "CPU us/cmd tv (client) | CPU us/cmd vs (client) | busy % (tv/vs) |")
+    md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     chart = []
     for key in sorted(pts, key=lambda k: (k[0], -k[1], k[2], k[3])):
         pat, pct, q, d = key
@@ -108,6 +112,9 @@ def main():
                 "mbps": med([x["mbps"] for x in rows]),
                 "lat_p50_us": med([x["lat_p50_us"] for x in rows]),
                 "lat_p99_us": med([x["lat_p99_us"] for x in rows]),
+                "cpu_us_per_io": med([x.get("cpu_us_per_io", 0) for x in rows]),
+                "client_us_per_io": med([x.get("client_us_per_io", 0) for x in rows]),
+                "cpu_busy_pct": med([x.get("cpu_busy_pct", 0) for x in rows]),
                 "spread_pct": spread([x["iops"] for x in rows]),
                 "errors": sum(x.get("errors", 0) for x in rows),
             }
@@ -118,7 +125,10 @@ def main():
                   f"{fnum(b['iops'])} {fspread(b['spread_pct'])} | **{fpct(e['ratio_iops'])}** | "
                   f"{fnum(a['mbps'])} | {fnum(b['mbps'])} | "
                   f"{fnum(a['lat_p50_us'])} / {fnum(b['lat_p50_us'])} | "
-                  f"{fnum(a['lat_p99_us'])} / {fnum(b['lat_p99_us'])} |")
+                  f"{fnum(a['lat_p99_us'])} / {fnum(b['lat_p99_us'])} | "
+                  f"{fnum(a['cpu_us_per_io'])} ({fnum(a['client_us_per_io'])}) | "
+                  f"{fnum(b['cpu_us_per_io'])} ({fnum(b['client_us_per_io'])}) | "
+                  f"{fnum(a['cpu_busy_pct'])} / {fnum(b['cpu_busy_pct'])} |")
         chart.append((f"{pat[:6]} r{pct} q{q} d{d}", e["ratio_iops"]))
     errs = sum(e[m]["errors"] for e in res["libvsc"] for m in (A, B))
     if errs:

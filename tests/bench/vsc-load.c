@@ -15,6 +15,9 @@
  * Commands rotate over the given LUNs. Latency is submit-to-reap per command
  * (includes the wake-up of the reaping thread, as a guest would see it).
  * Only completions inside [ramp, time] count.
+ * CPU cost over the same window, from /proc/stat and getrusage: cpu_busy_pct
+ * (all CPUs, 100 = every CPU busy), cpu_us_per_io (busy CPU time of the
+ * whole machine per command) and client_us_per_io (this process's part).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "libvsc.h"
@@ -256,6 +261,45 @@ static unsigned int pow2_at_least(unsigned int v)
 	return p;
 }
 
+/* Busy and total CPU time of the machine (jiffies), this process's (s). */
+struct cpu_sample {
+	unsigned long long busy, total;
+	double self_s;
+};
+
+static void cpu_sample(struct cpu_sample *cs)
+{
+	unsigned long long v[8] = { 0 };
+	struct rusage ru;
+	FILE *f = fopen("/proc/stat", "r");
+
+	cs->busy = cs->total = 0;
+	if (f) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+			/* user nice system idle iowait irq softirq steal */
+			cs->busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+			cs->total = cs->busy + v[3] + v[4];
+		}
+		fclose(f);
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	cs->self_s = ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+		     (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void sleep_until_ns(uint64_t t)
+{
+	uint64_t now = vsc_now_ns();
+
+	if (t > now) {
+		struct timespec ts = { .tv_sec = (time_t)((t - now) / 1000000000ULL),
+				       .tv_nsec = (long)((t - now) % 1000000000ULL) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -268,6 +312,7 @@ int main(int argc, char **argv)
 			 .ramp_s = 0.5, .label = "", .target = 1 };
 	const char *luns = "0", *pattern = "rand4k";
 	struct vsc_opts o = { 0 };
+	struct cpu_sample cpu0, cpu1;
 	struct vsc_dev *d;
 	struct thr *th;
 	unsigned int i, k;
@@ -384,6 +429,10 @@ int main(int argc, char **argv)
 	t_meas = t_start + (uint64_t)(c.ramp_s * 1e9);
 	t_end = t_start + (uint64_t)(c.time_s * 1e9);
 	pthread_barrier_wait(&barrier);
+	sleep_until_ns(t_meas);
+	cpu_sample(&cpu0);
+	sleep_until_ns(t_end);
+	cpu_sample(&cpu1);
 	for (i = 0; i < c.queues; i++)
 		pthread_join(th[i].tid, NULL);
 
@@ -392,6 +441,8 @@ int main(int argc, char **argv)
 	uint32_t *all;
 	double secs = (double)(t_end - t_meas) / 1e9, sum = 0;
 	const char *err = "";
+	long hz = sysconf(_SC_CLK_TCK);
+	double busy_s, busy_pct;
 
 	for (i = 0; i < c.queues; i++) {
 		ios += th[i].ios;
@@ -413,6 +464,9 @@ int main(int argc, char **argv)
 		nlat += th[i].nlat;
 	}
 	qsort(all, nlat, sizeof(*all), cmp_u32);
+	busy_s = (double)(cpu1.busy - cpu0.busy) / (hz > 0 ? hz : 100);
+	busy_pct = cpu1.total > cpu0.total ?
+		100.0 * (double)(cpu1.busy - cpu0.busy) / (double)(cpu1.total - cpu0.total) : 0;
 	for (size_t j = 0; j < nlat; j++)
 		sum += all[j];
 #define PCT(p) (nlat ? all[(size_t)((double)(nlat - 1) * (p))] / 1000.0 : 0.0)
@@ -420,12 +474,15 @@ int main(int argc, char **argv)
 	       "\"bs\":%u,\"read_pct\":%u,\"queues\":%u,\"iodepth\":%u,\"ring\":%u,\"luns\":%u,"
 	       "\"time_s\":%.3f,\"ios\":%llu,\"reads\":%llu,\"writes\":%llu,\"errors\":%llu,"
 	       "\"submit_errors\":%llu,\"iops\":%.1f,\"mbps\":%.2f,\"lat_mean_us\":%.2f,"
-	       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,\"lat_max_us\":%.2f,\"error\":\"%s\"}\n",
+	       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,\"lat_max_us\":%.2f,"
+	       "\"cpu_busy_pct\":%.1f,\"cpu_us_per_io\":%.2f,\"client_us_per_io\":%.2f,"
+	       "\"error\":\"%s\"}\n",
 	       c.label, c.wwpn, pattern, c.bs, c.read_pct, c.queues, c.iodepth, c.ring, c.nluns,
 	       secs, (unsigned long long)ios, (unsigned long long)rd, (unsigned long long)wr,
 	       (unsigned long long)errors, (unsigned long long)serr, ios / secs,
 	       bytes / secs / 1e6, nlat ? sum / nlat / 1000.0 : 0.0, PCT(0.50), PCT(0.99),
-	       nlat ? all[nlat - 1] / 1000.0 : 0.0, err);
+	       nlat ? all[nlat - 1] / 1000.0 : 0.0, busy_pct, ios ? busy_s * 1e6 / ios : 0.0,
+	       ios ? (cpu1.self_s - cpu0.self_s) * 1e6 / ios : 0.0, err);
 	fflush(stdout);
 	if (*err || errors || serr)
 		rc = 1;

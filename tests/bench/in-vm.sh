@@ -40,7 +40,7 @@ else
 	: "${BENCH_PATTERNS:=rand4k:75 rand4k:25 seq1m:75}"
 	: "${BENCH_FIO_LUNS:=1 16 32}" "${BENCH_FIO_MIXES:=25 75}" "${BENCH_FIO_SIZES:=4k 1m}"
 	: "${BENCH_MEM_QUEUES:=1 4 16}" "${BENCH_MEM_REPS:=3}" "${BENCH_NLUNS:=32}"
-	: "${BENCH_L2_ROUNDS:=$BENCH_ROUNDS}"
+	: "${BENCH_L2_ROUNDS:=1}"	# an L2 with 32 LUNs takes minutes to boot
 fi
 # One request queue, hence one vCPU in L2 (tests/e2e/l2.sh: a 2-vCPU L2 is not reliable
 # under this test bed's nested emulation).

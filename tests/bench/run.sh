@@ -1,7 +1,7 @@
 #!/bin/bash
 # make bench: tcm_vhost vs Debian's vhost_scsi, measured in ONE L1 VM (tests/vm/run).
 #
-#   tests/bench/run.sh            full run (3 rounds; ~30 min on an idle 2-core machine)
+#   tests/bench/run.sh            full run (3 rounds of libvsc, 1 of L2; ~25 min idle)
 #   QUICK=1 tests/bench/run.sh    short run (trimmed matrix; ~5 min on an idle machine)
 #
 # The VM runs tests/bench/in-vm.sh: rounds alternating the two modules on identical rd_mcp

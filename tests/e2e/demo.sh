@@ -27,9 +27,9 @@ vhost_lun_link "$WWPN" "$TPGT" 0 "$bs" || demo_fail "cannot link the LUN"
 vhost_nexus "$WWPN" "$TPGT" || demo_fail "cannot create the nexus"
 stats=$VHOST_CFS/$WWPN/tpgt_$TPGT/lun/lun_0/statistics/scsi_tgt_port
 
-echo "--- booting a guest: qemu -accel kvm -device vhost-scsi-pci,wwpn=$WWPN,num_queues=2"
+echo "--- booting a guest: qemu -accel kvm -device vhost-scsi-pci,wwpn=$WWPN,num_queues=1"
 t0=$SECONDS
-"$L2" --wwpn "$WWPN" --queues 2 --timeout "$(l2_timeout 0)" -- tests/e2e/l2-demo.sh "$mb" ||
+"$L2" --wwpn "$WWPN" --queues 1 --timeout "$(l2_timeout 0)" -- tests/e2e/l2-demo.sh "$mb" ||
 	demo_fail "the guest could not verify its data (see above)"
 echo "--- the target's side: $(cat "$stats/in_cmds") SCSI commands, $(cat "$stats/write_mbytes") MB" \
 	"written, $(cat "$stats/read_mbytes") MB read on LUN 0 (guest boot and run: $((SECONDS - t0)) s)"

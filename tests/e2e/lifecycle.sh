@@ -32,7 +32,7 @@ report_check "$SUITE/lifecycle-reboot-read" "second guest did not read back the 
 pidf=/var/tmp/l2-qemu.pid bglog=/var/tmp/l2-bg.log
 rm -f "$pidf"
 base=$(e2e_lun_cmds 0)
-"$L2" --wwpn "$WWPN" --queues 2 --pidfile "$pidf" --timeout "$(l2_timeout 600)" -- \
+"$L2" --wwpn "$WWPN" --queues 1 --pidfile "$pidf" --timeout "$(l2_timeout 600)" -- \
 	"fio --name=load --filename=/dev/sda --ioengine=libaio --direct=1 --rw=randrw --bs=4k \
 	--iodepth=32 --numjobs=2 --time_based --runtime=600 >/dev/null" >"$bglog" 2>&1 &
 bg=$!
@@ -62,7 +62,7 @@ else
 	tail -n 20 "$bglog"
 fi
 report_check "$SUITE/lifecycle-restart-after-kill" "verified I/O failed after kill -9" \
-	"$L2" --wwpn "$WWPN" --queues 2 --timeout "$(l2_timeout $((2 * E2E_SECONDS)))" -- \
+	"$L2" --wwpn "$WWPN" --queues 1 --timeout "$(l2_timeout $((2 * E2E_SECONDS)))" -- \
 	tests/e2e/l2-fio.sh 1 "$E2E_SECONDS" randrw4k
 
 # 3. teardown, step by step

@@ -153,7 +153,7 @@ fi
 
 if ((fail == 0)); then
 	l2log=/tmp/sgreset-l2-$$.out
-	"$here/l2.sh" --wwpn "$wwpn" --queues 2 --timeout "${E2E_SGRESET_L2_TIMEOUT:-400}" \
+	"$here/l2.sh" --wwpn "$wwpn" --queues 1 --timeout "${E2E_SGRESET_L2_TIMEOUT:-400}" \
 		--log /tmp/sgreset-l2-console.log -- bash /project/tests/e2e/sg-reset.sh --guest \
 		>"$l2log" 2>&1
 	l2rc=$?

@@ -42,7 +42,7 @@ report_check "$SUITE/targetcli-nexus" "rtslib made no nexus" test -n "$nexus"
 echo "nexus: $nexus"
 
 report_check "$SUITE/targetcli-guest-io" "verified I/O through the targetcli-built LUN failed" \
-	"$L2" --wwpn "$WWPN" --queues 2 --timeout "$(l2_timeout $((2 * E2E_SECONDS)))" -- \
+	"$L2" --wwpn "$WWPN" --queues 1 --timeout "$(l2_timeout $((2 * E2E_SECONDS)))" -- \
 	tests/e2e/l2-fio.sh 1 "$E2E_SECONDS" randrw4k
 
 clear_ok() {

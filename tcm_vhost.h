@@ -66,6 +66,7 @@ extern unsigned int tvh_max_io_vqs;
 extern unsigned int tvh_inline_sg;
 extern bool tvh_direct_submit;
 extern bool tvh_vq_threads;
+extern bool tvh_offload;
 
 /* A WWN directory: /sys/kernel/config/target/vhost/<name>. */
 struct tvh_tport {
@@ -214,6 +215,7 @@ struct tvh_dev {
 	/* Request queue threads, set with the endpoint (dev.mutex). */
 	struct tvh_io_thread **threads;
 	unsigned int nthreads;
+	bool spare_cpus;		/* nthreads < online CPUs at start */
 
 	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
 	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */

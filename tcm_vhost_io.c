@@ -526,15 +526,42 @@ static bool tvh_io_read_header(struct vhost_virtqueue *vq,
 	return true;
 }
 
-/* Hand a fully mapped command to target_core. */
+/*
+ * The CPU after this one, for work handed out of a queue's thread: the
+ * thread keeps taking requests while another CPU executes and completes.
+ */
+static int tvh_io_offload_cpu(void)
+{
+	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+/*
+ * Hand a fully mapped command to target_core.
+ *
+ * A lone command is executed right here (direct_submit), which is the
+ * shortest path.  When the device has CPUs to spare (fewer queue threads
+ * than online CPUs) and the queue has other commands in flight, the
+ * command goes to target_core's submission workqueue on the next CPU and
+ * completes there (offload): one busy queue then uses two CPUs, the way a
+ * guest with a deep queue on few vCPUs needs.
+ */
 static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			  struct tvh_req *req, u64 lun, u32 data_len, int dir)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
+	int flags = TARGET_SCF_ACK_KREF;
+	bool direct = tvh_direct_submit;
 
+	if (tvh_offload && cmd->tvq->vdev->spare_cpus &&
+	    atomic_read(&cmd->tvq->inflight) > 1) {
+		se_cmd->cpuid = tvh_io_offload_cpu();
+		flags |= TARGET_SCF_USE_CPUID;
+		direct = false;
+	}
 	if (target_init_cmd(se_cmd, sess, cmd->sense, lun, data_len,
-			    tvh_task_attr(req->task_attr), dir,
-			    TARGET_SCF_ACK_KREF)) {
+			    tvh_task_attr(req->task_attr), dir, flags)) {
 		/* The session is going away: report it as the core would. */
 		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
 		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
@@ -550,7 +577,7 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			       NULL, 0, cmd->prot.sgl, cmd->prot.nents,
 			       GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
-	tvh_target_submit(se_cmd, tvh_direct_submit);
+	tvh_target_submit(se_cmd, direct);
 }
 
 /*
@@ -841,48 +868,44 @@ static int tvh_io_thread(void *data)
 	return 0;
 }
 
-/* Create and start one thread for @nqueues queues; NULL or ERR_PTR. */
-static struct tvh_io_thread *tvh_io_thread_create(struct tvh_dev *vdev,
-						  unsigned int idx,
-						  unsigned int nqueues)
+/* Start @thread, whose queues are assigned; it joins the caller's cgroups. */
+static int tvh_io_thread_run(struct tvh_io_thread *thread, unsigned int idx)
 {
-	struct tvh_io_thread *thread;
-	int ret;
+	struct task_struct *task;
 
-	thread = kzalloc(struct_size(thread, queues, nqueues), GFP_KERNEL);
-	if (!thread)
-		return ERR_PTR(-ENOMEM);
-	thread->vdev = vdev;
 	thread->owner = current;
 	init_completion(&thread->started);
-	thread->task = kthread_create(tvh_io_thread, thread, "vhost-%d-io%u",
-				      task_pid_nr(current), idx);
-	if (IS_ERR(thread->task)) {
-		ret = PTR_ERR(thread->task);
-		goto out_free;
-	}
-	get_task_struct(thread->task);
-	wake_up_process(thread->task);
+	task = kthread_create(tvh_io_thread, thread, "vhost-%d-io%u",
+			      task_pid_nr(current), idx);
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	get_task_struct(task);
+	wake_up_process(task);
 	wait_for_completion(&thread->started);
 	thread->owner = NULL;
-	ret = thread->start_ret;
-	if (ret)
-		goto out_stop;
-	return thread;
-
-out_stop:
-	kthread_stop(thread->task);
-	put_task_struct(thread->task);
-out_free:
-	kfree(thread);
-	return ERR_PTR(ret);
+	if (thread->start_ret) {
+		kthread_stop(task);
+		put_task_struct(task);
+		return thread->start_ret;
+	}
+	thread->task = task;
+	return 0;
 }
 
-static void tvh_io_thread_destroy(struct tvh_io_thread *thread)
+/* Stop (if started) and free the threads of @threads. */
+static void tvh_io_threads_free(struct tvh_io_thread **threads,
+				unsigned int nthreads)
 {
-	kthread_stop(thread->task);
-	put_task_struct(thread->task);
-	kfree(thread);
+	unsigned int t;
+
+	for (t = 0; t < nthreads; t++) {
+		if (threads[t] && threads[t]->task) {
+			kthread_stop(threads[t]->task);
+			put_task_struct(threads[t]->task);
+		}
+		kfree(threads[t]);
+	}
+	kfree(threads);
 }
 
 /**
@@ -892,11 +915,12 @@ static void tvh_io_thread_destroy(struct tvh_io_thread *thread)
  *
  * One thread per set-up request queue, but no more than there are online
  * CPUs: with more queues, queue k is served by thread k modulo that (more
- * threads than CPUs would only add switching).
+ * threads than CPUs would only add switching).  Each thread's queues are
+ * assigned before it starts and never change.
  */
 int tvh_io_threads_start(struct tvh_dev *vdev)
 {
-	unsigned int nqueues = 0, nthreads, k, t;
+	unsigned int nqueues = 0, nthreads, k = 0, t;
 	struct tvh_io_thread **threads;
 	int i, ret;
 
@@ -910,35 +934,42 @@ int tvh_io_threads_start(struct tvh_dev *vdev)
 	if (!threads)
 		return -ENOMEM;
 	for (t = 0; t < nthreads; t++) {
-		threads[t] = tvh_io_thread_create(vdev, t,
-						  DIV_ROUND_UP(nqueues - t,
-							       nthreads));
-		if (IS_ERR(threads[t])) {
-			ret = PTR_ERR(threads[t]);
-			goto out_destroy;
+		threads[t] = kzalloc(struct_size(threads[t], queues,
+						 DIV_ROUND_UP(nqueues - t, nthreads)),
+				     GFP_KERNEL);
+		if (!threads[t]) {
+			ret = -ENOMEM;
+			goto out_free;
 		}
+		threads[t]->vdev = vdev;
 	}
-	k = 0;
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		struct tvh_vq *tvq = &vdev->vqs[i];
-		struct tvh_io_thread *thread;
+		struct tvh_io_thread *thread = threads[k % nthreads];
 
-		if (!vhost_vq_is_setup(&tvq->vq))
+		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
 			continue;
-		thread = threads[k % nthreads];
-		thread->queues[thread->nqueues++] = tvq;
-		tvq->pending = 0;
-		rcu_assign_pointer(tvq->thread, thread);
+		thread->queues[thread->nqueues++] = &vdev->vqs[i];
 		k++;
+	}
+	for (t = 0; t < nthreads; t++) {
+		ret = tvh_io_thread_run(threads[t], t);
+		if (ret)
+			goto out_free;
+	}
+	for (t = 0; t < nthreads; t++) {
+		for (k = 0; k < threads[t]->nqueues; k++) {
+			threads[t]->queues[k]->pending = 0;
+			rcu_assign_pointer(threads[t]->queues[k]->thread,
+					   threads[t]);
+		}
 	}
 	vdev->threads = threads;
 	vdev->nthreads = nthreads;
+	vdev->spare_cpus = nthreads < num_online_cpus();
 	return 0;
 
-out_destroy:
-	while (t--)
-		tvh_io_thread_destroy(threads[t]);
-	kfree(threads);
+out_free:
+	tvh_io_threads_free(threads, nthreads);
 	return ret;
 }
 
@@ -952,7 +983,6 @@ out_destroy:
  */
 void tvh_io_threads_stop(struct tvh_dev *vdev)
 {
-	unsigned int t;
 	int i;
 
 	if (!vdev->threads)
@@ -961,9 +991,7 @@ void tvh_io_threads_stop(struct tvh_dev *vdev)
 		RCU_INIT_POINTER(vdev->vqs[i].thread, NULL);
 	synchronize_rcu();
 	vhost_dev_flush(&vdev->dev);
-	for (t = 0; t < vdev->nthreads; t++)
-		tvh_io_thread_destroy(vdev->threads[t]);
-	kfree(vdev->threads);
+	tvh_io_threads_free(vdev->threads, vdev->nthreads);
 	vdev->threads = NULL;
 	vdev->nthreads = 0;
 }

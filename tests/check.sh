@@ -117,15 +117,35 @@ else
 		shift 2
 		run_step "$name" tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@"
 	}
+	# Against Debian's vhost_scsi a crash of the VM's kernel is upstream's
+	# defect, not a failure of ours: reported as XFAIL with its first line
+	# (the VM panics on any oops, so this costs no timeout).
+	upstream_step() {
+		local name=$1 timeout=$2 rc crash
+		shift 2
+		say "$name"
+		tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@" >"$out/$name.out" 2>&1
+		rc=$?
+		grep -E '^(PASS|FAIL|SKIP|XFAIL): ' "$out/$name.out" | tee -a "$results"
+		if [ $rc -eq 0 ] || grep -q '^FAIL: ' "$out/$name.out"; then
+			return $rc
+		fi
+		crash=$(grep -aE -m1 'kernel BUG|Oops|general protection|list_(add|del) corruption|BUG: unable' \
+			"$out/$name.log" | sed 's/^\[ *[0-9.]*\] //')
+		if [ -n "$crash" ]; then
+			result "XFAIL: $name/host_crash: Debian's vhost_scsi crashed the VM's kernel: $crash (see build/check/$name.log)"
+		else
+			result "FAIL: $name: exit status $rc (see build/check/$name.out)"
+			tail -n 15 "$out/$name.out" | sed 's/^/    /'
+		fi
+	}
 	if [[ $parts == *functional* ]]; then
-		for m in vhost_scsi tcm_vhost; do
-			vm_step "functional-$m" 900 tests/functional/run.sh "$m"
-		done
+		upstream_step functional-vhost_scsi 900 tests/functional/run.sh vhost_scsi
+		vm_step functional-tcm_vhost 900 tests/functional/run.sh tcm_vhost
 	fi
 	if [[ $parts == *badinput* ]]; then
-		for m in tcm_vhost vhost_scsi; do
-			vm_step "badinput-$m" 900 tests/badinput/run.sh "$m"
-		done
+		vm_step badinput-tcm_vhost 900 tests/badinput/run.sh tcm_vhost
+		upstream_step badinput-vhost_scsi 900 tests/badinput/run.sh vhost_scsi
 	fi
 	if [[ $parts == *tmf* ]]; then
 		vm_step tmf-tcm_vhost 900 tests/tmf/run.sh tcm_vhost

@@ -597,8 +597,14 @@ BI_TEST(log_base_changed_under_load)
 	bi_fresh_healthy(&f.d, BI_WWPN_A);
 }
 
-/* 13'. misaligned many-segment I/O to a block backstore (the iblock LUN, not suspended) */
-BI_TEST_F(misaligned_iblock, BI_F_NEEDS_HOLD, NULL)
+/*
+ * 13'. misaligned many-segment I/O to a block backstore (the iblock LUN, not
+ * suspended).  Not run against Debian's vhost_scsi, which hands such
+ * segments to the block layer as they are: once, L1 took a list_del
+ * corruption BUG in writeback right after this case.
+ */
+BI_TEST_F(misaligned_iblock, BI_F_NEEDS_HOLD | BI_F_UPSTREAM_SKIP,
+	  "upstream passes misaligned segments to the block layer unbounced; L1 crashed after it once (list_del corruption)")
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static uint8_t buf[256 * 1024];

@@ -239,6 +239,9 @@ enum tvh_pass {
 /* tcm_vhost_io.c */
 int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 		 unsigned int *in_num);
+void tvh_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
+		    unsigned int in_num, struct iov_iter *out,
+		    struct iov_iter *in);
 void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
 		   unsigned int log_num, u64 len);
 void tvh_serve_queue(struct vhost_virtqueue *vq,

@@ -400,10 +400,7 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 	if (head == vq->num)
 		return TVH_EMPTY;
 
-	iov_iter_init(&out, ITER_SOURCE, vq->iov, out_num,
-		      iov_length(vq->iov, out_num));
-	iov_iter_init(&in, ITER_DEST, &vq->iov[out_num], in_num,
-		      iov_length(&vq->iov[out_num], in_num));
+	tvh_desc_iters(vq, out_num, in_num, &out, &in);
 
 	probe = out;
 	if (!copy_from_iter_full(&type_raw, sizeof(type_raw), &probe)) {

@@ -53,6 +53,20 @@ int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 }
 
 /*
+ * Describe the chain tvh_get_desc() just took: @out over its device-readable
+ * part (the request), @in over its device-writable part (the response).
+ */
+void tvh_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
+		    unsigned int in_num, struct iov_iter *out,
+		    struct iov_iter *in)
+{
+	iov_iter_init(out, ITER_SOURCE, vq->iov, out_num,
+		      iov_length(vq->iov, out_num));
+	iov_iter_init(in, ITER_DEST, &vq->iov[out_num], in_num,
+		      iov_length(&vq->iov[out_num], in_num));
+}
+
+/*
  * Mark the first @len bytes of the writable descriptors in @log dirty:
  * what we just wrote into guest memory.  Under the queue's mutex, so the
  * log base cannot change underneath (CVE-2025-38074).  A log that cannot
@@ -616,10 +630,7 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 	if (head == vq->num)
 		return TVH_EMPTY;
 
-	iov_iter_init(&out, ITER_SOURCE, vq->iov, out_num,
-		      iov_length(vq->iov, out_num));
-	iov_iter_init(&in, ITER_DEST, &vq->iov[out_num], in_num,
-		      iov_length(&vq->iov[out_num], in_num));
+	tvh_desc_iters(vq, out_num, in_num, &out, &in);
 
 	if (iov_iter_count(&in) < sizeof(struct virtio_scsi_cmd_resp)) {
 		tvh_guest_err(vq, "request %d: %zu bytes for a %zu byte response, dropped\n",

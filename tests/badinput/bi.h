@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "libvsc.h"
+#include "vtest.h"
 
 /* Fixture (created by the binary, removed at exit) */
 #define BI_WWPN_A	"naa.5001405bad0a001"	/* tpgt_1 (rd16 lun0, hold lun1), tpgt_2 (rd4 lun0) */
@@ -53,23 +54,13 @@ struct bi_test {
 	static void bi_fn_##nm(void)
 #define BI_TEST(nm) BI_TEST_F(nm, 0, NULL)
 
-void bi_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bi_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Upstream behaves differently: XFAIL on vhost_scsi, FAIL on tcm_vhost. */
-void bi_differs(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void bi_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-bool bi_failed(void);
-
-#define ASSERT(c, ...) do { if (!(c)) { bi_fail(__LINE__, __VA_ARGS__); return; } } while (0)
-#define CHECK(c, ...) do { if (!(c)) { bi_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
+#define ASSERT(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return; } } while (0)
+#define CHECK(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
 /* Where upstream may legitimately differ: XFAIL there, FAIL here. Continues. */
-#define EXPECT_OR_DIFF(c, ...) do { if (!(c)) bi_differs(__LINE__, __VA_ARGS__); } while (0)
-#define SKIP(...) do { bi_skip(__VA_ARGS__); return; } while (0)
+#define EXPECT_OR_DIFF(c, ...) do { if (!(c)) vt_differs(__LINE__, __VA_ARGS__); } while (0)
+#define SKIP(...) do { vt_skip(__VA_ARGS__); return; } while (0)
 
-extern const char *bi_module;
-extern bool bi_verbose;
 extern bool bi_have_hold;
-bool bi_upstream(void);
 
 /* Devices: closed (with a canary check) at the end of the test. */
 struct vsc_dev *bi_open(const struct vsc_opts *o);		/* no endpoint */
@@ -108,10 +99,6 @@ bool bi_all_cc(const uint8_t *p, size_t len);
 bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lba,
 	   uint32_t blocks, void *buf, const struct vsc_layout *l);
 bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
-const char *bi_res(const struct vsc_result *r);
-const char *bi_err(int e);
-uint64_t bi_rand(void);
-void bi_fill(void *p, size_t n);
 
 /* dm hold LUN */
 int bi_hold(bool on);

@@ -6,7 +6,8 @@
  *   vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... [--list] [-v]
  *
  * Lines: PASS/FAIL/SKIP/XFAIL: badinput/<name>[: reason], then
- * "N passed, N failed, N skipped" (+ ", N xfail"). Exit 1 on any FAIL.
+ * "N passed, N failed, N skipped, N xfail" (tests/client/vtest.h). Exit 1
+ * on any FAIL.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,126 +21,10 @@
 
 extern const struct bi_test __start_bi_tests[], __stop_bi_tests[];
 
-const char *bi_module = "tcm_vhost";
-bool bi_verbose;
 bool bi_have_hold;
-
-enum outcome { O_PASS, O_FAIL, O_SKIP, O_XFAIL };
-static enum outcome cur_out;
-static char cur_reason[1024];
-static const struct bi_test *cur_test;
-static unsigned int n_pass, n_fail, n_skip, n_xfail;
 static int test_timeout = 90;
 
-bool bi_upstream(void)
-{
-	return !strcmp(bi_module, "vhost_scsi");
-}
-
-static void set_reason(enum outcome o, int line, const char *fmt, va_list ap)
-{
-	int n = 0;
-
-	cur_out = o;
-	if (line)
-		n = snprintf(cur_reason, sizeof(cur_reason), "line %d: ", line);
-	vsnprintf(cur_reason + n, sizeof(cur_reason) - (size_t)n, fmt, ap);
-}
-
-void bi_fail(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cur_out == O_FAIL)
-		return;
-	va_start(ap, fmt);
-	set_reason(O_FAIL, line, fmt, ap);
-	va_end(ap);
-}
-
-void bi_differs(int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cur_out == O_FAIL || cur_out == O_XFAIL)
-		return;
-	va_start(ap, fmt);
-	set_reason(bi_upstream() ? O_XFAIL : O_FAIL, bi_upstream() ? 0 : line, fmt, ap);
-	va_end(ap);
-}
-
-void bi_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cur_out != O_PASS)
-		return;
-	va_start(ap, fmt);
-	set_reason(O_SKIP, 0, fmt, ap);
-	va_end(ap);
-}
-
-bool bi_failed(void)
-{
-	return cur_out == O_FAIL;
-}
-
-void bi_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!bi_verbose)
-		return;
-	fprintf(stderr, "# %s: ", cur_test ? cur_test->name : "-");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-const char *bi_err(int e)
-{
-	static char buf[8][64];
-	static unsigned int k;
-	char *b = buf[k++ % 8];
-
-	if (!e)
-		return "0";
-	snprintf(b, 64, "%s(%d)", strerrorname_np(-e) ? strerrorname_np(-e) : "E?", e);
-	return b;
-}
-
-const char *bi_res(const struct vsc_result *r)
-{
-	static char buf[4][200];
-	static unsigned int k;
-
-	return vsc_result_str(r, buf[k++ % 4], sizeof(buf[0]));
-}
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-uint64_t bi_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-void bi_fill(void *p, size_t n)
-{
-	uint8_t *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		b[i] = (uint8_t)(bi_rand() >> 11);
-}
-
 /* ------------------------------------------------------------ devices */
-
-#define MAX_OPEN 8
-static struct vsc_dev *open_devs[MAX_OPEN];
 
 struct vsc_opts bi_opts(unsigned int ring, uint64_t extra)
 {
@@ -155,19 +40,12 @@ struct vsc_dev *bi_open(const struct vsc_opts *o)
 {
 	struct vsc_opts def = bi_opts(0, 0);
 	struct vsc_dev *d = vsc_open(o ? o : &def);
-	unsigned int i;
 
 	if (!d) {
-		bi_fail(0, "vsc_open: %s", bi_err(-errno));
+		vt_fail(0, "vsc_open: %s", vt_errstr(-errno));
 		return NULL;
 	}
-	for (i = 0; i < MAX_OPEN; i++) {
-		if (!open_devs[i]) {
-			open_devs[i] = d;
-			break;
-		}
-	}
-	return d;
+	return vt_track(d);
 }
 
 struct vsc_dev *bi_open_ep(const struct vsc_opts *o, const char *wwpn)
@@ -179,7 +57,7 @@ struct vsc_dev *bi_open_ep(const struct vsc_opts *o, const char *wwpn)
 		return NULL;
 	r = vsc_set_endpoint(d, wwpn ? wwpn : BI_WWPN_A);
 	if (r) {
-		bi_fail(0, "SET_ENDPOINT %s: %s", wwpn ? wwpn : BI_WWPN_A, bi_err(r));
+		vt_fail(0, "SET_ENDPOINT %s: %s", wwpn ? wwpn : BI_WWPN_A, vt_errstr(r));
 		bi_close(d);
 		return NULL;
 	}
@@ -188,48 +66,27 @@ struct vsc_dev *bi_open_ep(const struct vsc_opts *o, const char *wwpn)
 
 void bi_close(struct vsc_dev *d)
 {
-	unsigned int i;
-
 	if (!d)
 		return;
-	for (i = 0; i < MAX_OPEN; i++)
-		if (open_devs[i] == d)
-			open_devs[i] = NULL;
+	vt_untrack(d);
 	vsc_close(d);
-}
-
-static void close_all(void)
-{
-	unsigned int i;
-	int bad;
-
-	for (i = 0; i < MAX_OPEN; i++) {
-		if (!open_devs[i])
-			continue;
-		bad = vsc_canary_check_all(open_devs[i]);
-		if (bad)
-			bi_fail(0, "%d guarded buffer(s) damaged (write outside a device-writable buffer)",
-				bad);
-		vsc_close(open_devs[i]);
-		open_devs[i] = NULL;
-	}
 }
 
 bool bi_healthy(struct vsc_dev *d, const char *what)
 {
 	uint8_t w[8192], r[8192];
-	uint64_t lba = 2048 + bi_rand() % 1024;
+	uint64_t lba = 2048 + vt_rand() % 1024;
 	int bad;
 
 	CHECK(d, "%s: no device", what);
 	/* configfs LUN changes leave UNIT ATTENTIONs on the nexus */
 	if (!bi_clear_ua(d, BI_TGT, BI_LUN_RD))
 		return false;
-	bi_fill(w, sizeof(w));
+	vt_fill(w, sizeof(w));
 	memset(r, 0, sizeof(r));
 	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, lba, 16, w, NULL) ||
 	    !bi_rw(d, BI_TGT, BI_LUN_RD, false, lba, 16, r, NULL)) {
-		bi_fail(0, "%s: health check (WRITE+READ) failed: %s", what, cur_reason);
+		vt_fail(0, "%s: health check (WRITE+READ) failed: %s", what, vt_reason());
 		return false;
 	}
 	CHECK(!memcmp(w, r, sizeof(w)), "%s: health check read back different data", what);
@@ -301,7 +158,7 @@ struct vsc_buf *bi_req_hdr(struct vsc_dev *d, uint8_t target, uint16_t lun, cons
 
 	memset(&h, 0, sizeof(h));
 	vsc_lun_encode(h.lun, target, lun);
-	h.tag = htole64(bi_rand());
+	h.tag = htole64(vt_rand());
 	h.task_attr = VIRTIO_SCSI_S_SIMPLE;
 	if (full == sizeof(h)) {
 		memcpy(h.cdb, cdb, cdblen > VSC_CDB_MAX ? VSC_CDB_MAX : cdblen);
@@ -370,9 +227,9 @@ bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lb
 	}
 	ret = vsc_cmd_layout(d, &r, write ? NULL : buf, &res, BI_TMO);
 	CHECK(!ret, "%s lba %llu x%u: %s", write ? "WRITE" : "READ", (unsigned long long)lba,
-	      blocks, bi_err(ret));
+	      blocks, vt_errstr(ret));
 	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s lba %llu x%u: %s",
-	      write ? "WRITE" : "READ", (unsigned long long)lba, blocks, bi_res(&res));
+	      write ? "WRITE" : "READ", (unsigned long long)lba, blocks, vt_res(&res));
 	return true;
 }
 
@@ -385,11 +242,11 @@ bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 	for (k = 0; k < 8; k++) {
 		ret = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
 			      &res, BI_TMO);
-		CHECK(!ret, "TUR %u/%u: %s", tgt, lun, bi_err(ret));
+		CHECK(!ret, "TUR %u/%u: %s", tgt, lun, vt_errstr(ret));
 		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
 			return true;
 	}
-	bi_fail(0, "TUR %u/%u never GOOD: %s", tgt, lun, bi_res(&res));
+	vt_fail(0, "TUR %u/%u never GOOD: %s", tgt, lun, vt_res(&res));
 	return false;
 }
 
@@ -435,7 +292,7 @@ bool bi_relink_hold(void)
 {
 	int r = vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_HOLD, BI_HBA_IB, "hold");
 
-	CHECK(!r, "relink hold LUN: %s", bi_err(r));
+	CHECK(!r, "relink hold LUN: %s", vt_errstr(r));
 	return true;
 }
 
@@ -451,7 +308,7 @@ static bool fixture(void)
 	struct vsc_dev *d;
 	int r;
 
-#define STEP(x) do { r = (x); if (r) { bi_fail(__LINE__, "fixture: %s: %s", #x, bi_err(r)); return false; } } while (0)
+#define STEP(x) do { r = (x); if (r) { vt_fail(__LINE__, "fixture: %s: %s", #x, vt_errstr(r)); return false; } } while (0)
 	vsc_tgt_teardown_all(false);
 	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rd16", 16ULL << 20));
 	STEP(vsc_tgt_rd_create(BI_HBA_RD, "rd4", 4ULL << 20));
@@ -491,58 +348,12 @@ static bool fixture(void)
 
 /* ------------------------------------------------------------- runner */
 
-static void report(const struct bi_test *t)
+/* A test left the dm hold LUN suspended: resume it, or teardown would hang. */
+static void release_hold(void)
 {
-	switch (cur_out) {
-	case O_PASS:
-		printf("PASS: badinput/%s\n", t->name);
-		n_pass++;
-		break;
-	case O_SKIP:
-		printf("SKIP: badinput/%s: %s\n", t->name, cur_reason);
-		n_skip++;
-		break;
-	case O_XFAIL:
-		printf("XFAIL: badinput/%s: upstream differs: %s\n", t->name, cur_reason);
-		n_xfail++;
-		break;
-	case O_FAIL:
-		if (bi_upstream()) {
-			/* the upstream run is a comparison: report, don't fail */
-			printf("XFAIL: badinput/%s: upstream differs: %s\n", t->name, cur_reason);
-			n_xfail++;
-			break;
-		}
-		printf("FAIL: badinput/%s: %s\n", t->name, cur_reason);
-		n_fail++;
-		break;
-	}
-	fflush(stdout);
-}
-
-static void summary(void)
-{
-	if (n_xfail)
-		printf("%u passed, %u failed, %u skipped, %u xfail\n", n_pass, n_fail, n_skip,
-		       n_xfail);
-	else
-		printf("%u passed, %u failed, %u skipped\n", n_pass, n_fail, n_skip);
-	fflush(stdout);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
 	if (system("dmsetup resume --noudevsync " BI_DM_NAME " >/dev/null 2>&1")) {
 		/* best effort */
 	}
-	if (cur_test) {
-		cur_out = O_PASS;
-		bi_fail(0, "watchdog: still running after %d s (hang?)", test_timeout);
-		report(cur_test);
-	}
-	summary();
-	_exit(1);
 }
 
 static int file_rank(const char *f)
@@ -578,25 +389,26 @@ int main(int argc, char **argv)
 	size_t nt = (size_t)(__stop_bi_tests - __start_bi_tests), i;
 	const struct bi_test **all;
 	char *filters[64];
-	int nf = 0, c, k;
+	int nf = 0, c;
 	bool list = false;
 
 	while ((c = getopt_long(argc, argv, "m:f:lvt:", lo, NULL)) != -1) {
 		switch (c) {
-		case 'm': bi_module = optarg; break;
+		case 'm':
+			if (!vt_set_module(optarg)) {
+				fprintf(stderr, "--module must be tcm_vhost or vhost_scsi\n");
+				return 2;
+			}
+			break;
 		case 'f': if (nf < 64) filters[nf++] = optarg; break;
 		case 'l': list = true; break;
-		case 'v': bi_verbose = true; break;
+		case 'v': vt_verbose = true; break;
 		case 't': test_timeout = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: vsc-badinput --module tcm_vhost|vhost_scsi "
 				"[--filter SUBSTR]... [--list] [-v] [--timeout S]\n");
 			return 2;
 		}
-	}
-	if (strcmp(bi_module, "tcm_vhost") && strcmp(bi_module, "vhost_scsi")) {
-		fprintf(stderr, "--module must be tcm_vhost or vhost_scsi\n");
-		return 2;
 	}
 	all = calloc(nt, sizeof(*all));
 	if (!all)
@@ -611,47 +423,40 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGALRM, on_alarm);
+	vt_watchdog_init(release_hold);
 
-	cur_out = O_PASS;
+	vt_start("badinput/fixture");
 	if (!fixture()) {
-		printf("FAIL: badinput/fixture: %s\n", cur_reason);
-		close_all();
+		vt_report();
 		hold_teardown();
-		n_fail++;
-		summary();
+		vt_summary();
 		return 1;
 	}
+	vt_close_all();
 	for (i = 0; i < nt; i++) {
 		const struct bi_test *t = all[i];
-		bool m = !nf;
 
-		for (k = 0; k < nf; k++)
-			if (strstr(t->name, filters[k]))
-				m = true;
-		if (!m)
+		if (!vt_match(t->name, filters, nf))
 			continue;
-		cur_test = t;
-		cur_out = O_PASS;
-		cur_reason[0] = 0;
-		if (bi_upstream() && (t->flags & BI_F_UPSTREAM_SKIP)) {
-			bi_skip("not run on upstream (could crash or hang the VM): %s",
+		vt_start("badinput/%s", t->name);
+		/* The upstream run is a comparison: any failure there is XFAIL. */
+		vt_beyond("");
+		if (vt_upstream() && (t->flags & BI_F_UPSTREAM_SKIP)) {
+			vt_skip("not run on upstream (could crash or hang the VM): %s",
 				t->why_skip_upstream);
 		} else if ((t->flags & BI_F_NEEDS_HOLD) && !bi_have_hold) {
-			bi_skip("needs the dm hold LUN (dmsetup/loop unavailable)");
+			vt_skip("needs the dm hold LUN (dmsetup/loop unavailable)");
 		} else {
-			alarm((unsigned int)test_timeout);
+			vt_alarm((unsigned int)test_timeout);
 			t->fn();
-			alarm(0);
+			vt_alarm(0);
 			if (bi_have_hold)
 				bi_hold(false);
-			close_all();
 		}
-		report(t);
-		cur_test = NULL;
+		vt_report();
 	}
 	hold_teardown();
-	summary();
+	vt_summary();
 	free(all);
-	return n_fail ? 1 : 0;
+	return vt_exit_status();
 }

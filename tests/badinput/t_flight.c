@@ -107,8 +107,8 @@ BI_TEST(ring_full_no_monopoly)
 		r = vsc_ctl_sync(f.d, &c, 5000);
 		dt = vsc_now_ns() - t0;
 		if (r) {
-			bi_fail(__LINE__, "control queue of the flooded device not served: %s",
-				bi_err(r));
+			vt_fail(__LINE__, "control queue of the flooded device not served: %s",
+				vt_errstr(r));
 			break;
 		}
 		n_ctl++;
@@ -118,7 +118,7 @@ BI_TEST(ring_full_no_monopoly)
 		r = vsc_cmd(d2, REQ, BI_TGT, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, 5000);
 		dt = vsc_now_ns() - t0;
 		if (r) {
-			bi_fail(__LINE__, "second device not served: %s", bi_err(r));
+			vt_fail(__LINE__, "second device not served: %s", vt_errstr(r));
 			break;
 		}
 		n_d2++;
@@ -130,11 +130,11 @@ BI_TEST(ring_full_no_monopoly)
 	fprintf(stderr, "# ring_full_no_monopoly: flood %lu cmds; ctl %u answers max %llu ms; "
 		"dev2 %u answers max %llu ms\n", f.done, n_ctl,
 		(unsigned long long)(lat_ctl / 1000000), n_d2, (unsigned long long)(lat_d2 / 1000000));
-	if (bi_failed()) {
+	if (vt_failed()) {
 		free(f.q);
 		return;
 	}
-	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	ASSERT(!f.err, "flood: %s", vt_errstr(f.err));
 	ASSERT(f.done > 100, "flooded queue itself made no progress (%lu)", f.done);
 	ASSERT(n_ctl >= 5 && lat_ctl < 2000000000ULL, "control queue: %u answers, max %llu ms",
 	       n_ctl, (unsigned long long)(lat_ctl / 1000000));
@@ -204,21 +204,21 @@ BI_TEST_F(inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
 	n = (uint16_t)(vsc_raw_used_idx(d, REQ) - base);
 	bi_resp_decode(w->p, &res);
 	ASSERT(n == 0, "%u of 8 held READs answered while the device is suspended: %s", n,
-	       bi_res(&res));
+	       vt_res(&res));
 	for (k = 0; k < 8; k++)
 		vsc_raw_publish(d, REQ, head, NULL, 0, NULL);
 	vsc_kick_force(d, REQ);
 	n = (uint16_t)(wait_used(d, (uint16_t)(base + 6), 3000) - base);
 	u = vsc_raw_used(d, REQ);
 	bi_resp_decode(w->p, &res);
-	bi_note("with 16 published on an 8-ring: %u answered while held, %s", n, bi_res(&res));
+	vt_note("with 16 published on an 8-ring: %u answered while held, %s", n, vt_res(&res));
 	if (n) {
 		ASSERT(u->ring[base % 8].id == head, "used id %u", u->ring[base % 8].id);
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 0x28,
 			       "over-ring command answered with %s, want TASK SET FULL",
-			       bi_res(&res));
+			       vt_res(&res));
 	} else {
-		bi_differs(__LINE__, "no answer for commands beyond the pool while held");
+		vt_differs(__LINE__, "no answer for commands beyond the pool while held");
 	}
 	ASSERT(!bi_hold(false), "dmsetup resume");
 	n = (uint16_t)(wait_used(d, (uint16_t)(base + 16), 10000) - base);
@@ -231,7 +231,7 @@ BI_TEST_F(inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
 		else
 			full++;
 	}
-	bi_note("after resume: %u used (%u with data, %u without)", n, good, full);
+	vt_note("after resume: %u used (%u with data, %u without)", n, good, full);
 	EXPECT_OR_DIFF(n == 16, "%u of 16 published requests answered (drops)", n);
 	ASSERT(!vsc_canary_check_all(d), "canary");
 	bi_fresh_healthy(&d, BI_WWPN_A);
@@ -295,24 +295,24 @@ static void inflight_config_change(bool nexus)
 	bi_hold(false);
 	pthread_join(th, NULL);
 	ASSERT(!r, "TUR on another TPG while a %s waits: %s", nexus ? "nexus drop" : "LUN unlink",
-	       bi_err(r));
+	       vt_errstr(r));
 	for (k = 0; k < 8; k++) {
 		r = vsc_wait(d, &q[k].op, BI_TMO);
 		ASSERT(!r, "held READ %u never answered", k);
 		ASSERT(!q[k].canary_err, "canary");
-		bi_note("held READ %u: %s", k, bi_res(&q[k].res));
+		vt_note("held READ %u: %s", k, vt_res(&q[k].res));
 		vsc_req_release(d, &q[k]);
 	}
 	if (nexus) {
 		/* a nexus in use by a vhost device must not be dropped */
 		ASSERT(a.r < 0, "nexus dropped while the device uses it");
-		bi_note("nexus drop: %s", bi_err(a.r));
+		vt_note("nexus drop: %s", vt_errstr(a.r));
 	} else {
-		ASSERT(!a.r, "LUN unlink: %s", bi_err(a.r));
+		ASSERT(!a.r, "LUN unlink: %s", vt_errstr(a.r));
 		bi_relink_hold();
 		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
 			    &res, BI_TMO);
-		ASSERT(!r, "TUR relinked LUN: %s", bi_err(r));
+		ASSERT(!r, "TUR relinked LUN: %s", vt_errstr(r));
 		bi_clear_ua(d, BI_TGT, BI_LUN_HOLD);
 	}
 	bi_healthy(d, "after");
@@ -346,7 +346,7 @@ BI_TEST(lun_unlink_under_io)
 	ASSERT(f.q, "alloc");
 	bi_evt_link(false, BI_LUN_EVT);
 	r = bi_evt_link(true, BI_LUN_EVT);
-	ASSERT(!r, "link: %s", bi_err(r));
+	ASSERT(!r, "link: %s", vt_errstr(r));
 	ASSERT(!pthread_create(&th, NULL, flood_thread, &f), "thread");
 	for (k = 0; k < 10; k++) {
 		r = bi_evt_link(false, BI_LUN_EVT);
@@ -360,8 +360,8 @@ BI_TEST(lun_unlink_under_io)
 	f.stop = true;
 	pthread_join(th, NULL);
 	bi_evt_link(false, BI_LUN_EVT);
-	ASSERT(k == 10, "link/unlink round %d failed: %s", k, bi_err(r));
-	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	ASSERT(k == 10, "link/unlink round %d failed: %s", k, vt_errstr(r));
+	ASSERT(!f.err, "flood: %s", vt_errstr(f.err));
 	vsc_drain(f.d, REQ, BI_TMO);
 	for (k = 0; k < (int)f.n; k++)
 		vsc_req_release(f.d, &f.q[k]);
@@ -521,7 +521,7 @@ BI_TEST(log_base_changed_under_load)
 	memset(bm2, 0, bmsz);
 	b = log_base_for(f.d, bm1);
 	r = vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
-	ASSERT(!r, "SET_LOG_BASE: %s", bi_err(r));
+	ASSERT(!r, "SET_LOG_BASE: %s", vt_errstr(r));
 
 	/* a READ must mark its data-in page dirty */
 	vsc_req_init(f.d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 40, 8));
@@ -549,8 +549,8 @@ BI_TEST(log_base_changed_under_load)
 	vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
 	f.stop = true;
 	pthread_join(th, NULL);
-	ASSERT(k == 400, "SET_LOG_BASE under load failed at %d: %s", k, bi_err(r));
-	ASSERT(!f.err, "flood: %s", bi_err(f.err));
+	ASSERT(k == 400, "SET_LOG_BASE under load failed at %d: %s", k, vt_errstr(r));
+	ASSERT(!f.err, "flood: %s", vt_errstr(f.err));
 	ASSERT(f.done > 50, "flood made no progress (%lu)", f.done);
 	vsc_drain(f.d, REQ, BI_TMO);
 	for (k = 0; k < (int)f.n; k++)
@@ -581,13 +581,13 @@ BI_TEST(log_base_changed_under_load)
 		munmap(gone, bmsz);
 		b = log_base_for(f.d, gone);
 		r = vsc_ioctl(f.d, VHOST_SET_LOG_BASE, &b);
-		bi_note("SET_LOG_BASE to unmapped memory: %s", bi_err(r));
+		vt_note("SET_LOG_BASE to unmapped memory: %s", vt_errstr(r));
 		vsc_req_init(f.d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 40, 8));
 		q.din_len = 4096;
 		ASSERT(!vsc_req_submit(f.d, &q), "submit");
 		vsc_kick(f.d, REQ);
 		r = vsc_wait(f.d, &q.op, 3000);
-		bi_note("READ with an unwritable log: %s, vq errors +%llu", r ? "no answer" : "answered",
+		vt_note("READ with an unwritable log: %s, vq errors +%llu", r ? "no answer" : "answered",
 			(unsigned long long)(vsc_vq_errors(f.d, REQ) - e0));
 		vsc_req_release(f.d, &q);
 	}
@@ -614,7 +614,7 @@ BI_TEST_F(misaligned_iblock, BI_F_NEEDS_HOLD | BI_F_UPSTREAM_SKIP,
 	ASSERT(d, "open");
 	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
-	bi_fill(buf, sizeof(buf));
+	vt_fill(buf, sizeof(buf));
 	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, true, 64, 512, buf, &l))
 		return;
 	l.data_split = 4093;

@@ -62,14 +62,14 @@ BI_TEST(ctl_an_no_endpoint)
 		       "AN answered without endpoint: response %u", c.response);
 	ASSERT(!vsc_canary_check_all(d), "canary damaged while no endpoint");
 	r = vsc_set_endpoint(d, BI_WWPN_A);
-	ASSERT(!r, "SET_ENDPOINT after the queued AN: %s", bi_err(r));
+	ASSERT(!r, "SET_ENDPOINT after the queued AN: %s", vt_errstr(r));
 	vsc_kick_force(d, VSC_VQ_CTL);
 	r = vsc_wait(d, &c.op, BI_TMO);
-	ASSERT(!r, "queued AN never answered after SET_ENDPOINT: %s", bi_err(r));
+	ASSERT(!r, "queued AN never answered after SET_ENDPOINT: %s", vt_errstr(r));
 	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN response %u, want OK", c.response);
 	ASSERT(!c.canary_err, "AN canary");
 	r = vsc_wait(d, &t.op, BI_TMO);
-	ASSERT(!r, "queued TMF never answered: %s", bi_err(r));
+	ASSERT(!r, "queued TMF never answered: %s", vt_errstr(r));
 	ASSERT(t.response == VIRTIO_SCSI_S_OK || t.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
 	       t.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
 	       "LUN RESET response %u", t.response);
@@ -78,21 +78,29 @@ BI_TEST(ctl_an_no_endpoint)
 	bi_healthy(d, "after");
 }
 
-/* 1b. AN request addressing a target byte without TPG */
-BI_TEST(ctl_an_bad_target)
+/* Control request @c, addressed to target 7 (no TPG there), is answered BAD_TARGET. */
+static void ctl_to_bad_target(struct vsc_ctl *c, const char *what)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
-	struct vsc_ctl c;
 	int r;
 
 	ASSERT(d, "open");
-	vsc_an_init(&c, true, 7, 0, 0xff);
-	r = vsc_ctl_sync(d, &c, BI_TMO);
-	ASSERT(r != -ETIMEDOUT, "AN to target 7 not answered");
-	ASSERT(!r, "AN to target 7: %s (canary?)", bi_err(r));
-	EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_BAD_TARGET,
-		       "AN to target 7: response %u, want BAD_TARGET", c.response);
+	r = vsc_ctl_sync(d, c, BI_TMO);
+	ASSERT(r != -ETIMEDOUT, "%s to target 7 not answered", what);
+	ASSERT(!r, "%s to target 7: %s (canary damaged: error reply too big?)", what,
+	       vt_errstr(r));
+	EXPECT_OR_DIFF(c->response == VIRTIO_SCSI_S_BAD_TARGET,
+		       "%s to target 7: response %u, want BAD_TARGET", what, c->response);
 	bi_healthy(d, "after");
+}
+
+/* 1b. AN request addressing a target byte without TPG */
+BI_TEST(ctl_an_bad_target)
+{
+	struct vsc_ctl c;
+
+	vsc_an_init(&c, true, 7, 0, 0xff);
+	ctl_to_bad_target(&c, "AN");
 }
 
 /* 2. I/O to a target byte with no TPG */
@@ -109,37 +117,29 @@ BI_TEST(io_bad_target)
 	tur_cdb(cdb);
 	for (k = 0; k < sizeof(tgts); k++) {
 		r = vsc_cmd(d, REQ, tgts[k], 0, cdb, 6, NULL, 0, NULL, 0, &res, BI_TMO);
-		ASSERT(!r, "TUR target %u: %s", tgts[k], bi_err(r));
+		ASSERT(!r, "TUR target %u: %s", tgts[k], vt_errstr(r));
 		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "TUR target %u: %s", tgts[k],
-		       bi_res(&res));
+		       vt_res(&res));
 	}
 	r = vsc_cmd(d, REQ, 9, 0, cdb, vsc_cdb_rw(cdb, false, 10, 0, 1), NULL, 0, buf, 512,
 		    &res, BI_TMO);
 	ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET, "READ target 9: %s %s",
-	       bi_err(r), bi_res(&res));
+	       vt_errstr(r), vt_res(&res));
 	/* target 2 exists: must work */
 	tur_cdb(cdb);
 	r = vsc_cmd(d, REQ, 2, 0, cdb, 6, NULL, 0, NULL, 0, &res, BI_TMO);
-	ASSERT(!r && res.response == VIRTIO_SCSI_S_OK, "TUR target 2: %s %s", bi_err(r),
-	       bi_res(&res));
+	ASSERT(!r && res.response == VIRTIO_SCSI_S_OK, "TUR target 2: %s %s", vt_errstr(r),
+	       vt_res(&res));
 	bi_healthy(d, "after");
 }
 
 /* 2b. TMF to a target byte with no TPG */
 BI_TEST(tmf_bad_target)
 {
-	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_ctl c;
-	int r;
 
-	ASSERT(d, "open");
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 7, 0, 0);
-	r = vsc_ctl_sync(d, &c, BI_TMO);
-	ASSERT(r != -ETIMEDOUT, "TMF to target 7 not answered");
-	ASSERT(!r, "TMF to target 7: %s (canary damaged: error reply too big?)", bi_err(r));
-	EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_BAD_TARGET,
-		       "TMF to target 7: response %u, want BAD_TARGET", c.response);
-	bi_healthy(d, "after");
+	ctl_to_bad_target(&c, "TMF");
 }
 
 /* 3. SET_ENDPOINT twice, and with a second WWPN */
@@ -151,22 +151,22 @@ BI_TEST(set_endpoint_twice)
 	ASSERT(d, "open");
 	r = vsc_set_endpoint(d, BI_WWPN_A);
 	EXPECT_OR_DIFF(r < 0, "second SET_ENDPOINT (same WWPN) accepted");
-	bi_note("same wwpn: %s", bi_err(r));
+	vt_note("same wwpn: %s", vt_errstr(r));
 	r = vsc_set_endpoint(d, BI_WWPN_B);
 	EXPECT_OR_DIFF(r < 0, "SET_ENDPOINT with a second WWPN accepted");
-	bi_note("second wwpn: %s", bi_err(r));
+	vt_note("second wwpn: %s", vt_errstr(r));
 	if (!bi_healthy(d, "after refused SET_ENDPOINTs"))
 		return;
 	r = vsc_clear_endpoint(d, BI_WWPN_A);
-	ASSERT(!r, "CLEAR_ENDPOINT: %s", bi_err(r));
+	ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	/* with upstream a second WWPN may have been attached: clear that too */
 	vsc_clear_endpoint(d, BI_WWPN_B);
 	r = vsc_set_endpoint(d, BI_WWPN_B);
-	ASSERT(!r, "SET_ENDPOINT B after CLEAR: %s", bi_err(r));
+	ASSERT(!r, "SET_ENDPOINT B after CLEAR: %s", vt_errstr(r));
 	r = vsc_clear_endpoint(d, BI_WWPN_B);
-	ASSERT(!r, "CLEAR_ENDPOINT B: %s", bi_err(r));
+	ASSERT(!r, "CLEAR_ENDPOINT B: %s", vt_errstr(r));
 	r = vsc_set_endpoint(d, BI_WWPN_A);
-	ASSERT(!r, "SET_ENDPOINT A again: %s", bi_err(r));
+	ASSERT(!r, "SET_ENDPOINT A again: %s", vt_errstr(r));
 	bi_healthy(d, "after re-set");
 }
 
@@ -211,7 +211,7 @@ BI_TEST(resp_split_1byte)
 		l.resp_split = 1;
 		l.hdr_split = 1;
 		l.indirect = ind;
-		bi_fill(w, sizeof(w));
+		vt_fill(w, sizeof(w));
 		if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 64, 8, w, &l))
 			return;
 		memset(rd, 0, sizeof(rd));
@@ -230,8 +230,8 @@ BI_TEST(resp_split_1byte)
 		vsc_req_init(d, &r, REQ, 9, 0, cdb, 6);
 		r.layout.resp_split = 1;
 		ret = req_sync(d, &r, &res, NULL, BI_TMO);
-		ASSERT(!ret, "bad-target TUR, 1-byte response descriptors: %s", bi_err(ret));
-		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "%s", bi_res(&res));
+		ASSERT(!ret, "bad-target TUR, 1-byte response descriptors: %s", vt_errstr(ret));
+		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "%s", vt_res(&res));
 	}
 	bi_healthy(d, "after");
 }
@@ -257,7 +257,7 @@ BI_TEST(resp_no_leak_across_chains)
 	ASSERT(!vsc_req_submit(d, &a), "submit A");
 	vsc_kick(d, REQ);
 	ASSERT(!vsc_wait(d, &a.op, BI_TMO), "A not answered");
-	ASSERT(a.res.response == VIRTIO_SCSI_S_OK && !a.res.status, "A: %s", bi_res(&a.res));
+	ASSERT(a.res.response == VIRTIO_SCSI_S_OK && !a.res.status, "A: %s", vt_res(&a.res));
 	memcpy(snap_resp, a.bufs[2]->p, RESP_SZ);
 	memcpy(snap_data, a.din, 512);
 
@@ -288,11 +288,11 @@ BI_TEST(resp_no_leak_across_chains)
 	       "response buffer of the previous (completed) chain was rewritten");
 	ASSERT(!memcmp(snap_data, a.din, 512), "data-in of the previous chain was rewritten");
 	ASSERT(!vsc_buf_check(bw, NULL), "4-byte response buffer: canary damaged");
-	ASSERT(c.res.response == VIRTIO_SCSI_S_BAD_TARGET, "C: %s", bi_res(&c.res));
+	ASSERT(c.res.response == VIRTIO_SCSI_S_BAD_TARGET, "C: %s", vt_res(&c.res));
 	ASSERT(e.res.response != VIRTIO_SCSI_S_OK, "E (short header) answered OK: %s",
-	       bi_res(&e.res));
+	       vt_res(&e.res));
 	if (ret)
-		bi_differs(__LINE__, "chain with 4 response bytes: no used entry (dropped, descriptor lost)");
+		vt_differs(__LINE__, "chain with 4 response bytes: no used entry (dropped, descriptor lost)");
 	else
 		ASSERT(bop.used_len == 0, "chain with 4 response bytes: used len %u", bop.used_len);
 	ASSERT(!c.canary_err && !e.canary_err, "canaries");
@@ -334,13 +334,13 @@ BI_TEST(ctl_error_reply_size)
 			vsc_tmf_init(&c, cs[k].subtype, cs[k].target, 0, 0);
 		c.req_len = cs[k].req_len;
 		r = vsc_ctl_submit(d, &c);
-		ASSERT(!r, "%s: submit %s", cs[k].what, bi_err(r));
+		ASSERT(!r, "%s: submit %s", cs[k].what, vt_errstr(r));
 		vsc_kick(d, VSC_VQ_CTL);
 		r = vsc_wait(d, &c.op, 3000);
 		if (r) {
 			vsc_ctl_release(d, &c);
 			ASSERT(!vsc_canary_check_all(d), "%s: canary damaged", cs[k].what);
-			bi_differs(__LINE__, "%s: no answer", cs[k].what);
+			vt_differs(__LINE__, "%s: no answer", cs[k].what);
 			continue;
 		}
 		ASSERT(!c.canary_err, "%s: reply overran the %u-byte response buffer", cs[k].what,
@@ -349,7 +349,7 @@ BI_TEST(ctl_error_reply_size)
 		       cs[k].what, c.op.used_len, c.resp_len);
 		ASSERT(c.response != VIRTIO_SCSI_S_OK || cs[k].an || c.op.used_len == 0,
 		       "%s: answered OK", cs[k].what);
-		bi_note("%s: response %u used %u", cs[k].what, c.response, c.op.used_len);
+		vt_note("%s: response %u used %u", cs[k].what, c.response, c.op.used_len);
 		vsc_ctl_release(d, &c);
 	}
 	bi_healthy(d, "after");
@@ -380,7 +380,7 @@ BI_TEST(resp_shorter_than_header)
 		r = vsc_wait(d, &q.op, 2000);
 		if (r) {
 			vsc_req_release(d, &q);
-			bi_differs(__LINE__, "%u-byte response buffer: no used entry (dropped)", lens[k]);
+			vt_differs(__LINE__, "%u-byte response buffer: no used entry (dropped)", lens[k]);
 		} else {
 			ASSERT(!q.canary_err, "%u-byte response: canary damaged", lens[k]);
 			ASSERT(q.op.used_len == 0, "%u-byte response: used len %u", lens[k],
@@ -399,7 +399,7 @@ BI_TEST(resp_shorter_than_header)
 	vsc_kick(d, REQ);
 	r = vsc_wait(d, &op, 2000);
 	if (r)
-		bi_differs(__LINE__, "chain without writable part: no used entry (dropped)");
+		vt_differs(__LINE__, "chain without writable part: no used entry (dropped)");
 	else
 		ASSERT(op.used_len == 0, "chain without writable part: used len %u", op.used_len);
 	bi_healthy(d, "after");
@@ -426,7 +426,7 @@ BI_TEST(req_shorter_than_header)
 		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
 		q.hdr_len = lens[k];
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
-		ASSERT(!r, "%u-byte header: %s", lens[k], bi_err(r));
+		ASSERT(!r, "%u-byte header: %s", lens[k], vt_errstr(r));
 		ASSERT(res.response != VIRTIO_SCSI_S_OK, "%u-byte header answered OK", lens[k]);
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_FAILURE,
 			       "%u-byte header: response %s, tcm_vhost gives FAILURE", lens[k],
@@ -444,7 +444,7 @@ BI_TEST(req_shorter_than_header)
 	bi_resp_decode(w->p, &res);
 	ASSERT(!vsc_buf_check(w, NULL), "canary");
 	ASSERT(op.used_len == RESP_SZ && res.response != VIRTIO_SCSI_S_OK,
-	       "no header: used %u %s", op.used_len, bi_res(&res));
+	       "no header: used %u %s", op.used_len, vt_res(&res));
 	bi_healthy(d, "after");
 }
 
@@ -466,9 +466,9 @@ BI_TEST(lun0_not_1)
 		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
 		q.lun[0] = v[k];
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
-		ASSERT(!r, "lun[0]=%#x: %s", v[k], bi_err(r));
+		ASSERT(!r, "lun[0]=%#x: %s", v[k], vt_errstr(r));
 		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET, "lun[0]=%#x: %s", v[k],
-		       bi_res(&res));
+		       vt_res(&res));
 	}
 	bi_healthy(d, "after");
 }
@@ -490,12 +490,12 @@ BI_TEST(lun_tail_nonzero)
 		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
 		q.lun[k] = 0x5a;
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
-		ASSERT(!r, "lun[%u]!=0: %s", k, bi_err(r));
+		ASSERT(!r, "lun[%u]!=0: %s", k, vt_errstr(r));
 		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET ||
 		       (res.response == VIRTIO_SCSI_S_OK && res.status == 2),
-		       "lun[%u]!=0 reached LUN 0 as if valid: %s", k, bi_res(&res));
+		       "lun[%u]!=0 reached LUN 0 as if valid: %s", k, vt_res(&res));
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_BAD_TARGET, "lun[%u]!=0: %s", k,
-			       bi_res(&res));
+			       vt_res(&res));
 	}
 	bi_healthy(d, "after");
 }
@@ -517,13 +517,13 @@ BI_TEST(cdb_varlen_over_32)
 		cdb[7] = addl[k];
 		cdb[9] = 0x09;	/* READ(32) service action */
 		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_RD, cdb, 32, NULL, 0, buf, 512, &res, BI_TMO);
-		ASSERT(!r, "varlen %u: %s", 8 + addl[k], bi_err(r));
+		ASSERT(!r, "varlen %u: %s", 8 + addl[k], vt_errstr(r));
 		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status == 2,
-		       "varlen CDB of %u bytes accepted: %s", 8 + addl[k], bi_res(&res));
+		       "varlen CDB of %u bytes accepted: %s", 8 + addl[k], vt_res(&res));
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
 			       res.key == 5 && res.asc == 0x24,
 			       "varlen %u: %s, tcm_vhost gives CHECK CONDITION 5/24/00", 8 + addl[k],
-			       bi_res(&res));
+			       vt_res(&res));
 	}
 	bi_healthy(d, "after");
 }
@@ -554,10 +554,10 @@ static void pi_case(bool write, uint32_t pi_out, uint32_t pi_in, uint32_t data)
 	}
 	r = req_sync(d, &q, &res, NULL, BI_TMO);
 	free(buf);
-	ASSERT(!r, "%s", bi_err(r));
-	ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0, "accepted: %s", bi_res(&res));
+	ASSERT(!r, "%s", vt_errstr(r));
+	ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0, "accepted: %s", vt_res(&res));
 	EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
-		       res.asc == 0x24, "%s, tcm_vhost gives CHECK CONDITION 5/24/00", bi_res(&res));
+		       res.asc == 0x24, "%s, tcm_vhost gives CHECK CONDITION 5/24/00", vt_res(&res));
 	bi_healthy(d, "after");
 }
 
@@ -590,7 +590,7 @@ BI_TEST(segs_1000)
 	struct vsc_layout l = { .data_split = 512, .indirect = true };
 
 	ASSERT(d, "open");
-	bi_fill(w, sizeof(w));
+	vt_fill(w, sizeof(w));
 	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 4096, 1000, w, &l))
 		return;
 	l.data_split = 256;	/* 2000 descriptors won't fit: keep 1000 */
@@ -622,7 +622,7 @@ BI_TEST(segs_over_uiomaxiov)
 	if (!r) {
 		/* answered: then it must be a sane answer */
 		ASSERT(!q.canary_err, "canary");
-		bi_note("1100 segments answered: %s", bi_res(&q.res));
+		vt_note("1100 segments answered: %s", vt_res(&q.res));
 		vsc_req_release(d, &q);
 		bi_healthy(d, "after");
 		return;
@@ -648,13 +648,13 @@ BI_TEST(io_over_max_bytes)
 	q.layout = l;
 	r = req_sync(d, &q, &res, NULL, 5000);
 	if (r == -ETIMEDOUT) {
-		bi_differs(__LINE__, "33 MiB READ: no answer");
+		vt_differs(__LINE__, "33 MiB READ: no answer");
 	} else {
-		ASSERT(!r, "%s", bi_err(r));
+		ASSERT(!r, "%s", vt_errstr(r));
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
 			       res.key == 5 && res.asc == 0x24,
 			       "33 MiB READ: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
-			       bi_res(&res));
+			       vt_res(&res));
 	}
 	bi_healthy(d, "after");
 }
@@ -667,7 +667,7 @@ BI_TEST(misaligned_many_segs)
 	struct vsc_layout l = { .data_split = 1000, .misalign = 13, .indirect = true };
 
 	ASSERT(d, "open");
-	bi_fill(w, sizeof(w));
+	vt_fill(w, sizeof(w));
 	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 8192, 1024, w, &l))
 		return;
 	l.data_split = 777;
@@ -697,7 +697,7 @@ BI_TEST(bidirectional)
 
 	ASSERT(d, "open");
 	for (k = 0; k < 2; k++) {
-		bi_fill(w, sizeof(w));
+		vt_fill(w, sizeof(w));
 		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb,
 			     vsc_cdb_rw(cdb, k == 0, 10, 16, 8));
 		q.dout = w;
@@ -715,7 +715,7 @@ BI_TEST(bidirectional)
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
 			       res.key == 5 && res.asc == 0x24,
 			       "bidirectional: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
-			       bi_res(&res));
+			       vt_res(&res));
 		ASSERT(bi_all_cc(q.din, 4096), "data-in written for a refused bidi command");
 		vsc_req_release(d, &q);
 	}
@@ -749,11 +749,11 @@ BI_TEST(ctl_unknown_type)
 		r = vsc_wait(d, &op, 2000);
 		ASSERT(!vsc_buf_check(w, NULL), "type %#x: canary damaged", types[k]);
 		if (r) {
-			bi_differs(__LINE__, "type %#x: no used entry", types[k]);
+			vt_differs(__LINE__, "type %#x: no used entry", types[k]);
 			continue;
 		}
 		ASSERT(op.used_len <= 8, "type %#x: used len %u", types[k], op.used_len);
-		bi_note("type %#x: used %u", types[k], op.used_len);
+		vt_note("type %#x: used %u", types[k], op.used_len);
 	}
 	bi_healthy(d, "after");
 }
@@ -774,9 +774,9 @@ BI_TEST(ctl_short_request)
 	c.req_len = 8;
 	r = vsc_ctl_sync(d, &c, 2000);
 	if (r == -ETIMEDOUT)
-		bi_differs(__LINE__, "8-byte TMF: no answer");
+		vt_differs(__LINE__, "8-byte TMF: no answer");
 	else {
-		ASSERT(!r, "8-byte TMF: %s", bi_err(r));
+		ASSERT(!r, "8-byte TMF: %s", vt_errstr(r));
 		ASSERT(c.response != VIRTIO_SCSI_S_OK, "8-byte TMF answered OK");
 		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "8-byte TMF: response %u",
 			       c.response);
@@ -786,9 +786,9 @@ BI_TEST(ctl_short_request)
 	c.req_len = 12;
 	r = vsc_ctl_sync(d, &c, 2000);
 	if (r == -ETIMEDOUT)
-		bi_differs(__LINE__, "12-byte AN: no answer");
+		vt_differs(__LINE__, "12-byte AN: no answer");
 	else {
-		ASSERT(!r, "12-byte AN: %s", bi_err(r));
+		ASSERT(!r, "12-byte AN: %s", vt_errstr(r));
 		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "12-byte AN: response %u",
 			       c.response);
 	}
@@ -805,7 +805,7 @@ BI_TEST(ctl_short_request)
 	r = vsc_wait(d, &op, 2000);
 	ASSERT(!vsc_buf_check(w, NULL), "2-byte request: canary");
 	if (r)
-		bi_differs(__LINE__, "2-byte control request: no used entry");
+		vt_differs(__LINE__, "2-byte control request: no used entry");
 	else
 		ASSERT(op.used_len <= 1, "2-byte control request: used %u", op.used_len);
 	bi_healthy(d, "after");
@@ -826,11 +826,11 @@ BI_TEST(tmf_unsupported)
 	for (k = 0; k < sizeof(st) / sizeof(st[0]); k++) {
 		vsc_tmf_init(&c, st[k], BI_TGT, 0, 1234);
 		r = vsc_ctl_sync(d, &c, BI_TMO);
-		ASSERT(!r, "TMF subtype %u: %s", st[k], bi_err(r));
+		ASSERT(!r, "TMF subtype %u: %s", st[k], vt_errstr(r));
 		ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED ||
 		       c.response == VIRTIO_SCSI_S_OK || c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
 		       "TMF subtype %u: response %u", st[k], c.response);
-		bi_note("subtype %u -> %u", st[k], c.response);
+		vt_note("subtype %u -> %u", st[k], c.response);
 	}
 	bi_healthy(d, "after");
 }
@@ -859,7 +859,7 @@ BI_TEST(evt_buffer_not_16)
 		ASSERT(!vsc_evt_repost(d, &e[k]), "post");
 	vsc_kick(d, VSC_VQ_EVT);
 	r = bi_evt_link(true, BI_LUN_EVT);
-	ASSERT(!r, "link lun_%d: %s", BI_LUN_EVT, bi_err(r));
+	ASSERT(!r, "link lun_%d: %s", BI_LUN_EVT, vt_errstr(r));
 	got = vsc_evt_next(d, e, 4, 3000);
 	while (got && got->len < 16) {
 		ASSERT(got->op.used_len == 0, "%u-byte event buffer: used len %u", got->len,
@@ -870,7 +870,7 @@ BI_TEST(evt_buffer_not_16)
 	bi_evt_link(false, BI_LUN_EVT);
 	ASSERT(!vsc_canary_check_all(d), "event buffer canary damaged");
 	if (!got) {
-		bi_differs(__LINE__, "no event delivered after short buffers (8: %s, 15: %s)",
+		vt_differs(__LINE__, "no event delivered after short buffers (8: %s, 15: %s)",
 			   e[0].op.done ? "returned" : "kept", e[1].op.done ? "returned" : "kept");
 	} else {
 		ASSERT(got == &e[2], "event landed in the %u-byte buffer, expected the 32-byte one",
@@ -905,9 +905,9 @@ BI_TEST(evt_more_than_buffers)
 	ASSERT(!vsc_evt_post(d, e, 1, 16), "post");
 	for (k = 0; k < 3; k++) {
 		r = bi_evt_link(true, BI_LUN_EVT + k);
-		ASSERT(!r, "link: %s", bi_err(r));
+		ASSERT(!r, "link: %s", vt_errstr(r));
 		r = bi_evt_link(false, BI_LUN_EVT + k);
-		ASSERT(!r, "unlink: %s", bi_err(r));
+		ASSERT(!r, "unlink: %s", vt_errstr(r));
 	}
 	got = vsc_evt_next(d, e, 1, 3000);
 	ASSERT(got, "first event not delivered");
@@ -915,7 +915,7 @@ BI_TEST(evt_more_than_buffers)
 	       "first event %#x len %u", got->event, got->op.used_len);
 	usleep(300000);
 	r = vsc_get_events_missed(d, &missed);
-	ASSERT(!r, "GET_EVENTS_MISSED: %s", bi_err(r));
+	ASSERT(!r, "GET_EVENTS_MISSED: %s", vt_errstr(r));
 	EXPECT_OR_DIFF(missed, "events_missed not set after 6 events on 1 buffer");
 	ASSERT(!vsc_evt_repost(d, &e[0]), "repost");
 	vsc_kick_force(d, VSC_VQ_EVT);

@@ -39,6 +39,32 @@ static bool chain_open(struct chain *c, unsigned int ring)
 	return true;
 }
 
+/* The chain's request header and response buffer as descriptors. */
+static struct bi_desc hdr_desc(const struct chain *c, uint16_t flags, int next)
+{
+	return (struct bi_desc){ (uintptr_t)c->h->p, (uint32_t)c->h->len, flags, next };
+}
+
+static struct bi_desc resp_desc(const struct chain *c, uint16_t flags, int next)
+{
+	return (struct bi_desc){ (uintptr_t)c->w->p, RESP_SZ, flags, next };
+}
+
+/* The first address past the device's guest memory. */
+static uint64_t arena_end(const struct chain *c)
+{
+	return (uintptr_t)vsc_arena_base(c->d) + vsc_arena_size(c->d);
+}
+
+/* Post @a then @b as one chain (@op NULL: not tracked). */
+static bool post2(struct chain *c, struct bi_desc a, struct bi_desc b, struct vsc_op *op)
+{
+	struct bi_desc ds[2] = { a, b };
+
+	CHECK(!bi_post_raw(c->d, REQ, ds, 2, op), "post");
+	return true;
+}
+
 /*
  * After a chain the vhost core must refuse: no answer and a vq error, or
  * (tolerated) an answer that is well-formed; then a fresh device works.
@@ -53,42 +79,43 @@ static void expect_vq_error(struct chain *c, const char *what)
 		struct vsc_result res;
 
 		bi_resp_decode(c->w->p, &res);
-		bi_note("%s: answered, used %u, %s", what, c->op.used_len, bi_res(&res));
+		vt_note("%s: answered, used %u, %s", what, c->op.used_len, vt_res(&res));
 		ASSERT(c->op.used_len == 0 || res.response != VIRTIO_SCSI_S_OK || res.status ||
 		       !bi_all_cc(c->w->p, 8), "%s: strange answer", what);
 	} else {
 		ASSERT(bi_wait_vq_err(c->d, REQ, c->e0, 2000),
 		       "%s: neither answered nor a vq error signalled", what);
-		bi_note("%s: vq error", what);
+		vt_note("%s: vq error", what);
 	}
 	ASSERT(!vsc_canary_check_all(c->d), "%s: canary damaged", what);
 	bi_fresh_healthy(&c->d, BI_WWPN_A);
 }
 
+/* A two-descriptor chain the vhost core must refuse (see expect_vq_error). */
+static void expect_refused(struct chain *c, struct bi_desc a, struct bi_desc b, const char *what)
+{
+	if (post2(c, a, b, &c->op))
+		expect_vq_error(c, what);
+}
+
 BI_TEST(desc_loop)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 
-	if (!chain_open(&c, RING))
-		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0 };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "descriptor loop");
+	if (chain_open(&c, RING))
+		expect_refused(&c, hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+			       resp_desc(&c, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 0),
+			       "descriptor loop");
 }
 
 BI_TEST(desc_next_out_of_range)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 
-	if (!chain_open(&c, RING))
-		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, 1000 + RING + 5 };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "next beyond the ring");
+	if (chain_open(&c, RING))
+		expect_refused(&c, hdr_desc(&c, VRING_DESC_F_NEXT, 1000 + RING + 5),
+			       resp_desc(&c, VRING_DESC_F_WRITE, BI_NEXT_AUTO),
+			       "next beyond the ring");
 }
 
 /* A chain with more descriptors than the ring has entries (indirect), and one using them all */
@@ -100,7 +127,7 @@ BI_TEST(chain_longer_than_ring)
 	struct vsc_layout l = { .data_split = 512, .indirect = true };
 
 	ASSERT(d, "open");
-	bi_fill(w, sizeof(w));
+	vt_fill(w, sizeof(w));
 	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 300, 200, w, &l) ||
 	    !bi_rw(d, BI_TGT, BI_LUN_RD, false, 300, 200, rd, &l))
 		return;
@@ -187,44 +214,33 @@ BI_TEST(indirect_next_past_table)
 BI_TEST(desc_outside_mem)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 
-	if (!chain_open(&c, RING))
-		return;
-	ds[0] = (struct bi_desc){ 0x10000, 51, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "descriptor outside the memory table");
+	if (chain_open(&c, RING))
+		expect_refused(&c, (struct bi_desc){ 0x10000, 51, VRING_DESC_F_NEXT, BI_NEXT_AUTO },
+			       resp_desc(&c, VRING_DESC_F_WRITE, BI_NEXT_AUTO),
+			       "descriptor outside the memory table");
 }
 
 BI_TEST(desc_resp_outside_mem)
 {
 	struct chain c;
-	struct bi_desc ds[2];
-	uint64_t end;
 
-	if (!chain_open(&c, RING))
-		return;
-	end = (uintptr_t)vsc_arena_base(c.d) + vsc_arena_size(c.d);
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ end + 4096, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "response outside the memory table");
+	if (chain_open(&c, RING))
+		expect_refused(&c, hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+			       (struct bi_desc){ arena_end(&c) + 4096, RESP_SZ, VRING_DESC_F_WRITE,
+						 BI_NEXT_AUTO },
+			       "response outside the memory table");
 }
 
 BI_TEST(desc_cross_region_end)
 {
 	struct chain c;
-	struct bi_desc ds[2];
-	uint64_t end;
 
-	if (!chain_open(&c, RING))
-		return;
-	end = (uintptr_t)vsc_arena_base(c.d) + vsc_arena_size(c.d);
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ end - 40, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "response crossing the region end");
+	if (chain_open(&c, RING))
+		expect_refused(&c, hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+			       (struct bi_desc){ arena_end(&c) - 40, RESP_SZ, VRING_DESC_F_WRITE,
+						 BI_NEXT_AUTO },
+			       "response crossing the region end");
 }
 
 BI_TEST(desc_len_4g)
@@ -234,8 +250,8 @@ BI_TEST(desc_len_4g)
 
 	if (!chain_open(&c, RING))
 		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[0] = hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO);
+	ds[1] = resp_desc(&c, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, BI_NEXT_AUTO);
 	ds[2] = (struct bi_desc){ (uintptr_t)c.data->p, 0xffffffffu, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
 	ASSERT(!bi_post_raw(c.d, REQ, ds, 3, &c.op), "post");
 	expect_vq_error(&c, "4 GiB descriptor");
@@ -253,7 +269,7 @@ BI_TEST(zero_len_desc)
 
 	if (!chain_open(&c, RING))
 		return;
-	bi_fill(w, sizeof(w));
+	vt_fill(w, sizeof(w));
 	if (!bi_rw(c.d, BI_TGT, BI_LUN_RD, true, 77, 1, w, NULL))
 		return;
 	memset(cdb, 0, sizeof(cdb));
@@ -271,7 +287,7 @@ BI_TEST(zero_len_desc)
 	ASSERT(!r, "READ with zero-length descriptors not answered (vq errors %llu)",
 	       (unsigned long long)(vsc_vq_errors(c.d, REQ) - c.e0));
 	bi_resp_decode(c.w->p, &res);
-	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s", bi_res(&res));
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s", vt_res(&res));
 	ASSERT(!memcmp(c.data->p, w, 512), "data mismatch");
 	ASSERT(c.op.used_len == RESP_SZ + 512, "used len %u", c.op.used_len);
 	bi_healthy(c.d, "after");
@@ -280,27 +296,21 @@ BI_TEST(zero_len_desc)
 BI_TEST(write_before_read)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 
-	if (!chain_open(&c, RING))
-		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, 0, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
-	expect_vq_error(&c, "readable after writable");
+	if (chain_open(&c, RING))
+		expect_refused(&c, resp_desc(&c, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+			       hdr_desc(&c, 0, BI_NEXT_AUTO), "readable after writable");
 }
 
 BI_TEST(avail_idx_jump)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 	uint16_t idx;
 
-	if (!chain_open(&c, RING))
+	if (!chain_open(&c, RING) ||
+	    !post2(&c, hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+		   resp_desc(&c, VRING_DESC_F_WRITE, BI_NEXT_AUTO), &c.op))
 		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, &c.op), "post");
 	idx = vsc_raw_avail_idx(c.d, REQ);
 	vsc_raw_set_avail_idx(c.d, REQ, (uint16_t)(idx + RING + 3));
 	expect_vq_error(&c, "avail index jumping past the ring size");
@@ -326,16 +336,14 @@ BI_TEST(avail_head_out_of_range)
 BI_TEST(reused_heads)
 {
 	struct chain c;
-	struct bi_desc ds[2];
 	struct vring_used *u;
 	uint16_t head, k, n;
 	uint64_t end;
 
-	if (!chain_open(&c, RING))
+	if (!chain_open(&c, RING) ||
+	    !post2(&c, hdr_desc(&c, VRING_DESC_F_NEXT, BI_NEXT_AUTO),
+		   resp_desc(&c, VRING_DESC_F_WRITE, BI_NEXT_AUTO), NULL))
 		return;
-	ds[0] = (struct bi_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 2, NULL), "post");
 	head = vsc_raw_avail(c.d, REQ)->ring[0];
 	for (k = 1; k < RING; k++)
 		vsc_raw_publish(c.d, REQ, head, NULL, 0, NULL);
@@ -392,7 +400,7 @@ BI_TEST(vring_addr_change_under_load)
 	vsc_kick_force(d, VSC_VQ_REQ(0));
 	a.used_user_addr = (uintptr_t)nu->p;
 	r2 = vsc_ioctl(d, VHOST_SET_VRING_ADDR, &a);
-	bi_note("SET_VRING_ADDR under load: %s, %s", bi_err(r), bi_err(r2));
+	vt_note("SET_VRING_ADDR under load: %s, %s", vt_errstr(r), vt_errstr(r2));
 	usleep(500000);
 	vsc_reap(d, VSC_VQ_REQ(0), 0);
 	for (k = 0; k < 32; k++)

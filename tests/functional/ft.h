@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* vsc-functional: tiny test framework shared by the test files. */
+/* vsc-functional: what the test files share (the harness itself is vtest.h). */
 #ifndef FT_H
 #define FT_H
 
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "libvsc.h"
+#include "vtest.h"
 
 /* The standard fixture (group setup "rd"). */
 #define WWPN_A		"naa.5001405dead0001"	/* tpgt_1 (nexus) + tpgt_2 (nexus) */
@@ -50,19 +51,11 @@ struct ft_test {
 #define FT_TEST(grp, nm)		FT_TEST_FULL(grp, nm, 0, NULL)
 #define FT_TEST_BEYOND(grp, nm, up)	FT_TEST_FULL(grp, nm, FT_BEYOND, up)
 
-/* Current test outcome */
-void ft_fail(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void ft_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void ft_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-bool ft_failed(void);
-
-#define FT_ASSERT(c, ...) do { if (!(c)) { ft_fail(__LINE__, __VA_ARGS__); return; } } while (0)
-#define FT_SKIP(...) do { ft_skip(__VA_ARGS__); return; } while (0)
+#define FT_ASSERT(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return; } } while (0)
+#define FT_SKIP(...) do { vt_skip(__VA_ARGS__); return; } while (0)
 /* For helpers returning bool: propagate failure */
-#define FT_CHECK(c, ...) do { if (!(c)) { ft_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
+#define FT_CHECK(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
 
-extern const char *ft_module;
-extern bool ft_verbose;
 extern bool ft_unsafe;	/* --unsafe: also run tests known to crash upstream */
 
 /*
@@ -74,8 +67,7 @@ extern bool ft_unsafe;	/* --unsafe: also run tests known to crash upstream */
  */
 #define FT_UPSTREAM_TMF_BUG "vhost_scsi 6.1 corrupts tpg->tmf_queue after a LUN RESET (list_add_tail args swapped in vhost_scsi_release_tmf_res); the next LUN unlink BUGs the kernel"
 #define FT_SKIP_LUN_RESET_ON_UPSTREAM() \
-	do { if (ft_is_upstream() && !ft_unsafe) FT_SKIP("%s (--unsafe runs it)", FT_UPSTREAM_TMF_BUG); } while (0)
-bool ft_is_upstream(void);
+	do { if (vt_upstream() && !ft_unsafe) FT_SKIP("%s (--unsafe runs it)", FT_UPSTREAM_TMF_BUG); } while (0)
 
 /* Devices opened through these are closed after the test. */
 struct vsc_dev *ft_open(const struct vsc_opts *o);
@@ -86,15 +78,6 @@ void ft_close(struct vsc_dev *d);
 /* Fixture pieces (also used by tests that rebuild state) */
 bool ft_fixture_rd(void);
 void ft_teardown(void);
-
-/* Random data */
-uint64_t ft_rand(void);
-void ft_fill_random(void *buf, size_t len);
-void *ft_xmalloc(size_t n);
-
-/* Result formatting */
-const char *ft_res(const struct vsc_result *r);
-const char *ft_errstr(int neg_errno);
 
 /* SCSI helpers on top of vsc_cmd(): return false and fail the test on error. */
 bool ft_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,

@@ -20,9 +20,9 @@ bool ft_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 		if (r || res->status != 2 || res->key != 6)
 			break;
 	}
-	FT_CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], ft_errstr(r));
+	FT_CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], vt_errstr(r));
 	FT_CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == 0,
-		 "opcode 0x%02x tgt %u lun %u: %s", cdb[0], tgt, lun, ft_res(res));
+		 "opcode 0x%02x tgt %u lun %u: %s", cdb[0], tgt, lun, vt_res(res));
 	return true;
 }
 
@@ -56,10 +56,10 @@ bool ft_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool w
 			break;
 	}
 	FT_CHECK(!e, "%s%u lba %llu x%u: %s", write ? "WRITE" : "READ", sz,
-		 (unsigned long long)lba, blocks, e == -EFAULT ? "canary damaged" : ft_errstr(e));
+		 (unsigned long long)lba, blocks, e == -EFAULT ? "canary damaged" : vt_errstr(e));
 	FT_CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0 && res.resid == 0,
 		 "%s%u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, (unsigned long long)lba,
-		 blocks, ft_res(&res));
+		 blocks, vt_res(&res));
 	return true;
 }
 
@@ -68,10 +68,10 @@ bool ft_verify_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 		  const struct vsc_layout *rl)
 {
 	size_t len = (size_t)blocks * BS, i;
-	uint8_t *w = ft_xmalloc(len), *rd = ft_xmalloc(len);
+	uint8_t *w = vt_xmalloc(len), *rd = vt_xmalloc(len);
 	bool ok = false;
 
-	ft_fill_random(w, len);
+	vt_fill(w, len);
 	memset(rd, 0x5a, len);
 	if (!ft_rw(d, vq, tgt, lun, true, sz, lba, blocks, w, wl))
 		goto out;
@@ -80,7 +80,7 @@ bool ft_verify_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 	if (memcmp(w, rd, len)) {
 		for (i = 0; i < len && w[i] == rd[i]; i++)
 			;
-		ft_fail(__LINE__, "RW%u lba %llu x%u: data mismatch at byte %zu (wrote 0x%02x read 0x%02x)",
+		vt_fail(__LINE__, "RW%u lba %llu x%u: data mismatch at byte %zu (wrote 0x%02x read 0x%02x)",
 			sz, (unsigned long long)lba, blocks, i, w[i], rd[i]);
 		goto out;
 	}
@@ -113,9 +113,9 @@ bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 	for (k = 0; k < 8; k++) {
 		r = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res,
 			    TMO);
-		FT_CHECK(!r, "TUR: %s", ft_errstr(r));
+		FT_CHECK(!r, "TUR: %s", vt_errstr(r));
 		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
 			return true;
 	}
-	FT_CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, ft_res(&res));
+	FT_CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
 }

@@ -20,111 +20,23 @@
 
 extern const struct ft_test __start_ft_tests[], __stop_ft_tests[];
 
-const char *ft_module = "tcm_vhost";
-bool ft_verbose;
 bool ft_unsafe;
-
-enum outcome { O_PASS, O_FAIL, O_SKIP };
-static enum outcome cur_out;
-static char cur_reason[1024];
-static const struct ft_test *cur_test;
-static unsigned int n_pass, n_fail, n_skip, n_xfail;
-
-#define MAX_OPEN 16
-static struct vsc_dev *open_devs[MAX_OPEN];
 
 static const char *const group_order[] = {
 	"ioctl", "scsi", "io", "layout", "queue", "ctl", "evt", "fileio", "iblock", "cfg",
 };
-
-bool ft_is_upstream(void)
-{
-	return !strcmp(ft_module, "vhost_scsi");
-}
-
-void ft_fail(int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (cur_out == O_FAIL)
-		return;		/* keep the first reason */
-	cur_out = O_FAIL;
-	n = snprintf(cur_reason, sizeof(cur_reason), "line %d: ", line);
-	va_start(ap, fmt);
-	vsnprintf(cur_reason + n, sizeof(cur_reason) - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-void ft_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cur_out == O_FAIL)
-		return;
-	cur_out = O_SKIP;
-	va_start(ap, fmt);
-	vsnprintf(cur_reason, sizeof(cur_reason), fmt, ap);
-	va_end(ap);
-}
-
-void ft_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!ft_verbose)
-		return;
-	fprintf(stderr, "# %s.%s: ", cur_test ? cur_test->group : "-",
-		cur_test ? cur_test->name : "-");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-bool ft_failed(void)
-{
-	return cur_out == O_FAIL;
-}
-
-const char *ft_errstr(int e)
-{
-	static char buf[8][64];
-	static unsigned int k;
-	char *b = buf[k++ % 8];
-
-	if (!e)
-		return "0";
-	snprintf(b, 64, "%s(%d)", strerrorname_np(-e) ? strerrorname_np(-e) : "E?", e);
-	return b;
-}
-
-const char *ft_res(const struct vsc_result *r)
-{
-	static char buf[4][200];
-	static unsigned int k;
-
-	return vsc_result_str(r, buf[k++ % 4], sizeof(buf[0]));
-}
 
 /* ------------------------------------------------------------ devices */
 
 struct vsc_dev *ft_open(const struct vsc_opts *o)
 {
 	struct vsc_dev *d = vsc_open(o);
-	unsigned int i;
 
 	if (!d) {
-		ft_fail(0, "vsc_open: %s", ft_errstr(-errno));
+		vt_fail(0, "vsc_open: %s", vt_errstr(-errno));
 		return NULL;
 	}
-	for (i = 0; i < MAX_OPEN; i++) {
-		if (!open_devs[i]) {
-			open_devs[i] = d;
-			return d;
-		}
-	}
-	return d;	/* untracked: leaks at worst */
+	return vt_track(d);
 }
 
 struct vsc_dev *ft_open_ep(const struct vsc_opts *o)
@@ -136,7 +48,7 @@ struct vsc_dev *ft_open_ep(const struct vsc_opts *o)
 		return NULL;
 	r = vsc_set_endpoint(d, WWPN_A);
 	if (r) {
-		ft_fail(0, "SET_ENDPOINT %s: %s", WWPN_A, ft_errstr(r));
+		vt_fail(0, "SET_ENDPOINT %s: %s", WWPN_A, vt_errstr(r));
 		ft_close(d);
 		return NULL;
 	}
@@ -145,63 +57,8 @@ struct vsc_dev *ft_open_ep(const struct vsc_opts *o)
 
 void ft_close(struct vsc_dev *d)
 {
-	unsigned int i;
-
-	for (i = 0; i < MAX_OPEN; i++)
-		if (open_devs[i] == d)
-			open_devs[i] = NULL;
+	vt_untrack(d);
 	vsc_close(d);
-}
-
-static void close_all(void)
-{
-	unsigned int i;
-
-	for (i = 0; i < MAX_OPEN; i++) {
-		if (open_devs[i]) {
-			if (vsc_canary_check_all(open_devs[i]))
-				ft_fail(0, "canary damaged in a device-writable buffer");
-			vsc_close(open_devs[i]);
-			open_devs[i] = NULL;
-		}
-	}
-}
-
-/* ------------------------------------------------------------- random */
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-uint64_t ft_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-void ft_fill_random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t i;
-	uint64_t v;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		v = ft_rand();
-		memcpy(p + i, &v, 8);
-	}
-	for (; i < len; i++)
-		p[i] = (uint8_t)ft_rand();
-}
-
-void *ft_xmalloc(size_t n)
-{
-	void *p = malloc(n ? n : 1);
-
-	if (!p) {
-		fprintf(stderr, "out of memory\n");
-		exit(2);
-	}
-	return p;
 }
 
 /* ------------------------------------------------------------ fixtures */
@@ -215,7 +72,7 @@ bool ft_fixture_rd(void)
 {
 	int r;
 
-#define STEP(x) do { r = (x); if (r) { ft_fail(__LINE__, "fixture: %s: %s", #x, ft_errstr(r)); return false; } } while (0)
+#define STEP(x) do { r = (x); if (r) { vt_fail(__LINE__, "fixture: %s: %s", #x, vt_errstr(r)); return false; } } while (0)
 	STEP(vsc_tgt_rd_create(HBA_RD, "rd16", RD16_BYTES));
 	STEP(vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES));
 	STEP(vsc_tgt_rd_create(HBA_RD, "rd4", RD4_BYTES));
@@ -252,7 +109,7 @@ static bool fixture_fileio(void)
 	if (!r)
 		r = vsc_tgt_lun_link(WWPN_A, 1, 0, "fileio_102", "f16");
 	if (r)
-		ft_fail(__LINE__, "fileio fixture: %s", ft_errstr(r));
+		vt_fail(__LINE__, "fileio fixture: %s", vt_errstr(r));
 	return !r;
 }
 
@@ -262,7 +119,7 @@ static bool fixture_iblock(void)
 	int r;
 
 	if (!f || ftruncate(fileno(f), (off_t)RD16_BYTES)) {
-		ft_fail(__LINE__, "cannot create %s", IBLOCK_PATH);
+		vt_fail(__LINE__, "cannot create %s", IBLOCK_PATH);
 		if (f)
 			fclose(f);
 		return false;
@@ -270,7 +127,7 @@ static bool fixture_iblock(void)
 	fclose(f);
 	r = vsc_loop_attach(IBLOCK_PATH, loopdev, sizeof(loopdev));
 	if (r) {
-		ft_skip("losetup failed: %s", ft_errstr(r));
+		vt_skip("losetup failed: %s", vt_errstr(r));
 		loopdev[0] = 0;
 		return false;
 	}
@@ -282,7 +139,7 @@ static bool fixture_iblock(void)
 	if (!r)
 		r = vsc_tgt_lun_link(WWPN_A, 1, 0, "iblock_103", "b16");
 	if (r)
-		ft_fail(__LINE__, "iblock fixture on %s: %s", loopdev, ft_errstr(r));
+		vt_fail(__LINE__, "iblock fixture on %s: %s", loopdev, vt_errstr(r));
 	return !r;
 }
 
@@ -336,61 +193,20 @@ static int cmp_test(const void *a, const void *b)
 	return c ? c : x->line - y->line;
 }
 
-static void report(const struct ft_test *t)
+/* Start @t; a failure of a test beyond upstream is XFAIL on vhost_scsi. */
+static void start(const struct ft_test *t)
 {
-	switch (cur_out) {
-	case O_PASS:
-		printf("PASS: functional/%s.%s\n", t->group, t->name);
-		n_pass++;
-		break;
-	case O_SKIP:
-		printf("SKIP: functional/%s.%s: %s\n", t->group, t->name, cur_reason);
-		n_skip++;
-		break;
-	case O_FAIL:
-		if ((t->flags & FT_BEYOND) && ft_is_upstream()) {
-			printf("XFAIL: functional/%s.%s: upstream differs: %s (%s)\n", t->group,
-			       t->name, t->upstream ? t->upstream : "beyond upstream", cur_reason);
-			n_xfail++;
-		} else {
-			printf("FAIL: functional/%s.%s: %s\n", t->group, t->name, cur_reason);
-			n_fail++;
-		}
-		break;
-	}
-	fflush(stdout);
-}
-
-static void summary(void)
-{
-	printf("%u passed, %u failed, %u skipped, %u xfail\n", n_pass, n_fail, n_skip, n_xfail);
-	fflush(stdout);
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	if (cur_test) {
-		cur_out = O_PASS;
-		ft_fail(0, "watchdog: test still running after %d s (hang?)", 120);
-		report(cur_test);
-	}
-	summary();
-	_exit(1);
+	vt_start("functional/%s.%s", t->group, t->name);
+	if (t->flags & FT_BEYOND)
+		vt_beyond(t->upstream ? t->upstream : "beyond upstream");
 }
 
 static bool matches(const struct ft_test *t, char **filters, int nf)
 {
 	char full[256];
-	int i;
 
-	if (!nf)
-		return true;
 	snprintf(full, sizeof(full), "%s.%s", t->group, t->name);
-	for (i = 0; i < nf; i++)
-		if (strstr(full, filters[i]))
-			return true;
-	return false;
+	return vt_match(full, filters, nf);
 }
 
 static void usage(void)
@@ -422,7 +238,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "m:f:lvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			ft_module = optarg;
+			if (!vt_set_module(optarg))
+				usage();
 			break;
 		case 'f':
 			if (nf < 64)
@@ -432,7 +249,7 @@ int main(int argc, char **argv)
 			list = true;
 			break;
 		case 'v':
-			ft_verbose = true;
+			vt_verbose = true;
 			break;
 		case 'U':
 			ft_unsafe = true;
@@ -441,10 +258,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (strcmp(ft_module, "tcm_vhost") && strcmp(ft_module, "vhost_scsi"))
-		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	all = ft_xmalloc(nt * sizeof(*all));
+	all = vt_xmalloc(nt * sizeof(*all));
 	for (ti = 0; ti < nt; ti++)
 		all[ti] = &__start_ft_tests[ti];
 	qsort(all, nt, sizeof(*all), cmp_test);
@@ -461,16 +276,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (access("/dev/vhost-scsi", R_OK | W_OK)) {
-		fprintf(stderr, "/dev/vhost-scsi not accessible: is %s loaded?\n", ft_module);
-		printf("FAIL: functional/setup: /dev/vhost-scsi missing\n");
-		summary();
+		fprintf(stderr, "/dev/vhost-scsi not accessible: is %s loaded?\n", vt_module);
+		vt_start("functional/setup");
+		vt_fail(0, "/dev/vhost-scsi missing");
+		vt_report();
+		vt_summary();
 		return 1;
 	}
-	signal(SIGALRM, on_alarm);
+	vt_watchdog_init(NULL);
 
 	for (g = 0; g < ng; g++) {
 		const char *grp = group_order[g];
 		bool any = false, ok;
+		enum vt_outcome gout;
 		char greason[1024];
 
 		for (ti = 0; ti < nt && (t = all[ti]); ti++)
@@ -478,39 +296,37 @@ int main(int argc, char **argv)
 				any = true;
 		if (!any)
 			continue;
-		cur_test = NULL;
-		cur_out = O_PASS;
-		cur_reason[0] = 0;
-		alarm(120);
+		vt_start("functional/%s (group setup)", grp);
+		vt_alarm(120);
 		ok = group_setup(grp);
-		alarm(0);
-		enum outcome gout = cur_out;
-
-		snprintf(greason, sizeof(greason), "%s", cur_reason);
+		vt_alarm(0);
+		gout = vt_outcome();
+		snprintf(greason, sizeof(greason), "%s", vt_reason());
+		vt_close_all();
 		for (ti = 0; ti < nt && (t = all[ti]); ti++) {
 			if (strcmp(t->group, grp) || !matches(t, filters, nf))
 				continue;
-			cur_test = t;
+			start(t);
 			if (!ok) {
-				cur_out = gout == O_SKIP ? O_SKIP : O_FAIL;
-				snprintf(cur_reason, sizeof(cur_reason), "%s", greason);
-				report(t);
+				if (gout == VT_SKIP)
+					vt_skip("%s", greason);
+				else
+					vt_fail(0, "%s", greason);
+				vt_report();
 				continue;
 			}
-			cur_out = O_PASS;
-			cur_reason[0] = 0;
-			rng = 0x9e3779b97f4a7c15ULL ^ (uintptr_t)t->name[0] ^ ((uint64_t)strlen(t->name) << 32);
-			alarm(120);
+			vt_seed(0x9e3779b97f4a7c15ULL ^ (uintptr_t)t->name[0] ^
+				((uint64_t)strlen(t->name) << 32));
+			vt_alarm(120);
 			t->fn();
-			close_all();
-			alarm(0);
-			report(t);
+			vt_close_all();
+			vt_alarm(0);
+			vt_report();
 			if (!strcmp(grp, "cfg"))
 				ft_teardown();
 		}
-		cur_test = NULL;
 		group_teardown(grp);
 	}
-	summary();
-	return n_fail ? 1 : 0;
+	vt_summary();
+	return vt_exit_status();
 }

@@ -35,16 +35,16 @@ static void integrity(void)
 
 	if (!d)
 		return;
-	for (i = 0; i < 7 && !ft_failed(); i++) {
-		uint64_t lba = ft_rand() % (BLOCKS - sizes[i]);
+	for (i = 0; i < 7 && !vt_failed(); i++) {
+		uint64_t lba = vt_rand() % (BLOCKS - sizes[i]);
 
 		ft_verify_rw(d, Q0, 1, 0, i & 1 ? 16 : 10, lba, sizes[i], NULL, NULL);
-		if (!ft_failed())
+		if (!vt_failed())
 			ft_verify_rw(d, Q0, 1, 0, 10, lba, sizes[i], &split, NULL);
 	}
-	if (!ft_failed())
+	if (!vt_failed())
 		ft_verify_rw(d, Q0, 1, 0, 6, 17, 256, NULL, NULL);
-	if (!ft_failed())	/* last blocks of the device */
+	if (!vt_failed())	/* last blocks of the device */
 		ft_verify_rw(d, Q0, 1, 0, 16, BLOCKS - 3, 3, NULL, NULL);
 }
 
@@ -96,28 +96,28 @@ FT_TEST("fileio", unmap_zeroes_blocks)
 
 	if (!d)
 		return;
-	buf = ft_xmalloc(8 * BS);
+	buf = vt_xmalloc(8 * BS);
 	zero = calloc(8, BS);
-	ft_fill_random(buf, 8 * BS);
+	vt_fill(buf, 8 * BS);
 	if (!ft_rw(d, Q0, 1, 0, true, 10, 800, 8, buf, NULL))
 		goto out;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 800, 8), NULL, 0,
 		    &res, TMO);
 	if (e) {
-		ft_fail(__LINE__, "UNMAP: %s", ft_errstr(e));
+		vt_fail(__LINE__, "UNMAP: %s", vt_errstr(e));
 		goto out;
 	}
-	ft_note("UNMAP on fileio: %s", ft_res(&res));
+	vt_note("UNMAP on fileio: %s", vt_res(&res));
 	if (res.status == 2 && res.key == 5) {
-		ft_skip("fileio UNMAP not enabled (emulate_tpu=0): %s", ft_res(&res));
+		vt_skip("fileio UNMAP not enabled (emulate_tpu=0): %s", vt_res(&res));
 		goto out;
 	}
 	if (res.response || res.status) {
-		ft_fail(__LINE__, "UNMAP: %s", ft_res(&res));
+		vt_fail(__LINE__, "UNMAP: %s", vt_res(&res));
 		goto out;
 	}
 	if (ft_rw(d, Q0, 1, 0, false, 10, 800, 8, buf, NULL) && memcmp(buf, zero, 8 * BS))
-		ft_fail(__LINE__, "unmapped blocks do not read back as zeroes");
+		vt_fail(__LINE__, "unmapped blocks do not read back as zeroes");
 out:
 	free(buf);
 	free(zero);

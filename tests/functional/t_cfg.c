@@ -19,16 +19,16 @@ static bool base(bool nexus, bool lun)
 {
 	int r = vsc_tgt_rd_create(HBA_RD, "rd16", RD16_BYTES);
 
-	FT_CHECK(!r, "rd: %s", ft_errstr(r));
+	FT_CHECK(!r, "rd: %s", vt_errstr(r));
 	r = vsc_tgt_tpg_create(WWPN_A, 1);
-	FT_CHECK(!r, "tpg: %s", ft_errstr(r));
+	FT_CHECK(!r, "tpg: %s", vt_errstr(r));
 	if (nexus) {
 		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-		FT_CHECK(!r, "nexus: %s", ft_errstr(r));
+		FT_CHECK(!r, "nexus: %s", vt_errstr(r));
 	}
 	if (lun) {
 		r = vsc_tgt_lun_link(WWPN_A, 1, 0, HBA_RD, "rd16");
-		FT_CHECK(!r, "lun: %s", ft_errstr(r));
+		FT_CHECK(!r, "lun: %s", vt_errstr(r));
 	}
 	return true;
 }
@@ -42,7 +42,7 @@ FT_TEST("cfg", tpgt_limits)
 		r = vsc_cfs_mkdir(VH);
 	if (!r)
 		r = vsc_cfs_mkdir(VH "/" WWPN_C);
-	FT_ASSERT(!r, "wwn: %s", ft_errstr(r));
+	FT_ASSERT(!r, "wwn: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_256");
 	FT_ASSERT(r < 0, "tpgt_256 created (target byte is 8 bits: CVE-2015-4036)");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_65536");
@@ -52,9 +52,9 @@ FT_TEST("cfg", tpgt_limits)
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_x");
 	FT_ASSERT(r < 0, "tpgt_x created");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_255");
-	FT_ASSERT(!r, "tpgt_255 refused: %s", ft_errstr(r));
+	FT_ASSERT(!r, "tpgt_255 refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_1");
-	FT_ASSERT(!r, "tpgt_1 refused: %s", ft_errstr(r));
+	FT_ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", wwn_name_prefixes)
@@ -63,13 +63,13 @@ FT_TEST("cfg", wwn_name_prefixes)
 
 	vsc_cfs_mkdir(VSC_CFS_TARGET);
 	r = vsc_cfs_mkdir(VH);
-	FT_ASSERT(!r, "%s", ft_errstr(r));
+	FT_ASSERT(!r, "%s", vt_errstr(r));
 	r = mkdir_err(VH "/naa.6001405aaaaaaaa1");
-	FT_ASSERT(!r, "naa. refused: %s", ft_errstr(r));
+	FT_ASSERT(!r, "naa. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/fc.5001405aaaaaaaa2");
-	FT_ASSERT(!r, "fc. refused: %s", ft_errstr(r));
+	FT_ASSERT(!r, "fc. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/iqn.2003-01.org.example:vsc");
-	FT_ASSERT(!r, "iqn. refused: %s", ft_errstr(r));
+	FT_ASSERT(!r, "iqn. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/bogus.1234");
 	FT_ASSERT(r < 0, "WWN without naa./fc./iqn. prefix accepted");
 }
@@ -79,11 +79,11 @@ FT_TEST("cfg", fabric_version_attribute)
 	char buf[256];
 	int r = vsc_tgt_tpg_create(WWPN_C, 1);
 
-	FT_ASSERT(!r, "%s", ft_errstr(r));
+	FT_ASSERT(!r, "%s", vt_errstr(r));
 	/* the fabric-wide "version" lives in the fabric directory */
 	r = vsc_cfs_read(VH "/version", buf, sizeof(buf));
-	FT_ASSERT(!r, "read version: %s", ft_errstr(r));
-	ft_note("version: %s", buf);
+	FT_ASSERT(!r, "read version: %s", vt_errstr(r));
+	vt_note("version: %s", buf);
 	FT_ASSERT(strlen(buf) > 3, "version '%s'", buf);
 }
 
@@ -95,21 +95,21 @@ FT_TEST("cfg", nexus_create_show_drop)
 	if (!base(false, false))
 		return;
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
-	ft_note("nexus before create: %s '%s'", ft_errstr(r), r ? "" : buf);
+	vt_note("nexus before create: %s '%s'", vt_errstr(r), r ? "" : buf);
 	FT_ASSERT(r < 0 || !strstr(buf, "naa."), "nexus shows an initiator before creation: %s", buf);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-	FT_ASSERT(!r, "create nexus: %s", ft_errstr(r));
+	FT_ASSERT(!r, "create nexus: %s", vt_errstr(r));
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
-	FT_ASSERT(!r && strstr(buf, INIT_1), "nexus shows '%s' (%s), want %s", buf, ft_errstr(r),
+	FT_ASSERT(!r && strstr(buf, INIT_1), "nexus shows '%s' (%s), want %s", buf, vt_errstr(r),
 		  INIT_1);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_2);
 	FT_ASSERT(r < 0, "second nexus on the same TPG accepted");
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(!r, "drop nexus: %s", ft_errstr(r));
+	FT_ASSERT(!r, "drop nexus: %s", vt_errstr(r));
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
 	FT_ASSERT(r < 0 || !strstr(buf, "naa."), "nexus still shows '%s' after drop", buf);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_2);
-	FT_ASSERT(!r, "re-create nexus: %s", ft_errstr(r));
+	FT_ASSERT(!r, "re-create nexus: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", nexus_initiator_name_checked)
@@ -132,7 +132,7 @@ FT_TEST("cfg", nexus_drop_refused_while_luns_linked)
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(r == -EBUSY, "nexus drop with a LUN linked: %s, want EBUSY", ft_errstr(r));
+	FT_ASSERT(r == -EBUSY, "nexus drop with a LUN linked: %s, want EBUSY", vt_errstr(r));
 }
 
 FT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
@@ -146,10 +146,10 @@ FT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
 	if (!d)
 		return;
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(r == -EBUSY, "nexus drop while a device uses the TPG: %s, want EBUSY", ft_errstr(r));
+	FT_ASSERT(r == -EBUSY, "nexus drop while a device uses the TPG: %s, want EBUSY", vt_errstr(r));
 	ft_close(d);
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(!r, "nexus drop after close: %s", ft_errstr(r));
+	FT_ASSERT(!r, "nexus drop after close: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
@@ -164,12 +164,12 @@ FT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
 		return;
 	r = vsc_tgt_tpg_remove(WWPN_A, 1);
 	FT_ASSERT(r < 0, "tpgt_1 removed while a device uses it");
-	ft_note("rmdir tpgt while in use: %s", ft_errstr(r));
+	vt_note("rmdir tpgt while in use: %s", vt_errstr(r));
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	vsc_tgt_nexus_drop(WWPN_A, 1);
 	r = vsc_tgt_tpg_remove(WWPN_A, 1);
-	FT_ASSERT(!r, "tpgt_1 removal after CLEAR_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "tpgt_1 removal after CLEAR_ENDPOINT: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", lun_link_unlink_while_idle)
@@ -182,16 +182,16 @@ FT_TEST("cfg", lun_link_unlink_while_idle)
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
-	FT_ASSERT(!r, "rd8: %s", ft_errstr(r));
+	FT_ASSERT(!r, "rd8: %s", vt_errstr(r));
 	d = ft_open_ep(NULL);
 	if (!d || !ft_clear_ua(d, 1, 0))
 		return;
 	r = vsc_tgt_lun_link(WWPN_A, 1, 7, HBA_RD, "rd8");
-	FT_ASSERT(!r, "link lun 7: %s", ft_errstr(r));
+	FT_ASSERT(!r, "link lun 7: %s", vt_errstr(r));
 	if (!ft_clear_ua(d, 1, 7))
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 7, 10, 10, 8, NULL, NULL);
-	if (ft_failed())
+	if (vt_failed())
 		return;
 	/* REPORT LUNS: 0 and 7 */
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
@@ -199,7 +199,7 @@ FT_TEST("cfg", lun_link_unlink_while_idle)
 		return;
 	FT_ASSERT(vsc_get_be32(b) == 16, "REPORT LUNS length %u, want 16", vsc_get_be32(b));
 	r = vsc_tgt_lun_unlink(WWPN_A, 1, 7);
-	FT_ASSERT(!r, "unlink lun 7: %s", ft_errstr(r));
+	FT_ASSERT(!r, "unlink lun 7: %s", vt_errstr(r));
 	ft_clear_ua(d, 1, 0);
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
@@ -208,7 +208,7 @@ FT_TEST("cfg", lun_link_unlink_while_idle)
 		  vsc_get_be32(b));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 7, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 	FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
-		  "TUR to unlinked lun 7: %s %s, want 5/0x25", ft_errstr(e), ft_res(&res));
+		  "TUR to unlinked lun 7: %s %s, want 5/0x25", vt_errstr(e), vt_res(&res));
 }
 
 FT_TEST("cfg", fabric_prot_type_values)
@@ -221,15 +221,15 @@ FT_TEST("cfg", fabric_prot_type_values)
 		return;
 	FT_ASSERT(vsc_path_exists(p), "no attrib/fabric_prot_type");
 	r = vsc_cfs_write(p, "1");
-	FT_ASSERT(!r, "fabric_prot_type=1: %s", ft_errstr(r));
+	FT_ASSERT(!r, "fabric_prot_type=1: %s", vt_errstr(r));
 	r = vsc_cfs_read(p, buf, sizeof(buf));
 	FT_ASSERT(!r && atoi(buf) == 1, "reads back '%s'", buf);
 	r = vsc_cfs_write(p, "3");
-	FT_ASSERT(!r, "fabric_prot_type=3: %s", ft_errstr(r));
+	FT_ASSERT(!r, "fabric_prot_type=3: %s", vt_errstr(r));
 	r = vsc_cfs_write(p, "2");
 	FT_ASSERT(r < 0, "fabric_prot_type=2 accepted");
 	r = vsc_cfs_write(p, "0");
-	FT_ASSERT(!r, "fabric_prot_type=0: %s", ft_errstr(r));
+	FT_ASSERT(!r, "fabric_prot_type=0: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", teardown_leaves_nothing)
@@ -239,7 +239,7 @@ FT_TEST("cfg", teardown_leaves_nothing)
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_teardown_all(false);
-	FT_ASSERT(!r, "teardown: %s", ft_errstr(r));
+	FT_ASSERT(!r, "teardown: %s", vt_errstr(r));
 	FT_ASSERT(!vsc_path_exists(VH "/" WWPN_A), "%s still exists", WWPN_A);
 	FT_ASSERT(!vsc_path_exists(VSC_CFS_TARGET "/core/" HBA_RD), "%s still exists", HBA_RD);
 }

@@ -23,7 +23,7 @@ static bool tmf(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint
 	e = vsc_ctl_sync(d, &c, TMO);
 	FT_CHECK(e != -EFAULT, "TMF %s: response overflowed its 1-byte buffer (canary damaged)",
 		 tmf_names[sub & 7]);
-	FT_CHECK(!e, "TMF %s: %s", tmf_names[sub & 7], ft_errstr(e));
+	FT_CHECK(!e, "TMF %s: %s", tmf_names[sub & 7], vt_errstr(e));
 	*resp = c.response;
 	return true;
 }
@@ -38,10 +38,10 @@ FT_TEST("ctl", an_query_answered)
 		return;
 	vsc_an_init(&c, false, 1, 0, 0xffff);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "AN query: %s", ft_errstr(e));
+	FT_ASSERT(!e, "AN query: %s", vt_errstr(e));
 	FT_ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN query response %s",
 		  vsc_response_name(c.response));
-	ft_note("AN query event_actual 0x%x", c.event_actual);
+	vt_note("AN query event_actual 0x%x", c.event_actual);
 	FT_ASSERT(!(c.event_actual & ~0xffffu), "event_actual 0x%x outside requested", c.event_actual);
 }
 
@@ -55,7 +55,7 @@ FT_TEST("ctl", an_subscribe_answered)
 		return;
 	vsc_an_init(&c, true, 1, 0, 1u << 1 /* operational change */);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "AN subscribe: %s", ft_errstr(e));
+	FT_ASSERT(!e, "AN subscribe: %s", vt_errstr(e));
 	FT_ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN subscribe response %s",
 		  vsc_response_name(c.response));
 }
@@ -97,7 +97,7 @@ FT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 		r[i].layout.indirect = true;
 		e = vsc_req_submit(d, &r[i]);
 		if (e) {
-			ft_fail(__LINE__, "submit %u: %s", i, ft_errstr(e));
+			vt_fail(__LINE__, "submit %u: %s", i, vt_errstr(e));
 			n = i;
 			break;
 		}
@@ -106,12 +106,12 @@ FT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 	vsc_kick(d, VSC_VQ_REQ(1));
 	if (tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp) &&
 	    resp != VIRTIO_SCSI_S_FUNCTION_SUCCEEDED && resp != 0)
-		ft_fail(__LINE__, "LUN RESET with I/O in flight: %s", vsc_response_name(resp));
+		vt_fail(__LINE__, "LUN RESET with I/O in flight: %s", vsc_response_name(resp));
 	e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
 	if (!e)
 		e = vsc_drain(d, VSC_VQ_REQ(1), TMO);
 	if (e)
-		ft_fail(__LINE__, "commands not completed after LUN RESET: %u+%u in flight",
+		vt_fail(__LINE__, "commands not completed after LUN RESET: %u+%u in flight",
 			vsc_inflight(d, VSC_VQ_REQ(0)), vsc_inflight(d, VSC_VQ_REQ(1)));
 	for (i = 0; i < n; i++) {
 		if (r[i].op.done) {
@@ -120,13 +120,13 @@ FT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 			else
 				other++;
 			if (r[i].canary_err)
-				ft_fail(__LINE__, "canary damaged on cmd %u", i);
+				vt_fail(__LINE__, "canary damaged on cmd %u", i);
 		}
 		vsc_req_release(d, &r[i]);
 	}
 	free(r);
-	ft_note("LUN RESET vs %u READs: %u GOOD, %u aborted/other", n, ok, other);
-	if (!ft_failed()) {
+	vt_note("LUN RESET vs %u READs: %u GOOD, %u aborted/other", n, ok, other);
+	if (!vt_failed()) {
 		ft_clear_ua(d, 1, 0);
 		ft_verify_rw(d, Q0, 1, 0, 10, 60, 8, NULL, NULL);
 	}
@@ -140,12 +140,12 @@ FT_TEST("ctl", tmf_every_subtype_answered)
 
 	if (!d)
 		return;
-	for (s = 0; s <= VIRTIO_SCSI_T_TMF_QUERY_TASK_SET && !ft_failed(); s++) {
-		if (s == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET && ft_is_upstream() && !ft_unsafe)
+	for (s = 0; s <= VIRTIO_SCSI_T_TMF_QUERY_TASK_SET && !vt_failed(); s++) {
+		if (s == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET && vt_upstream() && !ft_unsafe)
 			continue;	/* FT_UPSTREAM_TMF_BUG */
 		if (!tmf(d, s, 1, 0, 0x1234, &resp))
 			return;
-		ft_note("TMF %s -> %s", tmf_names[s], vsc_response_name(resp));
+		vt_note("TMF %s -> %s", tmf_names[s], vsc_response_name(resp));
 		FT_ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
 			  resp == VIRTIO_SCSI_S_FUNCTION_REJECTED || resp == VIRTIO_SCSI_S_FAILURE,
 			  "TMF %s: response %u (%s) is not a TMF answer", tmf_names[s], resp,
@@ -220,7 +220,7 @@ FT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 9, 0, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
 	FT_ASSERT(e != -EFAULT, "answer overflowed the TMF response buffer (canary damaged)");
-	FT_ASSERT(!e, "%s", ft_errstr(e));
+	FT_ASSERT(!e, "%s", vt_errstr(e));
 	FT_ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "TMF to target 9: %s, want BAD_TARGET",
 		  vsc_response_name(c.response));
 }
@@ -238,7 +238,7 @@ FT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	c.lun[0] = 0;	/* must be 1 */
 	e = vsc_ctl_sync(d, &c, TMO);
 	FT_ASSERT(e != -EFAULT, "answer overflowed the AN response buffer (canary damaged)");
-	FT_ASSERT(!e, "%s", ft_errstr(e));
+	FT_ASSERT(!e, "%s", vt_errstr(e));
 	FT_ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "AN with lun[0]=0: %s, want BAD_TARGET",
 		  vsc_response_name(c.response));
 }
@@ -255,7 +255,7 @@ FT_TEST("ctl", tmf_split_request_header)
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0, 0);
 	c.layout.hdr_split = 1;	/* 24 one-byte descriptors */
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "%s", ft_errstr(e));
+	FT_ASSERT(!e, "%s", vt_errstr(e));
 	FT_ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || c.response == 0 ||
 		  c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
 		  "ABORT_TASK_SET with split header: %s", vsc_response_name(c.response));
@@ -263,7 +263,7 @@ FT_TEST("ctl", tmf_split_request_header)
 	c.layout.hdr_split = 3;
 	c.layout.resp_split = 1;
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", ft_errstr(e),
+	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", vt_errstr(e),
 		  vsc_response_name(c.response));
 	ft_clear_ua(d, 1, 0);
 }
@@ -295,13 +295,13 @@ FT_TEST("evt", hotplug_link_unlink_events)
 		return;
 	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG), "HOTPLUG not negotiated");
 	e = vsc_evt_post(d, ev, 4, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", ft_errstr(e));
+	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 3, HBA_RD, "rd8");
-	FT_ASSERT(!e, "link lun 3: %s", ft_errstr(e));
+	FT_ASSERT(!e, "link lun 3: %s", vt_errstr(e));
 	if (wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 3)) {
 		vsc_kick(d, VSC_VQ_EVT);
 		e = vsc_tgt_lun_unlink(WWPN_A, 1, 3);
-		FT_ASSERT(!e, "unlink lun 3: %s", ft_errstr(e));
+		FT_ASSERT(!e, "unlink lun 3: %s", vt_errstr(e));
 		wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED, 1, 3);
 	} else {
 		vsc_tgt_lun_unlink(WWPN_A, 1, 3);
@@ -320,9 +320,9 @@ FT_TEST("evt", hotplug_high_lun_encoding)
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", ft_errstr(e));
+	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 2, 300, HBA_RD, "rd8");
-	FT_ASSERT(!e, "link lun 300: %s", ft_errstr(e));
+	FT_ASSERT(!e, "link lun 300: %s", vt_errstr(e));
 	if (wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2, 300)) {
 		uint64_t blocks;
 		uint32_t bs;
@@ -330,7 +330,7 @@ FT_TEST("evt", hotplug_high_lun_encoding)
 		/* the new LUN answers at its flat-space address */
 		ft_clear_ua(d, 2, 300);
 		if (ft_capacity(d, 2, 300, &blocks, &bs) && blocks != RD8_BYTES / BS)
-			ft_fail(__LINE__, "lun 300: %llu blocks", (unsigned long long)blocks);
+			vt_fail(__LINE__, "lun 300: %llu blocks", (unsigned long long)blocks);
 	}
 	vsc_kick(d, VSC_VQ_EVT);
 	vsc_tgt_lun_unlink(WWPN_A, 2, 300);
@@ -350,7 +350,7 @@ FT_TEST("evt", events_missed_then_flagged)
 		return;
 	/* no event buffers: the hotplug event can't be delivered */
 	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", ft_errstr(e));
+	FT_ASSERT(!e, "link: %s", vt_errstr(e));
 	for (i = 0; i < 50; i++) {
 		vsc_get_events_missed(d, &missed);
 		if (missed)
@@ -362,10 +362,10 @@ FT_TEST("evt", events_missed_then_flagged)
 	/* posting a buffer now delivers an event carrying the EVENTS_MISSED flag */
 	usleep(50000);
 	e = vsc_evt_post(d, ev, 1, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", ft_errstr(e));
+	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	x = vsc_evt_next(d, ev, 1, TMO);
 	FT_ASSERT(x, "no event after posting a buffer");
-	ft_note("event after miss: %#x reason %u", x->event, x->reason);
+	vt_note("event after miss: %#x reason %u", x->event, x->reason);
 	FT_ASSERT(x->event & VIRTIO_SCSI_T_EVENTS_MISSED, "event %#x lacks EVENTS_MISSED", x->event);
 	vsc_evt_release(d, ev, 1);
 	ft_clear_ua(d, 1, 0);
@@ -382,9 +382,9 @@ FT_TEST("evt", no_hotplug_feature_no_event)
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", ft_errstr(e));
+	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 5, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", ft_errstr(e));
+	FT_ASSERT(!e, "link: %s", vt_errstr(e));
 	x = vsc_evt_next(d, ev, 2, 500);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 5);
 	FT_ASSERT(!x, "event %#x delivered without VIRTIO_SCSI_F_HOTPLUG", x ? x->event : 0);
@@ -411,9 +411,9 @@ FT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
 			  vsc_response_name(resp));
 	}
 	e = vsc_tgt_lun_unlink(WWPN_A, 1, 1);
-	FT_ASSERT(!e, "unlink lun 1: %s", ft_errstr(e));
+	FT_ASSERT(!e, "unlink lun 1: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
-	FT_ASSERT(!e, "relink lun 1: %s", ft_errstr(e));
+	FT_ASSERT(!e, "relink lun 1: %s", vt_errstr(e));
 	ft_clear_ua(d, 1, 1);
 	ft_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 1, 10, 90, 8, NULL, NULL);
@@ -431,13 +431,13 @@ FT_TEST("ctl", control_request_before_endpoint)
 		return;
 	vsc_an_init(&c, false, 1, 0, 0);
 	e = vsc_ctl_submit(d, &c);
-	FT_ASSERT(!e, "submit: %s", ft_errstr(e));
+	FT_ASSERT(!e, "submit: %s", vt_errstr(e));
 	vsc_kick_force(d, VSC_VQ_CTL);
 	e = vsc_wait(d, &c.op, 300);
-	ft_note("AN before endpoint: %s", e ? "no answer" : vsc_response_name(c.response));
+	vt_note("AN before endpoint: %s", e ? "no answer" : vsc_response_name(c.response));
 	if (e) {
 		e = vsc_set_endpoint(d, WWPN_A);
-		FT_ASSERT(!e, "SET_ENDPOINT: %s", ft_errstr(e));
+		FT_ASSERT(!e, "SET_ENDPOINT: %s", vt_errstr(e));
 		vsc_kick_force(d, VSC_VQ_CTL);
 		e = vsc_wait(d, &c.op, TMO);
 		FT_ASSERT(!e, "AN queued before SET_ENDPOINT never answered");
@@ -458,9 +458,9 @@ FT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, 32);
-	FT_ASSERT(!e, "post: %s", ft_errstr(e));
+	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 6, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", ft_errstr(e));
+	FT_ASSERT(!e, "link: %s", vt_errstr(e));
 	wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 6);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 6);
 	usleep(100000);

@@ -16,12 +16,12 @@ static void integrity(unsigned int sz, const uint32_t *blocks, unsigned int n)
 
 	if (!d)
 		return;
-	for (i = 0; i < n && !ft_failed(); i++) {
+	for (i = 0; i < n && !vt_failed(); i++) {
 		uint64_t max = sz == 6 ? 0x1fffff : LUN0_BLOCKS;
 
 		if (max > LUN0_BLOCKS)
 			max = LUN0_BLOCKS;
-		lba = ft_rand() % (max - blocks[i] + 1);
+		lba = vt_rand() % (max - blocks[i] + 1);
 		ft_verify_rw(d, Q0, 1, 0, sz, lba, blocks[i], NULL, NULL);
 	}
 }
@@ -56,16 +56,16 @@ FT_TEST("io", rw_cross_sizes)
 
 	if (!d)
 		return;
-	w = ft_xmalloc(len);
-	r = ft_xmalloc(len);
-	ft_fill_random(w, len);
+	w = vt_xmalloc(len);
+	r = vt_xmalloc(len);
+	vt_fill(w, len);
 	if (ft_rw(d, Q0, 1, 0, true, 6, 1000, 64, w, NULL) &&
 	    ft_rw(d, Q0, 1, 0, false, 16, 1000, 64, r, NULL) && memcmp(w, r, len))
-		ft_fail(__LINE__, "WRITE(6) / READ(16) mismatch");
-	ft_fill_random(w, len);
-	if (!ft_failed() && ft_rw(d, Q0, 1, 0, true, 16, 1000, 64, w, NULL) &&
+		vt_fail(__LINE__, "WRITE(6) / READ(16) mismatch");
+	vt_fill(w, len);
+	if (!vt_failed() && ft_rw(d, Q0, 1, 0, true, 16, 1000, 64, w, NULL) &&
 	    ft_rw(d, Q0, 1, 0, false, 10, 1000, 64, r, NULL) && memcmp(w, r, len))
-		ft_fail(__LINE__, "WRITE(16) / READ(10) mismatch");
+		vt_fail(__LINE__, "WRITE(16) / READ(10) mismatch");
 	free(w);
 	free(r);
 }
@@ -93,13 +93,13 @@ FT_TEST("layout", header_split_every_offset)
 
 	if (!d)
 		return;
-	for (cut = 1; cut < hl && !ft_failed(); cut++) {
+	for (cut = 1; cut < hl && !vt_failed(); cut++) {
 		memset(&l, 0, sizeof(l));
 		l.out_cuts = &cut;
 		l.n_out_cuts = 1;
 		/* write with the split header, read plain; alternate lba */
 		ft_verify_rw(d, Q0, 1, 0, 10, 2000 + cut, 2, &l, NULL);
-		if (!ft_failed())
+		if (!vt_failed())
 			ft_verify_rw(d, Q0, 1, 0, 16, 3000 + cut, 1, NULL, &l);
 	}
 }
@@ -113,14 +113,14 @@ FT_TEST("layout", response_split_every_offset)
 
 	if (!d)
 		return;
-	for (cut = 1; cut < rl && !ft_failed(); cut++) {
+	for (cut = 1; cut < rl && !vt_failed(); cut++) {
 		memset(&l, 0, sizeof(l));
 		l.in_cuts = &cut;
 		l.n_in_cuts = 1;
 		ft_verify_rw(d, Q0, 1, 0, 10, 4000 + cut, 1, &l, &l);
 	}
 	/* CHECK CONDITION sense must survive a split response too */
-	for (cut = 1; cut < rl && !ft_failed(); cut += 7) {
+	for (cut = 1; cut < rl && !vt_failed(); cut += 7) {
 		struct vsc_req r;
 		struct vsc_result res;
 		uint8_t cdb[10] = { 0xd7 };
@@ -131,7 +131,7 @@ FT_TEST("layout", response_split_every_offset)
 		r.layout.n_in_cuts = 1;
 		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
 		FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x20,
-			  "response cut at %u: %s %s", cut, ft_errstr(e), ft_res(&res));
+			  "response cut at %u: %s %s", cut, vt_errstr(e), vt_res(&res));
 	}
 }
 
@@ -143,7 +143,7 @@ FT_TEST("layout", response_1byte_descriptors)
 	if (!d)
 		return;
 	ft_verify_rw(d, Q0, 1, 0, 10, 5000, 4, NULL, &l);
-	if (!ft_failed()) {
+	if (!vt_failed()) {
 		l.indirect = true;
 		ft_verify_rw(d, Q0, 1, 0, 10, 5100, 4, &l, &l);
 	}
@@ -157,7 +157,7 @@ FT_TEST("layout", header_1byte_descriptors)
 	if (!d)
 		return;
 	ft_verify_rw(d, Q0, 1, 0, 10, 5200, 4, &l, &l);
-	if (!ft_failed()) {
+	if (!vt_failed()) {
 		l.indirect = true;
 		ft_verify_rw(d, Q0, 1, 0, 16, 5300, 4, &l, &l);
 	}
@@ -245,7 +245,7 @@ FT_TEST("layout", canaries_intact)
 	if (!d)
 		return;
 	/* device-writable buffers of odd sizes: nothing may be written outside */
-	for (i = 0; i < 20 && !ft_failed(); i++) {
+	for (i = 0; i < 20 && !vt_failed(); i++) {
 		struct vsc_result res;
 
 		vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, (uint16_t)(5 + i * 3)));
@@ -253,7 +253,7 @@ FT_TEST("layout", canaries_intact)
 		r.layout.resp_split = (uint32_t)(i % 5 + 1);
 		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
 		FT_ASSERT(e != -EFAULT, "INQUIRY alloc %d: canary damaged", 5 + i * 3);
-		FT_ASSERT(!e && res.status == 0, "INQUIRY: %s %s", ft_errstr(e), ft_res(&res));
+		FT_ASSERT(!e && res.status == 0, "INQUIRY: %s %s", vt_errstr(e), vt_res(&res));
 	}
 	FT_ASSERT(vsc_canary_check_all(d) == 0, "live canaries damaged");
 }
@@ -285,14 +285,14 @@ FT_TEST("layout", raw_handbuilt_chains)
 	req->tag = 42;
 
 	e = vsc_raw_take(d, Q0, 2, idx);
-	FT_ASSERT(!e, "take: %s", ft_errstr(e));
+	FT_ASSERT(!e, "take: %s", vt_errstr(e));
 	vsc_raw_set_desc(d, Q0, idx[0], (uintptr_t)req, sizeof(*req), VRING_DESC_F_NEXT, idx[1]);
 	vsc_raw_set_desc(d, Q0, idx[1], (uintptr_t)rsp, sizeof(*rsp), VRING_DESC_F_WRITE, 0);
 	memset(&op, 0, sizeof(op));
 	vsc_raw_publish(d, Q0, idx[0], &op, 2, idx);
 	vsc_kick(d, Q0);
 	e = vsc_wait(d, &op, TMO);
-	FT_ASSERT(!e, "direct raw chain: %s", ft_errstr(e));
+	FT_ASSERT(!e, "direct raw chain: %s", vt_errstr(e));
 	FT_ASSERT(rsp->response == 0 && rsp->status == 0, "direct raw TUR: response %u status %u",
 		  rsp->response, rsp->status);
 	FT_ASSERT(vsc_free_descs(d, Q0) == vsc_vq_size(d, Q0), "descriptors not recycled");
@@ -308,13 +308,13 @@ FT_TEST("layout", raw_handbuilt_chains)
 	t[1].flags = VRING_DESC_F_WRITE;
 	memset(rsp, 0xcc, sizeof(*rsp));
 	e = vsc_raw_take(d, Q0, 1, idx);
-	FT_ASSERT(!e, "take: %s", ft_errstr(e));
+	FT_ASSERT(!e, "take: %s", vt_errstr(e));
 	vsc_raw_set_desc(d, Q0, idx[0], (uintptr_t)t, 2 * sizeof(*t), VRING_DESC_F_INDIRECT, 0);
 	memset(&op, 0, sizeof(op));
 	vsc_raw_publish(d, Q0, idx[0], &op, 1, idx);
 	vsc_kick(d, Q0);
 	e = vsc_wait(d, &op, TMO);
-	FT_ASSERT(!e, "indirect raw chain: %s", ft_errstr(e));
+	FT_ASSERT(!e, "indirect raw chain: %s", vt_errstr(e));
 	FT_ASSERT(rsp->response == 0 && rsp->status == 0, "indirect raw TUR: response %u status %u",
 		  rsp->response, rsp->status);
 	FT_ASSERT(vsc_buf_check(rb, NULL) == 0, "canary damaged");
@@ -339,16 +339,16 @@ FT_TEST("io", zero_copy_caller_buffers)
 	wb = vsc_buf_alloc(d, 64 * BS, 0, 0);
 	rb = vsc_buf_alloc(d, 64 * BS, VSC_BUF_GUARD | VSC_BUF_FILL, 0);
 	FT_ASSERT(wb && rb, "alloc");
-	ft_fill_random(wb->p, wb->len);
+	vt_fill(wb->p, wb->len);
 	vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 15000, 64));
 	r.dout_buf = wb;
 	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "WRITE: %s %s", ft_errstr(e), ft_res(&res));
+	FT_ASSERT(!e && !res.response && !res.status, "WRITE: %s %s", vt_errstr(e), vt_res(&res));
 	vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 15000, 64));
 	r.din_buf = rb;
 	r.layout.data_split = 4096;
 	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "READ: %s %s", ft_errstr(e), ft_res(&res));
+	FT_ASSERT(!e && !res.response && !res.status, "READ: %s %s", vt_errstr(e), vt_res(&res));
 	FT_ASSERT(!memcmp(wb->p, rb->p, wb->len), "data mismatch");
 	FT_ASSERT(!vsc_buf_check(rb, NULL), "canary damaged");
 	vsc_buf_free(d, wb);

@@ -20,7 +20,7 @@ FT_TEST("ioctl", abi_version)
 
 	FT_ASSERT(d, "open");
 	r = vsc_get_abi_version(d, &v);
-	FT_ASSERT(!r, "GET_ABI_VERSION: %s", ft_errstr(r));
+	FT_ASSERT(!r, "GET_ABI_VERSION: %s", vt_errstr(r));
 	FT_ASSERT(v == VHOST_SCSI_ABI_VERSION, "abi version %d, want %d", v, VHOST_SCSI_ABI_VERSION);
 }
 
@@ -34,14 +34,14 @@ FT_TEST("ioctl", endpoint_set_io_clear)
 	if (!tur_ok(d, 1))
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	/* set again after clear: must work and serve I/O */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT after CLEAR: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_ENDPOINT after CLEAR: %s", vt_errstr(r));
 	if (!tur_ok(d, 1))
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "second CLEAR_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "second CLEAR_ENDPOINT: %s", vt_errstr(r));
 }
 
 FT_TEST("ioctl", endpoint_cleared_no_io)
@@ -54,21 +54,21 @@ FT_TEST("ioctl", endpoint_cleared_no_io)
 	if (!d)
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	/* without an endpoint the device must not answer (no target) */
 	vsc_req_init(d, &rq, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
 	r = vsc_req_submit(d, &rq);
-	FT_ASSERT(!r, "submit: %s", ft_errstr(r));
+	FT_ASSERT(!r, "submit: %s", vt_errstr(r));
 	vsc_kick(d, VSC_VQ_REQ(0));
 	r = vsc_wait(d, &rq.op, 300);
-	FT_ASSERT(r == -ETIMEDOUT, "TUR answered without endpoint: %s", ft_res(&rq.res));
+	FT_ASSERT(r == -ETIMEDOUT, "TUR answered without endpoint: %s", vt_res(&rq.res));
 	/* setting the endpoint again picks the pending request up on the next kick */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_ENDPOINT: %s", vt_errstr(r));
 	vsc_kick_force(d, VSC_VQ_REQ(0));
 	r = vsc_wait(d, &rq.op, TMO);
-	FT_ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", ft_errstr(r));
-	FT_ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", ft_res(&rq.res));
+	FT_ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", vt_errstr(r));
+	FT_ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", vt_res(&rq.res));
 	vsc_req_release(d, &rq);
 }
 
@@ -81,7 +81,7 @@ FT_TEST("ioctl", endpoint_double_set_refused)
 		return;
 	r = vsc_set_endpoint(d, WWPN_A);
 	FT_ASSERT(r < 0, "second SET_ENDPOINT (same WWPN) succeeded");
-	ft_note("second SET_ENDPOINT: %s", ft_errstr(r));
+	vt_note("second SET_ENDPOINT: %s", vt_errstr(r));
 	tur_ok(d, 1);	/* the first endpoint still works */
 }
 
@@ -94,11 +94,11 @@ FT_TEST("ioctl", endpoint_second_wwpn_refused)
 		return;
 	/* WWPN_B has no nexus; use a fresh one with a nexus */
 	r = vsc_tgt_tpg_create(WWPN_C, 1);
-	FT_ASSERT(!r, "tpg create: %s", ft_errstr(r));
+	FT_ASSERT(!r, "tpg create: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_set(WWPN_C, 1, INIT_1);
-	FT_ASSERT(!r, "nexus: %s", ft_errstr(r));
+	FT_ASSERT(!r, "nexus: %s", vt_errstr(r));
 	r = vsc_set_endpoint(d, WWPN_C);
-	ft_note("SET_ENDPOINT second WWPN: %s", ft_errstr(r));
+	vt_note("SET_ENDPOINT second WWPN: %s", vt_errstr(r));
 	FT_ASSERT(r < 0, "SET_ENDPOINT with a second WWPN succeeded");
 	tur_ok(d, 1);
 	ft_close(d);
@@ -114,13 +114,13 @@ FT_TEST("ioctl", endpoint_wrong_wwpn)
 	if (!d)
 		return;
 	r = vsc_set_endpoint(d, "naa.5001405000000bad");
-	ft_note("unknown WWPN: %s", ft_errstr(r));
+	vt_note("unknown WWPN: %s", vt_errstr(r));
 	FT_ASSERT(r < 0, "SET_ENDPOINT with an unknown WWPN succeeded");
 	r = vsc_set_endpoint(d, "");
 	FT_ASSERT(r < 0, "SET_ENDPOINT with an empty WWPN succeeded");
 	/* the device is still usable */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT after failures: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_ENDPOINT after failures: %s", vt_errstr(r));
 	tur_ok(d, 1);
 }
 
@@ -137,14 +137,14 @@ FT_TEST("ioctl", endpoint_reserved_nonzero)
 	strcpy(t.vhost_wwpn, WWPN_A);
 	t.reserved = 1;
 	r = vsc_set_endpoint_raw(d, &t);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_ENDPOINT reserved=1: %s, want EOPNOTSUPP", ft_errstr(r));
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_ENDPOINT reserved=1: %s, want EOPNOTSUPP", vt_errstr(r));
 	t.reserved = 0;
 	t.vhost_tpgt = 77;	/* ignored by ABI 1 */
 	r = vsc_set_endpoint_raw(d, &t);
-	FT_ASSERT(!r, "SET_ENDPOINT (tpgt ignored): %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_ENDPOINT (tpgt ignored): %s", vt_errstr(r));
 	t.reserved = 0x8000;
 	r = vsc_clear_endpoint_raw(d, &t);
-	FT_ASSERT(r == -EOPNOTSUPP, "CLEAR_ENDPOINT reserved!=0: %s, want EOPNOTSUPP", ft_errstr(r));
+	FT_ASSERT(r == -EOPNOTSUPP, "CLEAR_ENDPOINT reserved!=0: %s, want EOPNOTSUPP", vt_errstr(r));
 	tur_ok(d, 2);
 }
 
@@ -156,7 +156,7 @@ FT_TEST("ioctl", endpoint_tpg_without_nexus)
 	if (!d)
 		return;
 	r = vsc_set_endpoint(d, WWPN_B);
-	ft_note("WWPN with TPG but no nexus: %s", ft_errstr(r));
+	vt_note("WWPN with TPG but no nexus: %s", vt_errstr(r));
 	FT_ASSERT(r < 0, "SET_ENDPOINT to a WWPN whose only TPG has no nexus succeeded");
 }
 
@@ -171,11 +171,11 @@ FT_TEST("ioctl", endpoint_busy_in_other_device)
 	if (!b)
 		return;
 	r = vsc_set_endpoint(b, WWPN_A);
-	ft_note("second device, same WWPN: %s", ft_errstr(r));
+	vt_note("second device, same WWPN: %s", vt_errstr(r));
 	FT_ASSERT(r < 0, "two devices share the same TPGs");
 	ft_close(a);
 	r = vsc_set_endpoint(b, WWPN_A);
-	FT_ASSERT(!r, "WWPN not released by close of the first device: %s", ft_errstr(r));
+	FT_ASSERT(!r, "WWPN not released by close of the first device: %s", vt_errstr(r));
 	tur_ok(b, 1);
 }
 
@@ -187,7 +187,7 @@ FT_TEST("ioctl", clear_endpoint_wrong_wwpn)
 	if (!d)
 		return;
 	r = vsc_clear_endpoint(d, WWPN_B);
-	ft_note("CLEAR with another WWPN: %s", ft_errstr(r));
+	vt_note("CLEAR with another WWPN: %s", vt_errstr(r));
 	FT_ASSERT(r < 0, "CLEAR_ENDPOINT with a different WWPN succeeded");
 	tur_ok(d, 1);
 }
@@ -219,7 +219,7 @@ FT_TEST("ioctl", features_offered)
 	if (!d)
 		return;
 	f = vsc_features_offered(d);
-	ft_note("offered 0x%llx", (unsigned long long)f);
+	vt_note("offered 0x%llx", (unsigned long long)f);
 	FT_ASSERT((f & need) == need, "offered 0x%llx lacks 0x%llx", (unsigned long long)f,
 		  (unsigned long long)(need & ~f));
 	FT_ASSERT(!(f & VSC_F(VIRTIO_F_RING_PACKED)), "packed ring offered");
@@ -240,7 +240,7 @@ FT_TEST("ioctl", features_t10pi_accepted)
 	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI), "T10_PI not acked");
 	/* with T10_PI acked, requests use the _pi header (lib does it) */
 	ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
-	if (ft_failed())
+	if (vt_failed())
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 8, NULL, NULL);
 }
@@ -256,13 +256,13 @@ FT_TEST("ioctl", features_unknown_refused)
 		return;
 	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_SCSI_F_INOUT);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with F_INOUT: %s, want EOPNOTSUPP", ft_errstr(r));
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with F_INOUT: %s, want EOPNOTSUPP", vt_errstr(r));
 	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_RING_PACKED);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with RING_PACKED: %s, want EOPNOTSUPP", ft_errstr(r));
+	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with RING_PACKED: %s, want EOPNOTSUPP", vt_errstr(r));
 	f = VSC_F(VIRTIO_F_VERSION_1);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(!r, "SET_FEATURES VERSION_1: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_FEATURES VERSION_1: %s", vt_errstr(r));
 }
 
 FT_TEST("ioctl", events_missed_roundtrip)
@@ -274,13 +274,13 @@ FT_TEST("ioctl", events_missed_roundtrip)
 	if (!d)
 		return;
 	r = vsc_get_events_missed(d, &v);
-	FT_ASSERT(!r && v == 0, "initial events_missed %u (%s), want 0", v, ft_errstr(r));
+	FT_ASSERT(!r && v == 0, "initial events_missed %u (%s), want 0", v, vt_errstr(r));
 	r = vsc_set_events_missed(d, 1);
-	FT_ASSERT(!r, "SET_EVENTS_MISSED: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_EVENTS_MISSED: %s", vt_errstr(r));
 	r = vsc_get_events_missed(d, &v);
-	FT_ASSERT(!r && v == 1, "events_missed %u after set 1 (%s)", v, ft_errstr(r));
+	FT_ASSERT(!r && v == 1, "events_missed %u after set 1 (%s)", v, vt_errstr(r));
 	r = vsc_set_events_missed(d, 0);
-	FT_ASSERT(!r, "SET_EVENTS_MISSED 0: %s", ft_errstr(r));
+	FT_ASSERT(!r, "SET_EVENTS_MISSED 0: %s", vt_errstr(r));
 	r = vsc_get_events_missed(d, &v);
 	FT_ASSERT(!r && v == 0, "events_missed %u after set 0", v);
 }
@@ -296,7 +296,7 @@ FT_TEST("ioctl", endpoint_before_rings)
 	if (!d)
 		return;
 	r = vsc_set_endpoint(d, WWPN_A);
-	ft_note("SET_ENDPOINT without rings: %s", ft_errstr(r));
+	vt_note("SET_ENDPOINT without rings: %s", vt_errstr(r));
 	ft_close(d);
 	d = ft_open_ep(NULL);
 	if (d)
@@ -314,16 +314,16 @@ FT_TEST("ioctl", two_devices_two_wwpns)
 	if (!a)
 		return;
 	r = vsc_tgt_tpg_create(WWPN_C, 3);
-	FT_ASSERT(!r, "tpg: %s", ft_errstr(r));
+	FT_ASSERT(!r, "tpg: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_set(WWPN_C, 3, INIT_2);
-	FT_ASSERT(!r, "nexus: %s", ft_errstr(r));
+	FT_ASSERT(!r, "nexus: %s", vt_errstr(r));
 	r = vsc_tgt_lun_link(WWPN_C, 3, 0, HBA_RD, "rd8");
-	FT_ASSERT(!r, "lun: %s", ft_errstr(r));
+	FT_ASSERT(!r, "lun: %s", vt_errstr(r));
 	b = ft_open(NULL);
 	if (!b)
 		return;
 	r = vsc_set_endpoint(b, WWPN_C);
-	FT_ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, ft_errstr(r));
+	FT_ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, vt_errstr(r));
 	if (!ft_clear_ua(b, 3, 0) || !ft_capacity(b, 3, 0, &blocks, &bs))
 		return;
 	FT_ASSERT(blocks == RD8_BYTES / BS, "device B tgt 3: %llu blocks", (unsigned long long)blocks);
@@ -333,9 +333,9 @@ FT_TEST("ioctl", two_devices_two_wwpns)
 		uint8_t cdb[6];
 		int e = vsc_cmd(a, VSC_VQ_REQ(0), 3, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 
-		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "A tgt 3: %s", ft_res(&res));
+		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "A tgt 3: %s", vt_res(&res));
 		e = vsc_cmd(b, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "B tgt 1: %s", ft_res(&res));
+		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "B tgt 1: %s", vt_res(&res));
 	}
 	ft_verify_rw(a, VSC_VQ_REQ(0), 1, 0, 10, 123, 8, NULL, NULL);
 	ft_verify_rw(b, VSC_VQ_REQ(0), 3, 0, 10, 123, 8, NULL, NULL);

@@ -41,15 +41,15 @@ static bool qio_submit(struct vsc_dev *d, struct qio *io, struct qstate *q, bool
 
 	io->q = q;
 	do
-		io->slot = (unsigned int)(ft_rand() % q->slots);
+		io->slot = (unsigned int)(vt_rand() % q->slots);
 	while (q->inuse[io->slot]);
 	q->inuse[io->slot] = true;
-	io->write = !q->written[io->slot] || (ft_rand() & 1);
+	io->write = !q->written[io->slot] || (vt_rand() & 1);
 	n = vsc_cdb_rw(cdb, io->write, 10, q->base + (uint64_t)io->slot * q->nblk, q->nblk);
 	vsc_req_init(d, &io->r, q->vq, 1, 0, cdb, n);
 	io->r.layout.indirect = indirect;
 	if (io->write) {
-		ft_fill_random(io->wbuf, len);
+		vt_fill(io->wbuf, len);
 		io->r.dout = io->wbuf;
 		io->r.dout_len = len;
 		/* expected content is updated at submit: one command per slot at a time */
@@ -59,7 +59,7 @@ static bool qio_submit(struct vsc_dev *d, struct qio *io, struct qstate *q, bool
 		io->r.din_len = len;
 	}
 	e = vsc_req_submit(d, &io->r);
-	FT_CHECK(!e, "submit on vq %u: %s", q->vq, ft_errstr(e));
+	FT_CHECK(!e, "submit on vq %u: %s", q->vq, vt_errstr(e));
 	io->busy = true;
 	return true;
 }
@@ -70,14 +70,14 @@ static bool qio_check(struct vsc_dev *d, struct qio *io)
 	bool ok = true;
 
 	if (io->r.canary_err) {
-		ft_fail(__LINE__, "canary damaged");
+		vt_fail(__LINE__, "canary damaged");
 		ok = false;
 	} else if (io->r.res.response || io->r.res.status) {
-		ft_fail(__LINE__, "vq %u %s: %s", io->q->vq, io->write ? "WRITE" : "READ",
-			ft_res(&io->r.res));
+		vt_fail(__LINE__, "vq %u %s: %s", io->q->vq, io->write ? "WRITE" : "READ",
+			vt_res(&io->r.res));
 		ok = false;
 	} else if (!io->write && memcmp(io->r.din, io->q->shadow + (size_t)io->slot * len, len)) {
-		ft_fail(__LINE__, "vq %u slot %u: read data differs from last write", io->q->vq,
+		vt_fail(__LINE__, "vq %u slot %u: read data differs from last write", io->q->vq,
 			io->slot);
 		ok = false;
 	}
@@ -102,16 +102,16 @@ static bool run_queues(struct vsc_dev *d, unsigned int nq, unsigned int depth, u
 		qs[q].nblk = nblk;
 		qs[q].slots = slots;
 		qs[q].base = (uint64_t)q * slots * nblk;
-		qs[q].shadow = ft_xmalloc((size_t)slots * nblk * BS);
+		qs[q].shadow = vt_xmalloc((size_t)slots * nblk * BS);
 		qs[q].written = calloc(slots, sizeof(bool));
 		qs[q].inuse = calloc(slots, sizeof(bool));
 		if (qs[q].base + (uint64_t)slots * nblk > LUN0_BLOCKS) {
-			ft_fail(__LINE__, "test too large for the LUN");
+			vt_fail(__LINE__, "test too large for the LUN");
 			goto out;
 		}
 	}
 	for (i = 0; i < nq * depth; i++)
-		ios[i].wbuf = ft_xmalloc((size_t)nblk * BS);
+		ios[i].wbuf = vt_xmalloc((size_t)nblk * BS);
 	for (;;) {
 		bool all = true;
 
@@ -131,11 +131,11 @@ static bool run_queues(struct vsc_dev *d, unsigned int nq, unsigned int depth, u
 		if (all)
 			break;
 		if (vsc_now_ns() > deadline) {
-			ft_fail(__LINE__, "timeout: %u/%u done on vq %u", done[0], total, qs[0].vq);
+			vt_fail(__LINE__, "timeout: %u/%u done on vq %u", done[0], total, qs[0].vq);
 			goto out;
 		}
 		if (vsc_reap_all(d, 1000) < 0) {
-			ft_fail(__LINE__, "reap failed");
+			vt_fail(__LINE__, "reap failed");
 			goto out;
 		}
 		for (i = 0; i < nq * depth; i++) {
@@ -228,10 +228,10 @@ static void ring_size(unsigned int num)
 
 		ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 4, &m, &m);
 	}
-	if (ft_failed())
+	if (vt_failed())
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 200, 4, &ind, &ind);
-	if (ft_failed())
+	if (vt_failed())
 		return;
 	/* fill the whole ring with indirect READs at once */
 	n = num;
@@ -243,20 +243,20 @@ static void ring_size(unsigned int num)
 		rs[i].layout.indirect = true;
 		e = vsc_req_submit(d, &rs[i]);
 		if (e) {
-			ft_fail(__LINE__, "submit %u of %u: %s", i, n, ft_errstr(e));
+			vt_fail(__LINE__, "submit %u of %u: %s", i, n, vt_errstr(e));
 			break;
 		}
 	}
-	if (!ft_failed()) {
+	if (!vt_failed()) {
 		FT_ASSERT(vsc_free_descs(d, VSC_VQ_REQ(0)) == 0, "ring not full");
 		vsc_kick(d, VSC_VQ_REQ(0));
 		e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
 		if (e)
-			ft_fail(__LINE__, "ring of %u: %u still in flight: %s", num,
-				vsc_inflight(d, VSC_VQ_REQ(0)), ft_errstr(e));
-		for (i = 0; i < n && !ft_failed(); i++)
+			vt_fail(__LINE__, "ring of %u: %u still in flight: %s", num,
+				vsc_inflight(d, VSC_VQ_REQ(0)), vt_errstr(e));
+		for (i = 0; i < n && !vt_failed(); i++)
 			if (rs[i].res.response || rs[i].res.status)
-				ft_fail(__LINE__, "cmd %u: %s", i, ft_res(&rs[i].res));
+				vt_fail(__LINE__, "cmd %u: %s", i, vt_res(&rs[i].res));
 	}
 	for (i = 0; i < n; i++)
 		vsc_req_release(d, &rs[i]);
@@ -376,7 +376,7 @@ static void event_idx(bool notify_on_empty)
 	FT_ASSERT(vsc_reap(d, vq, 0) == 8, "reap");
 	for (i = 0; i < 8; i++) {
 		FT_ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
-			  ft_res(&r[i].res));
+			  vt_res(&r[i].res));
 		vsc_req_release(d, &r[i]);
 	}
 }
@@ -418,7 +418,7 @@ FT_TEST("queue", index_wraparound)
 		for (i = 0; i < 8; i++) {
 			if (r[i].op.done && r[i].bufs[0]) {
 				FT_ASSERT(!r[i].res.response && !r[i].res.status, "cmd %u: %s", done,
-					  ft_res(&r[i].res));
+					  vt_res(&r[i].res));
 				vsc_req_release(d, &r[i]);
 				r[i].op.done = false;
 				done++;

@@ -110,7 +110,7 @@ FT_TEST("scsi", inquiry_vpd_block_limits)
 	FT_ASSERT(vsc_get_be16(b + 2) == 0x3c || vsc_get_be16(b + 2) == 0x10,
 		  "page length 0x%x, want 0x3c or 0x10", vsc_get_be16(b + 2));
 	FT_ASSERT(vsc_get_be32(b + 8) > 0, "maximum transfer length 0");
-	ft_note("max transfer %u blocks, optimal %u", vsc_get_be32(b + 8), vsc_get_be32(b + 12));
+	vt_note("max transfer %u blocks, optimal %u", vsc_get_be32(b + 8), vsc_get_be32(b + 12));
 }
 
 static bool report_luns(struct vsc_dev *d, uint8_t tgt, uint16_t *luns, unsigned int *n)
@@ -182,8 +182,8 @@ FT_TEST("scsi", multi_target_selects_tpgt)
 	FT_ASSERT(b1 == RD16_BYTES / BS, "target 1 lun 0: %llu blocks", (unsigned long long)b1);
 	FT_ASSERT(b2 == RD4_BYTES / BS, "target 2 lun 0: %llu blocks", (unsigned long long)b2);
 	/* data written through target 2 is not visible through target 1 */
-	w = ft_xmalloc(BS);
-	r = ft_xmalloc(BS);
+	w = vt_xmalloc(BS);
+	r = vt_xmalloc(BS);
 	memset(w, 0x22, BS);
 	if (ft_rw(d, Q0, 2, 0, true, 10, 7, 1, w, NULL)) {
 		memset(w, 0x11, BS);
@@ -191,7 +191,7 @@ FT_TEST("scsi", multi_target_selects_tpgt)
 		    ft_rw(d, Q0, 2, 0, false, 10, 7, 1, r, NULL)) {
 			memset(w, 0x22, BS);
 			if (memcmp(w, r, BS))
-				ft_fail(__LINE__, "target 2 block 7 changed by a write to target 1");
+				vt_fail(__LINE__, "target 2 block 7 changed by a write to target 1");
 		}
 	}
 	free(w);
@@ -216,8 +216,8 @@ static void expect_response(struct vsc_dev *d, struct vsc_req *r, uint8_t want, 
 	struct vsc_result res;
 	int e = vsc_cmd_layout(d, r, NULL, &res, TMO);
 
-	FT_ASSERT(!e, "%s: %s", what, ft_errstr(e));
-	FT_ASSERT(res.response == want, "%s: %s, want response %s", what, ft_res(&res),
+	FT_ASSERT(!e, "%s: %s", what, vt_errstr(e));
+	FT_ASSERT(res.response == want, "%s: %s, want response %s", what, vt_res(&res),
 		  vsc_response_name(want));
 }
 
@@ -231,7 +231,7 @@ FT_TEST("scsi", bad_target_byte)
 
 	if (!d)
 		return;
-	for (i = 0; i < 4 && !ft_failed(); i++) {
+	for (i = 0; i < 4 && !vt_failed(); i++) {
 		char what[64];
 
 		vsc_req_init(d, &r, Q0, (uint8_t)t[i], 0, cdb, vsc_cdb_tur(cdb));
@@ -252,7 +252,7 @@ FT_TEST("scsi", bad_lun_byte0)
 
 	if (!d)
 		return;
-	for (i = 0; i < 4 && !ft_failed(); i++) {
+	for (i = 0; i < 4 && !vt_failed(); i++) {
 		char what[64];
 
 		vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_tur(cdb));
@@ -273,9 +273,9 @@ FT_TEST("scsi", unlinked_lun_not_supported)
 	if (!d)
 		return;
 	e = vsc_cmd(d, Q0, 1, 9, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e, "TUR lun 9: %s", ft_errstr(e));
+	FT_ASSERT(!e, "TUR lun 9: %s", vt_errstr(e));
 	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
-		  res.asc == 0x25, "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", ft_res(&res));
+		  res.asc == 0x25, "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", vt_res(&res));
 }
 
 FT_TEST("scsi", unsupported_opcode_sense)
@@ -288,12 +288,12 @@ FT_TEST("scsi", unsupported_opcode_sense)
 	if (!d)
 		return;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, 10, NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e, "%s", ft_errstr(e));
+	FT_ASSERT(!e, "%s", vt_errstr(e));
 	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2, "%s, want CHECK CONDITION",
-		  ft_res(&res));
+		  vt_res(&res));
 	FT_ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
 	FT_ASSERT(res.key == 5 && res.asc == 0x20 && res.ascq == 0,
-		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", ft_res(&res));
+		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", vt_res(&res));
 }
 
 FT_TEST("scsi", lba_out_of_range_sense)
@@ -306,23 +306,23 @@ FT_TEST("scsi", lba_out_of_range_sense)
 
 	if (!d)
 		return;
-	buf = ft_xmalloc(2 * BS);
-	for (i = 0; i < 2 && !ft_failed(); i++) {
+	buf = vt_xmalloc(2 * BS);
+	for (i = 0; i < 2 && !vt_failed(); i++) {
 		/* starts past the end */
 		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, sz[i], last + 1, 1), NULL, 0,
 			    buf, BS, &res, TMO);
 		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
-			ft_fail(__LINE__, "READ%d past end: %s %s, want 5/0x21", sz[i], ft_errstr(e),
-				ft_res(&res));
+			vt_fail(__LINE__, "READ%d past end: %s %s, want 5/0x21", sz[i], vt_errstr(e),
+				vt_res(&res));
 		/* straddles the end */
 		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, sz[i], last, 2), buf, 2 * BS,
 			    NULL, 0, &res, TMO);
 		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
-			ft_fail(__LINE__, "WRITE%d straddling end: %s %s, want 5/0x21", sz[i],
-				ft_errstr(e), ft_res(&res));
+			vt_fail(__LINE__, "WRITE%d straddling end: %s %s, want 5/0x21", sz[i],
+				vt_errstr(e), vt_res(&res));
 	}
 	free(buf);
-	if (!ft_failed())	/* last block itself is fine */
+	if (!vt_failed())	/* last block itself is fine */
 		ft_verify_rw(d, Q0, 1, 0, 16, last, 1, NULL, NULL);
 }
 
@@ -372,11 +372,11 @@ FT_TEST("scsi", unmap_rd_answer)
 		return;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 0, 8), NULL, 0,
 		    &res, TMO);
-	FT_ASSERT(!e, "%s", ft_errstr(e));
-	ft_note("UNMAP on rd_mcp: %s", ft_res(&res));
-	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", ft_res(&res));
+	FT_ASSERT(!e, "%s", vt_errstr(e));
+	vt_note("UNMAP on rd_mcp: %s", vt_res(&res));
+	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
 	FT_ASSERT(res.status == 0 || (res.status == 2 && res.key == 5 && res.asc == 0x20),
-		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", ft_res(&res));
+		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
 
 FT_TEST("scsi", read_residual_buffer_larger)
@@ -388,22 +388,22 @@ FT_TEST("scsi", read_residual_buffer_larger)
 
 	if (!d)
 		return;
-	w = ft_xmalloc(8 * BS);
-	r = ft_xmalloc(16 * BS);
-	ft_fill_random(w, 8 * BS);
+	w = vt_xmalloc(8 * BS);
+	r = vt_xmalloc(16 * BS);
+	vt_fill(w, 8 * BS);
 	if (!ft_rw(d, Q0, 1, 0, true, 10, 300, 8, w, NULL))
 		goto out;
 	/* 8 blocks requested, 16 blocks of buffer: underrun of 8 blocks */
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 300, 8), NULL, 0, r, 16 * BS, &res,
 		    TMO);
 	if (e || res.response || res.status) {
-		ft_fail(__LINE__, "READ: %s %s", ft_errstr(e), ft_res(&res));
+		vt_fail(__LINE__, "READ: %s %s", vt_errstr(e), vt_res(&res));
 		goto out;
 	}
 	if (res.resid != 8 * BS)
-		ft_fail(__LINE__, "resid %u, want %u", res.resid, 8 * BS);
+		vt_fail(__LINE__, "resid %u, want %u", res.resid, 8 * BS);
 	else if (memcmp(w, r, 8 * BS))
-		ft_fail(__LINE__, "data mismatch");
+		vt_fail(__LINE__, "data mismatch");
 out:
 	free(w);
 	free(r);
@@ -425,29 +425,29 @@ static void read_overflow(void)
 
 	if (!d)
 		return;
-	w = ft_xmalloc(8 * BS);
-	r = ft_xmalloc(8 * BS);
-	ft_fill_random(w, 8 * BS);
+	w = vt_xmalloc(8 * BS);
+	r = vt_xmalloc(8 * BS);
+	vt_fill(w, 8 * BS);
 	if (!ft_rw(d, Q0, 1, 0, true, 10, 400, 8, w, NULL))
 		goto out;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 400, 8), NULL, 0, r, 4 * BS, &res,
 		    TMO);
 	if (!e && res.response == VIRTIO_SCSI_S_OVERRUN) {
-		ft_note("READ overrun: %s", ft_res(&res));
+		vt_note("READ overrun: %s", vt_res(&res));
 		goto out;	/* the virtio-scsi answer for "buffer too small" */
 	}
 	if (e || res.response) {
-		ft_fail(__LINE__, "READ: %s %s", ft_errstr(e), ft_res(&res));
+		vt_fail(__LINE__, "READ: %s %s", vt_errstr(e), vt_res(&res));
 		goto out;
 	}
-	ft_note("READ overrun: %s", ft_res(&res));
+	vt_note("READ overrun: %s", vt_res(&res));
 	if (res.resid != 4 * BS)
-		ft_fail(__LINE__, "%s: resid %u, want %u", ft_res(&res), res.resid, 4 * BS);
+		vt_fail(__LINE__, "%s: resid %u, want %u", vt_res(&res), res.resid, 4 * BS);
 	else if (res.status == 0 && memcmp(w, r, 4 * BS))
-		ft_fail(__LINE__, "data mismatch in the first 4 blocks");
+		vt_fail(__LINE__, "data mismatch in the first 4 blocks");
 	else if (res.status != 0 && (res.status != 2 || res.key != 5))
-		ft_fail(__LINE__, "READ with short buffer: %s, want GOOD+resid, OVERRUN or ILLEGAL REQUEST",
-			ft_res(&res));
+		vt_fail(__LINE__, "READ with short buffer: %s, want GOOD+resid, OVERRUN or ILLEGAL REQUEST",
+			vt_res(&res));
 out:
 	free(w);
 	free(r);
@@ -473,16 +473,16 @@ FT_TEST("scsi", write_length_mismatch_rejected)
 
 	if (!d)
 		return;
-	w = ft_xmalloc(16 * BS);
-	ft_fill_random(w, 16 * BS);
+	w = vt_xmalloc(16 * BS);
+	vt_fill(w, 16 * BS);
 	/* data-out larger than the CDB's transfer length: LIO refuses data CDBs */
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 500, 8), w, 16 * BS, NULL, 0, &res,
 		    TMO);
 	free(w);
-	FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", ft_errstr(e), ft_res(&res));
-	ft_note("WRITE with too much data-out: %s", ft_res(&res));
+	FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
+	vt_note("WRITE with too much data-out: %s", vt_res(&res));
 	FT_ASSERT(res.status == 2 && res.key == 5, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
-		  ft_res(&res));
+		  vt_res(&res));
 }
 
 FT_TEST("scsi", task_attributes_accepted)
@@ -493,7 +493,7 @@ FT_TEST("scsi", task_attributes_accepted)
 
 	if (!d)
 		return;
-	for (i = 0; i < 3 && !ft_failed(); i++) {
+	for (i = 0; i < 3 && !vt_failed(); i++) {
 		struct vsc_result res;
 		struct vsc_req r;
 		uint8_t cdb[16], buf[BS];
@@ -504,7 +504,7 @@ FT_TEST("scsi", task_attributes_accepted)
 		r.din_len = BS;
 		e = vsc_cmd_layout(d, &r, buf, &res, TMO);
 		FT_ASSERT(!e && !res.response && !res.status, "READ with task_attr %u: %s %s", attrs[i],
-			  ft_errstr(e), ft_res(&res));
+			  vt_errstr(e), vt_res(&res));
 	}
 }
 
@@ -521,7 +521,7 @@ FT_TEST("scsi", inquiry_short_allocation_residual)
 	memset(b, 0xee, sizeof(b));
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, 5), NULL, 0, b, sizeof(b), &res,
 		    TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "%s %s", ft_errstr(e), ft_res(&res));
+	FT_ASSERT(!e && !res.response && !res.status, "%s %s", vt_errstr(e), vt_res(&res));
 	FT_ASSERT(res.resid == sizeof(b) - 5, "resid %u, want %zu", res.resid, sizeof(b) - 5);
 	FT_ASSERT(b[0] == 0 && b[4] != 0xcc, "first 5 bytes not written");
 	/* bytes past the allocation length are undefined (LIO zeroes the first

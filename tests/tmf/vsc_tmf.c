@@ -19,7 +19,8 @@
  * Output: "PASS: tmf/<name>", "FAIL: tmf/<name>: <reason>",
  * "SKIP: tmf/<name>: <reason>", "XFAIL: tmf/<name>: upstream differs: <what>"
  * (only with --module vhost_scsi), "# ..." notes, and the final line
- * "N passed, N failed, N skipped". Exit status 1 if any test failed.
+ * "N passed, N failed, N skipped, N xfail" (tests/client/vtest.h). Exit
+ * status 1 if any test failed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "libvsc.h"
+#include "vtest.h"
 
 #define WWPN		"naa.5001405c0ffee001"
 #define INITIATOR	"naa.5001405c0ffee0ff"
@@ -59,12 +61,11 @@
 #define S_SUCCEEDED	VIRTIO_SCSI_S_FUNCTION_SUCCEEDED
 #define S_REJECTED	VIRTIO_SCSI_S_FUNCTION_REJECTED
 
-static const char *module = "tcm_vhost";
 static const char *slowdev[2];
 static unsigned int nslow;
-static bool verbose, keep;
-static const char *filters[32];
-static unsigned int nfilters;
+static bool keep;
+static char *filters[32];
+static int nfilters;
 
 /* ------------------------------------------------------------ framework */
 
@@ -75,23 +76,13 @@ struct test {
 	const char *upstream;	/* non-NULL: a FAIL on vhost_scsi is XFAIL with this */
 };
 
-enum { R_PASS, R_FAIL, R_SKIP, R_XFAIL };
-
-static const struct test *cur;
-static int cur_out = R_PASS;
-static char cur_reason[1024];
-
-static bool is_upstream(void)
-{
-	return !strcmp(module, "vhost_scsi");
-}
-
+/* A note on stdout, whatever -v says. */
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("# tmf/%s: ", cur ? cur->name : "-");
+	printf("# %s: ", vt_name());
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -99,67 +90,9 @@ static void note(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static void vnote(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void vnote(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!verbose)
-		return;
-	fprintf(stderr, "#   tmf/%s: ", cur ? cur->name : "-");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail_at(int line, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (cur_out == R_FAIL)
-		return;		/* keep the first reason */
-	cur_out = R_FAIL;
-	n = snprintf(cur_reason, sizeof(cur_reason), "line %d: ", line);
-	va_start(ap, fmt);
-	vsnprintf(cur_reason + n, sizeof(cur_reason) - (size_t)n, fmt, ap);
-	va_end(ap);
-	vnote("FAIL %s", cur_reason);
-}
-
-static void skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cur_out == R_FAIL)
-		return;
-	cur_out = R_SKIP;
-	va_start(ap, fmt);
-	vsnprintf(cur_reason, sizeof(cur_reason), fmt, ap);
-	va_end(ap);
-}
-
-static bool failed(void)
-{
-	return cur_out == R_FAIL;
-}
-
-#define FAIL(...)	fail_at(__LINE__, __VA_ARGS__)
+#define FAIL(...)	vt_fail(__LINE__, __VA_ARGS__)
 #define ASSERT(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return; } } while (0)
 #define CHECK(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return false; } } while (0)
-
-static const char *errstr(int e)
-{
-	static char buf[4][48];
-	static unsigned int k;
-	char *b = buf[k++ % 4];
-
-	snprintf(b, 48, "%s(%d)", e ? strerrorname_np(-e) ? strerrorname_np(-e) : "E?" : "0", e);
-	return b;
-}
 
 static const char *resp_name(uint8_t r)
 {
@@ -169,14 +102,6 @@ static const char *resp_name(uint8_t r)
 
 	snprintf(b, 40, "%s(%u)", vsc_response_name(r), r);
 	return b;
-}
-
-static const char *res_str(const struct vsc_result *r)
-{
-	static char buf[4][200];
-	static unsigned int k;
-
-	return vsc_result_str(r, buf[k++ % 4], sizeof(buf[0]));
 }
 
 static const char *const tmf_names[] = {
@@ -203,17 +128,17 @@ static struct vsc_dev *open_dev(bool hotplug)
 	int r;
 
 	if (!d) {
-		FAIL("vsc_open: %s", errstr(-errno));
+		FAIL("vsc_open: %s", vt_errstr(-errno));
 		return NULL;
 	}
 	if (hotplug && !vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG)) {
-		skip("the device does not offer VIRTIO_SCSI_F_HOTPLUG");
+		vt_skip("the device does not offer VIRTIO_SCSI_F_HOTPLUG");
 		vsc_close(d);
 		return NULL;
 	}
 	r = vsc_set_endpoint(d, WWPN);
 	if (r) {
-		FAIL("SET_ENDPOINT %s: %s", WWPN, errstr(r));
+		FAIL("SET_ENDPOINT %s: %s", WWPN, vt_errstr(r));
 		vsc_close(d);
 		return NULL;
 	}
@@ -230,24 +155,6 @@ static void close_dev(struct vsc_dev *d)
 }
 
 /* ---------------------------------------------------------- SCSI helpers */
-
-static uint64_t rng = 0x2545f4914f6cdd1dULL;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
-static void fill_random(uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (uint8_t)rnd();
-}
 
 /* The known content of LBA @lba of LUN @lun (LBAs below PAT_BLOCKS). */
 static void pattern(uint8_t *p, uint16_t lun, uint64_t lba, uint32_t blocks)
@@ -278,11 +185,11 @@ static bool clear_ua(struct vsc_dev *d, uint16_t lun)
 	for (k = 0; k < 10; k++) {
 		e = vsc_cmd(d, VSC_VQ_REQ(0), TGT, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
 			    &res, TMO);
-		CHECK(!e, "TUR lun %u: %s", lun, errstr(e));
+		CHECK(!e, "TUR lun %u: %s", lun, vt_errstr(e));
 		if (good(&res))
 			return true;
 	}
-	CHECK(false, "TUR lun %u never GOOD: %s", lun, res_str(&res));
+	CHECK(false, "TUR lun %u never GOOD: %s", lun, vt_res(&res));
 }
 
 static bool rw(struct vsc_dev *d, uint16_t lun, bool write, uint64_t lba, uint32_t blocks,
@@ -297,9 +204,9 @@ static bool rw(struct vsc_dev *d, uint16_t lun, bool write, uint64_t lba, uint32
 	e = vsc_cmd(d, VSC_VQ_REQ(0), TGT, lun, cdb, n, write ? buf : NULL, write ? len : 0,
 		    write ? NULL : buf, write ? 0 : len, &res, TMO);
 	CHECK(!e, "%s lun %u lba %llu: %s", write ? "WRITE" : "READ", lun,
-	      (unsigned long long)lba, errstr(e));
+	      (unsigned long long)lba, vt_errstr(e));
 	CHECK(good(&res), "%s lun %u lba %llu: %s", write ? "WRITE" : "READ", lun,
-	      (unsigned long long)lba, res_str(&res));
+	      (unsigned long long)lba, vt_res(&res));
 	return true;
 }
 
@@ -312,7 +219,7 @@ static bool verify_rw(struct vsc_dev *d, uint16_t lun, uint64_t lba, uint32_t bl
 
 	if (!w || !r)
 		goto out;
-	fill_random(w, len);
+	vt_fill(w, len);
 	memset(r, 0, len);
 	if (!clear_ua(d, lun) || !rw(d, lun, true, lba, blocks, w) ||
 	    !rw(d, lun, false, lba, blocks, r))
@@ -403,7 +310,7 @@ static int flight_add(struct vsc_dev *d, struct flight *f, unsigned int vq, uint
 		f->wbuf[i] = malloc((size_t)blocks * BS);
 		if (!f->wbuf[i])
 			return -ENOMEM;
-		fill_random(f->wbuf[i], (size_t)blocks * BS);
+		vt_fill(f->wbuf[i], (size_t)blocks * BS);
 		r->dout = f->wbuf[i];
 		r->dout_len = (size_t)blocks * BS;
 	}
@@ -485,7 +392,7 @@ static bool tmf_sync(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun,
 	e = tmf_run(d, &c, NULL);
 	CHECK(e != -EFAULT, "TMF %s: answer overflowed the 1-byte response (canary damaged)",
 	      tmf_name(sub));
-	CHECK(!e, "TMF %s: %s", tmf_name(sub), errstr(e));
+	CHECK(!e, "TMF %s: %s", tmf_name(sub), vt_errstr(e));
 	*resp = c.response;
 	return true;
 }
@@ -532,7 +439,7 @@ static bool flight_check(struct vsc_dev *d, struct flight *f, bool took_effect,
 			ab++;
 		} else {
 			CHECK(good(&r->res), "cmd %u (%s lun %u, tag %llu): %s, want %s", i, what,
-			      f->lun[i], (unsigned long long)r->tag, res_str(&r->res),
+			      f->lun[i], (unsigned long long)r->tag, vt_res(&r->res),
 			      f->affected[i] && took_effect ? "ABORTED or GOOD" : "GOOD");
 			gd++;
 			if (f->is_read[i]) {
@@ -609,21 +516,21 @@ static void tmf_under_load(const struct tmf_case *tc)
 		return;
 	}
 	flight_init(&f, tc->n0 + tc->n1);
-	for (i = 0; i < tc->n0 && !failed(); i++) {
+	for (i = 0; i < tc->n0 && !vt_failed(); i++) {
 		e = flight_add(d, &f, VSC_VQ_REQ(i & 1), LUN_SLOW0, !(i % 3 == 2), 16,
 			       0x5100 + i);
 		if (e)
-			FAIL("submit lun 0 cmd %u: %s", i, errstr(e));
+			FAIL("submit lun 0 cmd %u: %s", i, vt_errstr(e));
 		f.affected[f.n - 1] = tc->affect_lun0;
 	}
-	for (i = 0; i < tc->n1 && !failed(); i++) {
+	for (i = 0; i < tc->n1 && !vt_failed(); i++) {
 		e = flight_add(d, &f, VSC_VQ_REQ(i & 1), LUN_SLOW1, !(i % 3 == 2), 16,
 			       0x5200 + i);
 		if (e)
-			FAIL("submit lun 1 cmd %u: %s", i, errstr(e));
+			FAIL("submit lun 1 cmd %u: %s", i, vt_errstr(e));
 		f.affected[f.n - 1] = tc->affect_lun1;
 	}
-	if (failed())
+	if (vt_failed())
 		goto out;
 	kick_all(d);
 	settle_ms(150);
@@ -639,7 +546,7 @@ static void tmf_under_load(const struct tmf_case *tc)
 	}
 	if (e) {
 		FAIL("TMF %s with %u commands in flight: no answer: %s", tmf_name(tc->sub), f.n,
-		     errstr(e));
+		     vt_errstr(e));
 		goto out;
 	}
 	if (c.response >= 32 || !(tc->allowed & (1u << c.response)))
@@ -654,7 +561,7 @@ static void tmf_under_load(const struct tmf_case *tc)
 	if (c.response == S_REJECTED)
 		note("%s answered FUNCTION_REJECTED (documented outcome: not supported)",
 		     tmf_name(tc->sub));
-	if (failed())
+	if (vt_failed())
 		goto out;
 	/* I/O continues on both slow LUNs */
 	if (verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8))
@@ -682,12 +589,12 @@ static void t_abort_task_inflight(void)
 	if (!clear_ua(d, LUN_SLOW0))
 		goto out_close;
 	flight_init(&f, 6);
-	for (i = 0; i < 6 && !failed(); i++) {
+	for (i = 0; i < 6 && !vt_failed(); i++) {
 		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, 0xa000 + i);
 		if (e)
-			FAIL("submit %u: %s", i, errstr(e));
+			FAIL("submit %u: %s", i, vt_errstr(e));
 	}
-	if (failed())
+	if (vt_failed())
 		goto out;
 	f.affected[victim] = true;
 	kick_all(d);
@@ -697,7 +604,7 @@ static void t_abort_task_inflight(void)
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_SLOW0, f.r[victim].tag);
 	e = tmf_run(d, &c, &f);
 	if (e) {
-		FAIL("ABORT_TASK with the task in flight: %s", errstr(e));
+		FAIL("ABORT_TASK with the task in flight: %s", vt_errstr(e));
 		goto out;
 	}
 	if (!is_complete(c.response)) {
@@ -739,7 +646,7 @@ static void t_abort_task_finished(void)
 	tag = r.tag = 0xf1f1;
 	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
 	if (e || !good(&res)) {
-		FAIL("READ: %s %s", errstr(e), res_str(&res));
+		FAIL("READ: %s %s", vt_errstr(e), vt_res(&res));
 		goto out;
 	}
 	if (!tmf_sync(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_FAST, tag, &resp))
@@ -786,9 +693,9 @@ static bool upstream_lun_reset_unsafe(void)
 {
 	const char *e = getenv("TMF_UPSTREAM_UNSAFE");
 
-	if (!is_upstream() || (e && *e == '1'))
+	if (!vt_upstream() || (e && *e == '1'))
 		return false;
-	skip("would crash the VM on upstream: after a LUN RESET, the next LUN unlinks of the "
+	vt_skip("would crash the VM on upstream: after a LUN RESET, the next LUN unlinks of the "
 	     "TPG take a GPF in vhost_scsi_port_unlink (TMF list corrupted); "
 	     "TMF_UPSTREAM_UNSAFE=1 runs it");
 	return true;
@@ -830,7 +737,7 @@ static void t_query_task(void)
 	uint8_t resp;
 
 	tmf_under_load(&tc);
-	if (failed())
+	if (vt_failed())
 		return;
 	/* a task that does not exist: FUNCTION_COMPLETE, or REJECTED */
 	d = open_dev(false);
@@ -879,14 +786,14 @@ static void t_bad_target(void)
 
 	if (!d)
 		return;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && !failed(); i++) {
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && !vt_failed(); i++) {
 		if (!tmf_sync(d, subs[i], BAD_TGT, 0, 0x77, &resp))
 			break;
 		if (resp != VIRTIO_SCSI_S_BAD_TARGET)
 			FAIL("TMF %s to target %u: %s, want BAD_TARGET", tmf_name(subs[i]),
 			     BAD_TGT, resp_name(resp));
 	}
-	if (!failed())
+	if (!vt_failed())
 		verify_rw(d, LUN_FAST, VERIFY_LBA, 8);
 	close_dev(d);
 }
@@ -901,7 +808,7 @@ static void bad_lun(uint32_t sub)
 	if (tmf_sync(d, sub, TGT, BAD_LUN, 0x77, &resp) && resp != VIRTIO_SCSI_S_INCORRECT_LUN)
 		FAIL("TMF %s to LUN %u: %s, want INCORRECT_LUN", tmf_name(sub), BAD_LUN,
 		     resp_name(resp));
-	if (!failed())
+	if (!vt_failed())
 		verify_rw(d, LUN_FAST, VERIFY_LBA, 8);
 	close_dev(d);
 }
@@ -927,7 +834,7 @@ static bool an(struct vsc_dev *d, bool subscribe, uint8_t tgt, uint32_t events,
 	vsc_an_init(&c, subscribe, tgt, 0, events);
 	e = tmf_run(d, &c, NULL);
 	CHECK(e != -EFAULT, "%s: answer overflowed the AN response (canary damaged)", what);
-	CHECK(!e, "%s: %s", what, errstr(e));
+	CHECK(!e, "%s: %s", what, vt_errstr(e));
 	CHECK(c.response == want, "%s: %s, want %s", what, resp_name(c.response),
 	      resp_name(want));
 	if (want == VIRTIO_SCSI_S_OK)
@@ -960,19 +867,19 @@ static void t_short_tmf(void)
 
 	if (!d)
 		return;
-	for (i = 0; i < 3 && !failed(); i++) {
+	for (i = 0; i < 3 && !vt_failed(); i++) {
 		vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_FAST, 0);
 		c.req_len = lens[i];
 		e = tmf_run(d, &c, NULL);
 		if (e == -EFAULT)
 			FAIL("%u-byte TMF request: answer overflowed the 1-byte response", lens[i]);
 		else if (e)
-			FAIL("%u-byte TMF request: no answer: %s", lens[i], errstr(e));
+			FAIL("%u-byte TMF request: no answer: %s", lens[i], vt_errstr(e));
 		else if (c.response != VIRTIO_SCSI_S_FAILURE)
 			FAIL("%u-byte TMF request: %s, want FAILURE", lens[i],
 			     resp_name(c.response));
 	}
-	if (!failed())
+	if (!vt_failed())
 		verify_rw(d, LUN_FAST, VERIFY_LBA, 8);
 	close_dev(d);
 }
@@ -985,7 +892,7 @@ static bool hp_link(unsigned int k)
 {
 	int e = vsc_tgt_lun_link(WWPN, TPGT, HP_LUN0 + k, HBA_RD, hp_name[k]);
 
-	CHECK(!e, "link lun_%u: %s", HP_LUN0 + k, errstr(e));
+	CHECK(!e, "link lun_%u: %s", HP_LUN0 + k, vt_errstr(e));
 	return true;
 }
 
@@ -993,7 +900,7 @@ static bool hp_unlink(unsigned int k)
 {
 	int e = vsc_tgt_lun_unlink(WWPN, TPGT, HP_LUN0 + k);
 
-	CHECK(!e, "unlink lun_%u: %s", HP_LUN0 + k, errstr(e));
+	CHECK(!e, "unlink lun_%u: %s", HP_LUN0 + k, vt_errstr(e));
 	return true;
 }
 
@@ -1021,7 +928,7 @@ static bool evt_expect(struct vsc_evt *e, uint32_t type, uint32_t reason, uint16
 		       const char *what)
 {
 	CHECK(e, "%s: no event", what);
-	if (is_upstream() && e->op.used_len == 0) {
+	if (vt_upstream() && e->op.used_len == 0) {
 		/* Debian 6.1 vhost_scsi returns event buffers with used len 0 */
 		static bool noted;
 
@@ -1054,7 +961,7 @@ static bool evt_expect(struct vsc_evt *e, uint32_t type, uint32_t reason, uint16
 
 static void evt_dump(struct vsc_evt *e, const char *what)
 {
-	vnote("%s: len %u event 0x%x reason %u lun %02x %02x %02x %02x", what, e->op.used_len,
+	vt_note("%s: len %u event 0x%x reason %u lun %02x %02x %02x %02x", what, e->op.used_len,
 	      e->event, e->reason, e->lun[0], e->lun[1], e->lun[2], e->lun[3]);
 }
 
@@ -1065,7 +972,7 @@ static bool wait_missed(struct vsc_dev *d, uint32_t want, uint32_t *got)
 
 	for (k = 0; k < 40; k++) {
 		e = vsc_get_events_missed(d, got);
-		CHECK(!e, "GET_EVENTS_MISSED: %s", errstr(e));
+		CHECK(!e, "GET_EVENTS_MISSED: %s", vt_errstr(e));
 		if (*got == want)
 			return true;
 		usleep(50 * 1000);
@@ -1084,11 +991,11 @@ static bool lun_listed(struct vsc_dev *d, uint16_t lun, bool *listed)
 	for (k = 0; k < 4; k++) {
 		e = vsc_cmd(d, VSC_VQ_REQ(0), TGT, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(buf)),
 			    NULL, 0, buf, sizeof(buf), &res, TMO);
-		CHECK(!e, "REPORT LUNS: %s", errstr(e));
+		CHECK(!e, "REPORT LUNS: %s", vt_errstr(e));
 		if (good(&res))
 			break;
 	}
-	CHECK(good(&res), "REPORT LUNS: %s", res_str(&res));
+	CHECK(good(&res), "REPORT LUNS: %s", vt_res(&res));
 	len = vsc_get_be32(buf);
 	*listed = false;
 	for (i = 8; i + 8 <= len + 8 && i + 8 <= sizeof(buf); i += 8)
@@ -1108,7 +1015,7 @@ static void t_hotplug_link_unlink(void)
 		return;
 	r = vsc_evt_post(d, ev, 8, 16);
 	if (r) {
-		FAIL("post event buffers: %s", errstr(r));
+		FAIL("post event buffers: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_link(0))
@@ -1173,7 +1080,7 @@ static void t_hotplug_lun_bytes(void)
 		return;
 	r = vsc_evt_post(d, ev, 2, 16);
 	if (r) {
-		FAIL("post event buffers: %s", errstr(r));
+		FAIL("post event buffers: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_link(2))
@@ -1191,7 +1098,7 @@ static void t_hotplug_lun_bytes(void)
 		     e->lun[7], want[0], want[1], want[2], want[3]);
 	hp_unlink(2);
 	e = vsc_evt_next(d, ev, 2, TMO);
-	if (!failed())
+	if (!vt_failed())
 		evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
 			   HP_LUN0 + 2, "unlink");
 out:
@@ -1215,7 +1122,7 @@ static void t_events_missed_overflow(void)
 		return;
 	r = vsc_evt_post(d, ev, 2, 16);
 	if (r) {
-		FAIL("post event buffers: %s", errstr(r));
+		FAIL("post event buffers: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_link(0) || !hp_link(1) || !hp_link(2))
@@ -1235,7 +1142,7 @@ static void t_events_missed_overflow(void)
 	/* one buffer back, without a kick: the next real event takes it */
 	r = vsc_evt_repost(d, &ev[0]);
 	if (r) {
-		FAIL("repost: %s", errstr(r));
+		FAIL("repost: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_unlink(2))
@@ -1267,7 +1174,7 @@ static void t_events_missed_kick(void)
 		return;
 	r = vsc_evt_post(d, ev, 1, 16);
 	if (r) {
-		FAIL("post event buffers: %s", errstr(r));
+		FAIL("post event buffers: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_link(3) || !hp_link(4))
@@ -1282,7 +1189,7 @@ static void t_events_missed_kick(void)
 	}
 	r = vsc_evt_post(d, more, 2, 16);
 	if (r) {
-		FAIL("post: %s", errstr(r));
+		FAIL("post: %s", vt_errstr(r));
 		goto out;
 	}
 	vsc_kick_force(d, VSC_VQ_EVT);
@@ -1318,32 +1225,32 @@ static void t_set_get_events_missed(void)
 	memset(ev, 0, sizeof(ev));
 	r = vsc_get_events_missed(d, &v);
 	if (r || v != 0) {
-		FAIL("GET_EVENTS_MISSED on a fresh device: %s value %u, want 0", errstr(r), v);
+		FAIL("GET_EVENTS_MISSED on a fresh device: %s value %u, want 0", vt_errstr(r), v);
 		goto out;
 	}
 	r = vsc_set_events_missed(d, 1);
 	if (!r)
 		r = vsc_get_events_missed(d, &v);
 	if (r || v != 1) {
-		FAIL("SET 1 then GET_EVENTS_MISSED: %s value %u, want 1", errstr(r), v);
+		FAIL("SET 1 then GET_EVENTS_MISSED: %s value %u, want 1", vt_errstr(r), v);
 		goto out;
 	}
 	r = vsc_set_events_missed(d, 0);
 	if (!r)
 		r = vsc_get_events_missed(d, &v);
 	if (r || v != 0) {
-		FAIL("SET 0 then GET_EVENTS_MISSED: %s value %u, want 0", errstr(r), v);
+		FAIL("SET 0 then GET_EVENTS_MISSED: %s value %u, want 0", vt_errstr(r), v);
 		goto out;
 	}
 	/* set by ioctl, then a kick with a buffer: NO_EVENT | EVENTS_MISSED */
 	r = vsc_set_events_missed(d, 1);
 	if (r) {
-		FAIL("SET_EVENTS_MISSED 1: %s", errstr(r));
+		FAIL("SET_EVENTS_MISSED 1: %s", vt_errstr(r));
 		goto out;
 	}
 	r = vsc_evt_post(d, ev, 1, 16);
 	if (r) {
-		FAIL("post: %s", errstr(r));
+		FAIL("post: %s", vt_errstr(r));
 		goto out;
 	}
 	vsc_kick_force(d, VSC_VQ_EVT);
@@ -1380,7 +1287,7 @@ static void t_evt_wrong_size(void)
 	for (k = 0; k < 3; k++) {
 		r = vsc_evt_repost(d, &ev[k]);
 		if (r) {
-			FAIL("post buffer %d: %s", k, errstr(r));
+			FAIL("post buffer %d: %s", k, vt_errstr(r));
 			goto out;
 		}
 	}
@@ -1436,7 +1343,7 @@ static void t_no_hotplug_no_events(void)
 	}
 	r = vsc_evt_post(d, ev, 2, 16);
 	if (r) {
-		FAIL("post: %s", errstr(r));
+		FAIL("post: %s", vt_errstr(r));
 		goto out;
 	}
 	if (!hp_link(0) || !hp_unlink(0))
@@ -1500,7 +1407,7 @@ static int fixture_setup(void)
 		else
 			e = vsc_tgt_rd_create(HBA_RD, name, 16ULL << 20);
 		if (e) {
-			fprintf(stderr, "backstore %s: %s\n", name, errstr(e));
+			fprintf(stderr, "backstore %s: %s\n", name, vt_errstr(e));
 			return e;
 		}
 	}
@@ -1520,7 +1427,7 @@ static int fixture_setup(void)
 	if (!e)
 		e = vsc_tgt_nexus_set(WWPN, TPGT, INITIATOR);
 	if (e) {
-		fprintf(stderr, "fixture: %s\n", errstr(e));
+		fprintf(stderr, "fixture: %s\n", vt_errstr(e));
 		return e;
 	}
 	return 0;
@@ -1535,18 +1442,17 @@ static int fixture_pattern(void)
 	uint16_t lun;
 	int ret = 0;
 
-	cur = NULL;
-	cur_out = R_PASS;
+	vt_start("tmf/fixture");
 	d = open_dev(false);
 	if (!d || !buf) {
-		fprintf(stderr, "fixture: %s\n", cur_reason);
+		fprintf(stderr, "fixture: %s\n", vt_reason());
 		free(buf);
 		return -1;
 	}
 	for (lun = LUN_SLOW0; lun <= LUN_SLOW1; lun++) {
 		pattern(buf, lun, 0, PAT_BLOCKS);
 		if (!clear_ua(d, lun) || !rw(d, lun, true, 0, PAT_BLOCKS, buf)) {
-			fprintf(stderr, "fixture: pattern lun %u: %s\n", lun, cur_reason);
+			fprintf(stderr, "fixture: pattern lun %u: %s\n", lun, vt_reason());
 			ret = -1;
 			break;
 		}
@@ -1587,58 +1493,37 @@ static void fixture_teardown(void)
 
 /* --------------------------------------------------------------- runner */
 
-static bool selected(const struct test *t)
-{
-	unsigned int i;
-
-	if (!nfilters)
-		return true;
-	for (i = 0; i < nfilters; i++)
-		if (strstr(t->name, filters[i]))
-			return true;
-	return false;
-}
-
 /* Child side: run one test, print its line, exit with its outcome. */
 static int run_child(const struct test *t)
 {
-	uint64_t t0;
+	uint64_t t0 = vsc_now_ns();
 
-	cur = t;
-	cur_out = R_PASS;
-	cur_reason[0] = 0;
-	t0 = vsc_now_ns();
-	rng ^= (uint64_t)getpid() << 20;
+	vt_start("tmf/%s", t->name);
+	vt_beyond(t->upstream);
+	vt_seed(vt_rand() ^ (uint64_t)getpid() << 20);
 	t->fn();
-	if (verbose)
+	if (vt_verbose)
 		note("%llu ms", (unsigned long long)((vsc_now_ns() - t0) / 1000000));
-	if (cur_out == R_FAIL && is_upstream() && t->upstream) {
-		printf("XFAIL: tmf/%s: upstream differs: %s (%s)\n", t->name, cur_reason,
-		       t->upstream);
-		cur_out = R_XFAIL;
-	} else if (cur_out == R_FAIL) {
-		printf("FAIL: tmf/%s: %s\n", t->name, cur_reason);
-	} else if (cur_out == R_SKIP) {
-		printf("SKIP: tmf/%s: %s\n", t->name, cur_reason);
-	} else {
-		printf("PASS: tmf/%s\n", t->name);
-	}
-	fflush(stdout);
-	return cur_out;
+	return vt_report();
 }
 
-/* Parent side: fork, watchdog, collect. A hung child is reported and left behind. */
-static int run_one(const struct test *t)
+/*
+ * Parent side: fork, watchdog, collect.  A hung child is reported and left
+ * behind; the parent prints a line only for a child that could not.
+ */
+static void run_one(const struct test *t)
 {
-	pid_t pid;
+	pid_t pid, w;
 	int st, waited = 0;
-	pid_t w;
 
 	fflush(stdout);
+	vt_start("tmf/%s", t->name);
+	vt_beyond(t->upstream);
 	pid = fork();
 	if (pid < 0) {
-		printf("FAIL: tmf/%s: fork: %s\n", t->name, strerror(errno));
-		return R_FAIL;
+		vt_fail(0, "fork: %s", strerror(errno));
+		vt_report();
+		return;
 	}
 	if (!pid)
 		_exit(run_child(t));
@@ -1650,24 +1535,21 @@ static int run_one(const struct test *t)
 			kill(pid, SIGKILL);
 			usleep(500 * 1000);
 			w = waitpid(pid, &st, WNOHANG);
-			if (is_upstream() && t->upstream)
-				printf("XFAIL: tmf/%s: upstream differs: test hung for %d s%s (%s)\n",
-				       t->name, TEST_TMO, w == pid ? "" : ", process unkillable",
-				       t->upstream);
-			else
-				printf("FAIL: tmf/%s: test hung for %d s%s\n", t->name, TEST_TMO,
-				       w == pid ? "" : " (process unkillable, D state)");
-			return is_upstream() && t->upstream ? R_XFAIL : R_FAIL;
+			vt_fail(0, "test hung for %d s%s", TEST_TMO,
+				w == pid ? "" : " (process unkillable, D state)");
+			vt_report();
+			return;
 		}
 		usleep(100 * 1000);
 		waited++;
 	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) <= R_XFAIL)
-		return WEXITSTATUS(st);
-	printf("FAIL: tmf/%s: test process died (%s %d)\n", t->name,
-	       WIFSIGNALED(st) ? "signal" : "status",
-	       WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	return R_FAIL;
+	if (WIFEXITED(st) && WEXITSTATUS(st) <= VT_XFAIL) {
+		vt_count(WEXITSTATUS(st));
+		return;
+	}
+	vt_fail(0, "test process died (%s %d)", WIFSIGNALED(st) ? "signal" : "status",
+		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	vt_report();
 }
 
 static void usage(void)
@@ -1688,14 +1570,17 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned int i, n[4] = { 0 };
+	unsigned int i;
 	bool list = false;
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((c = getopt_long(argc, argv, "m:s:f:lkv", lo, NULL)) != -1) {
 		switch (c) {
-		case 'm': module = optarg; break;
+		case 'm':
+			if (!vt_set_module(optarg))
+				usage();
+			break;
 		case 's':
 			if (nslow < 2)
 				slowdev[nslow++] = optarg;
@@ -1706,12 +1591,10 @@ int main(int argc, char **argv)
 			break;
 		case 'l': list = true; break;
 		case 'k': keep = true; break;
-		case 'v': verbose = true; break;
+		case 'v': vt_verbose = true; break;
 		default: usage();
 		}
 	}
-	if (strcmp(module, "tcm_vhost") && strcmp(module, "vhost_scsi"))
-		usage();
 	if (list) {
 		for (i = 0; i < NTESTS; i++)
 			printf("tmf/%s\n", tests[i].name);
@@ -1726,29 +1609,30 @@ int main(int argc, char **argv)
 		printf("# tmf: fixture ready in %llu ms\n",
 		       (unsigned long long)((vsc_now_ns() - t0) / 1000000));
 		if (e) {
-			printf("FAIL: tmf/fixture: cannot build the test fixture\n");
+			vt_start("tmf/fixture");
+			vt_fail(0, "cannot build the test fixture");
+			vt_report();
 			if (!keep)
 				fixture_teardown();
-			printf("0 passed, 1 failed, 0 skipped\n");
+			vt_summary();
 			return 1;
 		}
 	}
 	for (i = 0; i < NTESTS; i++) {
 		const struct test *t = &tests[i];
 
-		if (!selected(t))
+		if (!vt_match(t->name, filters, nfilters))
 			continue;
 		if (t->slow && nslow < 2) {
-			printf("SKIP: tmf/%s: needs two slow backstores (--slowdev)\n", t->name);
-			n[R_SKIP]++;
+			vt_start("tmf/%s", t->name);
+			vt_skip("needs two slow backstores (--slowdev)");
+			vt_report();
 			continue;
 		}
-		n[run_one(t)]++;
+		run_one(t);
 	}
 	if (!keep)
 		fixture_teardown();
-	if (n[R_XFAIL])
-		printf("# %u xfail (upstream differs; not counted below)\n", n[R_XFAIL]);
-	printf("%u passed, %u failed, %u skipped\n", n[R_PASS], n[R_FAIL], n[R_SKIP]);
-	return n[R_FAIL] ? 1 : 0;
+	vt_summary();
+	return vt_exit_status();
 }

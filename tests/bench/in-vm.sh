@@ -7,16 +7,19 @@
 # copied to OUTDIR/raw/snapshot/ (same layout), so that edits made to the tree while the
 # benchmark runs cannot change it halfway.
 #
-# For every round, for tcm_vhost and Debian's vhost_scsi in alternating order (A,B then
-# B,A, ...): unload the other module, tear down and recreate the same rd_mcp LUNs, load
-# the module, configure naa.$WWPN/tpgt_1 with every LUN and a nexus, then
+# The run is a plan of steps (see "steps" below). First BENCH_ROUNDS rounds, each running
+# tcm_vhost and Debian's vhost_scsi in alternating order (A,B then B,A, ...): unload the
+# other module, tear down and recreate the same rd_mcp LUNs, load the module, configure
+# naa.$WWPN/tpgt_1 with every LUN and a nexus, then
 #   1. the libvsc matrix (tests/bin/vsc-load, no guest)      -> OUTDIR/raw/vsc.jsonl
 #   2. device memory per request-queue count (tests/bin/vsc-mem) -> OUTDIR/raw/mem.jsonl
+# Then, BENCH_L2_ROUNDS times (default 1), for each module:
 #   3. the seed's fio table in a nested L2 guest (tests/e2e/l2.sh, vhost-scsi-pci)
 #                                                             -> OUTDIR/raw/fio.jsonl
-# and once per round the same fio table natively in L1 through tcm_loop on the same LUNs.
+# and the same fio table natively in L1 through tcm_loop on the same LUNs. run.sh boots
+# another VM for the steps a stopped VM did not finish.
 # Knobs (environment, set by run.sh): BENCH_QUICK=1 and the BENCH_* variables below.
-# Exit status: 0 if every point ran; 1 if some failed (the others are still recorded).
+# Exit status: 0 if every step this VM ran passed; 1 otherwise (the others are recorded).
 set -uo pipefail
 
 out=/project/${1:?usage: in-vm.sh OUTDIR}
@@ -40,7 +43,7 @@ else
 	: "${BENCH_PATTERNS:=rand4k:75 rand4k:25 seq1m:75}"
 	: "${BENCH_FIO_LUNS:=1 16 32}" "${BENCH_FIO_MIXES:=25 75}" "${BENCH_FIO_SIZES:=4k 1m}"
 	: "${BENCH_MEM_QUEUES:=1 4 16}" "${BENCH_MEM_REPS:=3}" "${BENCH_NLUNS:=32}"
-	: "${BENCH_L2_ROUNDS:=1}"	# an L2 with 32 LUNs takes minutes to boot
+	: "${BENCH_L2_ROUNDS:=1}"	# the fio table takes ~2.5 min a module
 fi
 # One request queue, hence one vCPU in L2 (tests/e2e/l2.sh: a 2-vCPU L2 is not reliable
 # under this test bed's nested emulation).
@@ -118,7 +121,7 @@ run_vsc_matrix() {
 			for d in $BENCH_DEPTHS; do
 				"$bin/vsc-load" --wwpn "$WWPN" --luns 0 --queues "$q" --iodepth "$d" \
 					--pattern "$pat" --read-pct "$pct" --time "$BENCH_VSC_TIME" \
-					--ramp 0.5 --label "$mod/$r" >>"$raw/vsc.jsonl" 2>>"$raw/vsc.err" ||
+					--ramp 0.5 --label "$mod/$r" >>"$part/vsc.jsonl" 2>>"$raw/vsc.err" ||
 					fail "vsc-load $mod q$q d$d $p"
 			done
 		done
@@ -129,7 +132,7 @@ run_mem() {
 	local mod=$1 r=$2 q
 	for q in $BENCH_MEM_QUEUES; do
 		"$bin/vsc-mem" --wwpn "$WWPN" --queues "$q" --reps "$BENCH_MEM_REPS" \
-			--label "$mod/$r" >>"$raw/mem.jsonl" 2>>"$raw/mem.err" || fail "vsc-mem $mod q$q"
+			--label "$mod/$r" >>"$part/mem.jsonl" 2>>"$raw/mem.err" || fail "vsc-mem $mod q$q"
 	done
 }
 
@@ -139,11 +142,11 @@ fio_args() {
 }
 
 fio_points() {
-	local n s m c=0
-	for n in $BENCH_FIO_LUNS; do for s in $BENCH_FIO_SIZES; do for m in $BENCH_FIO_MIXES; do
-		c=$((c + 1))
-	done; done; done
-	echo $c
+	local -a n s m
+	read -r -a n <<<"$BENCH_FIO_LUNS"
+	read -r -a s <<<"$BENCH_FIO_SIZES"
+	read -r -a m <<<"$BENCH_FIO_MIXES"
+	echo $((${#n[@]} * ${#s[@]} * ${#m[@]}))
 }
 
 run_l2() {
@@ -153,7 +156,7 @@ run_l2() {
 		--log "$raw/l2-console-$mod-r$r.log" -- \
 		"bash $tree/tests/bench/fio-set.sh $(fio_args virtio_scsi)" >"$lg" 2>&1 ||
 		fail "L2 fio via $mod round $r (see $lg)"
-	tag_fio "guest-$mod" "$r" <"$lg" >>"$raw/fio.jsonl"
+	tag_fio "guest-$mod" "$r" <"$lg" >>"$part/fio.jsonl"
 }
 
 run_native() {
@@ -166,42 +169,139 @@ run_native() {
 	bash "$tree/tests/bench/fio-set.sh" tcm_loop "$BENCH_FIO_TIME" "$BENCH_FIO_LUNS" \
 		"$BENCH_FIO_MIXES" "$BENCH_FIO_SIZES" "$BENCH_FIO_JOBS" >"$lg" 2>&1 ||
 		fail "native fio round $r (see $lg)"
-	tag_fio native "$r" <"$lg" >>"$raw/fio.jsonl"
+	tag_fio native "$r" <"$lg" >>"$part/fio.jsonl"
 	# the loopback config goes with the next unload_all
 }
 
+# ---------------------------------------------------------------- steps
+# The run is a list of steps, written to $raw/plan by the first VM:
+#   vsc.rR.MODULE  switch to MODULE (fresh LUNs), libvsc matrix, device memory
+#   l2.rR.MODULE   the fio table in a nested guest through MODULE
+#   native.rR      the fio table in L1 through tcm_loop
+# steps.log records "start STEP" and "done STEP ok|failed". run.sh boots another VM when one
+# stops before the end (this test bed's emulation sometimes leaves an L1 CPU without timer
+# interrupts while a nested guest runs); that VM runs the steps not done yet, in plan order.
+# A step started twice without finishing is given up ("lost"), so one step that kills its VM
+# cannot take the whole run with it. A step writes its results under $raw/part/STEP/ and
+# they join vsc/mem/fio.jsonl only when it finishes: a step cut short leaves no half rows.
+
+# round_order R: the modules in the order round R runs them (reversed in odd rounds)
+round_order() {
+	local -a mods
+	local i
+	read -r -a mods <<<"$BENCH_MODULES"
+	if (($1 % 2)); then
+		for ((i = ${#mods[@]} - 1; i >= 0; i--)); do echo "${mods[i]}"; done
+	else
+		printf '%s\n' "${mods[@]}"
+	fi
+}
+
+write_plan() {
+	local r mod
+	for ((r = 0; r < BENCH_ROUNDS; r++)); do
+		for mod in $(round_order $r); do echo "vsc.r$r.$mod"; done
+	done
+	# Nested guests last: a guest leaves L1 busy for a while after it exits (in one run,
+	# vhost_scsi's 1-queue QD1 point measured right after one found both vCPUs 97% busy,
+	# against 37% otherwise), which disturbs the libvsc points measured next.
+	for ((r = 0; r < BENCH_L2_ROUNDS; r++)); do
+		if ((BENCH_L2)); then
+			for mod in $(round_order $r); do echo "l2.r$r.$mod"; done
+		fi
+		((BENCH_NATIVE)) && echo "native.r$r"
+	done
+	return 0
+}
+
+# step_state STEP: done, lost (started twice without finishing) or todo
+step_state() {
+	local n
+	grep -qxE "done $1 (ok|failed)" "$raw/steps.log" 2>/dev/null && { echo "done"; return; }
+	n=$(grep -cx "start $1" "$raw/steps.log" 2>/dev/null)
+	((${n:-0} >= 2)) && echo lost || echo todo
+}
+
+current=''	# the fabric module loaded and configured in this VM, with fresh LUNs
+
+# need_module MODULE FRESH: make MODULE serve the LUNs (FRESH=1: recreate them anyway)
+need_module() {
+	[[ $current == "$1" && $2 == 0 ]] && return 0
+	current=''
+	switch_to "$1" || return 1
+	current=$1
+}
+
+part=''		# run_step: the results folder of the running step
+
+run_step() {
+	local step=$1 kind round mod r f before=$failures
+	IFS=. read -r kind round mod <<<"$step"
+	r=${round#r}
+	part=$raw/part/$step
+	rm -rf "$part" && mkdir -p "$part"
+	echo "start $step" >>"$raw/steps.log"
+	log "step $step"
+	case $kind in
+	vsc)
+		if need_module "$mod" 1; then
+			run_vsc_matrix "$mod" "$r"
+			log "  memory"
+			run_mem "$mod" "$r"
+		else
+			fail "setup of $mod in round $r"
+		fi
+		;;
+	l2)
+		if ((!BENCH_L2)); then
+			fail "no nested guest for $step"
+		elif need_module "$mod" 0; then
+			run_l2 "$mod" "$r"
+		else
+			fail "setup of $mod in round $r"
+		fi
+		;;
+	native)
+		current=''	# the loopback config goes with the next switch_to
+		run_native "$r"
+		;;
+	*) fail "unknown step $step" ;;
+	esac
+	for f in vsc mem fio; do
+		[[ -s $part/$f.jsonl ]] && cat "$part/$f.jsonl" >>"$raw/$f.jsonl"
+	done
+	if ((failures == before)); then
+		echo "done $step ok" >>"$raw/steps.log"
+	else
+		echo "done $step failed" >>"$raw/steps.log"
+	fi
+}
+
 cd /project || exit 1
-if ((BENCH_L2)); then
+# L1 alive: run.sh stops a VM whose heartbeat is older than BENCH_STALL_S seconds.
+(while :; do touch "$raw/heartbeat"; sleep 10; done) &
+heartbeat=$!
+trap 'kill $heartbeat 2>/dev/null' EXIT
+vm=$(($(cat "$raw/vm-count" 2>/dev/null || echo 0) + 1))
+echo "$vm" >"$raw/vm-count"
+[[ -s $raw/plan ]] || write_plan >"$raw/plan"
+todo=()
+while read -r step; do
+	case $(step_state "$step") in
+	todo) todo+=("$step") ;;
+	lost) grep -qx "lost $step" "$raw/steps.log" ||
+		{ echo "lost $step" >>"$raw/steps.log"; fail "step $step stopped its VM twice; given up"; } ;;
+	esac
+done <"$raw/plan"
+log "VM $vm: ${#todo[@]} of $(wc -l <"$raw/plan") steps to run"
+if ((BENCH_L2)) && printf '%s\n' "${todo[@]}" | grep -q '^l2\.'; then
 	kvm_load || { fail "kvm_load: no nested guest"; BENCH_L2=0; }
 fi
-read -r -a mods <<<"$BENCH_MODULES"
-for ((r = 0; r < BENCH_ROUNDS; r++)); do
-	order=("${mods[@]}")
-	if ((r % 2)); then
-		order=()
-		for ((i = ${#mods[@]} - 1; i >= 0; i--)); do order+=("${mods[i]}"); done
-	fi
-	for mod in "${order[@]}"; do
-		log "round $r: switching to $mod"
-		if ! switch_to "$mod"; then
-			fail "setup of $mod in round $r"
-			continue
-		fi
-		log "round $r $mod: libvsc matrix"
-		run_vsc_matrix "$mod" "$r"
-		log "round $r $mod: memory"
-		run_mem "$mod" "$r"
-		if ((BENCH_L2 && r < BENCH_L2_ROUNDS)); then
-			log "round $r $mod: L2 fio"
-			run_l2 "$mod" "$r"
-		fi
-	done
-	if ((BENCH_NATIVE && r < BENCH_L2_ROUNDS)); then
-		log "round $r: native fio (tcm_loop)"
-		run_native "$r"
-	fi
+for step in "${todo[@]}"; do
+	run_step "$step"
 done
 log "teardown"
 unload_all || fail "final teardown"
-log "done, $failures failure(s)"
+log "done, $failures failure(s) in VM $vm"
+echo "end $vm $failures" >>"$raw/steps.log"
 ((failures == 0))

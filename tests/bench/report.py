@@ -209,6 +209,22 @@ def main():
         md.append("```")
         md.extend(res["settings"])
         md.append("```")
+    sl = os.path.join(raw, "steps.log")
+    if os.path.exists(sl):
+        ev = [l.split() for l in open(sl) if l.strip()]
+        starts = [e[1] for e in ev if e[0] == "start"]
+        vms = sum(1 for e in ev if e[0] == "end")
+        again = sorted({x for x in starts if starts.count(x) > 1})
+        lost = [e[1] for e in ev if e[0] == "lost"]
+        res["steps"] = {"started": starts, "run_again": again, "lost": lost,
+                        "failed": [e[1] for e in ev if e[0] == "done" and e[2] == "failed"]}
+        md.append("\n## Steps\n")
+        md.append(f"{len(set(starts))} steps started; VMs that reached the end of the plan: {vms} "
+                  "(the VMs' wall times are under Settings).")
+        if again:
+            md.append(f"Run again in another VM after their VM stopped: {', '.join(again)}.")
+        if lost:
+            md.append(f"Given up after stopping two VMs: {', '.join(lost)}.")
     tl = os.path.join(raw, "timing.log")
     if os.path.exists(tl):
         fails = [l.strip() for l in open(tl) if "FAILED" in l]

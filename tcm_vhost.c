@@ -28,9 +28,6 @@
 #define TVH_FEATURES (VHOST_FEATURES | BIT_ULL(VIRTIO_SCSI_F_HOTPLUG) | \
 		      BIT_ULL(VIRTIO_SCSI_F_T10_PI))
 
-/* How long teardown waits before it says what it is waiting for. */
-#define TVH_DRAIN_REPORT (30 * HZ)
-
 unsigned int tvh_max_io_vqs = 128;
 unsigned int tvh_inline_sg = 64;
 bool tvh_direct_submit = true;
@@ -339,7 +336,7 @@ static int tvh_clear_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 
 static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 {
-	int i;
+	int i, ret = 0;
 
 	if (features & ~TVH_FEATURES)
 		return -EOPNOTSUPP;
@@ -357,8 +354,10 @@ static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 		vq->acked_features = features;
 		mutex_unlock(&vq->mutex);
 	}
+	if (features & BIT_ULL(VHOST_F_LOG_ALL))
+		ret = tvh_io_wait_unlogged(vdev);
 	mutex_unlock(&vdev->dev.mutex);
-	return 0;
+	return ret;
 }
 
 static int tvh_open(struct inode *inode, struct file *f)

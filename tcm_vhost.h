@@ -58,6 +58,8 @@
 #define TVH_RESP_IOV_INLINE 4
 /* Hard limits of the max_io_vqs module parameter. */
 #define TVH_MAX_IO_VQS 1024
+/* How long a wait for commands in the backstore goes before it says so. */
+#define TVH_DRAIN_REPORT (30 * HZ)
 /* Largest data transfer of one command, whatever the guest asks. */
 #define TVH_MAX_IO_BYTES (32U << 20)
 
@@ -134,7 +136,12 @@ struct tvh_cmd {
 	/* Aligned copy of misaligned data (Windows guests), or NULL. */
 	struct scatterlist *bounce_sgl;
 	unsigned int bounce_nents;
-	struct vhost_log *log;		/* dirty logging: writable descriptors */
+	/*
+	 * Dirty logging: the writable descriptors, copied when the command
+	 * is taken (vq.mutex).  log_num is 0 only for commands taken with
+	 * logging off, which tvh_io_wait_unlogged() looks for.
+	 */
+	struct vhost_log *log;
 	unsigned int log_num;
 	unsigned char cdb[VIRTIO_SCSI_CDB_SIZE];
 	unsigned char sense[TRANSPORT_SENSE_BUFFER];
@@ -250,6 +257,7 @@ void tvh_serve_queue(struct vhost_virtqueue *vq,
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
+int tvh_io_wait_unlogged(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
 void tvh_io_init_kick(struct tvh_vq *tvq);

@@ -20,9 +20,11 @@
 #include <linux/blk_types.h>
 #include <linux/cgroup.h>
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
@@ -277,7 +279,7 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	cmd->resp_iov = cmd->resp_iov_inline;
 	kfree(cmd->log);
 	cmd->log = NULL;
-	cmd->log_num = 0;
+	WRITE_ONCE(cmd->log_num, 0);
 	if (cmd->bounce_sgl) {
 		target_free_sgl(cmd->bounce_sgl, cmd->bounce_nents);
 		cmd->bounce_sgl = NULL;
@@ -720,7 +722,7 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 				   GFP_KERNEL);
 		if (!cmd->log)
 			goto failure_cmd;
-		cmd->log_num = tvq->log_num;
+		WRITE_ONCE(cmd->log_num, tvq->log_num);
 	}
 	if (dir == DMA_TO_DEVICE) {
 		if (tvh_sgbuf_map(&cmd->prot, &out, req.pi_out) ||
@@ -1005,6 +1007,58 @@ void tvh_io_threads_stop(struct tvh_dev *vdev)
 	tvh_io_threads_free(vdev->threads, vdev->nthreads);
 	vdev->threads = NULL;
 	vdev->nthreads = 0;
+}
+
+/*
+ * A command taken from @tvq before dirty logging was switched on is in
+ * flight: it has no log, so what it writes into guest memory would escape
+ * the migration.  A command taken while logging always has a log, if only
+ * for its response descriptor.  Tags are taken and logs attached under the
+ * queue's mutex, which is why this looks under it.
+ */
+static bool tvh_io_unlogged_inflight(struct tvh_vq *tvq)
+{
+	bool found = false;
+	unsigned int i;
+
+	mutex_lock(&tvq->vq.mutex);
+	for (i = 0; tvq->cmds && i < tvq->ncmds && !found; i++)
+		found = sbitmap_test_bit(&tvq->tags, i) &&
+			!READ_ONCE(tvq->cmds[i].log_num);
+	mutex_unlock(&tvq->vq.mutex);
+	return found;
+}
+
+/**
+ * tvh_io_wait_unlogged - wait out the commands taken before dirty logging
+ * @vdev: the device, dev.mutex held, VHOST_F_LOG_ALL acked on every queue
+ *
+ * Live migration switches logging on under I/O.  Once this returns, every
+ * command still in flight logs what it writes, so no page the guest gets
+ * data in is missed by the VMM's first pass over the dirty log.  Commands
+ * are not cancelled: this waits as long as the backstore takes, as endpoint
+ * teardown does (a QEMU that cannot start logging aborts).
+ *
+ * Returns 0, or -EINTR if the caller got a fatal signal while waiting.
+ */
+int tvh_io_wait_unlogged(struct tvh_dev *vdev)
+{
+	unsigned long report = jiffies + TVH_DRAIN_REPORT;
+	int i;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		while (tvh_io_unlogged_inflight(&vdev->vqs[i])) {
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			if (time_after(jiffies, report)) {
+				pr_warn("%s: dirty logging waits for commands taken before it\n",
+					vdev->wwpn);
+				report = jiffies + TVH_DRAIN_REPORT;
+			}
+			usleep_range(500, 1000);
+		}
+	}
+	return 0;
 }
 
 /* Pool size for a ring: every slot plus room for late releases. */

@@ -597,6 +597,97 @@ BI_TEST(log_base_changed_under_load)
 	bi_fresh_healthy(&f.d, BI_WWPN_A);
 }
 
+#define LOGSW_READS 4
+#define LOGSW_FILL 0x5a
+
+struct features_arg {
+	struct vsc_dev *d;
+	uint64_t features;
+	int r;
+	struct vsc_req *q;
+	uint8_t seen[LOGSW_READS][512];	/* data-in as SET_FEATURES returned */
+};
+
+static void *set_features_thread(void *p)
+{
+	struct features_arg *a = p;
+	unsigned int k;
+
+	a->r = vsc_ioctl(a->d, VHOST_SET_FEATURES, &a->features);
+	for (k = 0; k < LOGSW_READS; k++)
+		memcpy(a->seen[k], a->q[k].din, sizeof(a->seen[k]));
+	return NULL;
+}
+
+/*
+ * 21. dirty logging switched on while READs are in flight, as a live
+ * migration starts under I/O.  The VMM copies every page after
+ * SET_FEATURES(LOG_ALL) returns and then only what the log marks, so a
+ * page written after that return must be in the log.  (tcm_vhost makes
+ * SET_FEATURES wait for the commands taken before logging; logging them
+ * would do too.)  Upstream 6.1 logs no data pages.
+ */
+BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	struct vsc_opts o = bi_opts(64, 0);
+	static struct features_arg a;
+	uint8_t fill[512];
+	size_t bmsz = 16384;
+	struct vsc_dev *d;
+	struct vsc_req q[LOGSW_READS];
+	unsigned int k;
+	pthread_t th;
+	uint8_t *bm;
+	uint64_t b;
+	int r;
+
+	o.features &= ~VSC_F(VHOST_F_LOG_ALL);
+	d = bi_open_ep(&o, BI_WWPN_A);
+	ASSERT(d, "open");
+	if (!(vsc_features_offered(d) & VSC_F(VHOST_F_LOG_ALL)))
+		SKIP("VHOST_F_LOG_ALL not offered");
+	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return;
+	bm = aligned_alloc(4096, bmsz);
+	ASSERT(bm, "alloc");
+	memset(bm, 0, bmsz);
+	b = log_base_for(d, bm);
+	r = vsc_ioctl(d, VHOST_SET_LOG_BASE, &b);
+	ASSERT(!r, "SET_LOG_BASE: %s", vt_errstr(r));
+
+	ASSERT(!bi_hold(true), "dmsetup suspend");
+	held_reads(d, q, LOGSW_READS);
+	/* the device writes nothing while suspended */
+	memset(fill, LOGSW_FILL, sizeof(fill));
+	for (k = 0; k < LOGSW_READS; k++)
+		memcpy(q[k].din, fill, sizeof(fill));
+	usleep(300000);
+	memset(&a, 0, sizeof(a));
+	a.d = d;
+	a.q = q;
+	a.features = vsc_features(d) | VSC_F(VHOST_F_LOG_ALL);
+	ASSERT(!pthread_create(&th, NULL, set_features_thread, &a), "thread");
+	usleep(300000);
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	pthread_join(th, NULL);
+	ASSERT(!a.r, "SET_FEATURES with LOG_ALL while READs are in flight: %s", vt_errstr(a.r));
+	for (k = 0; k < LOGSW_READS; k++) {
+		r = vsc_wait(d, &q[k].op, BI_TMO);
+		ASSERT(!r, "held READ %u never answered", k);
+		ASSERT(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == 0,
+		       "held READ %u: %s", k, vt_res(&q[k].res));
+		ASSERT(memcmp(q[k].din, fill, sizeof(fill)),
+		       "READ %u returned the fill pattern: the test cannot tell when it wrote", k);
+		if (memcmp(q[k].din, a.seen[k], sizeof(fill)))
+			EXPECT_OR_DIFF(log_bit(d, bm, q[k].din),
+				       "READ %u wrote its data-in page after SET_FEATURES(LOG_ALL) returned, and the page is not in the dirty log",
+				       k);
+		vsc_req_release(d, &q[k]);
+	}
+	free(bm);
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
 /*
  * 13'. misaligned many-segment I/O to a block backstore (the iblock LUN, not
  * suspended).  Not run against Debian's vhost_scsi, which hands such

@@ -35,6 +35,7 @@
 #include <linux/mutex.h>
 #include <linux/sbitmap.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/uio.h>
 #include <linux/virtio_scsi.h>
 #include <linux/wait.h>
@@ -60,6 +61,13 @@
 #define TVH_MAX_IO_VQS 1024
 /* How long a wait for commands in the backstore goes before it says so. */
 #define TVH_DRAIN_REPORT (30 * HZ)
+/*
+ * Offload budget of a request queue: as much as one 512 KiB command, or
+ * many small ones.  A command larger than that is offloaded only when
+ * nothing else is, so that large transfers are shared out between the
+ * queue's thread and another CPU instead of all piling up on the latter.
+ */
+#define TVH_OFFLOAD_UNITS (1 + SZ_512K / PAGE_SIZE)
 /* Largest data transfer of one command, whatever the guest asks. */
 #define TVH_MAX_IO_BYTES (32U << 20)
 
@@ -112,6 +120,7 @@ enum tvh_cmd_flags {
 	TVH_CMD_RELEASED,	/* target core let go: answer, then recycle */
 	TVH_CMD_DATA_IN,	/* guest pages were written: dirty them */
 	TVH_CMD_RESET,		/* a LUN or I_T nexus reset is cancelling it */
+	TVH_CMD_OFFLOADED,	/* counted in tvq->offloaded until answered */
 };
 
 /* One SCSI command in flight, preallocated per request queue. */
@@ -126,6 +135,7 @@ struct tvh_cmd {
 	u64 lun;
 	u64 id;				/* the guest's tag */
 	u32 data_len;			/* bytes of the guest's data buffer */
+	unsigned int offload_units;	/* its share of tvq->offloaded */
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
 	struct llist_node done_node;	/* on tvq->done */
 	struct iovec *resp_iov;		/* where the response header goes */
@@ -184,6 +194,12 @@ struct tvh_vq {
 	unsigned int ncmds;
 	struct sbitmap tags;
 	atomic_t inflight;		/* commands taken and not yet recycled */
+	/*
+	 * Work handed to another CPU (offload) and not answered yet, in
+	 * units of a command plus its data pages: a queue thread hands out
+	 * no more than TVH_OFFLOAD_UNITS and executes the rest itself.
+	 */
+	atomic_t offloaded;
 	struct llist_head done;		/* commands ready to be answered */
 	struct vhost_work done_work;	/* answers @done from the vhost worker */
 	/*

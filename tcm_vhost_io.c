@@ -266,12 +266,40 @@ static int tvh_io_bounce(struct tvh_cmd *cmd, int dir)
 	return 0;
 }
 
+/*
+ * Count @cmd against its queue's offload budget, if it fits: a command of
+ * @data_len bytes costs one unit plus one per page.  Only the queue's
+ * thread takes (vq.mutex); completions in any context give back.
+ */
+static bool tvh_io_offload_take(struct tvh_cmd *cmd, u32 data_len)
+{
+	struct tvh_vq *tvq = cmd->tvq;
+	unsigned int units = 1 + DIV_ROUND_UP(data_len, PAGE_SIZE);
+	int used = atomic_read(&tvq->offloaded);
+
+	if (used && used + units > TVH_OFFLOAD_UNITS)
+		return false;
+	cmd->offload_units = units;
+	atomic_add(units, &tvq->offloaded);
+	__set_bit(TVH_CMD_OFFLOADED, &cmd->flags);
+	return true;
+}
+
+/* @cmd is answered (or given up): its offload units are free again. */
+static void tvh_io_offload_give(struct tvh_cmd *cmd)
+{
+	if (test_bit(TVH_CMD_OFFLOADED, &cmd->flags) &&
+	    test_and_clear_bit(TVH_CMD_OFFLOADED, &cmd->flags))
+		atomic_sub(cmd->offload_units, &cmd->tvq->offloaded);
+}
+
 /* Give the command back to the pool: the last step of every command. */
 static void tvh_io_recycle(struct tvh_cmd *cmd)
 {
 	struct tvh_vq *tvq = cmd->tvq;
 	bool dirty = test_bit(TVH_CMD_DATA_IN, &cmd->flags);
 
+	tvh_io_offload_give(cmd);
 	tvh_sgbuf_put(&cmd->data, dirty);
 	tvh_sgbuf_put(&cmd->prot, dirty);
 	if (cmd->resp_iov != cmd->resp_iov_inline)
@@ -328,6 +356,7 @@ int tvh_io_queue_answer(struct se_cmd *se_cmd)
 	if (test_and_set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))
 		return 0;
 	cmd->response = VIRTIO_SCSI_S_OK;
+	tvh_io_offload_give(cmd);
 	tvh_io_push_done(cmd);
 	return 0;
 }
@@ -561,7 +590,9 @@ static int tvh_io_offload_cpu(void)
  * than online CPUs) and the queue has other commands in flight, the
  * command goes to target_core's submission workqueue on the next CPU and
  * completes there (offload): one busy queue then uses two CPUs, the way a
- * guest with a deep queue on few vCPUs needs.
+ * guest with a deep queue on few vCPUs needs.  What does not fit in the
+ * queue's offload budget runs right here, so that the thread shares large
+ * transfers with the other CPU instead of leaving them all to it.
  */
 static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			  struct tvh_req *req, u64 lun, u32 data_len, int dir)
@@ -571,7 +602,8 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 	bool direct = tvh_direct_submit;
 
 	if (tvh_offload && cmd->tvq->vdev->spare_cpus &&
-	    atomic_read(&cmd->tvq->inflight) > 1) {
+	    atomic_read(&cmd->tvq->inflight) > 1 &&
+	    tvh_io_offload_take(cmd, data_len)) {
 		se_cmd->cpuid = tvh_io_offload_cpu();
 		flags |= TARGET_SCF_USE_CPUID;
 		direct = false;
@@ -1112,6 +1144,7 @@ int tvh_io_pool_create(struct tvh_vq *tvq)
 	}
 	tvq->ncmds = n;
 	atomic_set(&tvq->inflight, 0);
+	atomic_set(&tvq->offloaded, 0);
 	return 0;
 
 out_free_pages:

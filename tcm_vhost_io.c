@@ -141,7 +141,8 @@ static void tvh_sgbuf_put(struct tvh_sgbuf *buf, bool dirty)
 	unsigned int i;
 
 	for (i = 0; i < buf->nents; i++) {
-		if (dirty)
+		/* A page still dirty needs no lock to stay so (as bio does). */
+		if (dirty && !PageDirty(buf->pages[i]))
 			set_page_dirty_lock(buf->pages[i]);
 		put_page(buf->pages[i]);
 	}

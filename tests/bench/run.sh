@@ -2,7 +2,7 @@
 # make bench: tcm_vhost vs Debian's vhost_scsi, measured in one L1 VM (tests/vm/run), or
 # in as few as this test bed allows (see "One VM normally runs every step" below).
 #
-#   tests/bench/run.sh            full run (3 rounds of libvsc, 1 of L2; ~25 min idle)
+#   tests/bench/run.sh            full run (3 rounds of libvsc, 2 of L2 and native; ~24 min idle)
 #   QUICK=1 tests/bench/run.sh    short run (trimmed matrix; ~5 min on an idle machine)
 #
 # The VM runs tests/bench/in-vm.sh: rounds alternating the two modules on identical rd_mcp

@@ -29,12 +29,14 @@ MUTANTS = {
         "scsi.", 600),
     "dropped-completion": (
         "tcm_vhost_io.c",
-        "\tllist_for_each_entry(cmd, list, done_node)\n\t\ttvh_io_answer(vq, cmd);",
+        "\tllist_for_each_entry(cmd, list, done_node) {\n"
+        "\t\tused[n].id = cpu_to_vhost32(vq, cmd->head);\n",
         # every 50th answer never reaches the used ring
         "\tllist_for_each_entry(cmd, list, done_node) {\n"
-        "\t\tstatic atomic_t n;\n\n"
-        "\t\tif (atomic_inc_return(&n) % 50)\n"
-        "\t\t\ttvh_io_answer(vq, cmd);\n\t}",
+        "\t\tstatic atomic_t dropped;\n\n"
+        "\t\tif (!(atomic_inc_return(&dropped) % 50))\n"
+        "\t\t\tcontinue;\n"
+        "\t\tused[n].id = cpu_to_vhost32(vq, cmd->head);\n",
         "io.", 600),
     "leaked-command-on-teardown": (
         "tcm_vhost_io.c",

@@ -120,7 +120,6 @@ enum tvh_cmd_flags {
 	TVH_CMD_RELEASED,	/* target core let go: answer, then recycle */
 	TVH_CMD_DATA_IN,	/* guest pages were written: dirty them */
 	TVH_CMD_RESET,		/* a LUN or I_T nexus reset is cancelling it */
-	TVH_CMD_OFFLOADED,	/* counted in tvq->offloaded until answered */
 };
 
 /* One SCSI command in flight, preallocated per request queue. */
@@ -135,7 +134,12 @@ struct tvh_cmd {
 	u64 lun;
 	u64 id;				/* the guest's tag */
 	u32 data_len;			/* bytes of the guest's data buffer */
-	unsigned int offload_units;	/* its share of tvq->offloaded */
+	/*
+	 * Its share of tvq->offloaded, 0 when it holds none: set before
+	 * submission, cleared by whichever comes first of its answer and its
+	 * recycling, which are ordered (tvh_io_offload_give()).
+	 */
+	unsigned int offload_units;
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
 	struct llist_node done_node;	/* on tvq->done */
 	struct iovec *resp_iov;		/* where the response header goes */

@@ -282,16 +282,20 @@ static bool tvh_io_offload_take(struct tvh_cmd *cmd, u32 data_len)
 		return false;
 	cmd->offload_units = units;
 	atomic_add(units, &tvq->offloaded);
-	__set_bit(TVH_CMD_OFFLOADED, &cmd->flags);
 	return true;
 }
 
-/* @cmd is answered (or given up): its offload units are free again. */
+/*
+ * @cmd is answered (or given up): its offload units are free again.  Called
+ * from its answer and from its recycling, never at once: the answer queues
+ * the command for the thread that recycles it.
+ */
 static void tvh_io_offload_give(struct tvh_cmd *cmd)
 {
-	if (test_bit(TVH_CMD_OFFLOADED, &cmd->flags) &&
-	    test_and_clear_bit(TVH_CMD_OFFLOADED, &cmd->flags))
+	if (cmd->offload_units) {
 		atomic_sub(cmd->offload_units, &cmd->tvq->offloaded);
+		cmd->offload_units = 0;
+	}
 }
 
 /* Give the command back to the pool: the last step of every command. */
@@ -1055,7 +1059,7 @@ static bool tvh_io_unlogged_inflight(struct tvh_vq *tvq)
 	unsigned int i;
 
 	mutex_lock(&tvq->vq.mutex);
-	for (i = 0; tvq->cmds && i < tvq->ncmds && !found; i++)
+	for (i = 0; i < tvq->ncmds && !found; i++)
 		found = sbitmap_test_bit(&tvq->tags, i) &&
 			!READ_ONCE(tvq->cmds[i].log_num);
 	mutex_unlock(&tvq->vq.mutex);

@@ -659,8 +659,10 @@ BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 	held_reads(d, q, LOGSW_READS);
 	/* the device writes nothing while suspended */
 	memset(fill, LOGSW_FILL, sizeof(fill));
-	for (k = 0; k < LOGSW_READS; k++)
+	for (k = 0; k < LOGSW_READS; k++) {
+		ASSERT(q[k].din, "held READ %u not submitted", k);
 		memcpy(q[k].din, fill, sizeof(fill));
+	}
 	usleep(300000);
 	memset(&a, 0, sizeof(a));
 	a.d = d;

@@ -68,7 +68,7 @@ watch_vm() {
 	local sid=$1 start=$2 seen age
 	while kill -0 "$sid" 2>/dev/null; do
 		sleep 5
-		seen=$((start + 120))
+		seen=0
 		[[ -f $out/raw/heartbeat ]] && seen=$(stat -c %Y "$out/raw/heartbeat")
 		((seen < start + 120)) && seen=$((start + 120))
 		age=$(($(date +%s) - seen))

@@ -11,6 +11,7 @@
 #   make lint            checkpatch --strict, sparse and W=1, quiet when clean
 #   make mutants         break the module on purpose; the suite must notice
 #   make install         install into /lib/modules/$(KV)/updates + depmod
+#   make deb             build/deb/tcm-vhost-dkms_<version>_all.deb (DKMS)
 #   make deps            apt-get install build and test packages
 #
 # Kernel selection: KDIR=/path/to/build/tree, or KV=<release> for Debian's
@@ -21,7 +22,12 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
 SOURCES := tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c tcm_vhost_fabric.c \
-	   tcm_vhost.h tcm_vhost_compat.h vhost_scsi_ioctl.h
+	   tcm_vhost.h tcm_vhost_compat.h tcm_vhost_trace.h vhost_scsi_ioctl.h
+
+# make check runs every kernel unless KV was given (command line or environment).
+ifeq ($(filter command line environment,$(origin KV)),)
+  export TVH_KV_DEFAULTED := 1
+endif
 
 ifeq ($(origin KDIR), undefined)
   ifeq ($(origin KV), undefined)
@@ -43,7 +49,7 @@ endif
 export KV
 
 .PHONY: all modules clean check demo bench fuzz lint checkpatch install deps \
-	kdir mutants
+	kdir mutants deb
 
 all: modules
 
@@ -70,6 +76,9 @@ clean:
 
 deps:
 	$(TOP)/scripts/deps.sh
+
+deb:
+	@$(TOP)/scripts/mkdeb.sh
 
 # Static checks: silent when clean, non-zero and a report when not.
 checkpatch:

@@ -24,6 +24,10 @@
 
 #include "tcm_vhost.h"
 
+/* The trace events of tcm_vhost_trace.h are defined here, once. */
+#define CREATE_TRACE_POINTS
+#include "tcm_vhost_trace.h"
+
 /* Everything the vhost core offers, plus hotplug events and T10 PI. */
 #define TVH_FEATURES (VHOST_FEATURES | BIT_ULL(VIRTIO_SCSI_F_HOTPLUG) | \
 		      BIT_ULL(VIRTIO_SCSI_F_T10_PI))
@@ -153,12 +157,16 @@ static void tvh_detach_tpgs(struct tvh_tpg **targets)
 
 /*
  * Stop the queues and drain: nothing of the endpoint survives.  Called with
- * tvh_tpg_list_lock and dev.mutex held.
+ * dev.mutex held, and not with tvh_tpg_list_lock (but on SET_ENDPOINT's own
+ * error path, where nothing is in flight yet): the drain waits for the
+ * backstore, and one stuck backstore must not hold up every other device's
+ * attach and teardown.  The TPGs stay pinned until tvh_detach_tpgs().
  */
 static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 {
 	struct tvh_tpg **targets = vdev->targets;
 
+	lockdep_assert_held(&vdev->dev.mutex);
 	if (!targets)
 		return;
 	tvh_set_backends(vdev, NULL);
@@ -219,65 +227,70 @@ static int tvh_attach_tpgs(struct tvh_dev *vdev, const char *wwpn,
 	return 0;
 }
 
-static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
+/* Whether the caller may attach @vdev to @t now; under dev.mutex. */
+static int tvh_endpoint_may_attach(struct tvh_dev *vdev,
+				   struct vhost_scsi_target *t)
 {
-	struct tvh_tpg **targets;
 	int i, ret;
 
-	ret = tvh_check_target(t);
-	if (ret)
-		return ret;
-
-	mutex_lock(&tvh_tpg_list_lock);
-	mutex_lock(&vdev->dev.mutex);
+	lockdep_assert_held(&vdev->dev.mutex);
 	/* Queue threads use the owner's mm and join its cgroups. */
 	ret = vhost_dev_check_owner(&vdev->dev);
 	if (ret) {
 		pr_warn_ratelimited("SET_ENDPOINT %s refused: only the owner (VHOST_SET_OWNER) may attach\n",
 				    t->vhost_wwpn);
-		goto out_unlock;
+		return ret;
 	}
-	for (i = 0; i < vdev->nvqs; i++) {
-		if (!vhost_vq_access_ok(&vdev->vqs[i].vq)) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
-	}
+	for (i = 0; i < vdev->nvqs; i++)
+		if (!vhost_vq_access_ok(&vdev->vqs[i].vq))
+			return -EFAULT;
 	if (vdev->targets) {
 		pr_warn_ratelimited("SET_ENDPOINT %s refused: endpoint %s is set; CLEAR_ENDPOINT first\n",
 				    t->vhost_wwpn, vdev->wwpn);
-		ret = -EEXIST;
-		goto out_unlock;
+		return -EEXIST;
 	}
+	return 0;
+}
 
-	targets = kcalloc(VHOST_SCSI_MAX_TARGET, sizeof(*targets), GFP_KERNEL);
-	if (!targets) {
-		ret = -ENOMEM;
-		goto out_unlock;
-	}
-	ret = tvh_attach_tpgs(vdev, t->vhost_wwpn, targets);
-	if (ret)
-		goto out_free_targets;
+/* Command pools and threads for the set-up request queues; under dev.mutex. */
+static int tvh_request_queues_prepare(struct tvh_dev *vdev)
+{
+	int i, ret;
 
+	lockdep_assert_held(&vdev->dev.mutex);
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
 		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
 			continue;
 		ret = tvh_io_pool_create(&vdev->vqs[i]);
 		if (ret)
-			goto out_destroy_pools;
+			goto out_release;
 	}
 	if (tvh_vq_threads) {
 		ret = tvh_io_threads_start(vdev);
 		if (ret)
-			goto out_destroy_pools;
+			goto out_release;
 	}
-	strscpy(vdev->wwpn, t->vhost_wwpn, sizeof(vdev->wwpn));
+	return 0;
+
+out_release:
+	tvh_release_request_queues(vdev);
+	return ret;
+}
+
+/*
+ * Publish @targets to every queue and start serving; on failure the
+ * endpoint is torn down again.  vhost_vq_init_access() needs the backend
+ * set: it reloads the used index, which the guest may have reset since the
+ * last endpoint (the firmware drives the device before Linux).
+ */
+static int tvh_endpoint_start(struct tvh_dev *vdev, struct tvh_tpg **targets,
+			      const char *wwpn)
+{
+	int i, ret = 0;
+
+	lockdep_assert_held(&vdev->dev.mutex);
+	strscpy(vdev->wwpn, wwpn, sizeof(vdev->wwpn));
 	vdev->targets = targets;
-	/*
-	 * Start the queues.  vhost_vq_init_access() needs the backend set:
-	 * it reloads the used index, which the guest may have reset since
-	 * the last endpoint (the firmware drives the device before Linux).
-	 */
 	for (i = 0; i < vdev->nvqs; i++) {
 		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
 
@@ -288,25 +301,58 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 		mutex_unlock(&vq->mutex);
 		if (ret) {
 			pr_warn_ratelimited("SET_ENDPOINT %s: cannot access ring %d: %d\n",
-					    t->vhost_wwpn, i, ret);
+					    wwpn, i, ret);
 			tvh_endpoint_teardown(vdev);
-			goto out_unlock;
+			return ret;
 		}
 	}
 	/* Serve whatever the guest queued before the endpoint existed. */
 	for (i = 0; i < vdev->nvqs; i++)
 		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
 			vhost_poll_queue(&vdev->vqs[i].vq.poll);
-	mutex_unlock(&vdev->dev.mutex);
-	mutex_unlock(&tvh_tpg_list_lock);
 	return 0;
+}
 
-out_destroy_pools:
-	tvh_release_request_queues(vdev);
+/* SET_ENDPOINT under both locks: attach, prepare the queues, start them. */
+static int tvh_set_endpoint_locked(struct tvh_dev *vdev,
+				   struct vhost_scsi_target *t)
+{
+	struct tvh_tpg **targets;
+	int ret;
+
+	lockdep_assert_held(&tvh_tpg_list_lock);
+	ret = tvh_endpoint_may_attach(vdev, t);
+	if (ret)
+		return ret;
+	targets = kcalloc(VHOST_SCSI_MAX_TARGET, sizeof(*targets), GFP_KERNEL_ACCOUNT);
+	if (!targets)
+		return -ENOMEM;
+	ret = tvh_attach_tpgs(vdev, t->vhost_wwpn, targets);
+	if (ret)
+		goto out_free_targets;
+	ret = tvh_request_queues_prepare(vdev);
+	if (ret)
+		goto out_detach;
+	/* On failure, its teardown detaches and frees @targets. */
+	return tvh_endpoint_start(vdev, targets, t->vhost_wwpn);
+
+out_detach:
 	tvh_detach_tpgs(targets);
 out_free_targets:
 	kfree(targets);
-out_unlock:
+	return ret;
+}
+
+static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
+{
+	int ret;
+
+	ret = tvh_check_target(t);
+	if (ret)
+		return ret;
+	mutex_lock(&tvh_tpg_list_lock);
+	mutex_lock(&vdev->dev.mutex);
+	ret = tvh_set_endpoint_locked(vdev, t);
 	mutex_unlock(&vdev->dev.mutex);
 	mutex_unlock(&tvh_tpg_list_lock);
 	return ret;
@@ -320,7 +366,6 @@ static int tvh_clear_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 	if (ret)
 		return ret;
 
-	mutex_lock(&tvh_tpg_list_lock);
 	mutex_lock(&vdev->dev.mutex);
 	if (vdev->targets && strcmp(vdev->wwpn, t->vhost_wwpn)) {
 		pr_warn_ratelimited("CLEAR_ENDPOINT %s refused: the endpoint is %s\n",
@@ -330,7 +375,6 @@ static int tvh_clear_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 		tvh_endpoint_teardown(vdev);
 	}
 	mutex_unlock(&vdev->dev.mutex);
-	mutex_unlock(&tvh_tpg_list_lock);
 	return ret;
 }
 
@@ -360,6 +404,31 @@ static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 	return ret;
 }
 
+/*
+ * Run @work on the worker serving @vq.  A worker that died with its owner
+ * runs nothing any more; what waits for it is then finished by reap_work,
+ * unanswered, so that teardown still sees every command come back.
+ */
+void tvh_dev_queue_work(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
+			struct vhost_work *work)
+{
+	if (!tvh_vq_work_queue(vq, work)) {
+		pr_warn_once("vhost worker gone (owner killed?): answers dropped\n");
+		queue_work(system_wq, &vdev->reap_work);
+	}
+}
+
+static void tvh_dev_reap_work(struct work_struct *work)
+{
+	struct tvh_dev *vdev = container_of(work, struct tvh_dev, reap_work);
+	int i;
+
+	tvh_tmf_drop_answers(vdev);
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		if (!rcu_access_pointer(vdev->vqs[i].thread))
+			tvh_io_drop_answers(&vdev->vqs[i]);
+}
+
 static int tvh_open(struct inode *inode, struct file *f)
 {
 	int nvqs = VHOST_SCSI_VQ_IO + READ_ONCE(tvh_max_io_vqs);
@@ -367,13 +436,13 @@ static int tvh_open(struct inode *inode, struct file *f)
 	struct tvh_dev *vdev;
 	int i;
 
-	vdev = kvzalloc(sizeof(*vdev), GFP_KERNEL);
+	vdev = kvzalloc(sizeof(*vdev), GFP_KERNEL_ACCOUNT);
 	if (!vdev)
 		goto out;
-	vdev->vqs = kvcalloc(nvqs, sizeof(*vdev->vqs), GFP_KERNEL);
+	vdev->vqs = kvcalloc(nvqs, sizeof(*vdev->vqs), GFP_KERNEL_ACCOUNT);
 	if (!vdev->vqs)
 		goto out_free_dev;
-	vqs = kmalloc_array(nvqs, sizeof(*vqs), GFP_KERNEL);
+	vqs = kmalloc_array(nvqs, sizeof(*vqs), GFP_KERNEL_ACCOUNT);
 	if (!vqs)
 		goto out_free_vqs;
 
@@ -381,6 +450,7 @@ static int tvh_open(struct inode *inode, struct file *f)
 	init_waitqueue_head(&vdev->idle_wq);
 	init_llist_head(&vdev->tmf_done);
 	vhost_work_init(&vdev->tmf_work, tvh_tmf_done_work);
+	INIT_WORK(&vdev->reap_work, tvh_dev_reap_work);
 	INIT_LIST_HEAD(&vdev->evt_list);
 	vhost_work_init(&vdev->evt_work, tvh_evt_work);
 
@@ -417,14 +487,15 @@ static int tvh_release(struct inode *inode, struct file *f)
 {
 	struct tvh_dev *vdev = f->private_data;
 
-	mutex_lock(&tvh_tpg_list_lock);
 	mutex_lock(&vdev->dev.mutex);
 	tvh_endpoint_teardown(vdev);
 	mutex_unlock(&vdev->dev.mutex);
-	mutex_unlock(&tvh_tpg_list_lock);
 
 	vhost_dev_stop(&vdev->dev);
 	vhost_dev_cleanup(&vdev->dev);
+	flush_work(&vdev->reap_work);
+	/* Let the last waker of idle_wq leave (tvh_io_recycle()). */
+	synchronize_rcu();
 	tvh_evt_drain(vdev);
 	kfree(vdev->dev.vqs);
 	kvfree(vdev->vqs);
@@ -482,17 +553,26 @@ static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 		if (copy_from_user(&features, argp, sizeof(features)))
 			return -EFAULT;
 		return tvh_set_features(vdev, features);
+	case VHOST_NEW_WORKER:
+	case VHOST_FREE_WORKER:
+	case VHOST_ATTACH_VRING_WORKER:
+	case VHOST_GET_VRING_WORKER:
+		/*
+		 * Request queues have threads of their own (or, with
+		 * vq_threads=N, share the device's one worker, which orders
+		 * a TMF's answer after those of the commands it aborted).
+		 * QEMU's worker_per_virtqueue=on takes -ENOTTY as "one worker
+		 * per device" and goes on; so does every other client.
+		 */
+		pr_info_once("worker ioctls (QEMU worker_per_virtqueue=on) are not needed: request queues have their own threads\n");
+		return -ENOTTY;
 	default:
 		mutex_lock(&vdev->dev.mutex);
-		ret = tvh_worker_ioctl(&vdev->dev, ioctl, argp);
-		if (ret == -ENOIOCTLCMD) {
-			ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
-			if (ret == -ENOIOCTLCMD)
-				ret = vhost_vring_ioctl(&vdev->dev, ioctl,
-							argp);
-			else
-				vhost_dev_flush(&vdev->dev);
-		}
+		ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
+		if (ret == -ENOIOCTLCMD)
+			ret = vhost_vring_ioctl(&vdev->dev, ioctl, argp);
+		else
+			vhost_dev_flush(&vdev->dev);
 		mutex_unlock(&vdev->dev.mutex);
 		return ret;
 	}

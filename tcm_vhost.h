@@ -10,6 +10,7 @@
  *   tcm_vhost_ctl.c     control queue (task management, AN) and event queue
  *   tcm_vhost_fabric.c  target_core_fabric_ops and the configfs tree
  *   tcm_vhost_compat.h  everything that depends on the kernel version
+ *   tcm_vhost_trace.h   the tcm_vhost trace events
  *
  * Lock order, outermost first.  Nothing is ever taken in the other direction:
  *
@@ -44,6 +45,7 @@
 #include "vhost.h"
 #include "vhost_scsi_ioctl.h"
 #include "tcm_vhost_compat.h"
+#include "tcm_vhost_trace.h"
 
 #define TVH_VERSION "1.0"
 
@@ -70,6 +72,11 @@
 #define TVH_OFFLOAD_UNITS (1 + SZ_512K / PAGE_SIZE)
 /* Largest data transfer of one command, whatever the guest asks. */
 #define TVH_MAX_IO_BYTES (32U << 20)
+/* Sense the module builds itself: fixed format, ILLEGAL REQUEST. */
+#define TVH_SENSE_FIXED_LEN 18
+#define TVH_ASC_INVALID_FIELD_IN_CDB 0x24
+/* Bounce copies (misaligned data, PI) one device may hold at once: 64 MiB. */
+#define TVH_MAX_BOUNCE_PAGES ((64U << 20) >> PAGE_SHIFT)
 
 /* Module parameters, validated when set (tcm_vhost.c). */
 extern unsigned int tvh_max_io_vqs;
@@ -120,6 +127,12 @@ enum tvh_cmd_flags {
 	TVH_CMD_RELEASED,	/* target core let go: answer, then recycle */
 	TVH_CMD_DATA_IN,	/* guest pages were written: dirty them */
 	TVH_CMD_RESET,		/* a LUN or I_T nexus reset is cancelling it */
+	/*
+	 * Filled in and about to be submitted: only then may a group TMF's
+	 * scan look at it (its tag is taken before target, lun and id are
+	 * written).  Set before submission, cleared at recycling.
+	 */
+	TVH_CMD_LIVE,
 };
 
 /* One SCSI command in flight, preallocated per request queue. */
@@ -141,6 +154,7 @@ struct tvh_cmd {
 	 */
 	unsigned int offload_units;
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
+	u64 taken_ns;			/* for tvh_cmd_done, when it is on */
 	struct llist_node done_node;	/* on tvq->done */
 	struct iovec *resp_iov;		/* where the response header goes */
 	unsigned int resp_iov_cnt;
@@ -150,6 +164,10 @@ struct tvh_cmd {
 	/* Aligned copy of misaligned data (Windows guests), or NULL. */
 	struct scatterlist *bounce_sgl;
 	unsigned int bounce_nents;
+	/* Our copy of the guest's PI (tvh_io_bounce_prot()), or NULL. */
+	struct scatterlist *prot_bounce_sgl;
+	unsigned int prot_bounce_nents;
+	u32 prot_len;			/* PI bytes, either direction */
 	/*
 	 * Dirty logging: the writable descriptors, copied when the command
 	 * is taken (vq.mutex).  log_num is 0 only for commands taken with
@@ -185,14 +203,38 @@ struct tvh_io_thread {
 	struct tvh_vq *queues[];
 };
 
+/*
+ * What a queue has done since the device was opened, for the TPG's stats
+ * attribute (names in tcm_vhost_fabric.c).  Written only with the queue's
+ * mutex held (tvh_stat_add(), tvh_stat_max()); read unlocked, one
+ * READ_ONCE() per counter.
+ */
+enum tvh_stat {
+	TVH_STAT_REQUESTS,	/* chains taken off the ring */
+	TVH_STAT_COMPLETED,	/* commands target_core finished */
+	TVH_STAT_BYTES_OUT,	/* data of completed commands, guest to disk */
+	TVH_STAT_BYTES_IN,	/* data of completed commands, disk to guest */
+	TVH_STAT_STATUS_ERRORS,	/* completed with a SCSI status other than GOOD */
+	TVH_STAT_ABORTED,	/* ended without a status: TMF, nexus loss */
+	TVH_STAT_QUEUE_FULL,	/* answered TASK SET FULL: no free command */
+	TVH_STAT_BUSY,		/* answered BUSY: bounce budget spent */
+	TVH_STAT_REJECTED,	/* answered here: bad target, CDB, mapping */
+	TVH_STAT_GUEST_ERRORS,	/* malformed chains (tvh_guest_err()) */
+	TVH_STAT_INFLIGHT_MAX,	/* most commands in flight at once (a maximum) */
+	TVH_NR_STATS,
+};
+
 /* A virtqueue of the device and, for request queues, its command pool. */
 struct tvh_vq {
 	struct vhost_virtqueue vq;
 	struct tvh_dev *vdev;
 	/*
-	 * Command pool: created at SET_ENDPOINT and destroyed at CLEAR, both
-	 * with the queue's backend unset and the worker flushed, under
-	 * dev.mutex.  The worker takes tags; any context returns them.
+	 * Command pool: created at SET_ENDPOINT under dev.mutex with the
+	 * backend unset, or (a ring set up after the endpoint) on the queue's
+	 * first request, in its worker under the vq mutex, published last
+	 * for the group TMFs' scans.  Destroyed at CLEAR with the backend
+	 * unset and the worker flushed.  The worker takes tags; any context
+	 * returns them.
 	 */
 	struct tvh_cmd *cmds;
 	unsigned int ncmds;
@@ -215,6 +257,7 @@ struct tvh_vq {
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
 	/* Entries of vq.log filled by the last tvh_get_desc() (vq.mutex). */
 	unsigned int log_num;
+	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */
 };
 
 /* Event waiting for a guest event buffer. */
@@ -244,10 +287,17 @@ struct tvh_dev {
 	unsigned int nthreads;
 	bool spare_cpus;		/* nthreads < online CPUs at start */
 
+	atomic_t bounce_pages;		/* held by bounce copies, any context */
 	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
 	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */
+	atomic_t tmf_unlogged;		/* of those, taken with logging off */
 	struct llist_head tmf_done;	/* TMFs ready to be answered */
 	struct vhost_work tmf_work;
+	/*
+	 * Finishes, without answering, what a dead vhost worker can no
+	 * longer answer (6.10 on: its owner was killed); on system_wq.
+	 */
+	struct work_struct reap_work;
 
 	/* Hotplug events; all protected by the event vq's mutex. */
 	unsigned int evt_count;
@@ -263,6 +313,10 @@ enum tvh_pass {
 	TVH_SUBMITTED,		/* handed on; answered later */
 };
 
+/* tcm_vhost.c */
+void tvh_dev_queue_work(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
+			struct vhost_work *work);
+
 /* tcm_vhost_io.c */
 int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 		 unsigned int *in_num);
@@ -277,6 +331,7 @@ void tvh_serve_queue(struct vhost_virtqueue *vq,
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
+void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
@@ -294,6 +349,7 @@ void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
 void tvh_ctl_handle_kick(struct vhost_work *work);
 void tvh_evt_handle_kick(struct vhost_work *work);
 void tvh_tmf_done_work(struct vhost_work *work);
+void tvh_tmf_drop_answers(struct tvh_dev *vdev);
 void tvh_evt_work(struct vhost_work *work);
 void tvh_tmf_queue_rsp(struct se_cmd *se_cmd);
 void tvh_tmf_release(struct se_cmd *se_cmd);
@@ -318,6 +374,9 @@ static inline struct tvh_vq *tvh_vq(struct vhost_virtqueue *vq)
 	return container_of(vq, struct tvh_vq, vq);
 }
 
+/* The largest LUN a single-level virtio-scsi LUN field can carry. */
+#define TVH_MAX_LUN 0x3fff
+
 /*
  * Decode the virtio-scsi LUN field: lun[0] = 1, lun[1] = target,
  * lun[2..3] = LUN in flat or peripheral addressing, lun[4..7] = 0.
@@ -329,7 +388,7 @@ static inline bool tvh_decode_lun(const u8 *lun, u8 *target, u64 *unpacked)
 	    lun[4] || lun[5] || lun[6] || lun[7])
 		return false;
 	*target = lun[1];
-	*unpacked = ((lun[2] << 8) | lun[3]) & 0x3fff;
+	*unpacked = ((lun[2] << 8) | lun[3]) & TVH_MAX_LUN;
 	return true;
 }
 
@@ -338,8 +397,34 @@ static inline unsigned int tvh_vq_index(struct vhost_virtqueue *vq)
 	return tvh_vq(vq) - tvh_vq_dev(vq)->vqs;
 }
 
-/* Ratelimited log line for guest misbehaviour, naming the queue. */
-#define tvh_guest_err(vq, fmt, ...) \
-	pr_err_ratelimited("vq %u: " fmt, tvh_vq_index(vq), ##__VA_ARGS__)
+/* Count @n into counter @stat of @vq; the caller holds vq->mutex. */
+static inline void tvh_stat_add(struct vhost_virtqueue *vq, enum tvh_stat stat,
+				u64 n)
+{
+	u64 *counter = &tvh_vq(vq)->stats[stat];
+
+	lockdep_assert_held(&vq->mutex);
+	WRITE_ONCE(*counter, *counter + n);
+}
+
+/* Raise counter @stat of @vq to @v if it is below; vq->mutex held. */
+static inline void tvh_stat_max(struct vhost_virtqueue *vq, enum tvh_stat stat,
+				u64 v)
+{
+	u64 *counter = &tvh_vq(vq)->stats[stat];
+
+	lockdep_assert_held(&vq->mutex);
+	if (v > *counter)
+		WRITE_ONCE(*counter, v);
+}
+
+/* Ratelimited log line for guest misbehaviour, naming (and counting in) the queue. */
+#define tvh_guest_err(vq, fmt, ...) do {				\
+	struct vhost_virtqueue *__vq = (vq);				\
+									\
+	tvh_stat_add(__vq, TVH_STAT_GUEST_ERRORS, 1);				\
+	trace_tvh_guest_error(tvh_vq_index(__vq));			\
+	pr_err_ratelimited("vq %u: " fmt, tvh_vq_index(__vq), ##__VA_ARGS__); \
+} while (0)
 
 #endif /* _TCM_VHOST_H */

@@ -24,29 +24,22 @@
 /*
  * Queue work on the worker that serves @vq.  Up to 6.4 a vhost device has a
  * single worker; from 6.5 on each virtqueue can have its own.  Kbuild tells
- * which API vhost.h declares (TVH_HAVE_VQ_WORK_QUEUE).
+ * which API vhost.h declares (TVH_HAVE_VQ_WORK_QUEUE).  False when the work
+ * will never run: from 6.10 on the worker is a vhost_task that dies with
+ * its owner (kill -9 of QEMU), and queueing on it fails from then on.  An
+ * older worker is a kthread that lives until vhost_dev_cleanup().
  */
-static inline void tvh_vq_work_queue(struct vhost_virtqueue *vq,
+static inline bool tvh_vq_work_queue(struct vhost_virtqueue *vq,
 				     struct vhost_work *work)
 {
-#ifdef TVH_HAVE_VQ_WORK_QUEUE
+#if defined(TVH_HAVE_VQ_WORK_QUEUE_BOOL)
+	return vhost_vq_work_queue(vq, work);
+#elif defined(TVH_HAVE_VQ_WORK_QUEUE)
 	vhost_vq_work_queue(vq, work);
+	return true;
 #else
 	vhost_work_queue(vq->dev, work);
-#endif
-}
-
-/*
- * The vhost core's worker ioctls (VHOST_NEW_WORKER, VHOST_ATTACH_VRING_WORKER
- * and friends, 6.5 on) for QEMU's worker_per_virtqueue; -ENOIOCTLCMD before.
- */
-static inline long tvh_worker_ioctl(struct vhost_dev *dev, unsigned int ioctl,
-				    void __user *argp)
-{
-#ifdef TVH_HAVE_WORKER_IOCTL
-	return vhost_worker_ioctl(dev, ioctl, argp);
-#else
-	return -ENOIOCTLCMD;
+	return true;
 #endif
 }
 

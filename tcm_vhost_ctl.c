@@ -31,6 +31,13 @@ struct tvh_tmf {
 	struct tvh_dev *vdev;
 	struct tvh_tmf *parent;		/* a group's ABORT_TASK: its parent */
 	bool group;			/* a group parent */
+	/*
+	 * target_core answered it (queue_tm_rsp).  One it aborts instead
+	 * (a concurrent LUN or I_T nexus reset) only gets release_cmd,
+	 * which then queues it for its answer, never answered by the core.
+	 */
+	bool answered;
+	bool unlogged;			/* counted in vdev->tmf_unlogged */
 	atomic_t pending;		/* group parent: children + 1 */
 	unsigned int head;		/* descriptor head to return */
 	struct iovec resp_iov;		/* the one response byte */
@@ -69,8 +76,22 @@ static u8 tvh_tmr_to_virtio(u8 tmr_response)
 
 static void tvh_tmf_put_inflight(struct tvh_dev *vdev)
 {
+	/* As in tvh_io_recycle(): release frees vdev after an RCU grace. */
+	rcu_read_lock();
 	if (atomic_dec_and_test(&vdev->tmf_inflight))
 		wake_up(&vdev->idle_wq);
+	rcu_read_unlock();
+}
+
+/* The end of every TMF, whichever way it went. */
+static void tvh_tmf_free(struct tvh_tmf *tmf)
+{
+	struct tvh_dev *vdev = tmf->vdev;
+
+	if (tmf->unlogged)
+		atomic_dec(&vdev->tmf_unlogged);
+	kfree(tmf);
+	tvh_tmf_put_inflight(vdev);
 }
 
 /* Queue @tmf for tvh_tmf_done_work(): any context. */
@@ -79,8 +100,8 @@ static void tvh_tmf_push(struct tvh_tmf *tmf)
 	struct tvh_dev *vdev = tmf->vdev;
 
 	if (llist_add(&tmf->node, &vdev->tmf_done))
-		tvh_vq_work_queue(&vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
-				  &vdev->tmf_work);
+		tvh_dev_queue_work(vdev, &vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
+				   &vdev->tmf_work);
 }
 
 /* target_core's queue_tm_rsp: any context. */
@@ -89,6 +110,7 @@ void tvh_tmf_queue_rsp(struct se_cmd *se_cmd)
 	struct tvh_tmf *tmf = container_of(se_cmd, struct tvh_tmf, se_cmd);
 
 	tmf->response = tvh_tmr_to_virtio(se_cmd->se_tmr_req->response);
+	tmf->answered = true;
 	tvh_tmf_push(tmf);
 }
 
@@ -96,10 +118,17 @@ void tvh_tmf_queue_rsp(struct se_cmd *se_cmd)
 void tvh_tmf_release(struct se_cmd *se_cmd)
 {
 	struct tvh_tmf *tmf = container_of(se_cmd, struct tvh_tmf, se_cmd);
-	struct tvh_dev *vdev = tmf->vdev;
 
-	kfree(tmf);
-	tvh_tmf_put_inflight(vdev);
+	if (!tmf->answered) {
+		/*
+		 * Aborted by a reset that took its task set along: whatever
+		 * it was to abort is gone, so its function is complete.
+		 */
+		tmf->response = TVH_S_FUNCTION_COMPLETE;
+		tvh_tmf_push(tmf);
+		return;
+	}
+	tvh_tmf_free(tmf);
 }
 
 /* A group lost a reference: answer it once the last child is done. */
@@ -107,6 +136,26 @@ static void tvh_tmf_group_put(struct tvh_tmf *parent)
 {
 	if (atomic_dec_and_test(&parent->pending))
 		tvh_tmf_push(parent);
+}
+
+/* Free answered (or dropped) TMFs; a group's last part queues the group. */
+static void tvh_tmf_finish_list(struct tvh_dev *vdev, struct llist_node *list)
+{
+	struct tvh_tmf *tmf, *next;
+
+	llist_for_each_entry_safe(tmf, next, list, node) {
+		struct tvh_tmf *parent = tmf->parent;
+
+		if (parent && tmf->response == VIRTIO_SCSI_S_FAILURE)
+			parent->response = VIRTIO_SCSI_S_FAILURE;
+		/* a group parent, or one target_core already let go of */
+		if (tmf->group || !tmf->answered)
+			tvh_tmf_free(tmf);
+		else
+			transport_generic_free_cmd(&tmf->se_cmd, 0);
+		if (parent)
+			tvh_tmf_group_put(parent);
+	}
 }
 
 /**
@@ -120,7 +169,7 @@ void tvh_tmf_done_work(struct vhost_work *work)
 {
 	struct tvh_dev *vdev = container_of(work, struct tvh_dev, tmf_work);
 	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_CTL].vq;
-	struct tvh_tmf *tmf, *next;
+	struct tvh_tmf *tmf;
 	struct llist_node *list;
 	struct iov_iter iter;
 	int i;
@@ -137,6 +186,7 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	llist_for_each_entry(tmf, list, node) {
 		if (tmf->parent)
 			continue;	/* a group's part: the group answers */
+		trace_tvh_tmf_done(tmf->head, tmf->response);
 		iov_iter_init(&iter, ITER_DEST, &tmf->resp_iov, 1, 1);
 		if (copy_to_iter(&tmf->response, 1, &iter) != 1)
 			tvh_guest_err(vq, "control request %u: response not writable\n",
@@ -147,20 +197,13 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	vhost_signal(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
 
-	llist_for_each_entry_safe(tmf, next, list, node) {
-		struct tvh_tmf *parent = tmf->parent;
+	tvh_tmf_finish_list(vdev, list);
+}
 
-		if (tmf->group) {
-			kfree(tmf);
-			tvh_tmf_put_inflight(vdev);
-			continue;
-		}
-		if (parent && tmf->response == VIRTIO_SCSI_S_FAILURE)
-			parent->response = VIRTIO_SCSI_S_FAILURE;
-		transport_generic_free_cmd(&tmf->se_cmd, 0);
-		if (parent)
-			tvh_tmf_group_put(parent);
-	}
+/* As tvh_io_drop_answers(), for TMFs: nobody will read their answers. */
+void tvh_tmf_drop_answers(struct tvh_dev *vdev)
+{
+	tvh_tmf_finish_list(vdev, llist_del_all(&vdev->tmf_done));
 }
 
 /*
@@ -172,7 +215,7 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
 				     unsigned int head,
 				     const struct iovec *resp_iov)
 {
-	struct tvh_tmf *tmf = kzalloc(sizeof(*tmf), GFP_KERNEL);
+	struct tvh_tmf *tmf = kzalloc(sizeof(*tmf), GFP_KERNEL_ACCOUNT);
 
 	if (!tmf)
 		return NULL;
@@ -185,6 +228,10 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
 		if (tvh_vq(vq)->log_num) {
 			tmf->log = vq->log[0];
 			tmf->log_num = 1;
+		} else {
+			/* Switching logging on waits for its answer. */
+			tmf->unlogged = true;
+			atomic_inc(&vdev->tmf_unlogged);
 		}
 	}
 	atomic_inc(&vdev->tmf_inflight);
@@ -197,10 +244,7 @@ static bool tvh_tmf_submit(struct tvh_tmf *tmf, struct se_session *sess,
 {
 	if (target_submit_tmr(&tmf->se_cmd, sess, NULL, lun, tmf, tmr,
 			      GFP_KERNEL, tag, TARGET_SCF_ACK_KREF) < 0) {
-		struct tvh_dev *vdev = tmf->vdev;
-
-		kfree(tmf);
-		tvh_tmf_put_inflight(vdev);
+		tvh_tmf_free(tmf);
 		return false;
 	}
 	return true;
@@ -226,13 +270,24 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 {
 	struct tvh_tmf_scan *scan = data;
 	struct tvh_cmd *cmd = &scan->cmds[bitnr];
-	u64 lun = READ_ONCE(cmd->lun);
-	u64 id = READ_ONCE(cmd->id);
 	struct tvh_tmf *child;
+	u64 lun, id;
 
+	/* A tag taken for a command not filled in yet: not in flight. */
+	if (!test_bit(TVH_CMD_LIVE, &cmd->flags))
+		return true;
+	smp_rmb();	/* pairs with smp_mb__before_atomic() in io.c */
+	lun = READ_ONCE(cmd->lun);
+	id = READ_ONCE(cmd->id);
 	if (READ_ONCE(cmd->target) != scan->target ||
 	    (!scan->all_luns && lun != scan->lun) ||
 	    (scan->one_task && id != scan->id))
+		return true;
+	/*
+	 * A command whose answer is on its way (or aborted, its answer
+	 * pending) is no task in the task set for a query any more.
+	 */
+	if (!scan->abort && test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))
 		return true;
 	scan->found = true;
 	if (scan->reset)
@@ -254,6 +309,23 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	return true;
 }
 
+/* Is @lun linked in @tpg?  Its LUN list is RCU-protected. */
+static bool tvh_tpg_has_lun(struct tvh_tpg *tpg, u64 lun)
+{
+	struct se_lun *se_lun;
+	bool found = false;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(se_lun, &tpg->se_tpg.tpg_lun_hlist, link) {
+		if (se_lun->unpacked_lun == lun) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
 /* Run @scan over every command this device has in flight. */
 static void tvh_tmf_scan_all(struct tvh_dev *vdev, struct tvh_tmf_scan *scan)
 {
@@ -262,7 +334,8 @@ static void tvh_tmf_scan_all(struct tvh_dev *vdev, struct tvh_tmf_scan *scan)
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
 		struct tvh_vq *tvq = &vdev->vqs[i];
 
-		scan->cmds = READ_ONCE(tvq->cmds);
+		/* Pairs with smp_store_release() in tvh_io_pool_create(). */
+		scan->cmds = smp_load_acquire(&tvq->cmds);
 		if (scan->cmds)
 			sbitmap_for_each_set(&tvq->tags, tvh_tmf_scan_cmd,
 					     scan);
@@ -320,6 +393,24 @@ static int tvh_tmf_to_tmr(u32 subtype)
 }
 
 /*
+ * The answer a TMF for @target/@lun gets at once (bad target, function
+ * not supported, no such LUN), or VIRTIO_SCSI_S_OK if it can go on.
+ */
+static u8 tvh_tmf_refusal(struct tvh_tpg **targets, bool lun_ok, u8 target,
+			  u64 lun, u32 subtype, int tmr)
+{
+	if (!lun_ok || !targets[target] || !READ_ONCE(targets[target]->sess))
+		return VIRTIO_SCSI_S_BAD_TARGET;
+	if (tmr == -2)
+		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
+	/* target_core checks the LUN of its TMRs; the groups are ours. */
+	if (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&
+	    !tvh_tpg_has_lun(targets[target], lun))
+		return VIRTIO_SCSI_S_INCORRECT_LUN;
+	return VIRTIO_SCSI_S_OK;
+}
+
+/*
  * Start a TMF.  Returns TVH_SUBMITTED when it will be answered later,
  * otherwise answers it here.
  */
@@ -336,19 +427,19 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	u64 id = vhost64_to_cpu(vq, req->tag);
 	struct se_session *sess;
 	struct tvh_tmf *tmf;
+	bool lun_ok;
 	int tmr;
-	u64 lun;
-	u8 target;
+	u64 lun = 0;
+	u8 target = 0;
 
-	if (!tvh_decode_lun(req->lun, &target, &lun) || !targets[target] ||
-	    !READ_ONCE(targets[target]->sess)) {
-		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
-		goto answer;
-	}
-	sess = READ_ONCE(targets[target]->sess);
+	lun_ok = tvh_decode_lun(req->lun, &target, &lun);
+	trace_tvh_tmf_start(head, subtype, target, lun, id);
 	tmr = tvh_tmf_to_tmr(subtype);
-	if (tmr == -2)
+	resp.response = tvh_tmf_refusal(targets, lun_ok, target, lun, subtype,
+					tmr);
+	if (resp.response != VIRTIO_SCSI_S_OK)
 		goto answer;
+	sess = READ_ONCE(targets[target]->sess);
 
 	tmf = tvh_tmf_alloc(vdev, vq, head, resp_iov);
 	if (!tmf) {
@@ -376,8 +467,43 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	return TVH_SUBMITTED;
 
 answer:
+	trace_tvh_tmf_done(head, resp.response);
 	tvh_ctl_answer(vq, in, head, &resp, sizeof(resp));
 	return TVH_ANSWERED;
+}
+
+/* The request and response sizes of control request @type; false if unknown. */
+static bool tvh_ctl_sizes(u32 type, size_t *req_len, size_t *resp_len)
+{
+	switch (type) {
+	case VIRTIO_SCSI_T_TMF:
+		*req_len = sizeof(struct virtio_scsi_ctrl_tmf_req);
+		*resp_len = sizeof(struct virtio_scsi_ctrl_tmf_resp);
+		return true;
+	case VIRTIO_SCSI_T_AN_QUERY:
+	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
+		*req_len = sizeof(struct virtio_scsi_ctrl_an_req);
+		*resp_len = sizeof(struct virtio_scsi_ctrl_an_resp);
+		return true;
+	}
+	return false;
+}
+
+/* Answer an asynchronous-notification query or subscription: none offered. */
+static void tvh_an_answer(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
+			  unsigned int head, struct iov_iter *in,
+			  const struct virtio_scsi_ctrl_an_req *req)
+{
+	struct virtio_scsi_ctrl_an_resp resp = {
+		.event_actual = 0,
+		.response = VIRTIO_SCSI_S_OK,
+	};
+	u64 lun;
+	u8 target;
+
+	if (!tvh_decode_lun(req->lun, &target, &lun) || !targets[target])
+		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
+	tvh_ctl_answer(vq, in, head, &resp, sizeof(resp));
 }
 
 static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
@@ -409,17 +535,7 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 		goto drop;
 	}
 	type = vhost32_to_cpu(vq, type_raw);
-	switch (type) {
-	case VIRTIO_SCSI_T_TMF:
-		req_len = sizeof(req.tmf);
-		resp_len = sizeof(struct virtio_scsi_ctrl_tmf_resp);
-		break;
-	case VIRTIO_SCSI_T_AN_QUERY:
-	case VIRTIO_SCSI_T_AN_SUBSCRIBE:
-		req_len = sizeof(req.an);
-		resp_len = sizeof(struct virtio_scsi_ctrl_an_resp);
-		break;
-	default:
+	if (!tvh_ctl_sizes(type, &req_len, &resp_len)) {
 		tvh_guest_err(vq, "control request %d: unknown type %u, dropped\n",
 			      head, type);
 		goto drop;
@@ -440,23 +556,11 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 		return TVH_ANSWERED;
 	}
 
-	if (type == VIRTIO_SCSI_T_TMF) {
+	if (type == VIRTIO_SCSI_T_TMF)
 		return tvh_tmf_start(vq, targets, head, &in, &vq->iov[out_num],
 				     &req.tmf);
-	} else {
-		struct virtio_scsi_ctrl_an_resp resp = {
-			.event_actual = 0,	/* no AN events are offered */
-			.response = VIRTIO_SCSI_S_OK,
-		};
-		u64 lun;
-		u8 target;
-
-		if (!tvh_decode_lun(req.an.lun, &target, &lun) ||
-		    !targets[target])
-			resp.response = VIRTIO_SCSI_S_BAD_TARGET;
-		tvh_ctl_answer(vq, &in, head, &resp, sizeof(resp));
-		return TVH_ANSWERED;
-	}
+	tvh_an_answer(vq, targets, head, &in, &req.an);
+	return TVH_ANSWERED;
 
 drop:
 	vhost_add_used(vq, head, 0);
@@ -481,8 +585,10 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	unsigned int out_num, in_num;
 	struct iov_iter in;
 	u32 event = e->event;
+	unsigned int bad = 0;
 	int head;
 
+	lockdep_assert_held(&vq->mutex);
 	for (;;) {
 		vhost_disable_notify(&vdev->dev, vq);
 		head = tvh_get_desc(vq, &out_num, &in_num);
@@ -500,6 +606,15 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 			      head, iov_length(&vq->iov[out_num], in_num),
 			      out_num, sizeof(evt));
 		vhost_add_used_and_signal(&vdev->dev, vq, head, 0);
+		/*
+		 * A guest refilling bad buffers must not keep the worker
+		 * here: after a ring's worth, the rest waits for another
+		 * pass, behind whatever else the worker has to do.
+		 */
+		if (++bad >= vq->num) {
+			tvh_dev_queue_work(vdev, vq, &vq->poll.work);
+			return false;
+		}
 	}
 
 	if (vdev->events_missed) {
@@ -524,13 +639,16 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	return true;
 }
 
-/* Deliver pending events; called with the event vq's mutex held. */
+/* Deliver pending events. */
 static void tvh_evt_flush_locked(struct tvh_dev *vdev,
 				 struct vhost_virtqueue *vq)
 {
 	struct tvh_event *e, *next;
-	bool deliver = vhost_vq_get_backend(vq) &&
-		       vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+	bool deliver;
+
+	lockdep_assert_held(&vq->mutex);
+	deliver = vhost_vq_get_backend(vq) &&
+		  vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
 
 	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
 		if (deliver && !tvh_evt_send_one(vdev, vq, e))
@@ -586,7 +704,14 @@ void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
 	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
 	struct tvh_event *e;
 
-	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	/* A virtio-scsi LUN field addresses 14 bits: the guest cannot see it. */
+	if (lun > TVH_MAX_LUN) {
+		pr_info_ratelimited("target %u LUN %llu: beyond what virtio-scsi addresses, no event\n",
+				    target, lun);
+		return;
+	}
+	trace_tvh_evt_post(event, target, lun, reason);
+	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
 	mutex_lock(&vq->mutex);
 	if (!e || vdev->evt_count >= TVH_MAX_EVENTS) {
 		vdev->events_missed = true;
@@ -600,7 +725,8 @@ void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
 		vdev->evt_count++;
 	}
 	mutex_unlock(&vq->mutex);
-	tvh_vq_work_queue(vq, &vdev->evt_work);
+	/* Undelivered events are freed at release, worker or not. */
+	tvh_dev_queue_work(vdev, vq, &vdev->evt_work);
 }
 
 /* Free undelivered events; the worker is stopped. */

@@ -54,6 +54,7 @@ static int tvh_check_false(struct se_portal_group *se_tpg)
 	return 0;
 }
 
+/* Asked while a nexus is made, under the TPG's lock (tvh_nexus_make()). */
 static int tvh_check_prot_fabric_only(struct se_portal_group *se_tpg)
 {
 	return to_tvh_tpg(se_tpg)->prot_type;
@@ -179,6 +180,13 @@ static int tvh_nexus_make(struct tvh_tpg *tpg, const char *initiator)
 		       tpg->tport->name, tpg->tag, initiator, ret);
 		goto out;
 	}
+	/*
+	 * target_core asks for the PI type once per initiator and keeps the
+	 * answer in the node ACL, which it caches (demo mode): a
+	 * fabric_prot_type written since an earlier nexus applies to this one.
+	 */
+	sess->se_node_acl->saved_prot_type = tpg->prot_type;
+	sess->sess_prot_type = tpg->prot_type;
 	WRITE_ONCE(tpg->sess, sess);
 out:
 	mutex_unlock(&tpg->lock);
@@ -260,15 +268,101 @@ static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
 
 CONFIGFS_ATTR(tvh_tpg_, nexus);
 
+static const char *const tvh_stat_names[TVH_NR_STATS] = {
+	[TVH_STAT_REQUESTS] = "requests",
+	[TVH_STAT_COMPLETED] = "completed",
+	[TVH_STAT_BYTES_OUT] = "bytes_out",
+	[TVH_STAT_BYTES_IN] = "bytes_in",
+	[TVH_STAT_STATUS_ERRORS] = "status_errors",
+	[TVH_STAT_ABORTED] = "aborted",
+	[TVH_STAT_QUEUE_FULL] = "queue_full",
+	[TVH_STAT_BUSY] = "busy",
+	[TVH_STAT_REJECTED] = "rejected",
+	[TVH_STAT_GUEST_ERRORS] = "guest_errors",
+	[TVH_STAT_INFLIGHT_MAX] = "inflight_max",
+};
+
+/*
+ * One line: @name, then "counter value" pairs; returns the new offset.  At
+ * the end of the page the text is cut (sysfs_emit_at() writes what fits).
+ */
+static int tvh_stats_line(char *page, int at, const char *name,
+			  const u64 *st)
+{
+	int i;
+
+	at += sysfs_emit_at(page, at, "%s", name);
+	for (i = 0; i < TVH_NR_STATS; i++)
+		at += sysfs_emit_at(page, at, " %s %llu", tvh_stat_names[i],
+				    st[i]);
+	return at + sysfs_emit_at(page, at, "\n");
+}
+
+/* Add @tvq's counters (each read once) to @sum; maxima are kept as such. */
+static void tvh_stats_collect(const struct tvh_vq *tvq, u64 *sum)
+{
+	int i;
+
+	for (i = 0; i < TVH_NR_STATS; i++) {
+		u64 v = READ_ONCE(tvq->stats[i]);
+
+		sum[i] = i == TVH_STAT_INFLIGHT_MAX ? max(sum[i], v) : sum[i] + v;
+	}
+}
+
+/*
+ * The counters of the device this TPG is attached to, since it was opened
+ * (empty while none is): the request queues' sum first ("io"), then the
+ * control queue ("ctl": TMFs and AN requests), then each request queue
+ * the guest set up ("vqN") as long as the page has room.  The device
+ * cannot go away while tpg->lock is held with tpg->vdev set.
+ */
+static ssize_t tvh_tpg_stats_show(struct config_item *item, char *page)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(to_tpg(item));
+	u64 st[TVH_NR_STATS];
+	struct tvh_dev *vdev;
+	int i, at = 0;
+
+	mutex_lock(&tpg->lock);
+	vdev = tpg->vdev;
+	if (!vdev)
+		goto out;
+	memset(st, 0, sizeof(st));
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		tvh_stats_collect(&vdev->vqs[i], st);
+	at = tvh_stats_line(page, at, "io", st);
+	memset(st, 0, sizeof(st));
+	tvh_stats_collect(&vdev->vqs[VHOST_SCSI_VQ_CTL], st);
+	at = tvh_stats_line(page, at, "ctl", st);
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		char name[16];
+
+		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
+			continue;	/* never set up by the guest */
+		snprintf(name, sizeof(name), "vq%d", i);
+		memset(st, 0, sizeof(st));
+		tvh_stats_collect(&vdev->vqs[i], st);
+		at = tvh_stats_line(page, at, name, st);
+	}
+out:
+	mutex_unlock(&tpg->lock);
+	return at;
+}
+
+CONFIGFS_ATTR_RO(tvh_tpg_, stats);
+
 static struct configfs_attribute *tvh_tpg_attrs[] = {
 	&tvh_tpg_attr_nexus,
+	&tvh_tpg_attr_stats,
 	NULL,
 };
 
 static ssize_t tvh_tpg_attrib_fabric_prot_type_show(struct config_item *item,
 						    char *page)
 {
-	return sysfs_emit(page, "%d\n", to_tvh_tpg(attrib_to_tpg(item))->prot_type);
+	return sysfs_emit(page, "%d\n",
+			  READ_ONCE(to_tvh_tpg(attrib_to_tpg(item))->prot_type));
 }
 
 static ssize_t tvh_tpg_attrib_fabric_prot_type_store(struct config_item *item,
@@ -286,8 +380,16 @@ static ssize_t tvh_tpg_attrib_fabric_prot_type_store(struct config_item *item,
 		pr_err("fabric_prot_type: %u is not one of 0, 1, 3\n", val);
 		return -EINVAL;
 	}
-	tpg->prot_type = val;
-	return count;
+	mutex_lock(&tpg->lock);
+	if (tpg->sess && val != tpg->prot_type) {
+		pr_err("%s/tpgt_%u: fabric_prot_type applies to a new nexus; drop the nexus first\n",
+		       tpg->tport->name, tpg->tag);
+		ret = -EBUSY;
+	} else {
+		WRITE_ONCE(tpg->prot_type, val);
+	}
+	mutex_unlock(&tpg->lock);
+	return ret ? ret : count;
 }
 
 CONFIGFS_ATTR(tvh_tpg_attrib_, fabric_prot_type);
@@ -297,6 +399,34 @@ static struct configfs_attribute *tvh_tpg_attrib_attrs[] = {
 	NULL,
 };
 
+/*
+ * The tag of "tpgt_N": N in decimal, below VHOST_SCSI_MAX_TARGET, spelled
+ * one way only (no sign, no leading zero), so that two directories can
+ * never name the same target byte.
+ */
+static int tvh_tpg_tag(const char *name, u16 *tag)
+{
+	const char *n = name + 5;
+
+	if (strncmp(name, "tpgt_", 5) || !isdigit(n[0]) ||
+	    (n[0] == '0' && n[1]) || kstrtou16(n, 10, tag) ||
+	    *tag >= VHOST_SCSI_MAX_TARGET)
+		return -EINVAL;
+	return 0;
+}
+
+/* Is @tag of @tport taken?  Under tvh_tpg_list_lock. */
+static bool tvh_tpg_tag_used(struct tvh_tport *tport, u16 tag)
+{
+	struct tvh_tpg *tpg;
+
+	lockdep_assert_held(&tvh_tpg_list_lock);
+	list_for_each_entry(tpg, &tvh_tpg_list, node)
+		if (tpg->tport == tport && tpg->tag == tag)
+			return true;
+	return false;
+}
+
 static struct se_portal_group *tvh_make_tpg(struct se_wwn *wwn,
 					    const char *name)
 {
@@ -305,9 +435,8 @@ static struct se_portal_group *tvh_make_tpg(struct se_wwn *wwn,
 	u16 tag;
 	int ret;
 
-	if (strncmp(name, "tpgt_", 5) || kstrtou16(name + 5, 10, &tag) ||
-	    tag >= VHOST_SCSI_MAX_TARGET) {
-		pr_err("%s/%s: TPGs are named tpgt_N with N below %d\n",
+	if (tvh_tpg_tag(name, &tag)) {
+		pr_err("%s/%s: TPGs are named tpgt_N with N below %d, in decimal without leading zeros\n",
 		       tport->name, name, VHOST_SCSI_MAX_TARGET);
 		return ERR_PTR(-EINVAL);
 	}
@@ -320,15 +449,30 @@ static struct se_portal_group *tvh_make_tpg(struct se_wwn *wwn,
 	tpg->tport = tport;
 	tpg->tag = tag;
 
-	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
-	if (ret) {
-		kfree(tpg);
-		return ERR_PTR(ret);
-	}
+	/* Listed before it is registered, so the tag is reserved at once. */
 	mutex_lock(&tvh_tpg_list_lock);
+	if (tvh_tpg_tag_used(tport, tag)) {
+		mutex_unlock(&tvh_tpg_list_lock);
+		pr_err("%s/%s: target %u already has a TPG\n", tport->name,
+		       name, tag);
+		ret = -EEXIST;
+		goto out_free;
+	}
 	list_add_tail(&tpg->node, &tvh_tpg_list);
 	mutex_unlock(&tvh_tpg_list_lock);
+
+	ret = core_tpg_register(wwn, &tpg->se_tpg, tport->proto_id);
+	if (ret)
+		goto out_unlist;
 	return &tpg->se_tpg;
+
+out_unlist:
+	mutex_lock(&tvh_tpg_list_lock);
+	list_del(&tpg->node);
+	mutex_unlock(&tvh_tpg_list_lock);
+out_free:
+	kfree(tpg);
+	return ERR_PTR(ret);
 }
 
 /* configfs keeps a TPG that a device has attached (target_depend_item). */

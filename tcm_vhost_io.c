@@ -48,6 +48,8 @@ int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 	struct tvh_vq *tvq = tvh_vq(vq);
 	bool logging = vhost_has_feature(vq, VHOST_F_LOG_ALL);
 
+	lockdep_assert_held(&vq->mutex);
+
 	tvq->log_num = 0;
 	return vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out_num,
 				 in_num, logging ? vq->log : NULL,
@@ -91,6 +93,20 @@ static void tvh_build_sense(u8 *sense, u8 key, u8 asc, u8 ascq)
 	scsi_build_sense_buffer(0, sense, key, asc, ascq);
 }
 
+/* Count an answer given without target_core by what it tells the guest. */
+static void tvh_io_count_sync_answer(struct vhost_virtqueue *vq, u8 response,
+				     u8 status)
+{
+	if (response != VIRTIO_SCSI_S_OK)
+		tvh_stat_add(vq, TVH_STAT_REJECTED, 1);
+	else if (status == SAM_STAT_TASK_SET_FULL)
+		tvh_stat_add(vq, TVH_STAT_QUEUE_FULL, 1);
+	else if (status == SAM_STAT_BUSY)
+		tvh_stat_add(vq, TVH_STAT_BUSY, 1);
+	else
+		tvh_stat_add(vq, TVH_STAT_REJECTED, 1);	/* CHECK CONDITION of ours */
+}
+
 /**
  * tvh_send_cmd_resp - answer a request without target_core
  * @vq: the queue, mutex held, in the worker
@@ -112,6 +128,8 @@ void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
 		.status = status,
 	};
 
+	lockdep_assert_held(&vq->mutex);
+	tvh_io_count_sync_answer(vq, response, status);
 	if (sense && sense_len) {
 		sense_len = min_t(u32, sense_len, sizeof(resp.sense));
 		memcpy(resp.sense, sense, sense_len);
@@ -132,7 +150,7 @@ static void tvh_send_check_condition(struct vhost_virtqueue *vq,
 
 	tvh_build_sense(sense, ILLEGAL_REQUEST, asc, 0);
 	tvh_send_cmd_resp(vq, resp_iter, head, VIRTIO_SCSI_S_OK,
-			  SAM_STAT_CHECK_CONDITION, sense, 18);
+			  SAM_STAT_CHECK_CONDITION, sense, TVH_SENSE_FIXED_LEN);
 }
 
 /* Unpin the pages of @buf; @dirty when the backend wrote into them. */
@@ -165,8 +183,9 @@ static int tvh_sgbuf_reserve(struct tvh_sgbuf *buf, unsigned int npages)
 {
 	if (npages <= buf->cap)
 		return 0;
-	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL);
-	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages), GFP_KERNEL);
+	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL_ACCOUNT);
+	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages),
+				    GFP_KERNEL_ACCOUNT);
 	if (!buf->sgl || !buf->pages) {
 		kvfree(buf->sgl);
 		kvfree(buf->pages);
@@ -250,20 +269,117 @@ static void tvh_sg_copy(struct scatterlist *dst, unsigned int dst_nents,
 }
 
 /*
+ * A bounce copy of @len bytes in whole pages, charged to the owner's memory
+ * cgroup (the caller runs in its cgroups) and counted against the device's
+ * TVH_MAX_BOUNCE_PAGES: -EBUSY past that, so that one guest with a slow
+ * backstore cannot make the host hold more.
+ */
+static int tvh_bounce_alloc(struct tvh_cmd *cmd, struct scatterlist **sgl,
+			    unsigned int *nents, u32 len, bool zero)
+{
+	atomic_t *held = &cmd->tvq->vdev->bounce_pages;
+	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
+	struct scatterlist *sg;
+
+	if (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES) {
+		atomic_sub(n, held);
+		return -EBUSY;
+	}
+	sg = kvmalloc_array(n, sizeof(*sg), GFP_KERNEL_ACCOUNT);
+	if (!sg)
+		goto out_unaccount;
+	sg_init_table(sg, n);
+	for (i = 0; i < n; i++) {
+		struct page *page = alloc_page(gfp);
+		u32 seg = min_t(u32, len, PAGE_SIZE);
+
+		if (!page)
+			goto out_free_pages;
+		sg_set_page(&sg[i], page, seg, 0);
+		len -= seg;
+	}
+	*sgl = sg;
+	*nents = n;
+	return 0;
+
+out_free_pages:
+	while (i--)
+		__free_page(sg_page(&sg[i]));
+	kvfree(sg);
+out_unaccount:
+	atomic_sub(n, held);
+	return -ENOMEM;
+}
+
+static void tvh_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
+			    unsigned int nents)
+{
+	unsigned int i;
+
+	if (!*sgl)
+		return;
+	for (i = 0; i < nents; i++)
+		__free_page(sg_page(&(*sgl)[i]));
+	kvfree(*sgl);
+	*sgl = NULL;
+	atomic_sub(nents, &cmd->tvq->vdev->bounce_pages);
+}
+
+/*
  * Guest buffers that are not in whole sectors (Windows guests do this) are
  * fine for ramdisk and file backstores but not for every block device.
  * Such data goes through an aligned copy: allocated for this command only.
  */
 static int tvh_io_bounce(struct tvh_cmd *cmd, int dir)
 {
+	int ret;
+
 	if (!cmd->data.misaligned)
 		return 0;
-	if (target_alloc_sgl(&cmd->bounce_sgl, &cmd->bounce_nents,
-			     cmd->data_len, false, false))
-		return -ENOMEM;
+	/*
+	 * What the backstore does not write of a data-in copy goes back to
+	 * the guest too (a short REQUEST SENSE, say): it must not be stale
+	 * host memory, whatever init_on_alloc says.
+	 */
+	ret = tvh_bounce_alloc(cmd, &cmd->bounce_sgl, &cmd->bounce_nents,
+			       cmd->data_len, dir == DMA_FROM_DEVICE);
+	if (ret)
+		return ret;
 	if (dir == DMA_TO_DEVICE)
 		tvh_sg_copy(cmd->bounce_sgl, cmd->bounce_nents, cmd->data.sgl,
 			    cmd->data.nents, cmd->data_len);
+	return 0;
+}
+
+/* Bytes of one T10 PI tuple (guard, application and reference tags). */
+#define TVH_PI_TUPLE_SIZE 8
+
+/*
+ * PI always goes through a copy of ours, in whole pages.  target_core's DIF
+ * code writes 8-byte tuples per scatterlist entry, which would run past an
+ * entry the guest shaped (4 bytes at page offset 4092, say), and it inserts
+ * PI for WRITEs sent without any (PROTECT=0) into the PI buffer, which for
+ * a WRITE are guest pages pinned for reading only.  The copy holds as much
+ * PI as the data can need (a tuple per 512-byte block), whatever the guest
+ * offered: backstores move prot_length bytes, computed from the CDB.
+ */
+static int tvh_io_bounce_prot(struct tvh_cmd *cmd, int dir)
+{
+	u32 len;
+	int ret;
+
+	if (!cmd->prot_len)
+		return 0;
+	len = max(cmd->prot_len, DIV_ROUND_UP(cmd->data_len, SECTOR_SIZE) *
+				 TVH_PI_TUPLE_SIZE);
+	ret = tvh_bounce_alloc(cmd, &cmd->prot_bounce_sgl,
+			       &cmd->prot_bounce_nents, len, true);
+	if (ret)
+		return ret;
+	if (dir == DMA_TO_DEVICE)
+		tvh_sg_copy(cmd->prot_bounce_sgl, cmd->prot_bounce_nents,
+			    cmd->prot.sgl, cmd->prot.nents, cmd->prot_len);
 	return 0;
 }
 
@@ -302,6 +418,7 @@ static void tvh_io_offload_give(struct tvh_cmd *cmd)
 static void tvh_io_recycle(struct tvh_cmd *cmd)
 {
 	struct tvh_vq *tvq = cmd->tvq;
+	struct tvh_dev *vdev = tvq->vdev;
 	bool dirty = test_bit(TVH_CMD_DATA_IN, &cmd->flags);
 
 	tvh_io_offload_give(cmd);
@@ -313,15 +430,19 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	kfree(cmd->log);
 	cmd->log = NULL;
 	WRITE_ONCE(cmd->log_num, 0);
-	if (cmd->bounce_sgl) {
-		target_free_sgl(cmd->bounce_sgl, cmd->bounce_nents);
-		cmd->bounce_sgl = NULL;
-	}
+	tvh_bounce_free(cmd, &cmd->bounce_sgl, cmd->bounce_nents);
+	tvh_bounce_free(cmd, &cmd->prot_bounce_sgl, cmd->prot_bounce_nents);
+	clear_bit(TVH_CMD_LIVE, &cmd->flags);
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
-	/* Only teardown waits; wq_has_sleeper() orders against its check. */
-	if (atomic_dec_and_test(&tvq->inflight) &&
-	    wq_has_sleeper(&tvq->vdev->idle_wq))
-		wake_up(&tvq->vdev->idle_wq);
+	/*
+	 * Only teardown waits; wq_has_sleeper() orders against its check.
+	 * Once inflight reads 0 release may free the device: the RCU read
+	 * side keeps it until tvh_release()'s synchronize_rcu().
+	 */
+	rcu_read_lock();
+	if (atomic_dec_and_test(&tvq->inflight) && wq_has_sleeper(&vdev->idle_wq))
+		wake_up(&vdev->idle_wq);
+	rcu_read_unlock();
 }
 
 /* Have the queue's thread do @what; false if the queue has no thread. */
@@ -350,7 +471,7 @@ static void tvh_io_push_done(struct tvh_cmd *cmd)
 	if (!llist_add(&cmd->done_node, &tvq->done))
 		return;		/* whoever added the first one woke the worker */
 	if (!tvh_io_thread_wake(tvq, TVH_VQ_DONE))
-		tvh_vq_work_queue(&tvq->vq, &tvq->done_work);
+		tvh_dev_queue_work(tvq->vdev, &tvq->vq, &tvq->done_work);
 }
 
 /* target_core's queue_status and queue_data_in: any context. */
@@ -394,6 +515,23 @@ void tvh_io_release(struct se_cmd *se_cmd)
 	tvh_io_push_done(cmd);
 }
 
+/* Count a command target_core finished; @transferred data bytes. */
+static void tvh_io_count_completion(struct vhost_virtqueue *vq,
+				    struct tvh_cmd *cmd, u32 transferred)
+{
+	if (cmd->response != VIRTIO_SCSI_S_OK) {
+		tvh_stat_add(vq, TVH_STAT_ABORTED, 1);
+		return;
+	}
+	tvh_stat_add(vq, TVH_STAT_COMPLETED, 1);
+	if (cmd->se_cmd.scsi_status != SAM_STAT_GOOD)
+		tvh_stat_add(vq, TVH_STAT_STATUS_ERRORS, 1);
+	else if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))
+		tvh_stat_add(vq, TVH_STAT_BYTES_IN, transferred);
+	else
+		tvh_stat_add(vq, TVH_STAT_BYTES_OUT, transferred);
+}
+
 /*
  * Write the response header of a finished command (and copy back bounced
  * data); returns the used length to report with its head.
@@ -402,7 +540,7 @@ static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 {
 	struct virtio_scsi_cmd_resp resp = { .response = cmd->response };
 	struct se_cmd *se_cmd = &cmd->se_cmd;
-	u32 data_written = 0;
+	u32 data_written = 0, pi_written = 0, transferred = 0;
 	struct iov_iter iter;
 
 	if (cmd->response == VIRTIO_SCSI_S_OK) {
@@ -425,21 +563,47 @@ static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 		else
 			resid = 0;
 		resp.resid = cpu_to_vhost32(vq, resid);
+		transferred = cmd->data_len - resid;
 		if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))
-			data_written = cmd->data_len - resid;
+			data_written = transferred;
 		if (data_written && cmd->bounce_sgl)
 			tvh_sg_copy(cmd->data.sgl, cmd->data.nents,
 				    cmd->bounce_sgl, cmd->bounce_nents,
 				    data_written);
+		/* Data-in PI sits between the response and the data. */
+		if (data_written && cmd->prot_bounce_sgl) {
+			tvh_sg_copy(cmd->prot.sgl, cmd->prot.nents,
+				    cmd->prot_bounce_sgl,
+				    cmd->prot_bounce_nents, cmd->prot_len);
+			pi_written = cmd->prot_len;
+		}
 	}
+	tvh_io_count_completion(vq, cmd, transferred);
+	trace_tvh_cmd_done(tvh_vq_index(vq), cmd->head, cmd->response,
+			   resp.status, transferred,
+			   cmd->taken_ns ? ktime_get_ns() - cmd->taken_ns : 0);
 
 	iov_iter_init(&iter, ITER_DEST, cmd->resp_iov, cmd->resp_iov_cnt,
 		      sizeof(resp));
 	if (copy_to_iter(&resp, sizeof(resp), &iter) != sizeof(resp))
 		tvh_guest_err(vq, "request %u: response buffer not writable\n",
 			      cmd->head);
-	tvh_log_write(vq, cmd->log, cmd->log_num, sizeof(resp) + data_written);
-	return sizeof(resp) + data_written;
+	tvh_log_write(vq, cmd->log, cmd->log_num,
+		      sizeof(resp) + pi_written + data_written);
+	return sizeof(resp) + pi_written + data_written;
+}
+
+/* Give answered (or dropped) commands back to target_core or their pool. */
+static void tvh_io_finish_list(struct llist_node *list)
+{
+	struct tvh_cmd *cmd, *next;
+
+	llist_for_each_entry_safe(cmd, next, list, done_node) {
+		if (test_bit(TVH_CMD_RELEASED, &cmd->flags))
+			tvh_io_recycle(cmd);
+		else
+			transport_generic_free_cmd(&cmd->se_cmd, 0);
+	}
 }
 
 /**
@@ -455,7 +619,7 @@ void tvh_io_flush_answers(struct tvh_vq *tvq)
 {
 	struct vring_used_elem used[TVH_USED_BATCH];
 	struct vhost_virtqueue *vq = &tvq->vq;
-	struct tvh_cmd *cmd, *next;
+	struct tvh_cmd *cmd;
 	struct llist_node *list;
 	unsigned int n = 0;
 
@@ -483,12 +647,17 @@ void tvh_io_flush_answers(struct tvh_vq *tvq)
 	vhost_signal(&tvq->vdev->dev, vq);
 	mutex_unlock(&vq->mutex);
 
-	llist_for_each_entry_safe(cmd, next, list, done_node) {
-		if (test_bit(TVH_CMD_RELEASED, &cmd->flags))
-			tvh_io_recycle(cmd);
-		else
-			transport_generic_free_cmd(&cmd->se_cmd, 0);
-	}
+	tvh_io_finish_list(list);
+}
+
+/*
+ * Nobody will read the answers of @tvq (its worker died with the owner):
+ * give the finished commands back without writing guest memory, which only
+ * a context holding the owner's mm may touch.
+ */
+void tvh_io_drop_answers(struct tvh_vq *tvq)
+{
+	tvh_io_finish_list(llist_del_all(&tvq->done));
 }
 
 void tvh_io_done_work(struct vhost_work *work)
@@ -511,7 +680,8 @@ static int tvh_io_save_resp(struct tvh_cmd *cmd, const struct iovec *in,
 	if (left)
 		return -EINVAL;
 	if (n > TVH_RESP_IOV_INLINE) {
-		cmd->resp_iov = kmalloc_array(n, sizeof(*in), GFP_KERNEL);
+		cmd->resp_iov = kmalloc_array(n, sizeof(*in),
+					      GFP_KERNEL_ACCOUNT);
 		if (!cmd->resp_iov) {
 			cmd->resp_iov = cmd->resp_iov_inline;
 			return -ENOMEM;
@@ -536,7 +706,10 @@ static int tvh_task_attr(u8 virtio_attr)
 	}
 }
 
-/* The fields of a request header, whichever of the two layouts it had. */
+/*
+ * A request as its header gave it (whichever of the two layouts it had),
+ * then what the checks made of it.
+ */
 struct tvh_req {
 	u8 lun[8];
 	u64 id;
@@ -544,6 +717,11 @@ struct tvh_req {
 	u32 pi_out;
 	u32 pi_in;
 	u8 cdb[VIRTIO_SCSI_CDB_SIZE];
+	/* filled in by tvh_io_session() and tvh_io_check() */
+	u8 target;
+	u64 unpacked_lun;
+	u32 data_len;
+	enum dma_data_direction dir;
 };
 
 static bool tvh_io_read_header(struct vhost_virtqueue *vq,
@@ -600,7 +778,7 @@ static int tvh_io_offload_cpu(void)
  * transfers with the other CPU instead of leaving them all to it.
  */
 static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
-			  struct tvh_req *req, u64 lun, u32 data_len, int dir)
+			  const struct tvh_req *req)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
 	int flags = TARGET_SCF_ACK_KREF;
@@ -608,13 +786,14 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 
 	if (tvh_offload && cmd->tvq->vdev->spare_cpus &&
 	    atomic_read(&cmd->tvq->inflight) > 1 &&
-	    tvh_io_offload_take(cmd, data_len)) {
+	    tvh_io_offload_take(cmd, req->data_len)) {
 		se_cmd->cpuid = tvh_io_offload_cpu();
 		flags |= TARGET_SCF_USE_CPUID;
 		direct = false;
 	}
-	if (target_init_cmd(se_cmd, sess, cmd->sense, lun, data_len,
-			    tvh_task_attr(req->task_attr), dir, flags)) {
+	if (target_init_cmd(se_cmd, sess, cmd->sense, req->unpacked_lun,
+			    req->data_len, tvh_task_attr(req->task_attr),
+			    req->dir, flags)) {
 		/* The session is going away: report it as the core would. */
 		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
 		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
@@ -627,19 +806,24 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			       cmd->bounce_sgl ? : cmd->data.sgl,
 			       cmd->bounce_sgl ? cmd->bounce_nents :
 						 cmd->data.nents,
-			       NULL, 0, cmd->prot.sgl, cmd->prot.nents,
+			       NULL, 0, cmd->prot_bounce_sgl,
+			       cmd->prot_bounce_nents,
 			       GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
+	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head,
+				flags & TARGET_SCF_USE_CPUID ? se_cmd->cpuid : -1);
 	tvh_target_submit(se_cmd, direct);
 }
 
 /*
  * Check the PI byte counts against the direction of the data.  PI precedes
- * the data it protects, in the same direction.
+ * the data it protects, in the same direction, in whole 8-byte tuples.
  */
 static bool tvh_io_pi_valid(struct tvh_req *req, size_t out_len,
 			    size_t in_len)
 {
+	if ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)
+		return false;
 	if (req->pi_out && (req->pi_in || req->pi_out >= out_len || in_len))
 		return false;
 	if (req->pi_in && (req->pi_in >= in_len || out_len))
@@ -647,146 +831,244 @@ static bool tvh_io_pi_valid(struct tvh_req *req, size_t out_len,
 	return true;
 }
 
-/* Take one request off the ring and answer or submit it. */
-static int tvh_io_handle_one(struct vhost_virtqueue *vq,
-			     struct tvh_tpg **targets)
+/* The session of the target @req addresses, or NULL: BAD_TARGET. */
+static struct se_session *tvh_io_session(struct tvh_tpg **targets,
+					 struct tvh_req *req)
 {
-	struct tvh_vq *tvq = tvh_vq(vq);
-	size_t out_len, in_len, data_len;
-	struct iov_iter out, in, resp;
-	unsigned int out_num, in_num;
-	struct tvh_req req;
-	struct se_session *sess;
-	struct tvh_tpg *tpg;
-	struct tvh_cmd *cmd;
-	int head, tag, dir;
-	u64 lun;
-	u8 target;
+	if (!tvh_decode_lun(req->lun, &req->target, &req->unpacked_lun) ||
+	    !targets[req->target])
+		return NULL;
+	return READ_ONCE(targets[req->target]->sess);
+}
 
-	head = tvh_get_desc(vq, &out_num, &in_num);
-	if (head < 0)
-		return head;	/* the vhost core has logged it */
-	if (head == vq->num)
-		return TVH_EMPTY;
+/*
+ * Check @req against the @out_len and @in_len bytes that follow its header
+ * and response: CDB size, PI, a single direction, the size bound.  Sets its
+ * data length and direction.  False: INVALID FIELD IN CDB.
+ */
+static bool tvh_io_check(struct vhost_virtqueue *vq, int head,
+			 struct tvh_req *req, size_t out_len, size_t in_len)
+{
+	size_t data_len;
 
-	tvh_desc_iters(vq, out_num, in_num, &out, &in);
-
-	if (iov_iter_count(&in) < sizeof(struct virtio_scsi_cmd_resp)) {
-		tvh_guest_err(vq, "request %d: %zu bytes for a %zu byte response, dropped\n",
-			      head, iov_iter_count(&in),
-			      sizeof(struct virtio_scsi_cmd_resp));
-		vhost_add_used(vq, head, 0);
-		return TVH_ANSWERED;
-	}
-	resp = in;
-	iov_iter_advance(&in, sizeof(struct virtio_scsi_cmd_resp));
-
-	if (!tvh_io_read_header(vq, &out, &req)) {
-		tvh_guest_err(vq, "request %d: short or unreadable header\n",
-			      head);
-		goto failure;
-	}
-	if (!tvh_decode_lun(req.lun, &target, &lun) || !targets[target]) {
-		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_BAD_TARGET,
-				  0, NULL, 0);
-		return TVH_ANSWERED;
-	}
-	tpg = targets[target];
-	sess = READ_ONCE(tpg->sess);
-	if (unlikely(!sess)) {
-		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_BAD_TARGET,
-				  0, NULL, 0);
-		return TVH_ANSWERED;
-	}
-
-	if (scsi_command_size(req.cdb) > VIRTIO_SCSI_CDB_SIZE) {
+	if (scsi_command_size(req->cdb) > VIRTIO_SCSI_CDB_SIZE) {
 		tvh_guest_err(vq, "request %d: CDB of %u bytes, at most %u fit\n",
-			      head, scsi_command_size(req.cdb),
+			      head, scsi_command_size(req->cdb),
 			      VIRTIO_SCSI_CDB_SIZE);
-		goto invalid;
+		return false;
 	}
-
-	out_len = iov_iter_count(&out);
-	in_len = iov_iter_count(&in);
-	if (!tvh_io_pi_valid(&req, out_len, in_len)) {
+	if (!tvh_io_pi_valid(req, out_len, in_len)) {
 		tvh_guest_err(vq, "request %d: PI bytes out %u in %u do not fit the data\n",
-			      head, req.pi_out, req.pi_in);
-		goto invalid;
+			      head, req->pi_out, req->pi_in);
+		return false;
 	}
-	out_len -= req.pi_out;
-	in_len -= req.pi_in;
+	out_len -= req->pi_out;
+	in_len -= req->pi_in;
 	if (out_len && in_len) {
 		tvh_guest_err(vq, "request %d: bidirectional commands are not supported\n",
 			      head);
-		goto invalid;
+		return false;
 	}
 	data_len = out_len ? out_len : in_len;
-	dir = out_len ? DMA_TO_DEVICE : in_len ? DMA_FROM_DEVICE : DMA_NONE;
-	if (data_len + req.pi_out + req.pi_in > TVH_MAX_IO_BYTES) {
+	if (data_len + req->pi_out + req->pi_in > TVH_MAX_IO_BYTES) {
 		tvh_guest_err(vq, "request %d: %zu data bytes, at most %u\n",
 			      head, data_len, TVH_MAX_IO_BYTES);
-		goto invalid;
+		return false;
 	}
+	req->data_len = data_len;
+	req->dir = out_len ? DMA_TO_DEVICE :
+		   in_len ? DMA_FROM_DEVICE : DMA_NONE;
+	return true;
+}
 
-	if (unlikely(!tvq->cmds) && tvh_io_pool_create(tvq)) {
-		tvh_guest_err(vq, "request %d: no memory for the command pool\n",
-			      head);
-		goto failure;
-	}
+/*
+ * A free command of @tvq for the request at @head, filled in from @req, or
+ * NULL when all are in flight.  Not LIVE yet: group TMFs do not see it.
+ */
+static struct tvh_cmd *tvh_io_get_cmd(struct tvh_vq *tvq, int head,
+				      const struct tvh_req *req)
+{
+	struct tvh_cmd *cmd;
+	int tag, inflight;
+
 	tag = sbitmap_get(&tvq->tags);
-	if (tag < 0) {
-		tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_OK,
-				  SAM_STAT_TASK_SET_FULL, NULL, 0);
-		return TVH_ANSWERED;
-	}
-	atomic_inc(&tvq->inflight);
+	if (tag < 0)
+		return NULL;
+	inflight = atomic_inc_return(&tvq->inflight);
+	tvh_stat_max(&tvq->vq, TVH_STAT_INFLIGHT_MAX, inflight);
 	cmd = &tvq->cmds[tag];
 	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
 	cmd->flags = 0;
 	cmd->head = head;
-	WRITE_ONCE(cmd->target, target);
-	WRITE_ONCE(cmd->lun, lun);
-	WRITE_ONCE(cmd->id, req.id);
-	cmd->data_len = data_len;
-	memcpy(cmd->cdb, req.cdb, sizeof(cmd->cdb));
-	if (dir == DMA_FROM_DEVICE)
+	WRITE_ONCE(cmd->target, req->target);
+	WRITE_ONCE(cmd->lun, req->unpacked_lun);
+	WRITE_ONCE(cmd->id, req->id);
+	cmd->data_len = req->data_len;
+	cmd->prot_len = req->dir == DMA_TO_DEVICE ? req->pi_out : req->pi_in;
+	memcpy(cmd->cdb, req->cdb, sizeof(cmd->cdb));
+	if (req->dir == DMA_FROM_DEVICE)
 		__set_bit(TVH_CMD_DATA_IN, &cmd->flags);
+	cmd->taken_ns = trace_tvh_cmd_done_enabled() ? ktime_get_ns() : 0;
+	return cmd;
+}
 
-	if (tvh_io_save_resp(cmd, &vq->iov[out_num], in_num))
-		goto failure_cmd;
-	if (tvq->log_num) {
-		cmd->log = kmemdup(vq->log, tvq->log_num * sizeof(*vq->log),
-				   GFP_KERNEL);
-		if (!cmd->log)
-			goto failure_cmd;
-		WRITE_ONCE(cmd->log_num, tvq->log_num);
-	}
-	if (dir == DMA_TO_DEVICE) {
-		if (tvh_sgbuf_map(&cmd->prot, &out, req.pi_out) ||
-		    tvh_sgbuf_map(&cmd->data, &out, data_len))
-			goto failure_cmd;
-	} else if (dir == DMA_FROM_DEVICE) {
-		if (tvh_sgbuf_map(&cmd->prot, &in, req.pi_in) ||
-		    tvh_sgbuf_map(&cmd->data, &in, data_len))
-			goto failure_cmd;
-	}
-	if (tvh_io_bounce(cmd, dir))
-		goto failure_cmd;
-
-	tvh_io_submit(cmd, sess, &req, lun, data_len, dir);
-	return TVH_SUBMITTED;
-
-failure_cmd:
-	tvh_guest_err(vq, "request %d: cannot map the guest buffers\n", head);
+/* Give back a command that was never submitted nor wrote guest memory. */
+static void tvh_io_put_unsubmitted(struct tvh_cmd *cmd)
+{
 	__set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
 	__clear_bit(TVH_CMD_DATA_IN, &cmd->flags);
 	tvh_io_recycle(cmd);
-failure:
-	tvh_send_cmd_resp(vq, &resp, head, VIRTIO_SCSI_S_FAILURE, 0, NULL, 0);
+}
+
+/*
+ * What @cmd needs of guest memory: where its response goes, a copy of the
+ * dirty log entries, its PI and data pinned (@out or @in, after the
+ * header), then aligned copies where those are needed.  -EBUSY when the
+ * device holds its share of copies already.
+ */
+static int tvh_io_map(struct tvh_cmd *cmd, struct vhost_virtqueue *vq,
+		      unsigned int out_num, unsigned int in_num,
+		      struct iov_iter *out, struct iov_iter *in, int dir)
+{
+	struct iov_iter *data = dir == DMA_TO_DEVICE ? out : in;
+	struct tvh_vq *tvq = cmd->tvq;
+	int ret;
+
+	ret = tvh_io_save_resp(cmd, &vq->iov[out_num], in_num);
+	if (ret)
+		return ret;
+	if (tvq->log_num) {
+		cmd->log = kmemdup(vq->log, tvq->log_num * sizeof(*vq->log),
+				   GFP_KERNEL_ACCOUNT);
+		if (!cmd->log)
+			return -ENOMEM;
+		WRITE_ONCE(cmd->log_num, tvq->log_num);
+	}
+	if (dir != DMA_NONE) {
+		ret = tvh_sgbuf_map(&cmd->prot, data, cmd->prot_len);
+		if (!ret)
+			ret = tvh_sgbuf_map(&cmd->data, data, cmd->data_len);
+		if (ret)
+			return ret;
+	}
+	ret = tvh_io_bounce(cmd, dir);
+	if (!ret)
+		ret = tvh_io_bounce_prot(cmd, dir);
+	return ret;
+}
+
+/* One request chain as taken off a request queue. */
+struct tvh_io_desc {
+	int head;
+	unsigned int out_num, in_num;
+	struct iov_iter out;		/* after the request header */
+	struct iov_iter in;		/* after the response header */
+	struct iov_iter resp;		/* the response header */
+};
+
+/*
+ * Take a command for a checked request and hand it to target_core; the
+ * failures on the way are answered here.
+ */
+static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
+			struct tvh_req *req, struct tvh_io_desc *d)
+{
+	struct tvh_vq *tvq = tvh_vq(vq);
+	struct tvh_cmd *cmd;
+	int ret;
+
+	if (unlikely(!tvq->cmds) && tvh_io_pool_create(tvq)) {
+		tvh_guest_err(vq, "request %d: no memory for the command pool\n",
+			      d->head);
+		goto answer_failure;
+	}
+	cmd = tvh_io_get_cmd(tvq, d->head, req);
+	if (!cmd) {
+		trace_tvh_queue_full(tvh_vq_index(vq), d->head,
+				     atomic_read(&tvq->inflight));
+		tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
+				  SAM_STAT_TASK_SET_FULL, NULL, 0);
+		return TVH_ANSWERED;
+	}
+	trace_tvh_cmd_taken(tvh_vq_index(vq), d->head, req->id, req->target,
+			    req->unpacked_lun, req->cdb[0], req->data_len,
+			    req->dir == DMA_TO_DEVICE ? 'w' :
+			    req->dir == DMA_FROM_DEVICE ? 'r' : '-');
+	ret = tvh_io_map(cmd, vq, d->out_num, d->in_num, &d->out, &d->in,
+			 req->dir);
+	if (ret == -EBUSY)
+		goto put_cmd_busy;
+	if (ret) {
+		tvh_guest_err(vq, "request %d: cannot map the guest buffers: %d\n",
+			      d->head, ret);
+		goto put_cmd;
+	}
+
+	/* Pairs with the test_bit() and smp_rmb() in tvh_tmf_scan_cmd(). */
+	smp_mb__before_atomic();
+	set_bit(TVH_CMD_LIVE, &cmd->flags);
+	tvh_io_submit(cmd, sess, req);
+	return TVH_SUBMITTED;
+
+put_cmd_busy:
+	/* The device holds TVH_MAX_BOUNCE_PAGES already: let the guest retry. */
+	tvh_io_put_unsubmitted(cmd);
+	tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
+			  SAM_STAT_BUSY, NULL, 0);
 	return TVH_ANSWERED;
-invalid:
-	tvh_send_check_condition(vq, &resp, head, 0x24);
+put_cmd:
+	tvh_io_put_unsubmitted(cmd);
+answer_failure:
+	tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_FAILURE, 0,
+			  NULL, 0);
 	return TVH_ANSWERED;
+}
+
+/* Take one request off the ring and answer or submit it. */
+static int tvh_io_handle_one(struct vhost_virtqueue *vq,
+			     struct tvh_tpg **targets)
+{
+	struct se_session *sess;
+	struct tvh_io_desc d;
+	struct tvh_req req;
+
+	d.head = tvh_get_desc(vq, &d.out_num, &d.in_num);
+	if (d.head < 0)
+		return d.head;	/* the vhost core has logged it */
+	if (d.head == vq->num)
+		return TVH_EMPTY;
+
+	tvh_desc_iters(vq, d.out_num, d.in_num, &d.out, &d.in);
+	if (iov_iter_count(&d.in) < sizeof(struct virtio_scsi_cmd_resp)) {
+		tvh_guest_err(vq, "request %d: %zu bytes for a %zu byte response, dropped\n",
+			      d.head, iov_iter_count(&d.in),
+			      sizeof(struct virtio_scsi_cmd_resp));
+		vhost_add_used(vq, d.head, 0);
+		return TVH_ANSWERED;
+	}
+	d.resp = d.in;
+	iov_iter_advance(&d.in, sizeof(struct virtio_scsi_cmd_resp));
+
+	if (!tvh_io_read_header(vq, &d.out, &req)) {
+		tvh_guest_err(vq, "request %d: short or unreadable header\n",
+			      d.head);
+		tvh_send_cmd_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_FAILURE,
+				  0, NULL, 0);
+		return TVH_ANSWERED;
+	}
+	sess = tvh_io_session(targets, &req);
+	if (unlikely(!sess)) {
+		tvh_send_cmd_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_BAD_TARGET,
+				  0, NULL, 0);
+		return TVH_ANSWERED;
+	}
+	if (!tvh_io_check(vq, d.head, &req, iov_iter_count(&d.out),
+			  iov_iter_count(&d.in))) {
+		tvh_send_check_condition(vq, &d.resp, d.head,
+					 TVH_ASC_INVALID_FIELD_IN_CDB);
+		return TVH_ANSWERED;
+	}
+	return tvh_io_start(vq, sess, &req, &d);
 }
 
 /**
@@ -827,6 +1109,7 @@ void tvh_serve_queue(struct vhost_virtqueue *vq,
 		}
 		if (ret < 0)
 			break;
+		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
 		if (ret == TVH_ANSWERED)
 			answered = true;
 	} while (!vhost_exceeds_weight(vq, ++handled, 0));
@@ -1066,6 +1349,16 @@ static bool tvh_io_unlogged_inflight(struct tvh_vq *tvq)
 	return found;
 }
 
+/* Does anything taken from queue @i before logging still owe an answer? */
+static bool tvh_vq_unlogged_inflight(struct tvh_dev *vdev, int i)
+{
+	if (i == VHOST_SCSI_VQ_CTL)
+		return atomic_read(&vdev->tmf_unlogged);
+	if (i == VHOST_SCSI_VQ_EVT)
+		return false;	/* events are written where they are taken */
+	return tvh_io_unlogged_inflight(&vdev->vqs[i]);
+}
+
 /**
  * tvh_io_wait_unlogged - wait out the commands taken before dirty logging
  * @vdev: the device, dev.mutex held, VHOST_F_LOG_ALL acked on every queue
@@ -1083,8 +1376,9 @@ int tvh_io_wait_unlogged(struct tvh_dev *vdev)
 	unsigned long report = jiffies + TVH_DRAIN_REPORT;
 	int i;
 
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		while (tvh_io_unlogged_inflight(&vdev->vqs[i])) {
+	lockdep_assert_held(&vdev->dev.mutex);
+	for (i = VHOST_SCSI_VQ_CTL; i < vdev->nvqs; i++) {
+		while (tvh_vq_unlogged_inflight(vdev, i)) {
 			if (fatal_signal_pending(current))
 				return -EINTR;
 			if (time_after(jiffies, report)) {
@@ -1106,26 +1400,32 @@ static unsigned int tvh_pool_size(unsigned int num)
 
 /**
  * tvh_io_pool_create - preallocate the commands of a request queue
- * @tvq: a request queue whose ring is set up, backend unset
+ * @tvq: a request queue whose ring is set up
  *
  * Each command owns inline_sg scatterlist entries and page pointers, carved
  * from two arrays shared by the pool, so that ordinary I/O never allocates.
+ * Runs at SET_ENDPOINT (backend unset), or in the queue's worker with its
+ * mutex held on the first request of a ring set up after the endpoint.  A
+ * group TMF may scan the queue meanwhile: the pool is published last.
  */
 int tvh_io_pool_create(struct tvh_vq *tvq)
 {
 	unsigned int n = tvh_pool_size(tvq->vq.num);
+	/* One value for the whole pool: the parameter is writable (0644). */
+	unsigned int inline_sg = READ_ONCE(tvh_inline_sg);
 	struct scatterlist *sgl;
+	struct tvh_cmd *cmds;
 	struct page **pages;
 	unsigned int i;
 	int ret = -ENOMEM;
 
-	tvq->cmds = kvcalloc(n, sizeof(*tvq->cmds), GFP_KERNEL);
-	if (!tvq->cmds)
+	cmds = kvcalloc(n, sizeof(*cmds), GFP_KERNEL_ACCOUNT);
+	if (!cmds)
 		goto out;
-	sgl = kvcalloc(n, tvh_inline_sg * sizeof(*sgl), GFP_KERNEL);
+	sgl = kvcalloc(n, inline_sg * sizeof(*sgl), GFP_KERNEL_ACCOUNT);
 	if (!sgl)
 		goto out_free_cmds;
-	pages = kvcalloc(n, tvh_inline_sg * sizeof(*pages), GFP_KERNEL);
+	pages = kvcalloc(n, inline_sg * sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		goto out_free_sgl;
 	ret = sbitmap_init_node(&tvq->tags, n, -1, GFP_KERNEL, NUMA_NO_NODE,
@@ -1134,22 +1434,24 @@ int tvh_io_pool_create(struct tvh_vq *tvq)
 		goto out_free_pages;
 
 	for (i = 0; i < n; i++) {
-		struct tvh_cmd *cmd = &tvq->cmds[i];
+		struct tvh_cmd *cmd = &cmds[i];
 
 		cmd->tvq = tvq;
 		cmd->tag = i;
 		cmd->resp_iov = cmd->resp_iov_inline;
-		cmd->data.own_sgl = sgl + i * tvh_inline_sg;
-		cmd->data.own_pages = pages + i * tvh_inline_sg;
-		cmd->data.own_cap = tvh_inline_sg;
+		cmd->data.own_sgl = sgl + i * inline_sg;
+		cmd->data.own_pages = pages + i * inline_sg;
+		cmd->data.own_cap = inline_sg;
 		cmd->data.sgl = cmd->data.own_sgl;
 		cmd->data.pages = cmd->data.own_pages;
-		cmd->data.cap = tvh_inline_sg;
+		cmd->data.cap = inline_sg;
 		/* PI is rare: its arrays are allocated per command. */
 	}
 	tvq->ncmds = n;
 	atomic_set(&tvq->inflight, 0);
 	atomic_set(&tvq->offloaded, 0);
+	/* Pairs with smp_load_acquire() in tvh_tmf_scan_all(). */
+	smp_store_release(&tvq->cmds, cmds);
 	return 0;
 
 out_free_pages:
@@ -1157,8 +1459,7 @@ out_free_pages:
 out_free_sgl:
 	kvfree(sgl);
 out_free_cmds:
-	kvfree(tvq->cmds);
-	tvq->cmds = NULL;
+	kvfree(cmds);
 out:
 	return ret;
 }

@@ -46,6 +46,19 @@ struct vhost_scsi_target {
 #define VHOST_SCSI_GET_EVENTS_MISSED _IOW(VHOST_VIRTIO, 0x44, __u32)
 #endif
 
+/*
+ * The vhost core's worker ioctls (Linux 6.5 on), used by QEMU's
+ * worker_per_virtqueue=on.  tcm_vhost answers them -ENOTTY on every kernel
+ * (its request queues have threads of their own), which QEMU takes as "one
+ * worker": the numbers are defined here for header sets that lack them.
+ */
+#ifndef VHOST_NEW_WORKER
+#define VHOST_NEW_WORKER _IOC(_IOC_READ, VHOST_VIRTIO, 0x8, 4)
+#define VHOST_FREE_WORKER _IOC(_IOC_WRITE, VHOST_VIRTIO, 0x9, 4)
+#define VHOST_ATTACH_VRING_WORKER _IOC(_IOC_WRITE, VHOST_VIRTIO, 0x15, 8)
+#define VHOST_GET_VRING_WORKER _IOC(_IOC_READ | _IOC_WRITE, VHOST_VIRTIO, 0x16, 8)
+#endif
+
 /* Length of vhost_wwpn, including the terminating NUL. */
 #define VHOST_SCSI_WWPN_LEN 224
 
@@ -71,5 +84,9 @@ VHOST_SCSI_ABI_ASSERT(VHOST_SCSI_GET_ABI_VERSION == 0x4004AF42);
 VHOST_SCSI_ABI_ASSERT(VHOST_SCSI_SET_EVENTS_MISSED == 0x4004AF43);
 VHOST_SCSI_ABI_ASSERT(VHOST_SCSI_GET_EVENTS_MISSED == 0x4004AF44);
 VHOST_SCSI_ABI_ASSERT(VHOST_SCSI_ABI_VERSION == 1);
+VHOST_SCSI_ABI_ASSERT(VHOST_NEW_WORKER == 0x8004AF08);
+VHOST_SCSI_ABI_ASSERT(VHOST_FREE_WORKER == 0x4004AF09);
+VHOST_SCSI_ABI_ASSERT(VHOST_ATTACH_VRING_WORKER == 0x4008AF15);
+VHOST_SCSI_ABI_ASSERT(VHOST_GET_VRING_WORKER == 0xC008AF16);
 
 #endif /* _TCM_VHOST_VHOST_SCSI_IOCTL_H */

@@ -3,7 +3,8 @@
 # build, check, test and benchmark tcm_vhost for kernel KV.  Idempotent and
 # quiet when everything is there.
 #
-#   scripts/deps.sh            build + test packages
+#   scripts/deps.sh            build + test packages, for every kernel of
+#                              kernel-version.sh --all (or KV=... alone)
 #   scripts/deps.sh --print    list them, install nothing
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,15 +16,23 @@ if ! apt-cache show linux-image-amd64 >/dev/null 2>&1; then
 	say "apt-get update (no package lists yet)"
 	apt-get update -qq >&2
 fi
-kv=$("$top/scripts/kernel-version.sh")
-mm=$(echo "$kv" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-ver=$(apt-cache show "linux-headers-$kv" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
-[ -n "$ver" ] || { say "no linux-headers-$kv in the package lists"; exit 1; }
+# Every kernel the suite runs on (KV=... picks one): headers, and the tree
+# whose drivers/vhost/vhost.h and scripts/checkpatch.pl match them exactly.
+if [ -n "${KV:-}" ] && [ "${TVH_KV_DEFAULTED:-}" != 1 ]; then
+	kvs=$KV
+else
+	kvs=$("$top/scripts/kernel-version.sh" --all)
+fi
+kernel_packages=()
+for kv in $kvs; do
+	mm=$(echo "$kv" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
+	ver=$(apt-cache show "linux-headers-$kv" 2>/dev/null | sed -n 's/^Version: //p' | head -n 1)
+	[ -n "$ver" ] || { say "no linux-headers-$kv in the package lists"; exit 1; }
+	kernel_packages+=("linux-headers-$kv" "linux-source-$mm=$ver")
+done
 
 packages=(
-	# build: headers, and the tree whose drivers/vhost/vhost.h and
-	# scripts/checkpatch.pl match them exactly
-	make gcc perl xz-utils sparse "linux-headers-$kv" "linux-source-$mm=$ver"
+	make gcc perl xz-utils sparse "${kernel_packages[@]}"
 	# the VM test bed and its guests
 	qemu-system-x86 busybox-static kmod cpio
 	# workloads and real clients inside the VM (targetcli needs a D-Bus

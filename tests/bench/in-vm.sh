@@ -13,6 +13,12 @@
 # naa.$WWPN/tpgt_1 with every LUN and a nexus, then
 #   1. the libvsc matrix (tests/bin/vsc-load, no guest)      -> OUTDIR/raw/vsc.jsonl
 #   2. device memory per request-queue count (tests/bin/vsc-mem) -> OUTDIR/raw/mem.jsonl
+# and, when vhost_scsi is benchmarked and its kernel offers it (the vhost worker ioctls,
+# Linux 6.5 on), a third implementation in the same rounds, vhost_scsi-wpv: vhost_scsi with
+# a vhost worker per request queue, as QEMU's worker_per_virtqueue=on (vsc-load
+# --worker-per-vq), libvsc matrix only. The first such step probes the mode once (2 queues);
+# raw/wpv-probe.json keeps the answer, and on a kernel without it (6.1: ENOTTY) the
+# vhost_scsi-wpv steps do nothing. BENCH_WPV=0 leaves them out of the plan.
 # Then, BENCH_L2_ROUNDS times (default 2; QUICK: 1), for each module in the order of that round:
 #   3. the seed's fio table in a nested L2 guest (tests/e2e/l2.sh, vhost-scsi-pci)
 #                                                             -> OUTDIR/raw/fio.jsonl
@@ -52,10 +58,12 @@ fi
 # under this test bed's nested emulation).
 : "${BENCH_LUN_MB:=16}" "${BENCH_L2_QUEUES:=1}" "${BENCH_FIO_JOBS:=2}"
 : "${BENCH_MODULES:=tcm_vhost vhost_scsi}" "${BENCH_NATIVE:=1}" "${BENCH_L2:=1}"
+: "${BENCH_WPV:=1}"
 
 WWPN=naa.50014050000be001
 LOOP_WWPN=naa.50014050000be002
 LOOP_INIT=naa.50014050000be0ff
+WPV=vhost_scsi-wpv	# vhost_scsi with worker_per_virtqueue=on
 failures=0
 t0=$(date +%s)
 
@@ -69,6 +77,7 @@ fail() { log "FAILED: $*"; failures=$((failures + 1)); }
 	echo "  queues='$BENCH_QUEUES' depths='$BENCH_DEPTHS' patterns='$BENCH_PATTERNS'"
 	echo "  fio luns='$BENCH_FIO_LUNS' mixes='$BENCH_FIO_MIXES' sizes='$BENCH_FIO_SIZES' jobs=$BENCH_FIO_JOBS l2_queues=$BENCH_L2_QUEUES"
 	echo "  mem queues='$BENCH_MEM_QUEUES' reps=$BENCH_MEM_REPS; $BENCH_NLUNS rd_mcp LUNs of $BENCH_LUN_MB MiB; L2/native in $BENCH_L2_ROUNDS round(s)"
+	echo "  modules='$BENCH_MODULES' wpv=$BENCH_WPV"
 } >"$raw/settings.txt"
 cat "$raw/settings.txt" >&2
 
@@ -116,19 +125,54 @@ tag_fio() {
 	sed -n -e '/^----- last [0-9]* lines/q' -e "s/^BENCH-FIO {/{\"target\":\"$1\",\"round\":$2,/p"
 }
 
+# run_vsc_matrix IMPL ROUND [VSC-LOAD ARGS...]: rows labelled IMPL/ROUND
 run_vsc_matrix() {
 	local mod=$1 r=$2 q d p pat pct
+	shift 2
 	for p in $BENCH_PATTERNS; do
 		pat=${p%%:*} pct=${p##*:}
 		for q in $BENCH_QUEUES; do
 			for d in $BENCH_DEPTHS; do
 				"$bin/vsc-load" --wwpn "$WWPN" --luns 0 --queues "$q" --iodepth "$d" \
 					--pattern "$pat" --read-pct "$pct" --time "$BENCH_VSC_TIME" \
-					--ramp 0.5 --label "$mod/$r" >>"$part/vsc.jsonl" 2>>"$raw/vsc.err" ||
+					--ramp 0.5 --label "$mod/$r" "$@" >>"$part/vsc.jsonl" 2>>"$raw/vsc.err" ||
 					fail "vsc-load $mod q$q d$d $p"
 			done
 		done
 	done
+}
+
+# wpv_probe: does vhost_scsi (loaded and configured) take a worker per request queue?
+# One short read-only run with 2 queues (with 1 there is nothing to attach); its JSON line,
+# "workers":"per-vq" or "per-vq-refused", goes to $raw/wpv-probe.json for every later step.
+wpv_probe() {
+	local f=$part/wpv-probe.json
+	"$bin/vsc-load" --wwpn "$WWPN" --luns 0 --queues 2 --iodepth 1 --read-pct 100 \
+		--time 0.3 --ramp 0 --worker-per-vq --label "$WPV/probe" >"$f" 2>>"$raw/vsc.err" ||
+		{ fail "$WPV probe (vsc-load --worker-per-vq --queues 2)"; return 1; }
+	grep -q '"workers":"per-vq' "$f" || { fail "$WPV probe: no \"workers\" in $f"; return 1; }
+	cp "$f" "$raw/wpv-probe.json"
+	log "  $WPV probe: $(grep -o '"workers":"[^"]*"' "$f") on $(uname -r)"
+}
+
+# run_wpv ROUND: the libvsc matrix on vhost_scsi with --worker-per-vq, fresh LUNs as for
+# the others. The probe runs on whatever vhost_scsi setup is there (so that a kernel without
+# the mode costs no module switch), else on a fresh one that the matrix then uses.
+run_wpv() {
+	local r=$1 fresh=1
+	if [[ ! -s $raw/wpv-probe.json ]]; then
+		if [[ $current != vhost_scsi ]]; then
+			need_module vhost_scsi 1 || { fail "setup of vhost_scsi for $WPV in round $r"; return; }
+			fresh=0
+		fi
+		wpv_probe || return
+	fi
+	if ! grep -q '"workers":"per-vq"' "$raw/wpv-probe.json"; then
+		log "  $WPV: vhost_scsi on $(uname -r) has no worker per virtqueue (ENOTTY): skipped"
+		return
+	fi
+	need_module vhost_scsi "$fresh" || { fail "setup of vhost_scsi for $WPV in round $r"; return; }
+	run_vsc_matrix "$WPV" "$r" --worker-per-vq
 }
 
 run_mem() {
@@ -179,6 +223,7 @@ run_native() {
 # ---------------------------------------------------------------- steps
 # The run is a list of steps, written to $raw/plan by the first VM:
 #   vsc.rR.MODULE  switch to MODULE (fresh LUNs), libvsc matrix, device memory
+#                  (vsc.rR.vhost_scsi-wpv: vhost_scsi, libvsc matrix with --worker-per-vq)
 #   l2.rR.MODULE   the fio table in a nested guest through MODULE
 #   native.rR      the fio table in L1 through tcm_loop
 # steps.log records "start STEP" and "done STEP ok|failed". run.sh boots another VM when one
@@ -188,11 +233,22 @@ run_native() {
 # cannot take the whole run with it. A step writes its results under $raw/part/STEP/ and
 # they join vsc/mem/fio.jsonl only when it finishes: a step cut short leaves no half rows.
 
-# round_order R: the modules in the order round R runs them (reversed in odd rounds)
+# vsc_impls: what the libvsc rounds compare: the modules, and vhost_scsi-wpv after vhost_scsi
+vsc_impls() {
+	local mod list=()
+	for mod in $BENCH_MODULES; do
+		list+=("$mod")
+		[[ $mod == vhost_scsi ]] && ((BENCH_WPV)) && list+=("$WPV")
+	done
+	echo "${list[*]}"
+}
+
+# round_order R [LIST]: LIST (default the modules) in the order round R runs them
+# (reversed in odd rounds)
 round_order() {
 	local -a mods
 	local i
-	read -r -a mods <<<"$BENCH_MODULES"
+	read -r -a mods <<<"${2:-$BENCH_MODULES}"
 	if (($1 % 2)); then
 		for ((i = ${#mods[@]} - 1; i >= 0; i--)); do echo "${mods[i]}"; done
 	else
@@ -203,7 +259,7 @@ round_order() {
 write_plan() {
 	local r mod
 	for ((r = 0; r < BENCH_ROUNDS; r++)); do
-		for mod in $(round_order $r); do echo "vsc.r$r.$mod"; done
+		for mod in $(round_order $r "$(vsc_impls)"); do echo "vsc.r$r.$mod"; done
 	done
 	# Nested guests last: a guest leaves L1 busy for a while after it exits (in one run,
 	# vhost_scsi's 1-queue QD1 point measured right after one found both vCPUs 97% busy,
@@ -247,7 +303,9 @@ run_step() {
 	log "step $step"
 	case $kind in
 	vsc)
-		if need_module "$mod" 1; then
+		if [[ $mod == "$WPV" ]]; then
+			run_wpv "$r"
+		elif need_module "$mod" 1; then
 			run_vsc_matrix "$mod" "$r"
 			log "  memory"
 			run_mem "$mod" "$r"

@@ -16,6 +16,9 @@ import statistics
 import sys
 
 A, B = "tcm_vhost", "vhost_scsi"
+# vhost_scsi with a vhost worker per request queue (QEMU's worker_per_virtqueue=on,
+# vsc-load --worker-per-vq): libvsc matrix only, on kernels that offer it (6.5 on)
+C = "vhost_scsi-wpv"
 
 
 def load(path):
@@ -86,8 +89,12 @@ def main():
     pts = {}
     for r in load(os.path.join(raw, "vsc.jsonl")):
         mod, _, rnd = r.get("label", "").partition("/")
+        if mod == C and r.get("workers") != "per-vq":
+            continue    # the kernel kept one worker: not this implementation
         key = (r["pattern"], r["read_pct"], r["queues"], r["iodepth"])
         pts.setdefault(key, {}).setdefault(mod, []).append(r)
+    wpv = any(C in p for p in pts.values())
+    mods = (A, B, C) if wpv else (A, B)
     md = []
     md.append("## libvsc in L1, no guest (tests/bin/vsc-load, 1 rd_mcp LUN)\n")
     md.append("Medians over rounds; ± is half the spread (max-min)/median of the IOPS over "
@@ -95,15 +102,20 @@ def main():
               "command, in brackets the load generator's own part (the rest is the kernel: "
               "the module, target_core, rd_mcp, interrupts); busy: share of all vCPUs busy "
               "(100% = the machine is saturated, so the CPU cost per command decides).\n")
+    if wpv:
+        md.append(f"{C}: vhost_scsi with a vhost worker per request queue (QEMU's "
+                  "worker_per_virtqueue=on), run in the same rounds; ratio wpv = tcm_vhost / "
+                  f"{C}. With one request queue the two vhost_scsi modes are the same setup.\n")
+    wh = f" {C} IOPS | ratio wpv |" if wpv else ""
     md.append("| pattern | rd% | queues | QD/queue | tcm_vhost IOPS | vhost_scsi IOPS | "
-              "ratio | tcm_vhost MB/s | vhost_scsi MB/s | p50 us (tv/vs) | p99 us (tv/vs) | "
+              f"ratio |{wh} tcm_vhost MB/s | vhost_scsi MB/s | p50 us (tv/vs) | p99 us (tv/vs) | "
               "CPU us/cmd tv (client) | CPU us/cmd vs (client) | busy % (tv/vs) |")
-    md.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    md.append("|" + " --- |" * (16 if wpv else 14))
     chart = []
     for key in sorted(pts, key=lambda k: (k[0], -k[1], k[2], k[3])):
         pat, pct, q, d = key
         e = {"pattern": pat, "read_pct": pct, "queues": q, "iodepth": d}
-        for mod in (A, B):
+        for mod in mods:
             rows = pts[key].get(mod, [])
             e[mod] = {
                 "rounds": [{k: x.get(k) for k in ("iops", "mbps", "lat_p50_us", "lat_p99_us",
@@ -119,10 +131,16 @@ def main():
                 "errors": sum(x.get("errors", 0) for x in rows),
             }
         e["ratio_iops"] = ratio(e[A]["iops"], e[B]["iops"])
+        wc = ""
+        if wpv:
+            e["ratio_iops_wpv"] = ratio(e[A]["iops"], e[C]["iops"])
+            c = e[C]
+            wc = (f" {fnum(c['iops'])} {fspread(c['spread_pct'])} | "
+                  f"**{fpct(e['ratio_iops_wpv'])}** |")
         res["libvsc"].append(e)
         a, b = e[A], e[B]
         md.append(f"| {pat} | {pct} | {q} | {d} | {fnum(a['iops'])} {fspread(a['spread_pct'])} | "
-                  f"{fnum(b['iops'])} {fspread(b['spread_pct'])} | **{fpct(e['ratio_iops'])}** | "
+                  f"{fnum(b['iops'])} {fspread(b['spread_pct'])} | **{fpct(e['ratio_iops'])}** |{wc} "
                   f"{fnum(a['mbps'])} | {fnum(b['mbps'])} | "
                   f"{fnum(a['lat_p50_us'])} / {fnum(b['lat_p50_us'])} | "
                   f"{fnum(a['lat_p99_us'])} / {fnum(b['lat_p99_us'])} | "
@@ -130,9 +148,15 @@ def main():
                   f"{fnum(b['cpu_us_per_io'])} ({fnum(b['client_us_per_io'])}) | "
                   f"{fnum(a['cpu_busy_pct'])} / {fnum(b['cpu_busy_pct'])} |")
         chart.append((f"{pat[:6]} r{pct} q{q} d{d}", e["ratio_iops"]))
-    errs = sum(e[m]["errors"] for e in res["libvsc"] for m in (A, B))
+    errs = sum(e[m]["errors"] for e in res["libvsc"] for m in mods)
     if errs:
         md.append(f"\n{errs} SCSI command(s) failed during the libvsc runs (see raw/vsc.err).")
+    probe = load(os.path.join(raw, "wpv-probe.json"))
+    if probe:
+        res["wpv_probe"] = probe[0].get("workers")
+        if res["wpv_probe"] != "per-vq":
+            md.append(f"\n{C} not measured: this kernel's vhost_scsi has no worker per "
+                      "virtqueue (VHOST_NEW_WORKER answered ENOTTY).")
 
     # ---------------------------------------------------------------- memory
     mem = {}

@@ -7,6 +7,7 @@
  *   vsc-load --wwpn naa.X [--luns 0[,1,...]] [--queues N] [--iodepth D]
  *            [--pattern rand4k|seq1m] [--read-pct P] [--time S] [--ramp S]
  *            [--ring N] [--label TEXT] [--dev PATH] [--target TPGT]
+ *            [--worker-per-vq]
  *
  * rand4k: 4 KiB random reads/writes (read with probability P%) over the
  * whole LUN; seq1m: 1 MiB sequential, each thread streaming through its own
@@ -18,6 +19,10 @@
  * CPU cost over the same window, from /proc/stat and getrusage: cpu_busy_pct
  * (all CPUs, 100 = every CPU busy), cpu_us_per_io (busy CPU time of the
  * whole machine per command) and client_us_per_io (this process's part).
+ * --worker-per-vq: a vhost worker for each request queue after the first,
+ * as QEMU's worker_per_virtqueue=on; "workers" in the JSON line says what
+ * ran: "one", "per-vq", or "per-vq-refused" (the device answered ENOTTY
+ * and kept one worker). With one queue there is nothing to attach: "per-vq".
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,7 +48,7 @@ struct cfg {
 	uint16_t luns[MAX_LUNS];
 	uint64_t cap_blocks[MAX_LUNS];	/* per LUN, in blocks */
 	uint32_t blksz;
-	bool seq;
+	bool seq, worker_per_vq;
 	uint32_t bs;
 	double time_s, ramp_s;
 };
@@ -248,7 +253,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vsc-load --wwpn naa.X [--luns 0,1,..] [--queues N] [--iodepth D]\n"
 		"                [--pattern rand4k|seq1m] [--read-pct P] [--time S] [--ramp S]\n"
-		"                [--ring N] [--label TEXT] [--dev PATH] [--target TPGT]\n");
+		"                [--ring N] [--label TEXT] [--dev PATH] [--target TPGT]\n"
+		"                [--worker-per-vq]\n");
 	exit(2);
 }
 
@@ -306,11 +312,12 @@ int main(int argc, char **argv)
 		{ "wwpn", 1, 0, 'w' }, { "luns", 1, 0, 'l' }, { "queues", 1, 0, 'q' },
 		{ "iodepth", 1, 0, 'd' }, { "pattern", 1, 0, 'p' }, { "read-pct", 1, 0, 'r' },
 		{ "time", 1, 0, 't' }, { "ramp", 1, 0, 'R' }, { "ring", 1, 0, 'n' },
-		{ "label", 1, 0, 'L' }, { "dev", 1, 0, 'D' }, { "target", 1, 0, 'T' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "label", 1, 0, 'L' }, { "dev", 1, 0, 'D' }, { "target", 1, 0, 'T' },
+		{ "worker-per-vq", 0, 0, 'W' }, { "help", 0, 0, 'h' }, { 0 }
 	};
 	struct cfg c = { .queues = 1, .iodepth = 1, .read_pct = 75, .bs = 4096, .time_s = 5,
 			 .ramp_s = 0.5, .label = "", .target = 1 };
-	const char *luns = "0", *pattern = "rand4k";
+	const char *luns = "0", *pattern = "rand4k", *workers;
 	struct vsc_opts o = { 0 };
 	struct cpu_sample cpu0, cpu1;
 	struct vsc_dev *d;
@@ -332,6 +339,7 @@ int main(int argc, char **argv)
 		case 'L': c.label = optarg; break;
 		case 'D': c.dev = optarg; break;
 		case 'T': c.target = (unsigned int)atoi(optarg); break;
+		case 'W': c.worker_per_vq = true; break;
 		default: usage();
 		}
 	}
@@ -368,6 +376,7 @@ int main(int argc, char **argv)
 	o.path = c.dev;
 	o.num_req_queues = c.queues;
 	o.ring_size = c.ring;
+	o.worker_per_vq = c.worker_per_vq;
 	o.arena_size = (size_t)c.queues * (npool * (size_t)c.bs + c.iodepth * 512UL +
 					   c.ring * 64UL + (1UL << 20)) + (16UL << 20);
 	d = vsc_open(&o);
@@ -375,6 +384,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vsc-load: vsc_open: %s\n", strerror(errno));
 		return 1;
 	}
+	workers = !c.worker_per_vq ? "one" : vsc_workers_attached(d) ? "per-vq" : "per-vq-refused";
 	r = vsc_set_endpoint(d, c.wwpn);
 	if (r) {
 		fprintf(stderr, "vsc-load: SET_ENDPOINT %s: %s\n", c.wwpn, strerror(-r));
@@ -472,12 +482,13 @@ int main(int argc, char **argv)
 #define PCT(p) (nlat ? all[(size_t)((double)(nlat - 1) * (p))] / 1000.0 : 0.0)
 	printf("{\"tool\":\"vsc-load\",\"label\":\"%s\",\"wwpn\":\"%s\",\"pattern\":\"%s\","
 	       "\"bs\":%u,\"read_pct\":%u,\"queues\":%u,\"iodepth\":%u,\"ring\":%u,\"luns\":%u,"
+	       "\"workers\":\"%s\","
 	       "\"time_s\":%.3f,\"ios\":%llu,\"reads\":%llu,\"writes\":%llu,\"errors\":%llu,"
 	       "\"submit_errors\":%llu,\"iops\":%.1f,\"mbps\":%.2f,\"lat_mean_us\":%.2f,"
 	       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,\"lat_max_us\":%.2f,"
 	       "\"cpu_busy_pct\":%.1f,\"cpu_us_per_io\":%.2f,\"client_us_per_io\":%.2f,"
 	       "\"error\":\"%s\"}\n",
-	       c.label, c.wwpn, pattern, c.bs, c.read_pct, c.queues, c.iodepth, c.ring, c.nluns,
+	       c.label, c.wwpn, pattern, c.bs, c.read_pct, c.queues, c.iodepth, c.ring, c.nluns, workers,
 	       secs, (unsigned long long)ios, (unsigned long long)rd, (unsigned long long)wr,
 	       (unsigned long long)errors, (unsigned long long)serr, ios / secs,
 	       bytes / secs / 1e6, nlat ? sum / nlat / 1000.0 : 0.0, PCT(0.50), PCT(0.99),

@@ -23,6 +23,23 @@
 #define NCLS		128
 #define ARENA_DEFAULT	(256UL << 20)
 
+/* The vhost core's worker ioctls (Linux 6.5 on); 6.1's uapi lacks them. */
+struct vsc_worker_state {
+	unsigned int worker_id;
+};
+
+struct vsc_vring_worker {
+	unsigned int index;
+	unsigned int worker_id;
+};
+
+#ifndef VHOST_NEW_WORKER
+#define VHOST_NEW_WORKER	_IOR(VHOST_VIRTIO, 0x8, struct vsc_worker_state)
+#define VHOST_ATTACH_VRING_WORKER _IOW(VHOST_VIRTIO, 0x15, struct vsc_vring_worker)
+#endif
+_Static_assert(VHOST_NEW_WORKER == 0x8004AF08, "VHOST_NEW_WORKER");
+_Static_assert(VHOST_ATTACH_VRING_WORKER == 0x4008AF15, "VHOST_ATTACH_VRING_WORKER");
+
 struct vsc_vq {
 	bool setup;
 	unsigned int num;
@@ -58,6 +75,7 @@ struct vsc_dev {
 	struct freelist fl[NCLS];
 	struct vsc_buf *guarded;
 	unsigned int nvqs;
+	bool workers_attached;	/* worker_per_vq took effect */
 	uint64_t seq;
 	struct vsc_vq vq[VSC_MAX_VQS];
 };
@@ -80,6 +98,7 @@ int vsc_ioctl(struct vsc_dev *d, unsigned long req, void *arg)
 }
 
 int vsc_fd(const struct vsc_dev *d) { return d->fd; }
+bool vsc_workers_attached(const struct vsc_dev *d) { return d->workers_attached; }
 uint64_t vsc_features_offered(const struct vsc_dev *d) { return d->offered; }
 uint64_t vsc_features(const struct vsc_dev *d) { return d->acked; }
 bool vsc_has_feature(const struct vsc_dev *d, unsigned int bit) { return d->acked & VSC_F(bit); }
@@ -194,6 +213,36 @@ fail:
 	return r;
 }
 
+/*
+ * QEMU's vhost_scsi_set_workers(): a new worker for every request queue
+ * after the first. -ENOTTY from NEW_WORKER means one worker only (not an
+ * error); -ENOTTY from ATTACH after a successful NEW_WORKER fails, as in
+ * QEMU. The workers go with the fd.
+ */
+static int attach_workers(struct vsc_dev *d)
+{
+	struct vsc_worker_state w;
+	struct vsc_vring_worker vw;
+	unsigned int i;
+	int r;
+
+	for (i = VSC_VQ_REQ(1); i < d->nvqs; i++) {
+		memset(&w, 0, sizeof(w));
+		r = vsc_ioctl(d, VHOST_NEW_WORKER, &w);
+		if (r == -ENOTTY)
+			return 0;
+		if (r)
+			return r;
+		vw.index = i;
+		vw.worker_id = w.worker_id;
+		r = vsc_ioctl(d, VHOST_ATTACH_VRING_WORKER, &vw);
+		if (r)
+			return r;
+	}
+	d->workers_attached = true;
+	return 0;
+}
+
 struct vsc_dev *vsc_open(const struct vsc_opts *opts)
 {
 	struct vsc_opts o = opts ? *opts : (struct vsc_opts){ 0 };
@@ -281,6 +330,8 @@ struct vsc_dev *vsc_open(const struct vsc_opts *opts)
 		if (r)
 			goto out;
 	}
+	if (o.worker_per_vq)
+		r = attach_workers(d);
 out:
 	if (!r)
 		return d;

@@ -80,6 +80,7 @@ struct vsc_opts {
 	size_t arena_size;		/* default 256 MiB (lazily backed) */
 	bool poll_mode;			/* no call eventfds: spin on used idx */
 	bool always_kick;		/* ignore NO_NOTIFY / avail_event */
+	bool worker_per_vq;		/* QEMU's worker_per_virtqueue=on */
 	enum vsc_stage stage;
 };
 
@@ -89,6 +90,17 @@ void vsc_close(struct vsc_dev *d);
 int vsc_fd(const struct vsc_dev *d);
 /* ioctl(fd, req, arg): 0 or -errno */
 int vsc_ioctl(struct vsc_dev *d, unsigned long req, void *arg);
+/*
+ * worker_per_vq: once the rings are set up, every request queue after the
+ * first gets a vhost worker of its own (VHOST_NEW_WORKER, then
+ * VHOST_ATTACH_VRING_WORKER), as QEMU does; vq 0, 1 and the first request
+ * queue keep the device's default worker. A device without the worker
+ * ioctls (-ENOTTY: Linux before 6.5, tcm_vhost) keeps its one worker and
+ * the open goes on; any other error fails the open.
+ * True iff worker_per_vq was asked and took effect (with one request queue
+ * there is nothing to do, and it is true).
+ */
+bool vsc_workers_attached(const struct vsc_dev *d);
 uint64_t vsc_features_offered(const struct vsc_dev *d);
 uint64_t vsc_features(const struct vsc_dev *d);	/* acked */
 bool vsc_has_feature(const struct vsc_dev *d, unsigned int bit);

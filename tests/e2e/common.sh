@@ -43,6 +43,26 @@ e2e_load() {
 	fi
 	fabric_load "$MODULE" || { report_fail "$SUITE/$E2E_TEST-load" "fabric_load $MODULE failed"; return 1; }
 	kvm_load || { report_fail "$SUITE/$E2E_TEST-kvm" "kvm_amd did not load"; return 1; }
+	e2e_kvm_hold
+}
+
+# e2e_kvm_hold: keep one empty KVM VM open in L1 until it powers off.  Every VM that KVM
+# creates or destroys flips a static key the scheduler tests on each context switch
+# (preempt notifiers), which rewrites __schedule() while the other CPU runs it; under TCG
+# that CPU was seen executing the rewrite's temporary int3 ("Oops: int3" in __schedule,
+# L1 panics). With a VM held, nested guests coming and going no longer flip the key, and
+# the one flip happens here with CPU 1 offline.
+e2e_kvm_hold() {
+	local pidf=/run/tcmv-kvm-hold.pid cpu1=/sys/devices/system/cpu/cpu1/online off=
+	[[ -s $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null && return 0
+	if [[ -w $cpu1 && $(cat "$cpu1") == 1 ]] && echo 0 >"$cpu1" 2>/dev/null; then
+		off=1
+	fi
+	qemu-system-x86_64 -accel kvm -M none -m 16 -display none -nodefaults -S \
+		-daemonize -pidfile "$pidf" >/dev/null 2>&1 ||
+		echo "e2e: could not start the KVM holder VM (nested guests flip the key themselves)" >&2
+	[[ -n $off ]] && echo 1 >"$cpu1"
+	return 0
 }
 
 # e2e_target NLUNS [SIZE_MB]: rd_mcp LUNs 0..NLUNS-1 on $WWPN/tpgt_$TPGT, with a nexus.

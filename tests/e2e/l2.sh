@@ -18,10 +18,13 @@
 # by TCG, and a 2-vCPU L2 sometimes resets itself without a kernel message, or leaves an L1
 # CPU without timer interrupts ("rcu_preempt kthread timer wakeup didn't happen"), with
 # either module (seen in 3 of 8 boots, and again in make check; 0 of 12 with one vCPU).
+# E2E_ROOT=trixie runs Debian 13's QEMU 10 (tests/vm/trixie.sh) instead of this system's;
+# E2E_VHOST_OPTS adds vhost-scsi-pci properties (e.g. worker_per_virtqueue=on, QEMU 9+).
 # With one vCPU Linux's virtio_scsi uses one request queue whatever --queues says (it takes
 # min(num_queues, CPUs)); multi-queue I/O is tested through libvsc instead. A guest that
 # resets itself without printing anything is booted again, at most twice, and says so
-# ("l2: RETRY"); a timeout, a kernel complaint or a failed command never is.
+# ("l2: RETRY"); so is, once, one stuck in page faults of its own exception entry
+# (entry_fault_loop); another timeout, a kernel complaint or a failed command never is.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -29,7 +32,7 @@ vmdir=$(cd "$here/../vm" && pwd)
 : "${KV:=$(uname -r)}"
 cache=${VM_CACHE_DIR:-${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/$KV}
 
-wwpn='' queues=1 vhost_opts='' timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-}
+wwpn='' queues=1 vhost_opts=${E2E_VHOST_OPTS:-} timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-}
 pidfile='' log=''
 
 usage() {
@@ -74,25 +77,30 @@ else
 	echo >>"$run_dir/cmd"
 fi
 
+# QEMU from a Debian 13 root sees this system under /host.
+hp='' qemu_bin=(qemu-system-x86_64)
+if [[ ${E2E_ROOT:-} == trixie ]]; then
+	hp=/host qemu_bin=("$vmdir/trixie.sh" run qemu-system-x86_64)
+fi
 # shellcheck disable=SC2054 # the commas are QEMU's
-qemu=(qemu-system-x86_64 -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
+qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
 	-nographic -nodefaults -no-reboot -serial stdio -monitor none
-	-kernel "$cache/vmlinuz" -initrd "$cache/initrd-l2.gz"
-	-fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap"
+	-kernel "$hp$cache/vmlinuz" -initrd "$hp$cache/initrd-l2.gz"
+	-fsdev "local,id=hostroot,path=$hp/,security_model=none,readonly=on,multidevs=remap"
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
-	-fsdev "local,id=rw,path=$run_dir,security_model=none,multidevs=remap"
+	-fsdev "local,id=rw,path=$hp$run_dir,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=rw,mount_tag=rw
 	-append "console=ttyS0 quiet loglevel=4 panic=-1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir")
 if [[ -n $wwpn ]]; then
 	qemu+=(-device "vhost-scsi-pci,wwpn=$wwpn,num_queues=$queues${vhost_opts:+,$vhost_opts}")
 fi
-[[ -n $pidfile ]] && qemu+=(-pidfile "$pidfile")
+[[ -n $pidfile ]] && qemu+=(-pidfile "$hp$pidfile")
 awk=(awk)
 awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive) # line by line, not blocks
 
 # boot_once: one L2 run; sets qemu_rc, elapsed and end (the exit marker, empty if none).
 boot_once() {
-	local nonce start
+	local nonce start watch
 	nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 	rm -f "$run_dir/result" "$run_dir/dmesg"
 	{
@@ -102,8 +110,19 @@ boot_once() {
 			printf 'export %s=%q\n' "$name" "${!name}"
 		done < <(compgen -v | grep -E '^(FABRIC_MODULE$|E2E_)' || true)
 	} >"$run_dir/env"
-	echo "l2: booting (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
+	echo "l2: booting with $("${qemu_bin[@]}" --version | head -n 1) (wwpn=${wwpn:-none} queues=$queues cpus=$cpus mem=${mem}M timeout=${timeout_s}s)" >&2
 	start=$(date +%s)
+	: >"$log"
+	# A guest in an entry fault loop (below) never leaves it: stop it then.
+	(
+		while sleep 5; do
+			if (($(entry_faults) >= 20)); then
+				pkill -f "tcmv.run=$run_dir " 2>/dev/null
+				exit 0
+			fi
+		done
+	) &
+	watch=$!
 	set +e
 	# shellcheck disable=SC2016 # the $ are awk's
 	timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 |
@@ -113,6 +132,8 @@ boot_once() {
 			show { print; fflush() }
 			index($0, "TCMV-BEGIN-" nonce) { show = 1 }'
 	qemu_rc=${PIPESTATUS[0]}
+	kill "$watch" 2>/dev/null
+	wait "$watch" 2>/dev/null
 	set -e
 	elapsed=$(($(date +%s) - start))
 	# stage2 writes the result file before printing the console marker; either will do.
@@ -135,10 +156,29 @@ silent_reset() {
 	[[ -z $end ]] && ((qemu_rc == 0)) &&
 		! grep -aqE 'Kernel panic|BUG:|Oops|WARNING:|general protection|rcu: INFO|blocked for more than' "$log"
 }
+# A guest kernel that takes page faults in its own exception entry, one inside the
+# other (RIP in error_entry / exc_page_fault, a stack of them), until the timeout: its
+# CPU state (GS base, stack) is gone. Seen in CI's runs under the emulated SVM with one
+# vCPU and no other message, never reproduced here in 12 boots of either QEMU. A
+# write of the module into guest memory could in principle do the same, so it is
+# booted again only once, says so, and is counted in make check's summary.
+entry_faults() {
+	local n
+	n=$(grep -acE 'RIP: 0010:(error_entry|exc_page_fault|asm_exc_page_fault)\+' "$log" 2>/dev/null) || true
+	echo "${n:-0}"
+}
+entry_fault_loop() {
+	[[ -z $end ]] && (($(entry_faults) >= 5))
+}
 boot_once
 for try in 1 2; do
-	silent_reset || break
-	echo "l2: RETRY: the guest reset itself after ${elapsed}s without a kernel message (nested-virtualization artifact, see l2.sh); booting it again ($try/2)" >&2
+	if silent_reset; then
+		echo "l2: RETRY: the guest reset itself after ${elapsed}s without a kernel message (nested-virtualization artifact, see l2.sh); booting it again ($try/2)" >&2
+	elif ((try == 1)) && entry_fault_loop; then
+		echo "l2: RETRY: the guest kernel faulted in its own exception entry after ${elapsed}s, over and over (nested-virtualization artifact?, see l2.sh); booting it again once" >&2
+	else
+		break
+	fi
 	cp "$log" "$log.reset$try"
 	boot_once
 done

@@ -13,9 +13,14 @@ if [[ $MODULE == tcm_vhost && ! -f ${TCM_VHOST_KO:-$PROJECT/tcm_vhost.ko} ]]; th
 	report_skip "$SUITE/targetcli" "tcm_vhost.ko not built"
 	exit 0
 fi
+# E2E_ROOT=trixie: Debian 13's targetcli-fb and rtslib (tests/vm/trixie.sh).
 tc() {
 	echo "+ targetcli $*"
-	targetcli "$@"
+	if [[ ${E2E_ROOT:-} == trixie ]]; then
+		"$E2E_DIR/../vm/trixie.sh" run env TARGETCLI_HOME="$TARGETCLI_HOME" targetcli "$@"
+	else
+		targetcli "$@"
+	fi
 }
 _glib_configfs
 fabric_install "$MODULE"

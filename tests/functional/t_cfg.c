@@ -2,6 +2,7 @@
 /* configfs: the vhost fabric's directories and attributes. Each test starts
  * from an empty target tree and is torn down afterwards. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,18 @@
 static int mkdir_err(const char *p)
 {
 	return mkdir(p, 0755) ? -errno : 0;
+}
+
+/* The fabric directory and WWPN_C under it, with no TPG yet. */
+static int mkdir_wwn_c(void)
+{
+	int r = vsc_cfs_mkdir(VSC_CFS_TARGET);
+
+	if (!r)
+		r = vsc_cfs_mkdir(VH);
+	if (!r)
+		r = vsc_cfs_mkdir(VH "/" WWPN_C);
+	return r;
 }
 
 static bool base(bool nexus, bool lun)
@@ -37,11 +50,7 @@ FT_TEST("cfg", tpgt_limits)
 {
 	int r;
 
-	r = vsc_cfs_mkdir(VSC_CFS_TARGET);
-	if (!r)
-		r = vsc_cfs_mkdir(VH);
-	if (!r)
-		r = vsc_cfs_mkdir(VH "/" WWPN_C);
+	r = mkdir_wwn_c();
 	FT_ASSERT(!r, "wwn: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_256");
 	FT_ASSERT(r < 0, "tpgt_256 created (target byte is 8 bits: CVE-2015-4036)");
@@ -55,6 +64,34 @@ FT_TEST("cfg", tpgt_limits)
 	FT_ASSERT(!r, "tpgt_255 refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_1");
 	FT_ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
+}
+
+/*
+ * One directory per target byte: kstrtou16() alone reads tpgt_1, tpgt_01
+ * and tpgt_+1 as the same tag, and upstream creates all three (a device
+ * then attaches two TPGs under one target byte).
+ */
+FT_TEST_BEYOND("cfg", tpgt_one_spelling,
+	       "creates tpgt_01 and tpgt_+1 next to tpgt_1 (the same target byte)")
+{
+	static const char *const aliases[] = { "tpgt_01", "tpgt_+1", "tpgt_001", "tpgt_ 1" };
+	char p[256];
+	unsigned int k;
+	int r;
+
+	r = mkdir_wwn_c();
+	FT_ASSERT(!r, "wwn: %s", vt_errstr(r));
+	r = mkdir_err(VH "/" WWPN_C "/tpgt_1");
+	FT_ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
+	for (k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++) {
+		snprintf(p, sizeof(p), VH "/" WWPN_C "/%s", aliases[k]);
+		r = mkdir_err(p);
+		FT_ASSERT(r < 0, "%s created next to tpgt_1", aliases[k]);
+	}
+	r = mkdir_err(VH "/" WWPN_C "/tpgt_0");
+	FT_ASSERT(!r, "tpgt_0 refused: %s", vt_errstr(r));
+	r = mkdir_err(VH "/" WWPN_C "/tpgt_10");
+	FT_ASSERT(!r, "tpgt_10 refused: %s", vt_errstr(r));
 }
 
 FT_TEST("cfg", wwn_name_prefixes)
@@ -242,4 +279,64 @@ FT_TEST("cfg", teardown_leaves_nothing)
 	FT_ASSERT(!r, "teardown: %s", vt_errstr(r));
 	FT_ASSERT(!vsc_path_exists(VH "/" WWPN_A), "%s still exists", WWPN_A);
 	FT_ASSERT(!vsc_path_exists(VSC_CFS_TARGET "/core/" HBA_RD), "%s still exists", HBA_RD);
+}
+
+/* INQUIRY's PROTECT bit as the guest on WWPN_A tpgt_1 LUN 0 sees it; -1 on error. */
+static int inquiry_protect(void)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[16], b[96];
+	int protect = -1;
+
+	if (!d)
+		return -1;
+	ft_clear_ua(d, 1, 0);
+	if (ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)),
+			NULL, 0, b, sizeof(b), NULL))
+		protect = b[5] & 1;
+	ft_close(d);
+	return protect;
+}
+
+/* fabric_prot_type @type, then a nexus and LUN 0: INQUIRY PROTECT, or -1. */
+static int protect_with_new_nexus(const char *p, const char *type)
+{
+	int r = vsc_cfs_write(p, type);
+
+	if (!r)
+		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
+	if (!r)
+		r = vsc_tgt_lun_link(WWPN_A, 1, 0, HBA_RD, "rd16");
+	if (r) {
+		vt_fail(__LINE__, "fabric_prot_type=%s, nexus, LUN 0: %s", type, vt_errstr(r));
+		return -1;
+	}
+	return inquiry_protect();
+}
+
+/*
+ * target_core asks the fabric for its PI type once per initiator and keeps
+ * a non-zero answer in the node ACL it caches: fabric_prot_type written
+ * between two nexuses of the same initiator must still apply to the second
+ * (1, then 0).  A write that would change it under a nexus is refused (it
+ * could not apply).
+ */
+FT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
+	       "keeps a non-zero PI type of the initiator's first nexus")
+{
+	const char *p = VH "/" WWPN_A "/tpgt_1/attrib/fabric_prot_type";
+	int r, first, second;
+
+	if (!base(false, false))
+		return;
+	first = protect_with_new_nexus(p, "1");
+	FT_ASSERT(first == 1, "INQUIRY PROTECT %d with fabric_prot_type 1", first);
+	r = vsc_tgt_lun_unlink(WWPN_A, 1, 0);
+	FT_ASSERT(!r, "unlink: %s", vt_errstr(r));
+	r = vsc_tgt_nexus_drop(WWPN_A, 1);
+	FT_ASSERT(!r, "nexus drop: %s", vt_errstr(r));
+	second = protect_with_new_nexus(p, "0");
+	r = vsc_cfs_write(p, "3");
+	FT_ASSERT(second == 0, "INQUIRY PROTECT %d after fabric_prot_type 0 and a new nexus", second);
+	FT_ASSERT(r < 0, "fabric_prot_type changed under a nexus (it applies to the next one)");
 }

@@ -221,6 +221,23 @@ FT_TEST("layout", misaligned_segments)
 	ft_verify_rw(d, Q0, 1, 0, 10, 13100, 40, &l, &l);
 }
 
+/*
+ * What a Windows guest sends for large I/O: about 10 MiB in some 1000
+ * descriptors of odd sizes at odd offsets, through one indirect table.
+ * Debian's vhost_scsi refuses it ("sgl_count ... exceeds pre-allocated
+ * max_sgls 2048"): it has more page segments than upstream preallocates.
+ */
+FT_TEST_BEYOND("layout", windows_like_large_misaligned,
+	       "more than 2048 page segments in one command are refused")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_layout l = { .misalign = 37, .data_split = 10487, .indirect = true };
+
+	if (!d)
+		return;
+	ft_verify_rw(d, Q0, 1, 0, 16, 1024, 20480, &l, &l);
+}
+
 FT_TEST("layout", legacy_strict_layout)
 {
 	/* no VERSION_1 / ANY_LAYOUT: header, data, response, data each in own descriptors */

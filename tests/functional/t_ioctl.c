@@ -344,3 +344,27 @@ FT_TEST("ioctl", two_devices_two_wwpns)
 	vsc_tgt_nexus_drop(WWPN_C, 3);
 	vsc_tgt_tpg_remove(WWPN_C, 3);
 }
+
+/*
+ * QEMU's worker_per_virtqueue=on: VHOST_NEW_WORKER and
+ * VHOST_ATTACH_VRING_WORKER for each request queue after the first, going
+ * on with one worker after -ENOTTY.  tcm_vhost answers -ENOTTY (its request
+ * queues have threads of their own); 6.12's vhost_scsi serves them, 6.1's
+ * has no such ioctls.  Either way I/O works on every queue.
+ */
+FT_TEST("ioctl", worker_per_virtqueue_client)
+{
+	struct vsc_opts o = { .num_req_queues = 2, .worker_per_vq = true };
+	struct vsc_dev *d = ft_open_ep(&o);
+
+	if (!d)
+		return;
+	if (!vt_upstream())
+		FT_ASSERT(!vsc_workers_attached(d),
+			  "VHOST_NEW_WORKER served; tcm_vhost answers it -ENOTTY");
+	else
+		vt_note("vhost_scsi: %s", vsc_workers_attached(d) ?
+			"a worker per request queue" : "worker ioctls refused (one worker)");
+	if (ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 15000, 8, NULL, NULL))
+		ft_verify_rw(d, VSC_VQ_REQ(1), 1, 0, 10, 15100, 8, NULL, NULL);
+}

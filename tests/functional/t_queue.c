@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Virtqueue counts, ring sizes, deep queues, feature variants. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "ft.h"
@@ -429,4 +433,184 @@ FT_TEST("queue", index_wraparound)
 	FT_ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == (uint16_t)total, "used idx %u, want %u",
 		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)), (uint16_t)total);
 	FT_ASSERT(vsc_stray_used(d, VSC_VQ_REQ(0)) == 0, "stray used entries");
+}
+
+/* Counter @key on the line named @name of TPG 1's stats; -1 if absent. */
+static long long stat_of(const char *name, const char *key)
+{
+	char buf[8192], want[64], *line, *save = NULL, *p;
+	long long v;
+
+	if (vsc_cfs_read(VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/stats", buf, sizeof(buf)))
+		return -1;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t n = strlen(name);
+
+		if (strncmp(line, name, n) || line[n] != ' ')
+			continue;
+		snprintf(want, sizeof(want), " %s ", key);
+		p = strstr(line + n, want);
+		if (p && sscanf(p + strlen(want), "%lld", &v) == 1)
+			return v;
+		return -1;
+	}
+	return -1;
+}
+
+struct stats_seen {
+	long long requests, completed, bytes_out, bytes_in, status_errors, rejected;
+	long long inflight_max;
+};
+
+static void stats_get(const char *name, struct stats_seen *s)
+{
+	s->requests = stat_of(name, "requests");
+	s->completed = stat_of(name, "completed");
+	s->bytes_out = stat_of(name, "bytes_out");
+	s->bytes_in = stat_of(name, "bytes_in");
+	s->status_errors = stat_of(name, "status_errors");
+	s->rejected = stat_of(name, "rejected");
+	s->inflight_max = stat_of(name, "inflight_max");
+}
+
+/*
+ * The TPG's stats count what the guest sent: 3 WRITEs of 8 blocks and 2
+ * READs of 16, a READ past the end (CHECK CONDITION from the backstore) and
+ * a command for a missing target (answered BAD TARGET by the fabric), on
+ * request queue 0; the per-queue line and the "io" sum agree.
+ */
+FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
+	       "has no stats attribute on the TPG")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct stats_seen b, a, io;
+	struct vsc_result res;
+	uint8_t buf[16 * BS], cdb[16];
+	unsigned int i, len;
+	int r;
+
+	if (!d)
+		return;
+	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	stats_get("vq2", &b);
+	FT_ASSERT(b.requests >= 0 && b.completed >= 0 && b.inflight_max >= 0,
+		  "no vq2 line with requests/completed/inflight_max in tpgt_1/stats");
+	memset(buf, 0x5a, sizeof(buf));
+	for (i = 0; i < 3; i++)
+		FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
+	for (i = 0; i < 2; i++)
+		FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
+	len = vsc_cdb_rw(cdb, false, 16, LUN0_BLOCKS, 1);
+	r = vsc_cmd(d, VSC_VQ_REQ(0), 1, 0, cdb, len, NULL, 0, buf, BS, &res, 5000);
+	FT_ASSERT(!r && res.status == 0x02, "READ past the end: %s, status 0x%02x",
+		  vt_errstr(r), res.status);
+	len = vsc_cdb_tur(cdb);
+	r = vsc_cmd(d, VSC_VQ_REQ(0), 77, 0, cdb, len, NULL, 0, NULL, 0, &res, 5000);
+	FT_ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET,
+		  "TUR to target 77: %s, response %s", vt_errstr(r),
+		  vsc_response_name(res.response));
+	stats_get("vq2", &a);
+	stats_get("io", &io);
+	if (!vsc_cfs_read(VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/stats", (char *)buf,
+			  sizeof(buf)))
+		vt_note("tpgt_1/stats:\n%s", (char *)buf);
+	FT_ASSERT(a.requests - b.requests == 7, "requests went %lld -> %lld, want +7",
+		  b.requests, a.requests);
+	FT_ASSERT(a.completed - b.completed == 6, "completed went %lld -> %lld, want +6",
+		  b.completed, a.completed);
+	FT_ASSERT(a.bytes_out - b.bytes_out == 3 * 8 * BS, "bytes_out went %lld -> %lld, want +%d",
+		  b.bytes_out, a.bytes_out, 3 * 8 * BS);
+	FT_ASSERT(a.bytes_in - b.bytes_in == 2 * 16 * BS, "bytes_in went %lld -> %lld, want +%d",
+		  b.bytes_in, a.bytes_in, 2 * 16 * BS);
+	FT_ASSERT(a.status_errors - b.status_errors == 1, "status_errors went %lld -> %lld, want +1",
+		  b.status_errors, a.status_errors);
+	FT_ASSERT(a.rejected - b.rejected == 1, "rejected went %lld -> %lld, want +1",
+		  b.rejected, a.rejected);
+	FT_ASSERT(a.inflight_max >= 1, "inflight_max %lld after 7 commands", a.inflight_max);
+	FT_ASSERT(io.requests == a.requests && io.bytes_in == a.bytes_in &&
+		  io.bytes_out == a.bytes_out,
+		  "io line (requests %lld in %lld out %lld) is not the sum of one used queue",
+		  io.requests, io.bytes_in, io.bytes_out);
+}
+
+#define TRACEFS "/sys/kernel/tracing"
+
+/* The whole of @path (a trace file, read until EOF) into @buf; false on error. */
+static bool read_all(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = 0;
+	return true;
+}
+
+/* Lines of @text that contain every one of @a, @b and @c. */
+static unsigned int count_lines(const char *text, const char *a, const char *b,
+				const char *c)
+{
+	unsigned int n = 0;
+	const char *p = text;
+
+	while (*p) {
+		const char *end = strchr(p, '\n');
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+		char line[512];
+
+		snprintf(line, sizeof(line), "%.*s", (int)(l < sizeof(line) ? l : sizeof(line) - 1), p);
+		if (strstr(line, a) && strstr(line, b) && strstr(line, c))
+			n++;
+		p += l + (end ? 1 : 0);
+	}
+	return n;
+}
+
+/*
+ * The tcm_vhost trace events tell a request's steps: 2 WRITE(10)s of 8
+ * blocks and 1 READ(10) of 8 on request queue 0 give 3 tvh_cmd_taken with
+ * their opcode and length, 3 tvh_cmd_submitted and 3 tvh_cmd_done with
+ * status GOOD and the bytes moved.
+ */
+FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace events")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	static char text[1 << 20];
+	uint8_t buf[8 * BS];
+	unsigned int w, r, sub, done;
+	int ret;
+
+	if (!d)
+		return;
+	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	if (!vsc_path_exists(TRACEFS "/trace"))
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	FT_ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
+		  "no %s/events/tcm_vhost", TRACEFS);
+	ret = vsc_cfs_write(TRACEFS "/trace", "");
+	if (!ret)
+		ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
+	FT_ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
+	memset(buf, 0xa5, sizeof(buf));
+	ret = ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 200, 8, buf, NULL) &&
+	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 208, 8, buf, NULL) &&
+	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 200, 8, buf, NULL);
+	vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "0");
+	FT_ASSERT(ret, "I/O with tracing on failed");
+	FT_ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
+	vsc_cfs_write(TRACEFS "/trace", "");
+	w = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x2a len=4096", "dir=w");
+	r = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x28 len=4096", "dir=r");
+	sub = count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=");
+	done = count_lines(text, "tvh_cmd_done: vq=2 ", "status=0x00", "transferred=4096");
+	vt_note("trace:\n%s", text);
+	FT_ASSERT(w == 2 && r == 1, "tvh_cmd_taken: %u WRITE(10) and %u READ(10) of 4096 bytes, want 2 and 1",
+		  w, r);
+	FT_ASSERT(sub == 3, "tvh_cmd_submitted: %u, want 3", sub);
+	FT_ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
 }

@@ -18,9 +18,10 @@ import sys
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SOURCES = ["Kbuild", "Makefile", "scripts", "tcm_vhost.c", "tcm_vhost_io.c",
            "tcm_vhost_ctl.c", "tcm_vhost_fabric.c", "tcm_vhost.h",
-           "tcm_vhost_compat.h", "vhost_scsi_ioctl.h"]
+           "tcm_vhost_compat.h", "tcm_vhost_trace.h", "vhost_scsi_ioctl.h"]
 
-# name: (file, text to replace, replacement, vsc-functional filter, VM timeout)
+# name: (file, text to replace, replacement, [suite:]filter (default suite:
+# functional), VM timeout)
 MUTANTS = {
     "wrong-residual": (
         "tcm_vhost_io.c",
@@ -38,6 +39,62 @@ MUTANTS = {
         "\t\t\tcontinue;\n"
         "\t\tused[n].id = cpu_to_vhost32(vq, cmd->head);\n",
         "io.", 600),
+    # From 6.10 on: the dead owner's vhost worker runs nothing, and the TMF
+    # answered after kill -9 must still be finished (default KV is 6.12).
+    "dead-worker-work-lost": (
+        "tcm_vhost.c",
+        "\t\tqueue_work(system_wq, &vdev->reap_work);\n",
+        "",
+        "badinput:owner_killed_tmf_inflight", 300),
+    "aborted-tmf-unanswered": (
+        "tcm_vhost_ctl.c",
+        "\tif (!tmf->answered) {\n",
+        "\tif (0) {\n",
+        "tmf:abort_set_then_lun_reset", 400),
+    "pi-partial-tuples": (
+        "tcm_vhost_io.c",
+        "\tif ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)\n\t\treturn false;\n",
+        "",
+        "badinput:pi_not_whole_tuples", 300),
+    # #12.6: no bound on the bounce copies one device holds.
+    "bounce-unbounded": (
+        "tcm_vhost_io.c",
+        "\tif (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES) {",
+        "\tif (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES && 0) {",
+        "badinput:bounce_bound_busy", 300),
+    # #12 (also checked): a nexus keeps the initiator's first PI type.
+    "fabric-prot-type-stale": (
+        "tcm_vhost_fabric.c",
+        "\tsess->se_node_acl->saved_prot_type = tpg->prot_type;\n"
+        "\tsess->sess_prot_type = tpg->prot_type;\n",
+        "",
+        "cfg.fabric_prot_type_new_nexus", 300),
+    # #12.7: used length and dirty log without the data-in PI.
+    "pi-in-not-logged": (
+        "tcm_vhost_io.c",
+        "\t\t      sizeof(resp) + pi_written + data_written);\n"
+        "\treturn sizeof(resp) + pi_written + data_written;",
+        "\t\t      sizeof(resp) + data_written);\n"
+        "\treturn sizeof(resp) + data_written;",
+        "badinput:log_covers_pi_in", 300),
+    # Teardown's drain under the global TPG list lock again.
+    "teardown-under-list-lock": (
+        "tcm_vhost.c",
+        "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
+        "\tmutex_unlock(&vdev->dev.mutex);\n",
+        "\tmutex_lock(&tvh_tpg_list_lock);\n"
+        "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
+        "\tmutex_unlock(&vdev->dev.mutex);\n"
+        "\tmutex_unlock(&tvh_tpg_list_lock);\n",
+        "badinput:teardown_stuck_others_attach", 300),
+    # completions of data-out commands counted as data-in
+    "stats-direction-swapped": (
+        "tcm_vhost_io.c",
+        "\telse if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))\n"
+        "\t\ttvh_stat_add(vq, TVH_STAT_BYTES_IN, transferred);\n",
+        "\telse if (1)\n"
+        "\t\ttvh_stat_add(vq, TVH_STAT_BYTES_IN, transferred);\n",
+        "queue.stats_count_what_the_guest_sent", 300),
     "leaked-command-on-teardown": (
         "tcm_vhost_io.c",
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n",
@@ -79,11 +136,17 @@ def main():
             failed += 1
             continue
         log = os.path.join(TOP, "build", "mutants", name + ".log")
+        suite, filt = (spec[3].split(":", 1) if ":" in spec[3]
+                       else ("functional", spec[3]))
+        # as make check boots the badinput VM: stale pages show as 0xaa
+        env = dict(os.environ)
+        if suite == "badinput":
+            env["VM_APPEND"] = "init_on_alloc=0 page_poison=1"
         r = subprocess.run(
             [os.path.join(TOP, "tests/vm/run"), "-t", str(spec[4]), "-l", log,
              "-e", "TCM_VHOST_KO=/project/" + ko, "--",
-             "tests/functional/run.sh", "tcm_vhost", "--filter", spec[3]],
-            capture_output=True, text=True, cwd=TOP)
+             f"tests/{suite}/run.sh", "tcm_vhost", "--filter", filt],
+            capture_output=True, text=True, cwd=TOP, env=env)
         fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL: ")]
         if r.returncode != 0:
             why = fails[0][6:] if fails else f"VM exit {r.returncode}"

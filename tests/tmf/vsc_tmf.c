@@ -714,6 +714,91 @@ static void t_lun_reset_load(void)
 	tmf_under_load(&tc);
 }
 
+/*
+ * A TMF that target_core aborts: an ABORT_TASK_SET waits for its slow
+ * commands when a LOGICAL_UNIT_RESET of the same LUN arrives; the reset
+ * aborts the pending ABORT_TASKs without answering them (no queue_tm_rsp,
+ * only release_cmd).  Each TMF must still get exactly one answer, and the
+ * device must tear down afterwards.
+ */
+static void t_abort_set_then_lun_reset(void)
+{
+	struct vsc_dev *d;
+	struct vsc_ctl set = { 0 }, reset = { 0 };
+	struct flight f;
+	uint64_t deadline;
+	unsigned int i;
+	int e;
+
+	if (upstream_lun_reset_unsafe())
+		return;
+	d = open_dev(false);
+	if (!d)
+		return;
+	if (!clear_ua(d, LUN_SLOW0)) {
+		close_dev(d);
+		return;
+	}
+	flight_init(&f, 6);
+	for (i = 0; i < 6 && !vt_failed(); i++) {
+		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, 0x5300 + i);
+		if (e)
+			FAIL("submit %u: %s", i, vt_errstr(e));
+		f.affected[f.n - 1] = true;
+	}
+	if (vt_failed())
+		goto out;
+	kick_all(d);
+	settle_ms(150);
+	vsc_tmf_init(&set, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, TGT, LUN_SLOW0, 0);
+	vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_SLOW0, 0);
+	e = vsc_ctl_submit(d, &set);
+	if (e) {
+		FAIL("submit ABORT_TASK_SET: %s", vt_errstr(e));
+		goto out;
+	}
+	vsc_kick(d, VSC_VQ_CTL);
+	settle_ms(100);	/* its ABORT_TASKs now wait for the slow READs */
+	e = vsc_ctl_submit(d, &reset);
+	if (e) {
+		FAIL("submit LOGICAL_UNIT_RESET: %s", vt_errstr(e));
+		goto out;
+	}
+	vsc_kick(d, VSC_VQ_CTL);
+	deadline = vsc_now_ns() + (uint64_t)TMO * 1000000;
+	while ((!set.op.done || !reset.op.done) && vsc_now_ns() < deadline) {
+		e = vsc_reap(d, VSC_VQ_CTL, 100);
+		if (e < 0)
+			break;
+	}
+	if (!set.op.done || !reset.op.done) {
+		FAIL("no answer within %d ms to %s%s", TMO,
+		     set.op.done ? "" : "ABORT_TASK_SET ",
+		     reset.op.done ? "" : "LOGICAL_UNIT_RESET");
+		goto out;
+	}
+	/* what is on the used rings now was answered before the TMFs */
+	vsc_reap(d, VSC_VQ_REQ(0), 0);
+	vsc_reap(d, VSC_VQ_REQ(1), 0);
+	for (i = 0; i < f.n; i++)
+		f.before[i] = f.r[i].op.done;
+	if (!is_complete(reset.response))
+		FAIL("LOGICAL_UNIT_RESET: %s", resp_name(reset.response));
+	if (set.response != S_COMPLETE && set.response != S_SUCCEEDED &&
+	    set.response != S_REJECTED && set.response != VIRTIO_SCSI_S_FAILURE)
+		FAIL("ABORT_TASK_SET: %s is not an allowed answer", resp_name(set.response));
+	note("ABORT_TASK_SET -> %s, LOGICAL_UNIT_RESET -> %s", resp_name(set.response),
+	     resp_name(reset.response));
+	if (!flight_check(d, &f, true, NULL, NULL))
+		goto out;
+	verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
+out:
+	vsc_ctl_release(d, &set);
+	vsc_ctl_release(d, &reset);
+	flight_free(d, &f);
+	close_dev(d);
+}
+
 static void t_i_t_nexus_reset_load(void)
 {
 	struct tmf_case tc = {
@@ -823,6 +908,19 @@ static void t_bad_lun_reset(void)
 static void t_bad_lun_abort(void)
 {
 	bad_lun(VIRTIO_SCSI_T_TMF_ABORT_TASK);
+}
+
+/* The TMFs served from the commands in flight check their LUN too. */
+static void t_bad_lun_groups(void)
+{
+	static const uint32_t subs[] = {
+		VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET,
+		VIRTIO_SCSI_T_TMF_QUERY_TASK, VIRTIO_SCSI_T_TMF_QUERY_TASK_SET,
+	};
+	unsigned int k;
+
+	for (k = 0; k < sizeof(subs) / sizeof(subs[0]) && !vt_failed(); k++)
+		bad_lun(subs[k]);
 }
 
 static bool an(struct vsc_dev *d, bool subscribe, uint8_t tgt, uint32_t events,
@@ -1367,6 +1465,7 @@ static const struct test tests[] = {
 	{ "clear_task_set", t_clear_task_set, true, UP_ABORT },
 	{ "lun_reset_load", t_lun_reset_load, true,
 	  "upstream LUN RESET with commands in flight" },
+	{ "abort_set_then_lun_reset", t_abort_set_then_lun_reset, true, UP_ABORT },
 	{ "i_t_nexus_reset_load", t_i_t_nexus_reset_load, true, UP_ABORT },
 	{ "query_task", t_query_task, true, UP_ABORT },
 	{ "query_task_set", t_query_task_set, true, UP_ABORT },
@@ -1375,6 +1474,7 @@ static const struct test tests[] = {
 	  "upstream answers a TMF to an unknown target with a command response" },
 	{ "bad_lun_reset", t_bad_lun_reset, false, NULL },
 	{ "bad_lun_abort", t_bad_lun_abort, false, UP_ABORT },
+	{ "bad_lun_groups", t_bad_lun_groups, false, UP_ABORT },
 	{ "an_query_subscribe", t_an_query_subscribe, false,
 	  "upstream answers AN to an unknown target with a command response" },
 	{ "short_tmf", t_short_tmf, false,

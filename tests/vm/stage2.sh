@@ -28,9 +28,33 @@ hostname "${TCMV_HOSTNAME:-vm}"
 ip link set lo up 2>/dev/null
 
 echo "TCMV-BEGIN-$TCMV_NONCE"
+# A task that hangs in the kernel is reported (hung_task, KERN_ERR) without its stack, which
+# the console's loglevel hides; nothing after it can finish either. So the first report gets
+# the blocked tasks' stacks and the CPUs' backtraces printed here, and the VM powers off a
+# minute later instead of running into its timeout. The parent sees no exit marker.
+hang_watch() {
+	local s
+	while sleep 10; do
+		dmesg | grep -q 'blocked for more than' || continue
+		echo "stage2: a task hung in the kernel; blocked tasks and CPU backtraces follow"
+		s=$(dmesg | wc -l)
+		echo w >/proc/sysrq-trigger
+		echo l >/proc/sysrq-trigger
+		sleep 2
+		dmesg | grep -m 3 'blocked for more than'
+		dmesg | tail -n +"$s" | head -n 300
+		sleep 60
+		echo "stage2: powering off after the hung task"
+		echo o >/proc/sysrq-trigger
+		return
+	done
+}
+hang_watch &
+hang_pid=$!
 cd "${TCMV_CWD:-/}" || echo "stage2: cannot cd to $TCMV_CWD"
 bash -c "$(<"$run/cmd")" </dev/null
 rc=$?
+kill "$hang_pid" 2>/dev/null
 
 # Kernel complaints: anything that means the kernel found a bug. Harmless emulation
 # artifacts are ignored: kvm_amd's "Unhandled WRMSR" in L1, and L2's boot-time

@@ -21,8 +21,8 @@
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-SOURCES := tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c tcm_vhost_fabric.c \
-	   tcm_vhost.h tcm_vhost_compat.h tcm_vhost_trace.h vhost_scsi_ioctl.h
+# The module's sources: every tcm_vhost*.[ch] and the uapi header.
+SOURCES := $(sort $(wildcard tcm_vhost*.[ch])) vhost_scsi_ioctl.h
 
 # make check runs every kernel unless KV was given (command line or environment).
 ifeq ($(filter command line environment,$(origin KV)),)

@@ -133,7 +133,7 @@ static void tvh_release_request_queues(struct tvh_dev *vdev)
 {
 	int i;
 
-	tvh_io_threads_stop(vdev);
+	tvh_vq_threads_stop(vdev);
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
 		tvh_io_pool_destroy(&vdev->vqs[i]);
 }
@@ -266,7 +266,7 @@ static int tvh_request_queues_prepare(struct tvh_dev *vdev)
 			goto out_release;
 	}
 	if (tvh_vq_threads) {
-		ret = tvh_io_threads_start(vdev);
+		ret = tvh_vq_threads_start(vdev);
 		if (ret)
 			goto out_release;
 	}
@@ -471,7 +471,7 @@ static int tvh_open(struct inode *inode, struct file *f)
 	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT, 0, true,
 		       NULL);
 	for (i = VHOST_SCSI_VQ_IO; i < nvqs; i++)
-		tvh_io_init_kick(&vdev->vqs[i]);
+		tvh_vq_init_kick(&vdev->vqs[i]);
 	f->private_data = vdev;
 	return 0;
 

@@ -5,8 +5,12 @@
  * Where things live:
  *   tcm_vhost.c         module load/unload, parameters, /dev/vhost-scsi,
  *                       ioctls, endpoint set/clear and device teardown
- *   tcm_vhost_io.c      request virtqueues: command pool, descriptor parsing,
- *                       guest memory mapping, submission, completion
+ *   tcm_vhost_vq.c      what every virtqueue uses: taking chains, writing
+ *                       responses, the serve loop, the kick hook and the
+ *                       request queue threads
+ *   tcm_vhost_map.c     guest memory for target_core: pinned pages, bounces
+ *   tcm_vhost_io.c      request virtqueues: command pool, request parsing,
+ *                       submission, completion, the dirty-log wait
  *   tcm_vhost_ctl.c     control queue (task management, AN) and event queue
  *   tcm_vhost_fabric.c  target_core_fabric_ops and the configfs tree
  *   tcm_vhost_compat.h  everything that depends on the kernel version
@@ -21,7 +25,7 @@
  *
  * Context rules.  Everything that touches a virtqueue or guest memory runs
  * with that queue's mutex held, in a thread that has the owner's mm: the
- * device's vhost worker, or the request queue's thread (tcm_vhost_io.c),
+ * device's vhost worker, or the request queue's thread (tcm_vhost_vq.c),
  * which runs in the owner's cgroups like the vhost worker does.
  * target_core calls back from its own contexts (queue_status, queue_data_in,
  * queue_tm_rsp, aborted_task, release_cmd); those callbacks only push the
@@ -77,6 +81,8 @@
 #define TVH_ASC_INVALID_FIELD_IN_CDB 0x24
 /* Bounce copies (misaligned data, PI) one device may hold at once: 64 MiB. */
 #define TVH_MAX_BOUNCE_PAGES ((64U << 20) >> PAGE_SHIFT)
+/* Bytes of one T10 PI tuple (guard, application and reference tags). */
+#define TVH_PI_TUPLE_SIZE 8
 
 /* Module parameters, validated when set (tcm_vhost.c). */
 extern unsigned int tvh_max_io_vqs;
@@ -164,7 +170,7 @@ struct tvh_cmd {
 	/* Aligned copy of misaligned data (Windows guests), or NULL. */
 	struct scatterlist *bounce_sgl;
 	unsigned int bounce_nents;
-	/* Our copy of the guest's PI (tvh_io_bounce_prot()), or NULL. */
+	/* Our copy of the guest's PI (tvh_map_bounce_prot()), or NULL. */
 	struct scatterlist *prot_bounce_sgl;
 	unsigned int prot_bounce_nents;
 	u32 prot_len;			/* PI bytes, either direction */
@@ -191,9 +197,9 @@ enum tvh_vq_pending {
  * per online CPU, each set-up request queue served by exactly one.  It runs
  * with the owner's mm and in the owner's cgroups, as the vhost worker does.
  * Created at SET_ENDPOINT before the queues start, stopped once they are
- * idle again; immutable in between (tcm_vhost_io.c).
+ * idle again; immutable in between (tcm_vhost_vq.c).
  */
-struct tvh_io_thread {
+struct tvh_vq_thread {
 	struct task_struct *task;
 	struct tvh_dev *vdev;
 	struct task_struct *owner;	/* start-up only: whose cgroups */
@@ -253,9 +259,9 @@ struct tvh_vq {
 	 * under dev.mutex before the backend, cleared after the queue is
 	 * idle; readers (kick wake-ups, completions) use RCU.
 	 */
-	struct tvh_io_thread __rcu *thread;
+	struct tvh_vq_thread __rcu *thread;
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
-	/* Entries of vq.log filled by the last tvh_get_desc() (vq.mutex). */
+	/* Entries of vq.log filled by the last tvh_vq_get_desc() (vq.mutex). */
 	unsigned int log_num;
 	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */
 };
@@ -283,7 +289,7 @@ struct tvh_dev {
 	struct tvh_tpg **targets;
 	char wwpn[VHOST_SCSI_WWPN_LEN];	/* dev.mutex */
 	/* Request queue threads, set with the endpoint (dev.mutex). */
-	struct tvh_io_thread **threads;
+	struct tvh_vq_thread **threads;
 	unsigned int nthreads;
 	bool spare_cpus;		/* nthreads < online CPUs at start */
 
@@ -317,17 +323,38 @@ enum tvh_pass {
 void tvh_dev_queue_work(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 			struct vhost_work *work);
 
+/* tcm_vhost_vq.c */
+int tvh_vq_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
+		    unsigned int *in_num);
+void tvh_vq_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
+		       unsigned int in_num, struct iov_iter *out,
+		       struct iov_iter *in);
+void tvh_vq_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
+		      unsigned int log_num, u64 len);
+void tvh_vq_put_resp(struct vhost_virtqueue *vq, struct iov_iter *in,
+		     unsigned int head, const void *resp, size_t len);
+void tvh_vq_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
+		   unsigned int head, const void *resp, size_t len);
+void tvh_vq_serve(struct vhost_virtqueue *vq,
+		  int (*handle_one)(struct vhost_virtqueue *vq,
+				    struct tvh_tpg **targets));
+bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what);
+void tvh_vq_init_kick(struct tvh_vq *tvq);
+int tvh_vq_threads_start(struct tvh_dev *vdev);
+void tvh_vq_threads_stop(struct tvh_dev *vdev);
+
+/* tcm_vhost_map.c */
+int tvh_map_pin(struct tvh_sgbuf *buf, struct iov_iter *iter, size_t len);
+void tvh_map_put(struct tvh_sgbuf *buf, bool dirty);
+void tvh_map_copy(struct scatterlist *dst, unsigned int dst_nents,
+		  struct scatterlist *src, unsigned int src_nents, size_t len);
+int tvh_map_bounce(struct tvh_cmd *cmd, int dir);
+int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir);
+void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
+			 unsigned int nents);
+
 /* tcm_vhost_io.c */
-int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
-		 unsigned int *in_num);
-void tvh_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
-		    unsigned int in_num, struct iov_iter *out,
-		    struct iov_iter *in);
-void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
-		   unsigned int log_num, u64 len);
-void tvh_serve_queue(struct vhost_virtqueue *vq,
-		     int (*handle_one)(struct vhost_virtqueue *vq,
-				       struct tvh_tpg **targets));
+int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
@@ -335,15 +362,9 @@ void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
-void tvh_io_init_kick(struct tvh_vq *tvq);
-int tvh_io_threads_start(struct tvh_dev *vdev);
-void tvh_io_threads_stop(struct tvh_dev *vdev);
 int tvh_io_queue_answer(struct se_cmd *se_cmd);
 void tvh_io_aborted(struct se_cmd *se_cmd);
 void tvh_io_release(struct se_cmd *se_cmd);
-void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
-		       unsigned int head, u8 response, u8 status,
-		       const u8 *sense, u32 sense_len);
 
 /* tcm_vhost_ctl.c */
 void tvh_ctl_handle_kick(struct vhost_work *work);
@@ -369,7 +390,7 @@ static inline struct tvh_dev *tvh_vq_dev(struct vhost_virtqueue *vq)
 	return container_of(vq->dev, struct tvh_dev, dev);
 }
 
-static inline struct tvh_vq *tvh_vq(struct vhost_virtqueue *vq)
+static inline struct tvh_vq *to_tvh_vq(struct vhost_virtqueue *vq)
 {
 	return container_of(vq, struct tvh_vq, vq);
 }
@@ -394,14 +415,14 @@ static inline bool tvh_decode_lun(const u8 *lun, u8 *target, u64 *unpacked)
 
 static inline unsigned int tvh_vq_index(struct vhost_virtqueue *vq)
 {
-	return tvh_vq(vq) - tvh_vq_dev(vq)->vqs;
+	return to_tvh_vq(vq) - tvh_vq_dev(vq)->vqs;
 }
 
 /* Count @n into counter @stat of @vq; the caller holds vq->mutex. */
 static inline void tvh_stat_add(struct vhost_virtqueue *vq, enum tvh_stat stat,
 				u64 n)
 {
-	u64 *counter = &tvh_vq(vq)->stats[stat];
+	u64 *counter = &to_tvh_vq(vq)->stats[stat];
 
 	lockdep_assert_held(&vq->mutex);
 	WRITE_ONCE(*counter, *counter + n);
@@ -411,7 +432,7 @@ static inline void tvh_stat_add(struct vhost_virtqueue *vq, enum tvh_stat stat,
 static inline void tvh_stat_max(struct vhost_virtqueue *vq, enum tvh_stat stat,
 				u64 v)
 {
-	u64 *counter = &tvh_vq(vq)->stats[stat];
+	u64 *counter = &to_tvh_vq(vq)->stats[stat];
 
 	lockdep_assert_held(&vq->mutex);
 	if (v > *counter)

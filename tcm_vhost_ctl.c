@@ -47,17 +47,6 @@ struct tvh_tmf {
 	struct llist_node node;		/* on vdev->tmf_done */
 };
 
-/* Write @len bytes of response at the start of @in and return @head. */
-static void tvh_ctl_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
-			   unsigned int head, const void *resp, size_t len)
-{
-	if (copy_to_iter(resp, len, in) != len)
-		tvh_guest_err(vq, "control request %u: response not writable\n",
-			      head);
-	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, len);
-	vhost_add_used(vq, head, len);
-}
-
 static u8 tvh_tmr_to_virtio(u8 tmr_response)
 {
 	switch (tmr_response) {
@@ -188,10 +177,8 @@ void tvh_tmf_done_work(struct vhost_work *work)
 			continue;	/* a group's part: the group answers */
 		trace_tvh_tmf_done(tmf->head, tmf->response);
 		iov_iter_init(&iter, ITER_DEST, &tmf->resp_iov, 1, 1);
-		if (copy_to_iter(&tmf->response, 1, &iter) != 1)
-			tvh_guest_err(vq, "control request %u: response not writable\n",
-				      tmf->head);
-		tvh_log_write(vq, &tmf->log, tmf->log_num, 1);
+		tvh_vq_put_resp(vq, &iter, tmf->head, &tmf->response, 1);
+		tvh_vq_log_write(vq, &tmf->log, tmf->log_num, 1);
 		vhost_add_used(vq, tmf->head, 1);
 	}
 	vhost_signal(vq->dev, vq);
@@ -225,7 +212,7 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
 	if (resp_iov) {
 		tmf->resp_iov.iov_base = resp_iov->iov_base;
 		tmf->resp_iov.iov_len = 1;
-		if (tvh_vq(vq)->log_num) {
+		if (to_tvh_vq(vq)->log_num) {
 			tmf->log = vq->log[0];
 			tmf->log_num = 1;
 		} else {
@@ -276,7 +263,7 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	/* A tag taken for a command not filled in yet: not in flight. */
 	if (!test_bit(TVH_CMD_LIVE, &cmd->flags))
 		return true;
-	smp_rmb();	/* pairs with smp_mb__before_atomic() in io.c */
+	smp_rmb();	/* pairs with smp_mb__before_atomic() in tvh_io_start() */
 	lun = READ_ONCE(cmd->lun);
 	id = READ_ONCE(cmd->id);
 	if (READ_ONCE(cmd->target) != scan->target ||
@@ -468,7 +455,7 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 
 answer:
 	trace_tvh_tmf_done(head, resp.response);
-	tvh_ctl_answer(vq, in, head, &resp, sizeof(resp));
+	tvh_vq_answer(vq, in, head, &resp, sizeof(resp));
 	return TVH_ANSWERED;
 }
 
@@ -503,7 +490,7 @@ static void tvh_an_answer(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 
 	if (!tvh_decode_lun(req->lun, &target, &lun) || !targets[target])
 		resp.response = VIRTIO_SCSI_S_BAD_TARGET;
-	tvh_ctl_answer(vq, in, head, &resp, sizeof(resp));
+	tvh_vq_answer(vq, in, head, &resp, sizeof(resp));
 }
 
 static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
@@ -520,13 +507,13 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 	int head;
 	u32 type;
 
-	head = tvh_get_desc(vq, &out_num, &in_num);
+	head = tvh_vq_get_desc(vq, &out_num, &in_num);
 	if (head < 0)
 		return head;
 	if (head == vq->num)
 		return TVH_EMPTY;
 
-	tvh_desc_iters(vq, out_num, in_num, &out, &in);
+	tvh_vq_desc_iters(vq, out_num, in_num, &out, &in);
 
 	probe = out;
 	if (!copy_from_iter_full(&type_raw, sizeof(type_raw), &probe)) {
@@ -552,7 +539,7 @@ static int tvh_ctl_handle_one(struct vhost_virtqueue *vq,
 			      head, req_len);
 		/* The response byte is last in both layouts. */
 		failure[resp_len - 1] = VIRTIO_SCSI_S_FAILURE;
-		tvh_ctl_answer(vq, &in, head, failure, resp_len);
+		tvh_vq_answer(vq, &in, head, failure, resp_len);
 		return TVH_ANSWERED;
 	}
 
@@ -569,8 +556,8 @@ drop:
 
 void tvh_ctl_handle_kick(struct vhost_work *work)
 {
-	tvh_serve_queue(container_of(work, struct vhost_virtqueue, poll.work),
-			tvh_ctl_handle_one);
+	tvh_vq_serve(container_of(work, struct vhost_virtqueue, poll.work),
+		     tvh_ctl_handle_one);
 }
 
 /*
@@ -591,7 +578,7 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	lockdep_assert_held(&vq->mutex);
 	for (;;) {
 		vhost_disable_notify(&vdev->dev, vq);
-		head = tvh_get_desc(vq, &out_num, &in_num);
+		head = tvh_vq_get_desc(vq, &out_num, &in_num);
 		if (head < 0)
 			return false;
 		if (head == vq->num) {
@@ -632,10 +619,8 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 		evt.lun[3] = e->lun & 0xff;
 	}
 	iov_iter_init(&in, ITER_DEST, vq->iov, in_num, sizeof(evt));
-	if (copy_to_iter(&evt, sizeof(evt), &in) != sizeof(evt))
-		tvh_guest_err(vq, "event buffer %d: not writable\n", head);
-	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, sizeof(evt));
-	vhost_add_used_and_signal(&vdev->dev, vq, head, sizeof(evt));
+	tvh_vq_answer(vq, &in, head, &evt, sizeof(evt));
+	vhost_signal(&vdev->dev, vq);
 	return true;
 }
 

@@ -8,7 +8,7 @@
  * device-writable part holds room for a virtio_scsi_cmd_resp and then the
  * data-in bytes.  Headers may be split across any number of descriptors.
  * Data pages are pinned where they are and given to target_core as a
- * scatterlist: nothing is copied.
+ * scatterlist: nothing is copied (tcm_vhost_map.c).
  *
  * Every request gets exactly one answer on the used ring: a SCSI status from
  * target_core, or a virtio-scsi error response built here when the request
@@ -17,13 +17,8 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/blk_types.h>
-#include <linux/cgroup.h>
-#include <linux/completion.h>
 #include <linux/delay.h>
-#include <linux/kthread.h>
 #include <linux/mm.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
@@ -32,83 +27,21 @@
 
 #include "tcm_vhost.h"
 
-/**
- * tvh_get_desc - take the next descriptor chain of @vq into vq->iov
- * @vq: the queue, mutex held
- * @out_num: device-readable iovecs, first in vq->iov
- * @in_num: device-writable iovecs, after them
- *
- * Returns the head, vq->num when the ring is empty, or a negative errno
- * (the vhost core has logged it).  While dirty logging is on (live
- * migration), the writable descriptors are also recorded in vq->log.
- */
-int tvh_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
-		 unsigned int *in_num)
-{
-	struct tvh_vq *tvq = tvh_vq(vq);
-	bool logging = vhost_has_feature(vq, VHOST_F_LOG_ALL);
-
-	lockdep_assert_held(&vq->mutex);
-
-	tvq->log_num = 0;
-	return vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out_num,
-				 in_num, logging ? vq->log : NULL,
-				 logging ? &tvq->log_num : NULL);
-}
-
-/*
- * Describe the chain tvh_get_desc() just took: @out over its device-readable
- * part (the request), @in over its device-writable part (the response).
- */
-void tvh_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
-		    unsigned int in_num, struct iov_iter *out,
-		    struct iov_iter *in)
-{
-	iov_iter_init(out, ITER_SOURCE, vq->iov, out_num,
-		      iov_length(vq->iov, out_num));
-	iov_iter_init(in, ITER_DEST, &vq->iov[out_num], in_num,
-		      iov_length(&vq->iov[out_num], in_num));
-}
-
-/*
- * Mark the first @len bytes of the writable descriptors in @log dirty:
- * what we just wrote into guest memory.  Under the queue's mutex, so the
- * log base cannot change underneath (CVE-2025-38074).  A log that cannot
- * be written is reported on the queue's error eventfd: the VMM must not
- * believe a migration that lost dirty pages.
- */
-void tvh_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
-		   unsigned int log_num, u64 len)
-{
-	if (log_num && len &&
-	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0) {
-		tvh_guest_err(vq, "cannot write the dirty log\n");
-		vq_err(vq, "dirty log not writable\n");
-	}
-}
-
-/* Build fixed-format sense for an error detected before target_core. */
-static void tvh_build_sense(u8 *sense, u8 key, u8 asc, u8 ascq)
-{
-	scsi_build_sense_buffer(0, sense, key, asc, ascq);
-}
-
 /* Count an answer given without target_core by what it tells the guest. */
 static void tvh_io_count_sync_answer(struct vhost_virtqueue *vq, u8 response,
 				     u8 status)
 {
-	if (response != VIRTIO_SCSI_S_OK)
-		tvh_stat_add(vq, TVH_STAT_REJECTED, 1);
-	else if (status == SAM_STAT_TASK_SET_FULL)
-		tvh_stat_add(vq, TVH_STAT_QUEUE_FULL, 1);
-	else if (status == SAM_STAT_BUSY)
-		tvh_stat_add(vq, TVH_STAT_BUSY, 1);
-	else
-		tvh_stat_add(vq, TVH_STAT_REJECTED, 1);	/* CHECK CONDITION of ours */
+	enum tvh_stat stat = TVH_STAT_REJECTED;	/* or CHECK CONDITION of ours */
+
+	if (response == VIRTIO_SCSI_S_OK && status == SAM_STAT_TASK_SET_FULL)
+		stat = TVH_STAT_QUEUE_FULL;
+	else if (response == VIRTIO_SCSI_S_OK && status == SAM_STAT_BUSY)
+		stat = TVH_STAT_BUSY;
+	tvh_stat_add(vq, stat, 1);
 }
 
 /**
- * tvh_send_cmd_resp - answer a request without target_core
+ * tvh_io_send_resp - answer a request without target_core
  * @vq: the queue, mutex held, in the worker
  * @resp_iter: where the response header goes (consumed)
  * @head: descriptor head to return
@@ -119,9 +52,9 @@ static void tvh_io_count_sync_answer(struct vhost_virtqueue *vq, u8 response,
  *
  * The caller signals the guest once its pass is over.
  */
-void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
-		       unsigned int head, u8 response, u8 status,
-		       const u8 *sense, u32 sense_len)
+static void tvh_io_send_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
+			     unsigned int head, u8 response, u8 status,
+			     const u8 *sense, u32 sense_len)
 {
 	struct virtio_scsi_cmd_resp resp = {
 		.response = response,
@@ -135,252 +68,18 @@ void tvh_send_cmd_resp(struct vhost_virtqueue *vq, struct iov_iter *resp_iter,
 		memcpy(resp.sense, sense, sense_len);
 		resp.sense_len = cpu_to_vhost32(vq, sense_len);
 	}
-	if (copy_to_iter(&resp, sizeof(resp), resp_iter) != sizeof(resp))
-		tvh_guest_err(vq, "request %u: response buffer not writable\n",
-			      head);
-	tvh_log_write(vq, vq->log, tvh_vq(vq)->log_num, sizeof(resp));
-	vhost_add_used(vq, head, sizeof(resp));
+	tvh_vq_answer(vq, resp_iter, head, &resp, sizeof(resp));
 }
 
-static void tvh_send_check_condition(struct vhost_virtqueue *vq,
-				     struct iov_iter *resp_iter,
-				     unsigned int head, u8 asc)
+static void tvh_io_check_condition(struct vhost_virtqueue *vq,
+				   struct iov_iter *resp_iter,
+				   unsigned int head, u8 asc)
 {
 	u8 sense[TRANSPORT_SENSE_BUFFER] = {};
 
-	tvh_build_sense(sense, ILLEGAL_REQUEST, asc, 0);
-	tvh_send_cmd_resp(vq, resp_iter, head, VIRTIO_SCSI_S_OK,
-			  SAM_STAT_CHECK_CONDITION, sense, TVH_SENSE_FIXED_LEN);
-}
-
-/* Unpin the pages of @buf; @dirty when the backend wrote into them. */
-static void tvh_sgbuf_put(struct tvh_sgbuf *buf, bool dirty)
-{
-	unsigned int i;
-
-	for (i = 0; i < buf->nents; i++) {
-		/* A page still dirty needs no lock to stay so (as bio does). */
-		if (dirty && !PageDirty(buf->pages[i]))
-			set_page_dirty_lock(buf->pages[i]);
-		put_page(buf->pages[i]);
-	}
-	if (buf->sgl != buf->own_sgl) {
-		kvfree(buf->sgl);
-		kvfree(buf->pages);
-		buf->sgl = buf->own_sgl;
-		buf->pages = buf->own_pages;
-		buf->cap = buf->own_cap;
-	}
-	buf->nents = 0;
-	buf->misaligned = false;
-}
-
-/*
- * Make room for @npages entries.  Commands up to the preallocated size
- * (module parameter inline_sg) never allocate.
- */
-static int tvh_sgbuf_reserve(struct tvh_sgbuf *buf, unsigned int npages)
-{
-	if (npages <= buf->cap)
-		return 0;
-	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL_ACCOUNT);
-	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages),
-				    GFP_KERNEL_ACCOUNT);
-	if (!buf->sgl || !buf->pages) {
-		kvfree(buf->sgl);
-		kvfree(buf->pages);
-		buf->sgl = buf->own_sgl;
-		buf->pages = buf->own_pages;
-		return -ENOMEM;
-	}
-	buf->cap = npages;
-	return 0;
-}
-
-/**
- * tvh_sgbuf_map - pin the next @len bytes of @iter into @buf
- * @buf: empty scatterlist buffer
- * @iter: guest buffers, advanced by @len on success
- * @len: bytes to map, at most what @iter holds
- *
- * Pages are taken with their offsets as they are: misaligned guest buffers
- * are described exactly, not bounced.
- */
-static int tvh_sgbuf_map(struct tvh_sgbuf *buf, struct iov_iter *iter,
-			 size_t len)
-{
-	struct iov_iter it = *iter;
-	unsigned int npages;
-	int ret;
-
-	if (!len)
-		return 0;
-	iov_iter_truncate(&it, len);
-	npages = iov_iter_npages(&it, INT_MAX);
-	ret = tvh_sgbuf_reserve(buf, npages);
-	if (ret)
-		return ret;
-	sg_init_table(buf->sgl, npages);
-
-	while (iov_iter_count(&it)) {
-		struct page **pages = buf->pages + buf->nents;
-		size_t offset;
-		ssize_t bytes;
-
-		if (buf->nents >= npages)
-			return -EINVAL;
-		bytes = iov_iter_get_pages2(&it, pages, iov_iter_count(&it),
-					    npages - buf->nents, &offset);
-		if (bytes <= 0)
-			return bytes ? bytes : -EFAULT;
-		while (bytes) {
-			unsigned int seg = min_t(size_t, bytes,
-						 PAGE_SIZE - offset);
-
-			sg_set_page(&buf->sgl[buf->nents++], *pages++, seg,
-				    offset);
-			if ((offset | seg) & (SECTOR_SIZE - 1))
-				buf->misaligned = true;
-			bytes -= seg;
-			offset = 0;
-		}
-	}
-	sg_mark_end(&buf->sgl[buf->nents - 1]);
-	iov_iter_advance(iter, len);
-	return 0;
-}
-
-/* Copy the first @len bytes of @src into @dst. */
-static void tvh_sg_copy(struct scatterlist *dst, unsigned int dst_nents,
-			struct scatterlist *src, unsigned int src_nents,
-			size_t len)
-{
-	struct sg_mapping_iter miter;
-	size_t done = 0;
-
-	sg_miter_start(&miter, src, src_nents, SG_MITER_FROM_SG);
-	while (done < len && sg_miter_next(&miter)) {
-		size_t n = min(miter.length, len - done);
-
-		sg_pcopy_from_buffer(dst, dst_nents, miter.addr, n, done);
-		done += n;
-	}
-	sg_miter_stop(&miter);
-}
-
-/*
- * A bounce copy of @len bytes in whole pages, charged to the owner's memory
- * cgroup (the caller runs in its cgroups) and counted against the device's
- * TVH_MAX_BOUNCE_PAGES: -EBUSY past that, so that one guest with a slow
- * backstore cannot make the host hold more.
- */
-static int tvh_bounce_alloc(struct tvh_cmd *cmd, struct scatterlist **sgl,
-			    unsigned int *nents, u32 len, bool zero)
-{
-	atomic_t *held = &cmd->tvq->vdev->bounce_pages;
-	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
-	struct scatterlist *sg;
-
-	if (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES) {
-		atomic_sub(n, held);
-		return -EBUSY;
-	}
-	sg = kvmalloc_array(n, sizeof(*sg), GFP_KERNEL_ACCOUNT);
-	if (!sg)
-		goto out_unaccount;
-	sg_init_table(sg, n);
-	for (i = 0; i < n; i++) {
-		struct page *page = alloc_page(gfp);
-		u32 seg = min_t(u32, len, PAGE_SIZE);
-
-		if (!page)
-			goto out_free_pages;
-		sg_set_page(&sg[i], page, seg, 0);
-		len -= seg;
-	}
-	*sgl = sg;
-	*nents = n;
-	return 0;
-
-out_free_pages:
-	while (i--)
-		__free_page(sg_page(&sg[i]));
-	kvfree(sg);
-out_unaccount:
-	atomic_sub(n, held);
-	return -ENOMEM;
-}
-
-static void tvh_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
-			    unsigned int nents)
-{
-	unsigned int i;
-
-	if (!*sgl)
-		return;
-	for (i = 0; i < nents; i++)
-		__free_page(sg_page(&(*sgl)[i]));
-	kvfree(*sgl);
-	*sgl = NULL;
-	atomic_sub(nents, &cmd->tvq->vdev->bounce_pages);
-}
-
-/*
- * Guest buffers that are not in whole sectors (Windows guests do this) are
- * fine for ramdisk and file backstores but not for every block device.
- * Such data goes through an aligned copy: allocated for this command only.
- */
-static int tvh_io_bounce(struct tvh_cmd *cmd, int dir)
-{
-	int ret;
-
-	if (!cmd->data.misaligned)
-		return 0;
-	/*
-	 * What the backstore does not write of a data-in copy goes back to
-	 * the guest too (a short REQUEST SENSE, say): it must not be stale
-	 * host memory, whatever init_on_alloc says.
-	 */
-	ret = tvh_bounce_alloc(cmd, &cmd->bounce_sgl, &cmd->bounce_nents,
-			       cmd->data_len, dir == DMA_FROM_DEVICE);
-	if (ret)
-		return ret;
-	if (dir == DMA_TO_DEVICE)
-		tvh_sg_copy(cmd->bounce_sgl, cmd->bounce_nents, cmd->data.sgl,
-			    cmd->data.nents, cmd->data_len);
-	return 0;
-}
-
-/* Bytes of one T10 PI tuple (guard, application and reference tags). */
-#define TVH_PI_TUPLE_SIZE 8
-
-/*
- * PI always goes through a copy of ours, in whole pages.  target_core's DIF
- * code writes 8-byte tuples per scatterlist entry, which would run past an
- * entry the guest shaped (4 bytes at page offset 4092, say), and it inserts
- * PI for WRITEs sent without any (PROTECT=0) into the PI buffer, which for
- * a WRITE are guest pages pinned for reading only.  The copy holds as much
- * PI as the data can need (a tuple per 512-byte block), whatever the guest
- * offered: backstores move prot_length bytes, computed from the CDB.
- */
-static int tvh_io_bounce_prot(struct tvh_cmd *cmd, int dir)
-{
-	u32 len;
-	int ret;
-
-	if (!cmd->prot_len)
-		return 0;
-	len = max(cmd->prot_len, DIV_ROUND_UP(cmd->data_len, SECTOR_SIZE) *
-				 TVH_PI_TUPLE_SIZE);
-	ret = tvh_bounce_alloc(cmd, &cmd->prot_bounce_sgl,
-			       &cmd->prot_bounce_nents, len, true);
-	if (ret)
-		return ret;
-	if (dir == DMA_TO_DEVICE)
-		tvh_sg_copy(cmd->prot_bounce_sgl, cmd->prot_bounce_nents,
-			    cmd->prot.sgl, cmd->prot.nents, cmd->prot_len);
-	return 0;
+	scsi_build_sense_buffer(0, sense, ILLEGAL_REQUEST, asc, 0);
+	tvh_io_send_resp(vq, resp_iter, head, VIRTIO_SCSI_S_OK,
+			 SAM_STAT_CHECK_CONDITION, sense, TVH_SENSE_FIXED_LEN);
 }
 
 /*
@@ -422,16 +121,16 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	bool dirty = test_bit(TVH_CMD_DATA_IN, &cmd->flags);
 
 	tvh_io_offload_give(cmd);
-	tvh_sgbuf_put(&cmd->data, dirty);
-	tvh_sgbuf_put(&cmd->prot, dirty);
+	tvh_map_put(&cmd->data, dirty);
+	tvh_map_put(&cmd->prot, dirty);
 	if (cmd->resp_iov != cmd->resp_iov_inline)
 		kfree(cmd->resp_iov);
 	cmd->resp_iov = cmd->resp_iov_inline;
 	kfree(cmd->log);
 	cmd->log = NULL;
 	WRITE_ONCE(cmd->log_num, 0);
-	tvh_bounce_free(cmd, &cmd->bounce_sgl, cmd->bounce_nents);
-	tvh_bounce_free(cmd, &cmd->prot_bounce_sgl, cmd->prot_bounce_nents);
+	tvh_map_bounce_free(cmd, &cmd->bounce_sgl, cmd->bounce_nents);
+	tvh_map_bounce_free(cmd, &cmd->prot_bounce_sgl, cmd->prot_bounce_nents);
 	clear_bit(TVH_CMD_LIVE, &cmd->flags);
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
 	/*
@@ -445,32 +144,13 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	rcu_read_unlock();
 }
 
-/* Have the queue's thread do @what; false if the queue has no thread. */
-static bool tvh_io_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
-{
-	struct tvh_io_thread *thread;
-	bool woken = false;
-
-	rcu_read_lock();
-	thread = rcu_dereference(tvq->thread);
-	if (thread) {
-		set_bit(what, &tvq->pending);
-		/* Pairs with set_current_state() in tvh_io_thread(). */
-		smp_mb__after_atomic();
-		wake_up_process(thread->task);
-		woken = true;
-	}
-	rcu_read_unlock();
-	return woken;
-}
-
 static void tvh_io_push_done(struct tvh_cmd *cmd)
 {
 	struct tvh_vq *tvq = cmd->tvq;
 
 	if (!llist_add(&cmd->done_node, &tvq->done))
 		return;		/* whoever added the first one woke the worker */
-	if (!tvh_io_thread_wake(tvq, TVH_VQ_DONE))
+	if (!tvh_vq_thread_wake(tvq, TVH_VQ_DONE))
 		tvh_dev_queue_work(tvq->vdev, &tvq->vq, &tvq->done_work);
 }
 
@@ -567,14 +247,14 @@ static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 		if (test_bit(TVH_CMD_DATA_IN, &cmd->flags))
 			data_written = transferred;
 		if (data_written && cmd->bounce_sgl)
-			tvh_sg_copy(cmd->data.sgl, cmd->data.nents,
-				    cmd->bounce_sgl, cmd->bounce_nents,
-				    data_written);
+			tvh_map_copy(cmd->data.sgl, cmd->data.nents,
+				     cmd->bounce_sgl, cmd->bounce_nents,
+				     data_written);
 		/* Data-in PI sits between the response and the data. */
 		if (data_written && cmd->prot_bounce_sgl) {
-			tvh_sg_copy(cmd->prot.sgl, cmd->prot.nents,
-				    cmd->prot_bounce_sgl,
-				    cmd->prot_bounce_nents, cmd->prot_len);
+			tvh_map_copy(cmd->prot.sgl, cmd->prot.nents,
+				     cmd->prot_bounce_sgl,
+				     cmd->prot_bounce_nents, cmd->prot_len);
 			pi_written = cmd->prot_len;
 		}
 	}
@@ -585,11 +265,9 @@ static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 
 	iov_iter_init(&iter, ITER_DEST, cmd->resp_iov, cmd->resp_iov_cnt,
 		      sizeof(resp));
-	if (copy_to_iter(&resp, sizeof(resp), &iter) != sizeof(resp))
-		tvh_guest_err(vq, "request %u: response buffer not writable\n",
-			      cmd->head);
-	tvh_log_write(vq, cmd->log, cmd->log_num,
-		      sizeof(resp) + pi_written + data_written);
+	tvh_vq_put_resp(vq, &iter, cmd->head, &resp, sizeof(resp));
+	tvh_vq_log_write(vq, cmd->log, cmd->log_num,
+			 sizeof(resp) + pi_written + data_written);
 	return sizeof(resp) + pi_written + data_written;
 }
 
@@ -692,7 +370,7 @@ static int tvh_io_save_resp(struct tvh_cmd *cmd, const struct iovec *in,
 	return 0;
 }
 
-static int tvh_task_attr(u8 virtio_attr)
+static int tvh_io_task_attr(u8 virtio_attr)
 {
 	switch (virtio_attr) {
 	case VIRTIO_SCSI_S_ORDERED:
@@ -792,7 +470,7 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 		direct = false;
 	}
 	if (target_init_cmd(se_cmd, sess, cmd->sense, req->unpacked_lun,
-			    req->data_len, tvh_task_attr(req->task_attr),
+			    req->data_len, tvh_io_task_attr(req->task_attr),
 			    req->dir, flags)) {
 		/* The session is going away: report it as the core would. */
 		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
@@ -945,15 +623,15 @@ static int tvh_io_map(struct tvh_cmd *cmd, struct vhost_virtqueue *vq,
 		WRITE_ONCE(cmd->log_num, tvq->log_num);
 	}
 	if (dir != DMA_NONE) {
-		ret = tvh_sgbuf_map(&cmd->prot, data, cmd->prot_len);
+		ret = tvh_map_pin(&cmd->prot, data, cmd->prot_len);
 		if (!ret)
-			ret = tvh_sgbuf_map(&cmd->data, data, cmd->data_len);
+			ret = tvh_map_pin(&cmd->data, data, cmd->data_len);
 		if (ret)
 			return ret;
 	}
-	ret = tvh_io_bounce(cmd, dir);
+	ret = tvh_map_bounce(cmd, dir);
 	if (!ret)
-		ret = tvh_io_bounce_prot(cmd, dir);
+		ret = tvh_map_bounce_prot(cmd, dir);
 	return ret;
 }
 
@@ -973,7 +651,7 @@ struct tvh_io_desc {
 static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 			struct tvh_req *req, struct tvh_io_desc *d)
 {
-	struct tvh_vq *tvq = tvh_vq(vq);
+	struct tvh_vq *tvq = to_tvh_vq(vq);
 	struct tvh_cmd *cmd;
 	int ret;
 
@@ -986,8 +664,8 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 	if (!cmd) {
 		trace_tvh_queue_full(tvh_vq_index(vq), d->head,
 				     atomic_read(&tvq->inflight));
-		tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
-				  SAM_STAT_TASK_SET_FULL, NULL, 0);
+		tvh_io_send_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
+				 SAM_STAT_TASK_SET_FULL, NULL, 0);
 		return TVH_ANSWERED;
 	}
 	trace_tvh_cmd_taken(tvh_vq_index(vq), d->head, req->id, req->target,
@@ -1013,32 +691,32 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 put_cmd_busy:
 	/* The device holds TVH_MAX_BOUNCE_PAGES already: let the guest retry. */
 	tvh_io_put_unsubmitted(cmd);
-	tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
-			  SAM_STAT_BUSY, NULL, 0);
+	tvh_io_send_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_OK,
+			 SAM_STAT_BUSY, NULL, 0);
 	return TVH_ANSWERED;
 put_cmd:
 	tvh_io_put_unsubmitted(cmd);
 answer_failure:
-	tvh_send_cmd_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_FAILURE, 0,
-			  NULL, 0);
+	tvh_io_send_resp(vq, &d->resp, d->head, VIRTIO_SCSI_S_FAILURE, 0,
+			 NULL, 0);
 	return TVH_ANSWERED;
 }
 
 /* Take one request off the ring and answer or submit it. */
-static int tvh_io_handle_one(struct vhost_virtqueue *vq,
-			     struct tvh_tpg **targets)
+int tvh_io_handle_one(struct vhost_virtqueue *vq,
+		      struct tvh_tpg **targets)
 {
 	struct se_session *sess;
 	struct tvh_io_desc d;
 	struct tvh_req req;
 
-	d.head = tvh_get_desc(vq, &d.out_num, &d.in_num);
+	d.head = tvh_vq_get_desc(vq, &d.out_num, &d.in_num);
 	if (d.head < 0)
 		return d.head;	/* the vhost core has logged it */
 	if (d.head == vq->num)
 		return TVH_EMPTY;
 
-	tvh_desc_iters(vq, d.out_num, d.in_num, &d.out, &d.in);
+	tvh_vq_desc_iters(vq, d.out_num, d.in_num, &d.out, &d.in);
 	if (iov_iter_count(&d.in) < sizeof(struct virtio_scsi_cmd_resp)) {
 		tvh_guest_err(vq, "request %d: %zu bytes for a %zu byte response, dropped\n",
 			      d.head, iov_iter_count(&d.in),
@@ -1052,72 +730,23 @@ static int tvh_io_handle_one(struct vhost_virtqueue *vq,
 	if (!tvh_io_read_header(vq, &d.out, &req)) {
 		tvh_guest_err(vq, "request %d: short or unreadable header\n",
 			      d.head);
-		tvh_send_cmd_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_FAILURE,
-				  0, NULL, 0);
+		tvh_io_send_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_FAILURE,
+				 0, NULL, 0);
 		return TVH_ANSWERED;
 	}
 	sess = tvh_io_session(targets, &req);
 	if (unlikely(!sess)) {
-		tvh_send_cmd_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_BAD_TARGET,
-				  0, NULL, 0);
+		tvh_io_send_resp(vq, &d.resp, d.head, VIRTIO_SCSI_S_BAD_TARGET,
+				 0, NULL, 0);
 		return TVH_ANSWERED;
 	}
 	if (!tvh_io_check(vq, d.head, &req, iov_iter_count(&d.out),
 			  iov_iter_count(&d.in))) {
-		tvh_send_check_condition(vq, &d.resp, d.head,
-					 TVH_ASC_INVALID_FIELD_IN_CDB);
+		tvh_io_check_condition(vq, &d.resp, d.head,
+				       TVH_ASC_INVALID_FIELD_IN_CDB);
 		return TVH_ANSWERED;
 	}
 	return tvh_io_start(vq, sess, &req, &d);
-}
-
-/**
- * tvh_serve_queue - take requests off a queue until it is empty or has had
- * its share
- * @vq: the queue; its poll work is what runs this
- * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
- *
- * After TVH_WEIGHT requests the pass is requeued so that other queues and
- * devices get the CPU, however busy the guest keeps this ring.  The guest is
- * signalled once per pass for everything answered in it.
- */
-void tvh_serve_queue(struct vhost_virtqueue *vq,
-		     int (*handle_one)(struct vhost_virtqueue *vq,
-				       struct tvh_tpg **targets))
-{
-	struct vhost_dev *dev = vq->dev;
-	struct tvh_tpg **targets;
-	bool answered = false;
-	int handled = 0;
-	int ret;
-
-	mutex_lock(&vq->mutex);
-	targets = vhost_vq_get_backend(vq);
-	if (!targets)
-		goto out;
-
-	vhost_disable_notify(dev, vq);
-	do {
-		ret = handle_one(vq, targets);
-		if (ret == TVH_EMPTY) {
-			/* Recheck after enabling: the guest may have raced. */
-			if (unlikely(vhost_enable_notify(dev, vq))) {
-				vhost_disable_notify(dev, vq);
-				continue;
-			}
-			break;
-		}
-		if (ret < 0)
-			break;
-		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
-		if (ret == TVH_ANSWERED)
-			answered = true;
-	} while (!vhost_exceeds_weight(vq, ++handled, 0));
-
-	if (answered)
-		vhost_signal(dev, vq);
-out:
-	mutex_unlock(&vq->mutex);
 }
 
 /* A request queue was kicked: the vhost worker runs this. */
@@ -1126,207 +755,8 @@ void tvh_io_handle_kick(struct vhost_work *work)
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
 
-	if (!tvh_io_thread_wake(tvh_vq(vq), TVH_VQ_KICK))
-		tvh_serve_queue(vq, tvh_io_handle_one);
-}
-
-/*
- * The guest's kick eventfd fired (any context, the eventfd's wait queue lock
- * held).  A queue with a thread wakes it here, saving the vhost worker's
- * wake-up that would only pass the kick on; otherwise this does what the
- * vhost core's own poll callback does.
- */
-static int tvh_io_kick_wakeup(wait_queue_entry_t *wait, unsigned int mode,
-			      int sync, void *key)
-{
-	struct vhost_poll *poll = container_of(wait, struct vhost_poll, wait);
-	struct tvh_vq *tvq = container_of(poll, struct tvh_vq, vq.poll);
-
-	if (!(key_to_poll(key) & poll->mask))
-		return 0;
-	if (!tvh_io_thread_wake(tvq, TVH_VQ_KICK))
-		vhost_poll_queue(poll);
-	return 0;
-}
-
-/* At open, after vhost_dev_init(): request queue kicks go through us. */
-void tvh_io_init_kick(struct tvh_vq *tvq)
-{
-	tvh_vq_poll_set_wakeup(&tvq->vq.poll, tvh_io_kick_wakeup);
-}
-
-/*
- * A request queue thread: answers finished commands, then takes new
- * requests, on each of its queues in turn, then sleeps until woken for
- * either.  Each pass over a queue is bounded (tvh_serve_queue), so one busy
- * ring does not starve the thread's other queues.
- */
-static int tvh_io_thread(void *data)
-{
-	struct tvh_io_thread *thread = data;
-	struct mm_struct *mm = thread->vdev->dev.mm;
-	unsigned int i;
-
-	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
-	complete(&thread->started);
-	kthread_use_mm(mm);
-
-	for (;;) {
-		bool busy = false;
-
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		for (i = 0; i < thread->nqueues && !busy; i++)
-			busy = READ_ONCE(thread->queues[i]->pending);
-		if (!busy) {
-			schedule();
-			continue;
-		}
-		__set_current_state(TASK_RUNNING);
-		for (i = 0; i < thread->nqueues; i++) {
-			struct tvh_vq *tvq = thread->queues[i];
-
-			if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
-				tvh_io_flush_answers(tvq);
-			if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
-				tvh_serve_queue(&tvq->vq, tvh_io_handle_one);
-		}
-		cond_resched();
-	}
-
-	kthread_unuse_mm(mm);
-	return 0;
-}
-
-/* Start @thread, whose queues are assigned; it joins the caller's cgroups. */
-static int tvh_io_thread_run(struct tvh_io_thread *thread, unsigned int idx)
-{
-	struct task_struct *task;
-
-	thread->owner = current;
-	init_completion(&thread->started);
-	task = kthread_create(tvh_io_thread, thread, "vhost-%d-io%u",
-			      task_pid_nr(current), idx);
-	if (IS_ERR(task))
-		return PTR_ERR(task);
-	get_task_struct(task);
-	wake_up_process(task);
-	wait_for_completion(&thread->started);
-	thread->owner = NULL;
-	if (thread->start_ret) {
-		kthread_stop(task);
-		put_task_struct(task);
-		return thread->start_ret;
-	}
-	thread->task = task;
-	return 0;
-}
-
-/* Stop (if started) and free the threads of @threads. */
-static void tvh_io_threads_free(struct tvh_io_thread **threads,
-				unsigned int nthreads)
-{
-	unsigned int t;
-
-	for (t = 0; t < nthreads; t++) {
-		if (threads[t] && threads[t]->task) {
-			kthread_stop(threads[t]->task);
-			put_task_struct(threads[t]->task);
-		}
-		kfree(threads[t]);
-	}
-	kfree(threads);
-}
-
-/**
- * tvh_io_threads_start - give the request queues their threads
- * @vdev: the device, in the owner's SET_ENDPOINT ioctl under dev.mutex;
- *	pools created, backends not yet set
- *
- * One thread per set-up request queue, but no more than there are online
- * CPUs: with more queues, queue k is served by thread k modulo that (more
- * threads than CPUs would only add switching).  Each thread's queues are
- * assigned before it starts and never change.
- */
-int tvh_io_threads_start(struct tvh_dev *vdev)
-{
-	unsigned int nqueues = 0, nthreads, k = 0, t;
-	struct tvh_io_thread **threads;
-	int i, ret;
-
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
-		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
-			nqueues++;
-	if (!nqueues)
-		return 0;
-	nthreads = min(nqueues, num_online_cpus());
-	threads = kcalloc(nthreads, sizeof(*threads), GFP_KERNEL);
-	if (!threads)
-		return -ENOMEM;
-	for (t = 0; t < nthreads; t++) {
-		threads[t] = kzalloc(struct_size(threads[t], queues,
-						 DIV_ROUND_UP(nqueues - t, nthreads)),
-				     GFP_KERNEL);
-		if (!threads[t]) {
-			ret = -ENOMEM;
-			goto out_free;
-		}
-		threads[t]->vdev = vdev;
-	}
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
-		struct tvh_io_thread *thread = threads[k % nthreads];
-
-		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
-			continue;
-		thread->queues[thread->nqueues++] = &vdev->vqs[i];
-		k++;
-	}
-	for (t = 0; t < nthreads; t++) {
-		ret = tvh_io_thread_run(threads[t], t);
-		if (ret)
-			goto out_free;
-	}
-	for (t = 0; t < nthreads; t++) {
-		for (k = 0; k < threads[t]->nqueues; k++) {
-			threads[t]->queues[k]->pending = 0;
-			rcu_assign_pointer(threads[t]->queues[k]->thread,
-					   threads[t]);
-		}
-	}
-	vdev->threads = threads;
-	vdev->nthreads = nthreads;
-	vdev->spare_cpus = nthreads < num_online_cpus();
-	return 0;
-
-out_free:
-	tvh_io_threads_free(threads, nthreads);
-	return ret;
-}
-
-/**
- * tvh_io_threads_stop - stop the request queue threads
- * @vdev: the device, under dev.mutex, every request queue idle
- *
- * Kick wake-ups and completions that looked a thread up just before it was
- * unpublished finish under RCU; kicks passed on to the vhost worker finish
- * with its flush.  Only then do the threads go.
- */
-void tvh_io_threads_stop(struct tvh_dev *vdev)
-{
-	int i;
-
-	if (!vdev->threads)
-		return;
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
-		RCU_INIT_POINTER(vdev->vqs[i].thread, NULL);
-	synchronize_rcu();
-	vhost_dev_flush(&vdev->dev);
-	tvh_io_threads_free(vdev->threads, vdev->nthreads);
-	vdev->threads = NULL;
-	vdev->nthreads = 0;
+	if (!tvh_vq_thread_wake(to_tvh_vq(vq), TVH_VQ_KICK))
+		tvh_vq_serve(vq, tvh_io_handle_one);
 }
 
 /*
@@ -1393,7 +823,7 @@ int tvh_io_wait_unlogged(struct tvh_dev *vdev)
 }
 
 /* Pool size for a ring: every slot plus room for late releases. */
-static unsigned int tvh_pool_size(unsigned int num)
+static unsigned int tvh_io_pool_size(unsigned int num)
 {
 	return min_t(unsigned int, num + num / 8 + 1, 4096);
 }
@@ -1410,7 +840,7 @@ static unsigned int tvh_pool_size(unsigned int num)
  */
 int tvh_io_pool_create(struct tvh_vq *tvq)
 {
-	unsigned int n = tvh_pool_size(tvq->vq.num);
+	unsigned int n = tvh_io_pool_size(tvq->vq.num);
 	/* One value for the whole pool: the parameter is writable (0644). */
 	unsigned int inline_sg = READ_ONCE(tvh_inline_sg);
 	struct scatterlist *sgl;

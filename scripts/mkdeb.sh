@@ -17,9 +17,7 @@ rm -rf "$pkg"
 src=$pkg/usr/src/tcm-vhost-$version
 mkdir -p "$src/scripts" "$pkg/DEBIAN" "$pkg/etc/modprobe.d" \
 	"$pkg/usr/share/doc/tcm-vhost-dkms"
-cp Kbuild Makefile dkms.conf tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c \
-	tcm_vhost_fabric.c tcm_vhost.h tcm_vhost_compat.h tcm_vhost_trace.h \
-	vhost_scsi_ioctl.h "$src/"
+cp Kbuild Makefile dkms.conf tcm_vhost*.[ch] vhost_scsi_ioctl.h "$src/"
 cp scripts/vhost-h.sh scripts/kernel-version.sh "$src/scripts/"
 cp packaging/tcm-vhost.modprobe.conf "$pkg/etc/modprobe.d/tcm-vhost.conf"
 cp README.md "$pkg/usr/share/doc/tcm-vhost-dkms/"

@@ -119,9 +119,7 @@ if ! make -s -C tests >"$out/tests-build.out" 2>&1; then
 	exit 1
 fi
 tag=all
-static_result checkpatch scripts/lint.sh checkpatch \
-	tcm_vhost.c tcm_vhost_io.c tcm_vhost_ctl.c tcm_vhost_fabric.c \
-	tcm_vhost.h tcm_vhost_compat.h tcm_vhost_trace.h vhost_scsi_ioctl.h
+static_result checkpatch scripts/lint.sh checkpatch tcm_vhost*.[ch] vhost_scsi_ioctl.h
 
 # check_kernel KV: build the module for KV in build/check/KV/ko (a copy of the
 # sources, so that the kernels' builds never mix), then its static checks and

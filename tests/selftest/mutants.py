@@ -10,15 +10,16 @@ fail; a mutant the suite passes is a hole in the tests.
 Prints PASS/FAIL lines (selftest/<name>) and "N passed, N failed".
 Not part of make check (each mutant costs a VM run): make mutants.
 """
+import glob
 import os
 import shutil
 import subprocess
 import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SOURCES = ["Kbuild", "Makefile", "scripts", "tcm_vhost.c", "tcm_vhost_io.c",
-           "tcm_vhost_ctl.c", "tcm_vhost_fabric.c", "tcm_vhost.h",
-           "tcm_vhost_compat.h", "tcm_vhost_trace.h", "vhost_scsi_ioctl.h"]
+SOURCES = (["Kbuild", "Makefile", "scripts", "vhost_scsi_ioctl.h"]
+           + sorted(os.path.basename(p) for p in
+                    glob.glob(os.path.join(TOP, "tcm_vhost*.[ch]"))))
 
 # name: (file, text to replace, replacement, [suite:]filter (default suite:
 # functional), VM timeout)
@@ -58,7 +59,7 @@ MUTANTS = {
         "badinput:pi_not_whole_tuples", 300),
     # #12.6: no bound on the bounce copies one device holds.
     "bounce-unbounded": (
-        "tcm_vhost_io.c",
+        "tcm_vhost_map.c",
         "\tif (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES) {",
         "\tif (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES && 0) {",
         "badinput:bounce_bound_busy", 300),

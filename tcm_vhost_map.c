@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest memory for target_core: a request's data and protection bytes are
+ * pinned where they are and described by a scatterlist (nothing copied),
+ * except where a backstore cannot take the guest's layout: then an aligned
+ * bounce buffer stands in for them, copied in before a WRITE and out after
+ * a READ.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blk_types.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <target/target_core_fabric.h>
+
+#include "tcm_vhost.h"
+
+/* Unpin the pages of @buf; @dirty when the backend wrote into them. */
+void tvh_map_put(struct tvh_sgbuf *buf, bool dirty)
+{
+	unsigned int i;
+
+	for (i = 0; i < buf->nents; i++) {
+		/* A page still dirty needs no lock to stay so (as bio does). */
+		if (dirty && !PageDirty(buf->pages[i]))
+			set_page_dirty_lock(buf->pages[i]);
+		put_page(buf->pages[i]);
+	}
+	if (buf->sgl != buf->own_sgl) {
+		kvfree(buf->sgl);
+		kvfree(buf->pages);
+		buf->sgl = buf->own_sgl;
+		buf->pages = buf->own_pages;
+		buf->cap = buf->own_cap;
+	}
+	buf->nents = 0;
+	buf->misaligned = false;
+}
+
+/*
+ * Make room for @npages entries.  Commands up to the preallocated size
+ * (module parameter inline_sg) never allocate.
+ */
+static int tvh_map_reserve(struct tvh_sgbuf *buf, unsigned int npages)
+{
+	if (npages <= buf->cap)
+		return 0;
+	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL_ACCOUNT);
+	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages),
+				    GFP_KERNEL_ACCOUNT);
+	if (!buf->sgl || !buf->pages) {
+		kvfree(buf->sgl);
+		kvfree(buf->pages);
+		buf->sgl = buf->own_sgl;
+		buf->pages = buf->own_pages;
+		return -ENOMEM;
+	}
+	buf->cap = npages;
+	return 0;
+}
+
+/**
+ * tvh_map_pin - pin the next @len bytes of @iter into @buf
+ * @buf: empty scatterlist buffer
+ * @iter: guest buffers, advanced by @len on success
+ * @len: bytes to map, at most what @iter holds
+ *
+ * Pages are taken with their offsets as they are: misaligned guest buffers
+ * are described exactly, not bounced.
+ */
+int tvh_map_pin(struct tvh_sgbuf *buf, struct iov_iter *iter,
+		size_t len)
+{
+	struct iov_iter it = *iter;
+	unsigned int npages;
+	int ret;
+
+	if (!len)
+		return 0;
+	iov_iter_truncate(&it, len);
+	npages = iov_iter_npages(&it, INT_MAX);
+	ret = tvh_map_reserve(buf, npages);
+	if (ret)
+		return ret;
+	sg_init_table(buf->sgl, npages);
+
+	while (iov_iter_count(&it)) {
+		struct page **pages = buf->pages + buf->nents;
+		size_t offset;
+		ssize_t bytes;
+
+		if (buf->nents >= npages)
+			return -EINVAL;
+		bytes = iov_iter_get_pages2(&it, pages, iov_iter_count(&it),
+					    npages - buf->nents, &offset);
+		if (bytes <= 0)
+			return bytes ? bytes : -EFAULT;
+		while (bytes) {
+			unsigned int seg = min_t(size_t, bytes,
+						 PAGE_SIZE - offset);
+
+			sg_set_page(&buf->sgl[buf->nents++], *pages++, seg,
+				    offset);
+			if ((offset | seg) & (SECTOR_SIZE - 1))
+				buf->misaligned = true;
+			bytes -= seg;
+			offset = 0;
+		}
+	}
+	sg_mark_end(&buf->sgl[buf->nents - 1]);
+	iov_iter_advance(iter, len);
+	return 0;
+}
+
+/* Copy the first @len bytes of @src into @dst. */
+void tvh_map_copy(struct scatterlist *dst, unsigned int dst_nents,
+		  struct scatterlist *src, unsigned int src_nents,
+		  size_t len)
+{
+	struct sg_mapping_iter miter;
+	size_t done = 0;
+
+	sg_miter_start(&miter, src, src_nents, SG_MITER_FROM_SG);
+	while (done < len && sg_miter_next(&miter)) {
+		size_t n = min(miter.length, len - done);
+
+		sg_pcopy_from_buffer(dst, dst_nents, miter.addr, n, done);
+		done += n;
+	}
+	sg_miter_stop(&miter);
+}
+
+/*
+ * A bounce copy of @len bytes in whole pages, charged to the owner's memory
+ * cgroup (the caller runs in its cgroups) and counted against the device's
+ * TVH_MAX_BOUNCE_PAGES: -EBUSY past that, so that one guest with a slow
+ * backstore cannot make the host hold more.
+ */
+static int tvh_map_bounce_alloc(struct tvh_cmd *cmd, struct scatterlist **sgl,
+				unsigned int *nents, u32 len, bool zero)
+{
+	atomic_t *held = &cmd->tvq->vdev->bounce_pages;
+	unsigned int n = DIV_ROUND_UP(len, PAGE_SIZE), i;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | (zero ? __GFP_ZERO : 0);
+	struct scatterlist *sg;
+
+	if (atomic_add_return(n, held) > TVH_MAX_BOUNCE_PAGES) {
+		atomic_sub(n, held);
+		return -EBUSY;
+	}
+	sg = kvmalloc_array(n, sizeof(*sg), GFP_KERNEL_ACCOUNT);
+	if (!sg)
+		goto out_unaccount;
+	sg_init_table(sg, n);
+	for (i = 0; i < n; i++) {
+		struct page *page = alloc_page(gfp);
+		u32 seg = min_t(u32, len, PAGE_SIZE);
+
+		if (!page)
+			goto out_free_pages;
+		sg_set_page(&sg[i], page, seg, 0);
+		len -= seg;
+	}
+	*sgl = sg;
+	*nents = n;
+	return 0;
+
+out_free_pages:
+	while (i--)
+		__free_page(sg_page(&sg[i]));
+	kvfree(sg);
+out_unaccount:
+	atomic_sub(n, held);
+	return -ENOMEM;
+}
+
+void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
+			 unsigned int nents)
+{
+	unsigned int i;
+
+	if (!*sgl)
+		return;
+	for (i = 0; i < nents; i++)
+		__free_page(sg_page(&(*sgl)[i]));
+	kvfree(*sgl);
+	*sgl = NULL;
+	atomic_sub(nents, &cmd->tvq->vdev->bounce_pages);
+}
+
+/*
+ * Guest buffers that are not in whole sectors (Windows guests do this) are
+ * fine for ramdisk and file backstores but not for every block device.
+ * Such data goes through an aligned copy: allocated for this command only.
+ */
+int tvh_map_bounce(struct tvh_cmd *cmd, int dir)
+{
+	int ret;
+
+	if (!cmd->data.misaligned)
+		return 0;
+	/*
+	 * What the backstore does not write of a data-in copy goes back to
+	 * the guest too (a short REQUEST SENSE, say): it must not be stale
+	 * host memory, whatever init_on_alloc says.
+	 */
+	ret = tvh_map_bounce_alloc(cmd, &cmd->bounce_sgl, &cmd->bounce_nents,
+				   cmd->data_len, dir == DMA_FROM_DEVICE);
+	if (ret)
+		return ret;
+	if (dir == DMA_TO_DEVICE)
+		tvh_map_copy(cmd->bounce_sgl, cmd->bounce_nents, cmd->data.sgl,
+			     cmd->data.nents, cmd->data_len);
+	return 0;
+}
+
+/*
+ * PI always goes through a copy of ours, in whole pages.  target_core's DIF
+ * code writes 8-byte tuples per scatterlist entry, which would run past an
+ * entry the guest shaped (4 bytes at page offset 4092, say), and it inserts
+ * PI for WRITEs sent without any (PROTECT=0) into the PI buffer, which for
+ * a WRITE are guest pages pinned for reading only.  The copy holds as much
+ * PI as the data can need (a tuple per 512-byte block), whatever the guest
+ * offered: backstores move prot_length bytes, computed from the CDB.
+ */
+int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir)
+{
+	u32 len;
+	int ret;
+
+	if (!cmd->prot_len)
+		return 0;
+	len = max(cmd->prot_len, DIV_ROUND_UP(cmd->data_len, SECTOR_SIZE) *
+				 TVH_PI_TUPLE_SIZE);
+	ret = tvh_map_bounce_alloc(cmd, &cmd->prot_bounce_sgl,
+				   &cmd->prot_bounce_nents, len, true);
+	if (ret)
+		return ret;
+	if (dir == DMA_TO_DEVICE)
+		tvh_map_copy(cmd->prot_bounce_sgl, cmd->prot_bounce_nents,
+			     cmd->prot.sgl, cmd->prot.nents, cmd->prot_len);
+	return 0;
+}

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Virtqueue machinery that every queue of a device uses: taking a descriptor
+ * chain, writing a response into it (with its dirty log), the bounded serve
+ * loop, the request queues' kick hook and the threads that serve them.
+ *
+ * What a request means is for tcm_vhost_io.c (request queues) and
+ * tcm_vhost_ctl.c (control and event queues); this file only moves chains.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cgroup.h>
+#include <linux/completion.h>
+#include <linux/kthread.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <scsi/scsi_proto.h>
+
+#include "tcm_vhost.h"
+
+/**
+ * tvh_vq_get_desc - take the next descriptor chain of @vq into vq->iov
+ * @vq: the queue, mutex held
+ * @out_num: device-readable iovecs, first in vq->iov
+ * @in_num: device-writable iovecs, after them
+ *
+ * Returns the head, vq->num when the ring is empty, or a negative errno
+ * (the vhost core has logged it).  While dirty logging is on (live
+ * migration), the writable descriptors are also recorded in vq->log.
+ */
+int tvh_vq_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
+		    unsigned int *in_num)
+{
+	struct tvh_vq *tvq = to_tvh_vq(vq);
+	bool logging = vhost_has_feature(vq, VHOST_F_LOG_ALL);
+
+	lockdep_assert_held(&vq->mutex);
+
+	tvq->log_num = 0;
+	return vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out_num,
+				 in_num, logging ? vq->log : NULL,
+				 logging ? &tvq->log_num : NULL);
+}
+
+/*
+ * Describe the chain tvh_vq_get_desc() just took: @out over its device-readable
+ * part (the request), @in over its device-writable part (the response).
+ */
+void tvh_vq_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
+		       unsigned int in_num, struct iov_iter *out,
+		       struct iov_iter *in)
+{
+	iov_iter_init(out, ITER_SOURCE, vq->iov, out_num,
+		      iov_length(vq->iov, out_num));
+	iov_iter_init(in, ITER_DEST, &vq->iov[out_num], in_num,
+		      iov_length(&vq->iov[out_num], in_num));
+}
+
+/*
+ * Mark the first @len bytes of the writable descriptors in @log dirty:
+ * what we just wrote into guest memory.  Under the queue's mutex, so the
+ * log base cannot change underneath (CVE-2025-38074).  A log that cannot
+ * be written is reported on the queue's error eventfd: the VMM must not
+ * believe a migration that lost dirty pages.
+ */
+void tvh_vq_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
+		      unsigned int log_num, u64 len)
+{
+	if (log_num && len &&
+	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0) {
+		tvh_guest_err(vq, "cannot write the dirty log\n");
+		vq_err(vq, "dirty log not writable\n");
+	}
+}
+
+/*
+ * Write the @len bytes of @resp at the start of a chain's writable part
+ * @in.  A guest whose buffer is too small is told in the kernel log; its
+ * chain is returned all the same.
+ */
+void tvh_vq_put_resp(struct vhost_virtqueue *vq, struct iov_iter *in,
+		     unsigned int head, const void *resp, size_t len)
+{
+	if (copy_to_iter(resp, len, in) != len)
+		tvh_guest_err(vq, "chain %u: no room for the %zu-byte response\n",
+			      head, len);
+}
+
+/**
+ * tvh_vq_answer - answer a chain with a response and nothing else
+ * @vq: the queue, mutex held
+ * @in: the chain's writable part (consumed)
+ * @head: the chain, as tvh_vq_get_desc() returned it
+ * @resp: the response
+ * @len: its size, the used length the guest sees
+ *
+ * The response is dirty-logged with the chain's descriptors; the caller
+ * signals the guest.
+ */
+void tvh_vq_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
+		   unsigned int head, const void *resp, size_t len)
+{
+	lockdep_assert_held(&vq->mutex);
+	tvh_vq_put_resp(vq, in, head, resp, len);
+	tvh_vq_log_write(vq, vq->log, to_tvh_vq(vq)->log_num, len);
+	vhost_add_used(vq, head, len);
+}
+
+/* Have the queue's thread do @what; false if the queue has no thread. */
+bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
+{
+	struct tvh_vq_thread *thread;
+	bool woken = false;
+
+	rcu_read_lock();
+	thread = rcu_dereference(tvq->thread);
+	if (thread) {
+		set_bit(what, &tvq->pending);
+		/* Pairs with set_current_state() in tvh_vq_thread(). */
+		smp_mb__after_atomic();
+		wake_up_process(thread->task);
+		woken = true;
+	}
+	rcu_read_unlock();
+	return woken;
+}
+
+/**
+ * tvh_vq_serve - take requests off a queue until it is empty or has had
+ * its share
+ * @vq: the queue; its poll work is what runs this
+ * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
+ *
+ * After TVH_WEIGHT requests the pass is requeued so that other queues and
+ * devices get the CPU, however busy the guest keeps this ring.  The guest is
+ * signalled once per pass for everything answered in it.
+ */
+void tvh_vq_serve(struct vhost_virtqueue *vq,
+		  int (*handle_one)(struct vhost_virtqueue *vq,
+				    struct tvh_tpg **targets))
+{
+	struct vhost_dev *dev = vq->dev;
+	struct tvh_tpg **targets;
+	bool answered = false;
+	int handled = 0;
+	int ret;
+
+	mutex_lock(&vq->mutex);
+	targets = vhost_vq_get_backend(vq);
+	if (!targets)
+		goto out;
+
+	vhost_disable_notify(dev, vq);
+	do {
+		ret = handle_one(vq, targets);
+		if (ret == TVH_EMPTY) {
+			/* Recheck after enabling: the guest may have raced. */
+			if (unlikely(vhost_enable_notify(dev, vq))) {
+				vhost_disable_notify(dev, vq);
+				continue;
+			}
+			break;
+		}
+		if (ret < 0)
+			break;
+		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
+		if (ret == TVH_ANSWERED)
+			answered = true;
+	} while (!vhost_exceeds_weight(vq, ++handled, 0));
+
+	if (answered)
+		vhost_signal(dev, vq);
+out:
+	mutex_unlock(&vq->mutex);
+}
+
+/*
+ * The guest's kick eventfd fired (any context, the eventfd's wait queue lock
+ * held).  A queue with a thread wakes it here, saving the vhost worker's
+ * wake-up that would only pass the kick on; otherwise this does what the
+ * vhost core's own poll callback does.
+ */
+static int tvh_vq_kick_wakeup(wait_queue_entry_t *wait, unsigned int mode,
+			      int sync, void *key)
+{
+	struct vhost_poll *poll = container_of(wait, struct vhost_poll, wait);
+	struct tvh_vq *tvq = container_of(poll, struct tvh_vq, vq.poll);
+
+	if (!(key_to_poll(key) & poll->mask))
+		return 0;
+	if (!tvh_vq_thread_wake(tvq, TVH_VQ_KICK))
+		vhost_poll_queue(poll);
+	return 0;
+}
+
+/* At open, after vhost_dev_init(): request queue kicks go through us. */
+void tvh_vq_init_kick(struct tvh_vq *tvq)
+{
+	tvh_vq_poll_set_wakeup(&tvq->vq.poll, tvh_vq_kick_wakeup);
+}
+
+/*
+ * A request queue thread: answers finished commands, then takes new
+ * requests, on each of its queues in turn, then sleeps until woken for
+ * either.  Each pass over a queue is bounded (tvh_vq_serve), so one busy
+ * ring does not starve the thread's other queues.
+ */
+static int tvh_vq_thread(void *data)
+{
+	struct tvh_vq_thread *thread = data;
+	struct mm_struct *mm = thread->vdev->dev.mm;
+	unsigned int i;
+
+	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
+	complete(&thread->started);
+	kthread_use_mm(mm);
+
+	for (;;) {
+		bool busy = false;
+
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		for (i = 0; i < thread->nqueues && !busy; i++)
+			busy = READ_ONCE(thread->queues[i]->pending);
+		if (!busy) {
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+		for (i = 0; i < thread->nqueues; i++) {
+			struct tvh_vq *tvq = thread->queues[i];
+
+			if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
+				tvh_io_flush_answers(tvq);
+			if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
+				tvh_vq_serve(&tvq->vq, tvh_io_handle_one);
+		}
+		cond_resched();
+	}
+
+	kthread_unuse_mm(mm);
+	return 0;
+}
+
+/* Start @thread, whose queues are assigned; it joins the caller's cgroups. */
+static int tvh_vq_thread_run(struct tvh_vq_thread *thread, unsigned int idx)
+{
+	struct task_struct *task;
+
+	thread->owner = current;
+	init_completion(&thread->started);
+	task = kthread_create(tvh_vq_thread, thread, "vhost-%d-io%u",
+			      task_pid_nr(current), idx);
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	get_task_struct(task);
+	wake_up_process(task);
+	wait_for_completion(&thread->started);
+	thread->owner = NULL;
+	if (thread->start_ret) {
+		kthread_stop(task);
+		put_task_struct(task);
+		return thread->start_ret;
+	}
+	thread->task = task;
+	return 0;
+}
+
+/* Stop (if started) and free the threads of @threads. */
+static void tvh_vq_threads_free(struct tvh_vq_thread **threads,
+				unsigned int nthreads)
+{
+	unsigned int t;
+
+	for (t = 0; t < nthreads; t++) {
+		if (threads[t] && threads[t]->task) {
+			kthread_stop(threads[t]->task);
+			put_task_struct(threads[t]->task);
+		}
+		kfree(threads[t]);
+	}
+	kfree(threads);
+}
+
+/**
+ * tvh_vq_threads_start - give the request queues their threads
+ * @vdev: the device, in the owner's SET_ENDPOINT ioctl under dev.mutex;
+ *	pools created, backends not yet set
+ *
+ * One thread per set-up request queue, but no more than there are online
+ * CPUs: with more queues, queue k is served by thread k modulo that (more
+ * threads than CPUs would only add switching).  Each thread's queues are
+ * assigned before it starts and never change.
+ */
+int tvh_vq_threads_start(struct tvh_dev *vdev)
+{
+	unsigned int nqueues = 0, nthreads, k = 0, t;
+	struct tvh_vq_thread **threads;
+	int i, ret;
+
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		if (vhost_vq_is_setup(&vdev->vqs[i].vq))
+			nqueues++;
+	if (!nqueues)
+		return 0;
+	nthreads = min(nqueues, num_online_cpus());
+	threads = kcalloc(nthreads, sizeof(*threads), GFP_KERNEL);
+	if (!threads)
+		return -ENOMEM;
+	for (t = 0; t < nthreads; t++) {
+		threads[t] = kzalloc(struct_size(threads[t], queues,
+						 DIV_ROUND_UP(nqueues - t, nthreads)),
+				     GFP_KERNEL);
+		if (!threads[t]) {
+			ret = -ENOMEM;
+			goto out_free;
+		}
+		threads[t]->vdev = vdev;
+	}
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		struct tvh_vq_thread *thread = threads[k % nthreads];
+
+		if (!vhost_vq_is_setup(&vdev->vqs[i].vq))
+			continue;
+		thread->queues[thread->nqueues++] = &vdev->vqs[i];
+		k++;
+	}
+	for (t = 0; t < nthreads; t++) {
+		ret = tvh_vq_thread_run(threads[t], t);
+		if (ret)
+			goto out_free;
+	}
+	for (t = 0; t < nthreads; t++) {
+		for (k = 0; k < threads[t]->nqueues; k++) {
+			threads[t]->queues[k]->pending = 0;
+			rcu_assign_pointer(threads[t]->queues[k]->thread,
+					   threads[t]);
+		}
+	}
+	vdev->threads = threads;
+	vdev->nthreads = nthreads;
+	vdev->spare_cpus = nthreads < num_online_cpus();
+	return 0;
+
+out_free:
+	tvh_vq_threads_free(threads, nthreads);
+	return ret;
+}
+
+/**
+ * tvh_vq_threads_stop - stop the request queue threads
+ * @vdev: the device, under dev.mutex, every request queue idle
+ *
+ * Kick wake-ups and completions that looked a thread up just before it was
+ * unpublished finish under RCU; kicks passed on to the vhost worker finish
+ * with its flush.  Only then do the threads go.
+ */
+void tvh_vq_threads_stop(struct tvh_dev *vdev)
+{
+	int i;
+
+	if (!vdev->threads)
+		return;
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+		RCU_INIT_POINTER(vdev->vqs[i].thread, NULL);
+	synchronize_rcu();
+	vhost_dev_flush(&vdev->dev);
+	tvh_vq_threads_free(vdev->threads, vdev->nthreads);
+	vdev->threads = NULL;
+	vdev->nthreads = 0;
+}

@@ -15,23 +15,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../vm/suite-lib.sh"
 bin=$PROJECT/tests/bin/vsc-badinput
 
-suite_begin badinput
-[[ -x $bin ]] || { ko build "$bin missing: make -C tests/badinput"; suite_finish; }
-
-mark=$(dmesg_mark)
-tmp=$(mktemp -d /tmp/vsc-badinput.XXXXXX)
-_glib_configfs >/dev/null 2>&1 || true
-for m in target_core_iblock target_core_mod dm_mod loop; do modprobe "$m" 2>/dev/null || true; done
-mem_snapshot "$tmp/before"
-
-if fabric_load "$mod"; then ok fabric_load; else ko fabric_load "fabric_load $mod failed"; suite_finish; fi
+suite_start badinput "$bin" "$mod" target_core_iblock dm_mod loop
 suite_run "$bin" --module "$mod" "$@"
-
 dmsetup remove --noudevsync vsc_bi_hold >/dev/null 2>&1 || true
-suite_teardown
-suite_unload "$mod"
-mem_snapshot "$tmp/after"
-mem_check "$tmp/before" "$tmp/after" 512 8192 65536
-rm -rf "$tmp"
-suite_dmesg "$mark"
-suite_finish
+suite_end "$mod" 512 8192 65536

@@ -17,14 +17,7 @@ bin=$PROJECT/tests/bin/vsc-fuzz
 seeds=${FUZZ_SEEDS:-"1 2 3 4 5 6"}
 secs=${FUZZ_SECONDS:-20}
 
-suite_begin fuzz
-[[ -x $bin ]] || { ko build "$bin missing: make -C tests/fuzz"; suite_finish; }
-mark=$(dmesg_mark)
-tmp=$(mktemp -d /tmp/vsc-fuzz.XXXXXX)
-_glib_configfs >/dev/null 2>&1 || true
-modprobe target_core_mod 2>/dev/null || true
-mem_snapshot "$tmp/before"
-if fabric_load "$mod"; then ok fabric_load; else ko fabric_load "fabric_load $mod failed"; suite_finish; fi
+suite_start fuzz "$bin" "$mod"
 
 for s in $seeds; do
 	out=$tmp/seed-$s.out
@@ -39,10 +32,4 @@ for s in $seeds; do
 	fi
 done
 
-suite_teardown
-suite_unload "$mod"
-mem_snapshot "$tmp/after"
-mem_check "$tmp/before" "$tmp/after" 512 8192 65536
-rm -rf "$tmp"
-suite_dmesg "$mark"
-suite_finish
+suite_end "$mod" 512 8192 65536

@@ -17,12 +17,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../vm/suite-lib.sh"
 bin=$PROJECT/tests/bin/vsc-tmf
 
-suite_begin tmf
-[[ -x $bin ]] || { ko build "$bin missing: run make -C tests/tmf"; suite_finish; }
-
-mark=$(dmesg_mark)
 start=$(date +%s)
-if fabric_load "$mod"; then ok fabric_load; else ko fabric_load "fabric_load $mod failed"; suite_finish; fi
+suite_start tmf "$bin" "$mod" dm_mod
 echo "# fabric_load: $(($(date +%s) - start)) s"
 
 slow=()
@@ -48,5 +44,6 @@ if ((${#slow[@]})); then
 	fi
 fi
 suite_unload "$mod"
+rm -rf "$tmp"
 suite_dmesg "$mark"
 suite_finish

@@ -3,13 +3,15 @@
 # (tests/{functional,badinput,tmf,fuzz}/run.sh): result counters, the binary's result
 # lines, teardown and unload, leak and dmesg checks, one summary line:
 #
-#   suite_begin badinput          the runner's own checks are "PASS: badinput/run.NAME"
-#   mem_snapshot "$tmp/before"    (before loading the module)
+#   suite_start badinput "$bin" "$mod" dm_mod   counters, baseline, module loaded; the
+#                                 runner's own checks are "PASS: badinput/run.NAME"
 #   suite_run "$bin" --module "$mod" "$@"
-#   suite_teardown; suite_unload "$mod"
-#   mem_snapshot "$tmp/after"; mem_check "$tmp/before" "$tmp/after" 512 8192 65536
-#   suite_dmesg "$mark"
-#   suite_finish                  "N passed, N failed, N skipped, N xfail"; exit 1 on a FAIL
+#   suite_end "$mod" 512 8192 65536   teardown, unload, memory back (mem_check bounds),
+#                                 dmesg clean, "N passed, N failed, N skipped, N xfail";
+#                                 exit 1 on a FAIL
+#
+# A runner with steps of its own in between uses the parts: suite_begin, mem_snapshot,
+# suite_teardown, suite_unload, mem_check, suite_dmesg, suite_finish.
 #
 # check.sh keeps only the PASS/FAIL/SKIP/XFAIL lines; the summary line is for people.
 # Sourcing this also sources guest-lib.sh and sets PROJECT (the repo root).
@@ -132,4 +134,39 @@ mem_check() {
 	else
 		ok memfree_back
 	fi
+}
+
+# suite_start NAME BINARY MODULE [KMOD...]: the common start of a runner.  Sets $mark
+# (dmesg) and $tmp (scratch, removed by suite_end).  configfs, target_core_mod and the
+# KMODs are loaded before the memory baseline, so that their own allocations are in it;
+# then MODULE (run.fabric_load).  A missing binary or a failed load ends the suite.
+suite_start() {
+	local bin=$2 m
+	suite_begin "$1"
+	[[ -x $bin ]] || { ko build "$bin missing: run make -C tests"; suite_finish; }
+	mark=$(dmesg_mark)
+	tmp=$(mktemp -d "/tmp/vsc-$1.XXXXXX")
+	_glib_configfs >/dev/null 2>&1 || true
+	for m in target_core_mod "${@:4}"; do modprobe "$m" 2>/dev/null || true; done
+	mem_snapshot "$tmp/before"
+	if fabric_load "$3"; then
+		ok fabric_load
+	else
+		ko fabric_load "fabric_load $3 failed"
+		suite_finish
+	fi
+}
+
+# suite_end MODULE CACHE_KIB SU_KB [FREE_KB]: the common end: teardown, unload, what the
+# run allocated given back (mem_check with these bounds), no kernel complaint, summary.
+suite_end() {
+	local m=$1
+	shift
+	suite_teardown
+	suite_unload "$m"
+	mem_snapshot "$tmp/after"
+	mem_check "$tmp/before" "$tmp/after" "$@"
+	rm -rf "$tmp"
+	suite_dmesg "$mark"
+	suite_finish
 }

@@ -315,11 +315,25 @@ static int rm_lun(const char *lun)
 	return r;
 }
 
+/* An ACL's mapped LUNs: a directory each, holding the link to the TPG's LUN. */
+static int rm_acl_luns(const char *acl)
+{
+	return for_each_dir(acl, "lun_", rm_lun);
+}
+
+/*
+ * In this order: mapped LUNs (removable under a live session), the TPG's
+ * LUNs (the nexus cannot go while they are linked), the nexus, and only then
+ * the ACLs: target_core waits, forever, for every session of an ACL being
+ * removed, and neither vhost fabric closes its nexus for it.
+ */
 static int rm_tpg(const char *tpg)
 {
-	char p[1200];
+	char p[1200], acls[1200];
 	int r;
 
+	snprintf(acls, sizeof(acls), "%s/acls", tpg);
+	for_each_dir(acls, NULL, rm_acl_luns);
 	snprintf(p, sizeof(p), "%s/lun", tpg);
 	r = for_each_dir(p, "lun_", rm_lun);
 	snprintf(p, sizeof(p), "%s/nexus", tpg);
@@ -330,9 +344,7 @@ static int rm_tpg(const char *tpg)
 		if (buf[0] && strncmp(buf, "NULL", 4) && buf[0] != '\n')
 			vsc_cfs_write(p, "NULL");
 	}
-	/* other fabrics keep ACLs / portals too */
-	snprintf(p, sizeof(p), "%s/acls", tpg);
-	for_each_dir(p, NULL, rm_plain);
+	for_each_dir(acls, NULL, rm_plain);
 	if (rmdir(tpg) && !r)
 		r = -errno;
 	return r;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -339,4 +340,119 @@ FT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 	r = vsc_cfs_write(p, "3");
 	FT_ASSERT(second == 0, "INQUIRY PROTECT %d after fabric_prot_type 0 and a new nexus", second);
 	FT_ASSERT(r < 0, "fabric_prot_type changed under a nexus (it applies to the next one)");
+}
+
+#define ACL_1		VH "/" WWPN_A "/tpgt_1/acls/" INIT_1
+#define ACL_MAPPED	5	/* the guest's LUN number for TPG lun_1 */
+
+/*
+ * An explicit ACL for the nexus initiator, made before the nexus (so the
+ * session uses it, not a demo-mode ACL): mapped LUN 5 is the TPG's lun_1
+ * (rd8); the TPG's lun_0 (rd16) is not mapped.
+ */
+static bool acl_base(void)
+{
+	int r;
+
+	if (!base(false, true))
+		return false;
+	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
+	FT_CHECK(!r, "rd8: %s", vt_errstr(r));
+	r = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
+	FT_CHECK(!r, "lun 1: %s", vt_errstr(r));
+	r = vsc_cfs_mkdir(ACL_1);
+	FT_CHECK(!r, "acl: %s", vt_errstr(r));
+	r = vsc_cfs_mkdir(ACL_1 "/lun_5");
+	FT_CHECK(!r, "mapped lun: %s", vt_errstr(r));
+	r = symlink(VH "/" WWPN_A "/tpgt_1/lun/lun_1", ACL_1 "/lun_5/map") ? -errno : 0;
+	FT_CHECK(!r, "mapped lun link: %s", vt_errstr(r));
+	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
+	FT_CHECK(!r, "nexus: %s", vt_errstr(r));
+	return true;
+}
+
+FT_TEST("cfg", acl_maps_and_renumbers_luns)
+{
+	struct vsc_result res;
+	struct vsc_dev *d;
+	uint8_t cdb[16], b[256];
+	uint64_t blocks;
+	uint32_t bs;
+	int e;
+
+	if (!acl_base())
+		return;
+	d = ft_open_ep(NULL);
+	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
+		return;
+	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+			 0, b, sizeof(b), NULL))
+		return;
+	FT_ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
+		  "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
+		  vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
+	if (!ft_capacity(d, 1, ACL_MAPPED, &blocks, &bs))
+		return;
+	FT_ASSERT(blocks * bs == RD8_BYTES, "mapped LUN %u has %llu bytes, want rd8's %llu",
+		  ACL_MAPPED, (unsigned long long)(blocks * bs), RD8_BYTES);
+	ft_verify_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, 10, 10, 8, NULL, NULL);
+	if (vt_failed())
+		return;
+	/* the TPG's own LUN numbers mean nothing to this initiator */
+	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 1, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
+	FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
+		  "TUR to unmapped lun 1: %s %s, want CHECK CONDITION 5/0x25", vt_errstr(e),
+		  vt_res(&res));
+}
+
+FT_TEST("cfg", acl_write_protect_refuses_writes)
+{
+	static uint8_t buf[8 * BS];
+	struct vsc_result res;
+	struct vsc_dev *d;
+	uint8_t cdb[16];
+	int e, r;
+
+	if (!acl_base())
+		return;
+	r = vsc_cfs_write(ACL_1 "/lun_5/write_protect", "1");
+	FT_ASSERT(!r, "write_protect: %s", vt_errstr(r));
+	d = ft_open_ep(NULL);
+	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
+		return;
+	memset(buf, 0x5a, sizeof(buf));
+	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb, vsc_cdb_rw(cdb, true, 10, 0, 8), buf,
+		    sizeof(buf), NULL, 0, &res, TMO);
+	/* DATA PROTECT, WRITE PROTECTED */
+	FT_ASSERT(!e && res.status == 2 && res.key == 7 && res.asc == 0x27,
+		  "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
+		  vt_errstr(e), vt_res(&res));
+	ft_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);
+}
+
+FT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
+	       "upstream answers only LOGICAL_UNIT_RESET; every other TMF is FUNCTION_REJECTED")
+{
+	struct vsc_dev *d;
+	struct vsc_ctl c;
+	int e;
+
+	if (!acl_base())
+		return;
+	d = ft_open_ep(NULL);
+	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
+		return;
+	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, ACL_MAPPED, 0);
+	e = vsc_ctl_sync(d, &c, TMO);
+	/* FUNCTION COMPLETE is 0 (VIRTIO_SCSI_S_OK) */
+	FT_ASSERT(!e && (c.response == VIRTIO_SCSI_S_OK ||
+			 c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED),
+		  "ABORT_TASK_SET on mapped LUN %u: %s %s, want FUNCTION_COMPLETE", ACL_MAPPED,
+		  vt_errstr(e), vsc_response_name(c.response));
+	/* LUN 1 is the TPG's number for it, not one this initiator has */
+	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 1, 0);
+	e = vsc_ctl_sync(d, &c, TMO);
+	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_INCORRECT_LUN,
+		  "ABORT_TASK_SET on unmapped LUN 1: %s %s, want INCORRECT_LUN", vt_errstr(e),
+		  vsc_response_name(c.response));
 }

@@ -146,12 +146,8 @@ static void tvh_detach_tpgs(struct tvh_tpg **targets)
 	for (i = 0; i < VHOST_SCSI_MAX_TARGET; i++) {
 		struct tvh_tpg *tpg = targets[i];
 
-		if (!tpg)
-			continue;
-		mutex_lock(&tpg->lock);
-		tpg->vdev = NULL;
-		mutex_unlock(&tpg->lock);
-		target_undepend_item(&tpg->se_tpg.tpg_group.cg_item);
+		if (tpg)
+			tvh_tpg_detach(tpg);
 	}
 }
 

@@ -112,6 +112,8 @@ struct tvh_tpg {
 	 */
 	struct se_session *sess;
 	struct tvh_dev *vdev;		/* device that has us attached */
+	/* target_core closed sess (its ACL went) while vdev was set */
+	bool sess_closed;
 	unsigned int lun_count;		/* LUNs linked into this TPG */
 	int prot_type;			/* attrib/fabric_prot_type: 0, 1 or 3 */
 };
@@ -383,6 +385,7 @@ extern struct mutex tvh_tpg_list_lock;
 extern struct list_head tvh_tpg_list;
 int tvh_fabric_register(void);
 void tvh_fabric_unregister(void);
+void tvh_tpg_detach(struct tvh_tpg *tpg);
 
 /* Shared helpers. */
 static inline struct tvh_dev *tvh_vq_dev(struct vhost_virtqueue *vq)

@@ -159,26 +159,19 @@ static int tvh_proto_from_name(const char *name, u8 *proto)
 	return -EINVAL;
 }
 
-static int tvh_nexus_make(struct tvh_tpg *tpg, const char *initiator)
+/* Make the nexus for @initiator under the ACL that applies to it. */
+static int tvh_nexus_make_locked(struct tvh_tpg *tpg, const char *initiator)
 {
 	struct se_session *sess;
-	int ret = 0;
 
-	mutex_lock(&tpg->lock);
-	if (tpg->sess) {
-		pr_err("%s/tpgt_%u: a nexus exists already; write NULL to drop it first\n",
-		       tpg->tport->name, tpg->tag);
-		ret = -EEXIST;
-		goto out;
-	}
+	lockdep_assert_held(&tpg->lock);
 	sess = target_setup_session(&tpg->se_tpg, 0, 0,
 				    TARGET_PROT_DIN_PASS | TARGET_PROT_DOUT_PASS,
 				    initiator, tpg, NULL);
 	if (IS_ERR(sess)) {
-		ret = PTR_ERR(sess);
-		pr_err("%s/tpgt_%u: cannot create the nexus for %s: %d\n",
-		       tpg->tport->name, tpg->tag, initiator, ret);
-		goto out;
+		pr_err("%s/tpgt_%u: cannot create the nexus for %s: %ld\n",
+		       tpg->tport->name, tpg->tag, initiator, PTR_ERR(sess));
+		return PTR_ERR(sess);
 	}
 	/*
 	 * target_core asks for the PI type once per initiator and keeps the
@@ -188,9 +181,80 @@ static int tvh_nexus_make(struct tvh_tpg *tpg, const char *initiator)
 	sess->se_node_acl->saved_prot_type = tpg->prot_type;
 	sess->sess_prot_type = tpg->prot_type;
 	WRITE_ONCE(tpg->sess, sess);
-out:
+	return 0;
+}
+
+static int tvh_nexus_make(struct tvh_tpg *tpg, const char *initiator)
+{
+	int ret;
+
+	mutex_lock(&tpg->lock);
+	if (tpg->sess) {
+		pr_err("%s/tpgt_%u: a nexus exists already; write NULL to drop it first\n",
+		       tpg->tport->name, tpg->tag);
+		ret = -EEXIST;
+	} else {
+		ret = tvh_nexus_make_locked(tpg, initiator);
+	}
 	mutex_unlock(&tpg->lock);
 	return ret;
+}
+
+/*
+ * target_core closed the nexus' session: its ACL is being removed (the
+ * rmdir waits until the session is gone) or its queue depth changed.  The
+ * nexus stays, made again for the same initiator under whatever ACL now
+ * applies (demo mode once the ACL is gone).  No device may be attached: the
+ * session's commands must all have ended.
+ */
+static void tvh_nexus_remake_locked(struct tvh_tpg *tpg)
+{
+	char initiator[TVH_NAMELEN];
+	int ret;
+
+	lockdep_assert_held(&tpg->lock);
+	tpg->sess_closed = false;
+	strscpy(initiator, tpg->sess->se_node_acl->initiatorname,
+		sizeof(initiator));
+	target_remove_session(tpg->sess);
+	WRITE_ONCE(tpg->sess, NULL);
+	ret = tvh_nexus_make_locked(tpg, initiator);
+	if (ret)
+		pr_warn("%s/tpgt_%u: the nexus for %s went with its ACL: %d\n",
+			tpg->tport->name, tpg->tag, initiator, ret);
+}
+
+static void tvh_close_session(struct se_session *sess)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(sess->se_tpg);
+
+	mutex_lock(&tpg->lock);
+	if (tpg->sess != sess)
+		goto out;
+	if (!tpg->vdev) {
+		tvh_nexus_remake_locked(tpg);
+		goto out;
+	}
+	tpg->sess_closed = true;
+	pr_info("%s/tpgt_%u: the ACL of nexus %s changed; it applies once the guest stops using the TPG\n",
+		tpg->tport->name, tpg->tag, sess->se_node_acl->initiatorname);
+out:
+	mutex_unlock(&tpg->lock);
+}
+
+/*
+ * A device lets go of @tpg (its endpoint is torn down, nothing in flight):
+ * configfs may drop the nexus and remove the TPG again, and a session
+ * target_core closed meanwhile is made again now.
+ */
+void tvh_tpg_detach(struct tvh_tpg *tpg)
+{
+	mutex_lock(&tpg->lock);
+	tpg->vdev = NULL;
+	if (tpg->sess_closed)
+		tvh_nexus_remake_locked(tpg);
+	mutex_unlock(&tpg->lock);
+	target_undepend_item(&tpg->se_tpg.tpg_group.cg_item);
 }
 
 static int tvh_nexus_drop(struct tvh_tpg *tpg)
@@ -543,6 +607,7 @@ static const struct target_core_fabric_ops tvh_fabric_ops = {
 	.tpg_check_prot_fabric_only	= tvh_check_prot_fabric_only,
 	.tpg_get_inst_index		= tvh_tpg_get_inst_index,
 	.release_cmd			= tvh_release_cmd,
+	.close_session			= tvh_close_session,
 	.check_stop_free		= tvh_check_stop_free,
 	.sess_get_index			= tvh_sess_get_index,
 	.write_pending			= tvh_write_pending,

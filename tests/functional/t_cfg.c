@@ -2,6 +2,7 @@
 /* configfs: the vhost fabric's directories and attributes. Each test starts
  * from an empty target tree and is torn down afterwards. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -455,4 +456,100 @@ FT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_INCORRECT_LUN,
 		  "ABORT_TASK_SET on unmapped LUN 1: %s %s, want INCORRECT_LUN", vt_errstr(e),
 		  vsc_response_name(c.response));
+}
+
+#define UP_ACL_HANG "upstream has no close_session: rmdir of the nexus initiator's ACL waits forever (the test would hang the suite)"
+
+/* Unmap mapped LUN 5 of ACL_1: allowed under a live session. */
+static bool acl_unmap(void)
+{
+	int r = unlink(ACL_1 "/lun_5/map") ? -errno : 0;
+
+	FT_CHECK(!r, "unlink mapped lun: %s", vt_errstr(r));
+	r = rmdir(ACL_1 "/lun_5") ? -errno : 0;
+	FT_CHECK(!r, "rmdir mapped lun: %s", vt_errstr(r));
+	return true;
+}
+
+static bool nexus_is(const char *want)
+{
+	char buf[256] = "";
+	int r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
+
+	FT_CHECK(r >= 0 && !strncmp(buf, want, strlen(want)), "nexus reads '%s' (%s), want %s",
+		 buf, vt_errstr(r), want);
+	return true;
+}
+
+/* The TPG's LUNs 0 and 1, as demo mode shows them. */
+static bool demo_mode_luns(struct vsc_dev *d)
+{
+	uint8_t cdb[16], b[256];
+
+	ft_clear_ua(d, 1, 0);
+	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+			 0, b, sizeof(b), NULL))
+		return false;
+	FT_CHECK(vsc_get_be32(b) == 16, "REPORT LUNS: %u bytes, want the TPG's 2 LUNs",
+		 vsc_get_be32(b));
+	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 1, 10, 20, 8, NULL, NULL);
+	return !vt_failed();
+}
+
+FT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)
+{
+	struct vsc_dev *d;
+	int r;
+
+	if (vt_upstream())
+		FT_SKIP("%s", UP_ACL_HANG);
+	if (!acl_base() || !acl_unmap())
+		return;
+	r = rmdir(ACL_1) ? -errno : 0;
+	FT_ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
+	if (!nexus_is(INIT_1))
+		return;
+	d = ft_open_ep(NULL);
+	if (d)
+		demo_mode_luns(d);
+}
+
+static void *rmdir_acl(void *arg)
+{
+	__atomic_store_n((int *)arg, rmdir(ACL_1) ? -errno : 0, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+FT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
+{
+	struct vsc_dev *d;
+	pthread_t th;
+	int r = 1, i;
+
+	if (vt_upstream())
+		FT_SKIP("%s", UP_ACL_HANG);
+	if (!acl_base() || !acl_unmap())
+		return;
+	d = ft_open_ep(NULL);
+	if (!d || !ft_clear_ua(d, 1, 0))
+		return;
+	FT_ASSERT(!pthread_create(&th, NULL, rmdir_acl, &r), "pthread_create");
+	usleep(500 * 1000);
+	/* the guest's session stays until it lets go of the TPG */
+	FT_ASSERT(__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1,
+		  "rmdir of the ACL returned (%s) while a guest used its session", vt_errstr(r));
+	ft_close(d);
+	for (i = 0; i < 100 && __atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1; i++)
+		usleep(100 * 1000);
+	if (__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1) {
+		/* leave the stuck thread; the suite's own watchdog reports it */
+		FT_ASSERT(0, "rmdir of the ACL still waiting 10 s after the guest closed");
+	}
+	pthread_join(th, NULL);
+	FT_ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
+	if (!nexus_is(INIT_1))
+		return;
+	d = ft_open_ep(NULL);
+	if (d)
+		demo_mode_luns(d);
 }

@@ -28,9 +28,12 @@
 #define CREATE_TRACE_POINTS
 #include "tcm_vhost_trace.h"
 
-/* Everything the vhost core offers, plus hotplug events and T10 PI. */
+/*
+ * Everything the vhost core offers, plus hotplug events, T10 PI and
+ * parameter-change events (the TPG's capacity_changed attribute).
+ */
 #define TVH_FEATURES (VHOST_FEATURES | BIT_ULL(VIRTIO_SCSI_F_HOTPLUG) | \
-		      BIT_ULL(VIRTIO_SCSI_F_T10_PI))
+		      BIT_ULL(VIRTIO_SCSI_F_T10_PI) | BIT_ULL(VIRTIO_SCSI_F_CHANGE))
 
 unsigned int tvh_max_io_vqs = 128;
 unsigned int tvh_inline_sg = 64;

@@ -81,6 +81,8 @@
 #define TVH_ASC_INVALID_FIELD_IN_CDB 0x24
 /* Bounce copies (misaligned data, PI) one device may hold at once: 64 MiB. */
 #define TVH_MAX_BOUNCE_PAGES ((64U << 20) >> PAGE_SHIFT)
+/* PARAM_CHANGE reason: ASC 2Ah, ASCQ 09h (CAPACITY DATA HAS CHANGED). */
+#define TVH_EVT_CAPACITY_CHANGED (0x2a | 0x09 << 8)
 /* Bytes of one T10 PI tuple (guard, application and reference tags). */
 #define TVH_PI_TUPLE_SIZE 8
 

@@ -632,19 +632,27 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	return true;
 }
 
-/* Deliver pending events. */
+/* Did the guest negotiate events of this kind? */
+static bool tvh_evt_wanted(struct vhost_virtqueue *vq, u32 event)
+{
+	if (event == VIRTIO_SCSI_T_PARAM_CHANGE)
+		return vhost_has_feature(vq, VIRTIO_SCSI_F_CHANGE);
+	return vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+}
+
+/* Deliver pending events; those of a kind the guest did not ask for go. */
 static void tvh_evt_flush_locked(struct tvh_dev *vdev,
 				 struct vhost_virtqueue *vq)
 {
 	struct tvh_event *e, *next;
-	bool deliver;
+	bool attached;
 
 	lockdep_assert_held(&vq->mutex);
-	deliver = vhost_vq_get_backend(vq) &&
-		  vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
+	attached = vhost_vq_get_backend(vq);
 
 	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
-		if (deliver && !tvh_evt_send_one(vdev, vq, e))
+		if (attached && tvh_evt_wanted(vq, e->event) &&
+		    !tvh_evt_send_one(vdev, vq, e))
 			vdev->events_missed = true;
 		list_del(&e->node);
 		vdev->evt_count--;
@@ -681,12 +689,12 @@ void tvh_evt_handle_kick(struct vhost_work *work)
 }
 
 /**
- * tvh_evt_post - queue a hotplug event for a guest
+ * tvh_evt_post - queue an event (hotplug, parameter change) for a guest
  * @vdev: the device; the caller holds the tpg lock that keeps it attached
  * @event: VIRTIO_SCSI_T_*
  * @target: target byte
  * @lun: LUN
- * @reason: VIRTIO_SCSI_EVT_RESET_*
+ * @reason: VIRTIO_SCSI_EVT_RESET_*, or ASC | ASCQ << 8 for PARAM_CHANGE
  *
  * Past TVH_MAX_EVENTS undelivered events, or without memory, the event is
  * counted as missed instead.

@@ -416,8 +416,74 @@ out:
 
 CONFIGFS_ATTR_RO(tvh_tpg_, stats);
 
+/*
+ * The guest's number for TPG LUN @lun: what the nexus' ACL maps it to (its
+ * own number in demo mode).  False if the nexus does not see it.
+ */
+static bool tvh_nexus_lun_number(struct tvh_tpg *tpg, u64 lun, u64 *mapped)
+{
+	struct se_dev_entry *deve;
+	struct se_lun *se_lun;
+	bool found = false;
+
+	lockdep_assert_held(&tpg->lock);
+	if (!tpg->sess)
+		return false;
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(deve, &tpg->sess->se_node_acl->lun_entry_hlist,
+				 link) {
+		se_lun = READ_ONCE(deve->se_lun);
+		if (se_lun && se_lun->unpacked_lun == lun) {
+			*mapped = deve->mapped_lun;
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * capacity_changed (write-only): the admin grew or shrank the backstore of
+ * TPG LUN N and writes N here.  A guest using the TPG gets a PARAM_CHANGE
+ * event, CAPACITY DATA HAS CHANGED (2Ah/09h), for its number of that LUN
+ * and rescans it (Linux virtio_scsi does on this event).  target_core gives
+ * fabrics no hook of its own for it.  Nothing happens while no guest uses
+ * the TPG: it reads the capacity when it starts.
+ */
+static ssize_t tvh_tpg_capacity_changed_store(struct config_item *item,
+					      const char *page, size_t count)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(to_tpg(item));
+	u64 lun, mapped;
+	int ret;
+
+	ret = kstrtou64(page, 0, &lun);
+	if (ret) {
+		pr_err("capacity_changed: takes the TPG's LUN number\n");
+		return ret;
+	}
+	mutex_lock(&tpg->lock);
+	if (!tpg->vdev) {
+		ret = count;
+	} else if (!tvh_nexus_lun_number(tpg, lun, &mapped)) {
+		pr_err("%s/tpgt_%u: capacity_changed: the nexus has no LUN %llu\n",
+		       tpg->tport->name, tpg->tag, lun);
+		ret = -ENODEV;
+	} else {
+		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_PARAM_CHANGE, tpg->tag,
+			     mapped, TVH_EVT_CAPACITY_CHANGED);
+		ret = count;
+	}
+	mutex_unlock(&tpg->lock);
+	return ret;
+}
+
+CONFIGFS_ATTR_WO(tvh_tpg_, capacity_changed);
+
 static struct configfs_attribute *tvh_tpg_attrs[] = {
 	&tvh_tpg_attr_nexus,
+	&tvh_tpg_attr_capacity_changed,
 	&tvh_tpg_attr_stats,
 	NULL,
 };

@@ -21,6 +21,7 @@
 #define RD4_BYTES	(4ULL << 20)	/* tpgt_2 lun_0 */
 #define BS		512
 #define RD16_SERIAL	"vsc0rd16serial01"
+#define IBLOCK_PATH	"/tmp/vsc-functional-iblock.img"	/* the iblock group's loop file */
 #define TMO		10000		/* ms: any single answer */
 
 enum ft_flags {
@@ -95,5 +96,10 @@ bool ft_verify_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
 bool ft_capacity(struct vsc_dev *d, uint8_t tgt, uint16_t lun, uint64_t *blocks,
 		 uint32_t *bsize);
+/* The iblock group's loop device ("" outside it). */
+const char *ft_iblock_dev(void);
+/* The next event on @e (n posted buffers) is @event/@reason for tgt/lun; reposts it. */
+bool ft_wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_t event,
+		   uint32_t reason, uint8_t tgt, uint16_t lun);
 
 #endif

@@ -119,3 +119,18 @@ bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 	}
 	FT_CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
 }
+
+bool ft_wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_t event,
+		   uint32_t reason, uint8_t tgt, uint16_t lun)
+{
+	struct vsc_evt *x = vsc_evt_next(d, e, n, TMO);
+
+	FT_CHECK(x, "no event (want event %u reason %u)", event, reason);
+	FT_CHECK(vsc_buf_check(x->buf, NULL) == 0, "event buffer canary damaged");
+	FT_CHECK(x->event == event && x->reason == reason,
+		 "event %#x reason %u, want %#x reason %u", x->event, x->reason, event, reason);
+	FT_CHECK(x->lun[0] == 1 && x->lun[1] == tgt && (((x->lun[2] & 0x3f) << 8) | x->lun[3]) == lun,
+		 "event lun %02x %02x %02x %02x, want 01 %02x for lun %u", x->lun[0], x->lun[1],
+		 x->lun[2], x->lun[3], tgt, lun);
+	return vsc_evt_repost(d, x) == 0;
+}

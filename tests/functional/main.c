@@ -92,8 +92,12 @@ bool ft_fixture_rd(void)
 }
 
 #define FILEIO_PATH "/tmp/vsc-functional-fileio.img"
-#define IBLOCK_PATH "/tmp/vsc-functional-iblock.img"
 static char loopdev[64];
+
+const char *ft_iblock_dev(void)
+{
+	return loopdev;
+}
 
 static bool fixture_fileio(void)
 {

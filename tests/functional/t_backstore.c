@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* fileio and iblock-on-loop backstores (groups with their own fixtures). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/loop.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "ft.h"
 
@@ -141,4 +146,77 @@ FT_TEST("iblock", synchronize_cache)
 FT_TEST("iblock", misaligned_segments)
 {
 	misaligned();
+}
+
+/* ------------------------------------------------------- online resize */
+
+#define CAP_ATTR VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/capacity_changed"
+#define UP_CHANGE "upstream offers no VIRTIO_SCSI_F_CHANGE and never sends PARAM_CHANGE"
+#define CAPACITY_CHANGED (0x2a | 0x09 << 8)	/* ASC 2Ah ASCQ 09h, as the event's reason */
+
+/* Grow or shrink the iblock group's loop device to @bytes, as an admin would. */
+static bool loop_resize(uint64_t bytes)
+{
+	const char *dev = ft_iblock_dev();
+	int fd, r;
+
+	FT_CHECK(dev[0] == '/', "no loop device for the iblock group");
+	FT_CHECK(!truncate(IBLOCK_PATH, (off_t)bytes), "truncate %s: %s", IBLOCK_PATH,
+		 vt_errstr(-errno));
+	fd = open(dev, O_RDONLY);
+	FT_CHECK(fd >= 0, "open %s: %s", dev, vt_errstr(-errno));
+	r = ioctl(fd, LOOP_SET_CAPACITY, 0) ? -errno : 0;
+	close(fd);
+	FT_CHECK(!r, "LOOP_SET_CAPACITY %s: %s", dev, vt_errstr(r));
+	return true;
+}
+
+FT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
+{
+	struct vsc_opts o = { .features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_CHANGE) };
+	struct vsc_dev *d = ft_open_ep(&o);
+	struct vsc_evt ev[2];
+	uint64_t blocks;
+	uint32_t bs;
+	int r;
+
+	if (!d)
+		return;
+	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "F_CHANGE not offered");
+	r = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
+	FT_ASSERT(!r, "post: %s", vt_errstr(r));
+	if (loop_resize(2 * RD16_BYTES)) {
+		r = vsc_cfs_write(CAP_ATTR, "0");
+		FT_ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
+		if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_PARAM_CHANGE, CAPACITY_CHANGED, 1, 0) &&
+		    ft_capacity(d, 1, 0, &blocks, &bs))
+			FT_ASSERT(blocks * bs == 2 * RD16_BYTES,
+				  "capacity after the event: %llu bytes, want %llu",
+				  (unsigned long long)(blocks * bs), 2 * RD16_BYTES);
+		r = vsc_cfs_write(CAP_ATTR, "7");
+		FT_ASSERT(r == -ENODEV, "capacity_changed for a LUN the nexus lacks: %s, want ENODEV",
+			  vt_errstr(r));
+	}
+	loop_resize(RD16_BYTES);
+	vsc_evt_release(d, ev, 2);
+}
+
+FT_TEST_BEYOND("iblock", capacity_change_needs_f_change, UP_CHANGE)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_evt ev[2], *x;
+	int r;
+
+	if (!d)
+		return;
+	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG) &&
+		  !vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "want HOTPLUG without CHANGE");
+	r = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
+	FT_ASSERT(!r, "post: %s", vt_errstr(r));
+	r = vsc_cfs_write(CAP_ATTR, "0");
+	FT_ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
+	x = vsc_evt_next(d, ev, 2, 500);
+	FT_ASSERT(!x, "event %#x delivered to a guest that did not negotiate F_CHANGE",
+		  x ? x->event : 0);
+	vsc_evt_release(d, ev, 2);
 }

@@ -270,21 +270,6 @@ FT_TEST("ctl", tmf_split_request_header)
 
 /* ---------------------------------------------------------------- events */
 
-static bool wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_t event,
-		       uint32_t reason, uint8_t tgt, uint16_t lun)
-{
-	struct vsc_evt *x = vsc_evt_next(d, e, n, TMO);
-
-	FT_CHECK(x, "no event (want event %u reason %u)", event, reason);
-	FT_CHECK(vsc_buf_check(x->buf, NULL) == 0, "event buffer canary damaged");
-	FT_CHECK(x->event == event && x->reason == reason,
-		 "event %#x reason %u, want %#x reason %u", x->event, x->reason, event, reason);
-	FT_CHECK(x->lun[0] == 1 && x->lun[1] == tgt && (((x->lun[2] & 0x3f) << 8) | x->lun[3]) == lun,
-		 "event lun %02x %02x %02x %02x, want 01 %02x for lun %u", x->lun[0], x->lun[1],
-		 x->lun[2], x->lun[3], tgt, lun);
-	return vsc_evt_repost(d, x) == 0;
-}
-
 FT_TEST("evt", hotplug_link_unlink_events)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -298,11 +283,11 @@ FT_TEST("evt", hotplug_link_unlink_events)
 	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 3, HBA_RD, "rd8");
 	FT_ASSERT(!e, "link lun 3: %s", vt_errstr(e));
-	if (wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 3)) {
+	if (ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 3)) {
 		vsc_kick(d, VSC_VQ_EVT);
 		e = vsc_tgt_lun_unlink(WWPN_A, 1, 3);
 		FT_ASSERT(!e, "unlink lun 3: %s", vt_errstr(e));
-		wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED, 1, 3);
+		ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED, 1, 3);
 	} else {
 		vsc_tgt_lun_unlink(WWPN_A, 1, 3);
 	}
@@ -323,7 +308,7 @@ FT_TEST("evt", hotplug_high_lun_encoding)
 	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 2, 300, HBA_RD, "rd8");
 	FT_ASSERT(!e, "link lun 300: %s", vt_errstr(e));
-	if (wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2, 300)) {
+	if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2, 300)) {
 		uint64_t blocks;
 		uint32_t bs;
 
@@ -461,7 +446,7 @@ FT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 	FT_ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 6, HBA_RD, "rd4");
 	FT_ASSERT(!e, "link: %s", vt_errstr(e));
-	wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 6);
+	ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 6);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 6);
 	usleep(100000);
 	vsc_set_events_missed(d, 0);

@@ -73,9 +73,9 @@ MUTANTS = {
     # #12.7: used length and dirty log without the data-in PI.
     "pi-in-not-logged": (
         "tcm_vhost_io.c",
-        "\t\t      sizeof(resp) + pi_written + data_written);\n"
+        "\t\t\t sizeof(resp) + pi_written + data_written);\n"
         "\treturn sizeof(resp) + pi_written + data_written;",
-        "\t\t      sizeof(resp) + data_written);\n"
+        "\t\t\t sizeof(resp) + data_written);\n"
         "\treturn sizeof(resp) + data_written;",
         "badinput:log_covers_pi_in", 300),
     # Teardown's drain under the global TPG list lock again.
@@ -104,6 +104,20 @@ MUTANTS = {
         "\t\tif (atomic_inc_return(&n) == 10)\n\t\t\treturn;\n\t}\n"
         "\tsbitmap_clear_bit(&tvq->tags, cmd->tag);\n",
         "io.", 300),
+    # target_core closing the nexus' session (its ACL removed) is ignored:
+    # the rmdir waits forever, as with vhost_scsi.
+    "acl-close-ignored": (
+        "tcm_vhost_fabric.c",
+        "\t.close_session\t\t\t= tvh_close_session,\n",
+        "",
+        "cfg.acl_removed_nexus_stays", 200),
+    # PARAM_CHANGE delivered whatever the guest negotiated.
+    "change-event-ungated": (
+        "tcm_vhost_ctl.c",
+        "\tif (event == VIRTIO_SCSI_T_PARAM_CHANGE)\n"
+        "\t\treturn vhost_has_feature(vq, VIRTIO_SCSI_F_CHANGE);\n",
+        "",
+        "iblock.capacity_change_needs_f_change", 300),
 }
 
 

@@ -372,6 +372,19 @@ static bool acl_base(void)
 	return true;
 }
 
+/* acl_base(), then a device on it with the LUN map's UNIT ATTENTION consumed. */
+static struct vsc_dev *acl_open(void)
+{
+	struct vsc_dev *d;
+
+	if (!acl_base())
+		return NULL;
+	d = ft_open_ep(NULL);
+	if (d && !ft_clear_ua(d, 1, ACL_MAPPED))
+		return NULL;
+	return d;
+}
+
 FT_TEST("cfg", acl_maps_and_renumbers_luns)
 {
 	struct vsc_result res;
@@ -381,10 +394,8 @@ FT_TEST("cfg", acl_maps_and_renumbers_luns)
 	uint32_t bs;
 	int e;
 
-	if (!acl_base())
-		return;
-	d = ft_open_ep(NULL);
-	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
+	d = acl_open();
+	if (!d)
 		return;
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
@@ -414,13 +425,11 @@ FT_TEST("cfg", acl_write_protect_refuses_writes)
 	uint8_t cdb[16];
 	int e, r;
 
-	if (!acl_base())
+	d = acl_open();
+	if (!d)
 		return;
 	r = vsc_cfs_write(ACL_1 "/lun_5/write_protect", "1");
 	FT_ASSERT(!r, "write_protect: %s", vt_errstr(r));
-	d = ft_open_ep(NULL);
-	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
-		return;
 	memset(buf, 0x5a, sizeof(buf));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb, vsc_cdb_rw(cdb, true, 10, 0, 8), buf,
 		    sizeof(buf), NULL, 0, &res, TMO);
@@ -438,10 +447,8 @@ FT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	struct vsc_ctl c;
 	int e;
 
-	if (!acl_base())
-		return;
-	d = ft_open_ep(NULL);
-	if (!d || !ft_clear_ua(d, 1, ACL_MAPPED))
+	d = acl_open();
+	if (!d)
 		return;
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, ACL_MAPPED, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
@@ -496,22 +503,26 @@ static bool demo_mode_luns(struct vsc_dev *d)
 	return !vt_failed();
 }
 
-FT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)
+/* The ACL's rmdir returned @r: it must have worked, and the nexus be back in demo mode. */
+static void acl_gone_nexus_stays(int r)
 {
 	struct vsc_dev *d;
-	int r;
 
-	if (vt_upstream())
-		FT_SKIP("%s", UP_ACL_HANG);
-	if (!acl_base() || !acl_unmap())
-		return;
-	r = rmdir(ACL_1) ? -errno : 0;
 	FT_ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
 	if (!nexus_is(INIT_1))
 		return;
 	d = ft_open_ep(NULL);
 	if (d)
 		demo_mode_luns(d);
+}
+
+FT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)
+{
+	if (vt_upstream())
+		FT_SKIP("%s", UP_ACL_HANG);
+	if (!acl_base() || !acl_unmap())
+		return;
+	acl_gone_nexus_stays(rmdir(ACL_1) ? -errno : 0);
 }
 
 static void *rmdir_acl(void *arg)
@@ -546,10 +557,5 @@ FT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
 		FT_ASSERT(0, "rmdir of the ACL still waiting 10 s after the guest closed");
 	}
 	pthread_join(th, NULL);
-	FT_ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
-	if (!nexus_is(INIT_1))
-		return;
-	d = ft_open_ep(NULL);
-	if (d)
-		demo_mode_luns(d);
+	acl_gone_nexus_stays(r);
 }

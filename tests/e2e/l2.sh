@@ -114,11 +114,22 @@ boot_once() {
 	start=$(date +%s)
 	: >"$log"
 	# A guest in an entry fault loop (below) never leaves it: stop it then.
+	# Ten seconds before the timeout it prints what tcm_vhost's TPGs hold
+	# (their stats): a guest waiting on the target shows requests that
+	# were never completed, a guest stuck by itself does not.
 	(
+		dumped=0
 		while sleep 5; do
 			if (($(entry_faults) >= 20)); then
 				pkill -f "tcmv.run=$run_dir " 2>/dev/null
 				exit 0
+			fi
+			if ((!dumped && $(date +%s) - start >= timeout_s - 10)); then
+				dumped=1
+				for f in /sys/kernel/config/target/vhost/*/tpgt_*/stats; do
+					[[ -r $f ]] || continue
+					sed "s|^|# l2: L1 ${f#/sys/kernel/config/target/vhost/}: |" "$f" >&2 || true
+				done
 			fi
 		done
 	) &

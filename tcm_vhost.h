@@ -388,6 +388,8 @@ extern struct list_head tvh_tpg_list;
 int tvh_fabric_register(void);
 void tvh_fabric_unregister(void);
 void tvh_tpg_detach(struct tvh_tpg *tpg);
+bool tvh_nexus_lun(struct tvh_tpg *tpg, u64 lun, bool guest_number,
+		   u64 *mapped);
 
 /* Shared helpers. */
 static inline struct tvh_dev *tvh_vq_dev(struct vhost_virtqueue *vq)

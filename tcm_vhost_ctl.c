@@ -296,31 +296,6 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	return true;
 }
 
-/*
- * Does the nexus of @tpg see @lun?  Its initiator's ACL maps the guest's LUN
- * numbers: the TPG's own in demo mode, the admin's mapped LUNs with an
- * explicit ACL.  That mapping is RCU-protected; the session itself stays
- * while a device is attached (tvh_nexus_drop() refuses).
- */
-static bool tvh_nexus_has_lun(struct tvh_tpg *tpg, u64 lun)
-{
-	struct se_session *sess = READ_ONCE(tpg->sess);
-	struct se_dev_entry *deve;
-	bool found = false;
-
-	if (!sess)
-		return false;
-	rcu_read_lock();
-	hlist_for_each_entry_rcu(deve, &sess->se_node_acl->lun_entry_hlist, link) {
-		if (deve->mapped_lun == lun) {
-			found = true;
-			break;
-		}
-	}
-	rcu_read_unlock();
-	return found;
-}
-
 /* Run @scan over every command this device has in flight. */
 static void tvh_tmf_scan_all(struct tvh_dev *vdev, struct tvh_tmf_scan *scan)
 {
@@ -400,7 +375,7 @@ static u8 tvh_tmf_refusal(struct tvh_tpg **targets, bool lun_ok, u8 target,
 		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
 	/* target_core checks the LUN of its TMRs; the groups are ours. */
 	if (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&
-	    !tvh_nexus_has_lun(targets[target], lun))
+	    !tvh_nexus_lun(targets[target], lun, true, NULL))
 		return VIRTIO_SCSI_S_INCORRECT_LUN;
 	return VIRTIO_SCSI_S_OK;
 }

@@ -416,25 +416,34 @@ out:
 
 CONFIGFS_ATTR_RO(tvh_tpg_, stats);
 
-/*
- * The guest's number for TPG LUN @lun: what the nexus' ACL maps it to (its
- * own number in demo mode).  False if the nexus does not see it.
+/**
+ * tvh_nexus_lun - look a LUN up in the LUN map of @tpg's nexus
+ * @tpg: the TPG, its lock held or a device attached (either keeps the nexus)
+ * @lun: the LUN to find
+ * @guest_number: @lun is the guest's number (else the TPG's own)
+ * @mapped: if not NULL, the guest's number of the LUN found
+ *
+ * The nexus' ACL maps the guest's LUN numbers to the TPG's LUNs: each to
+ * itself in demo mode, as the admin chose with an explicit ACL.  The map is
+ * RCU-protected.  False if the nexus does not see the LUN.
  */
-static bool tvh_nexus_lun_number(struct tvh_tpg *tpg, u64 lun, u64 *mapped)
+bool tvh_nexus_lun(struct tvh_tpg *tpg, u64 lun, bool guest_number,
+		   u64 *mapped)
 {
+	struct se_session *sess = READ_ONCE(tpg->sess);
 	struct se_dev_entry *deve;
 	struct se_lun *se_lun;
 	bool found = false;
 
-	lockdep_assert_held(&tpg->lock);
-	if (!tpg->sess)
+	if (!sess)
 		return false;
 	rcu_read_lock();
-	hlist_for_each_entry_rcu(deve, &tpg->sess->se_node_acl->lun_entry_hlist,
-				 link) {
+	hlist_for_each_entry_rcu(deve, &sess->se_node_acl->lun_entry_hlist, link) {
 		se_lun = READ_ONCE(deve->se_lun);
-		if (se_lun && se_lun->unpacked_lun == lun) {
-			*mapped = deve->mapped_lun;
+		if (guest_number ? deve->mapped_lun == lun :
+		    se_lun && se_lun->unpacked_lun == lun) {
+			if (mapped)
+				*mapped = deve->mapped_lun;
 			found = true;
 			break;
 		}
@@ -466,7 +475,7 @@ static ssize_t tvh_tpg_capacity_changed_store(struct config_item *item,
 	mutex_lock(&tpg->lock);
 	if (!tpg->vdev) {
 		ret = count;
-	} else if (!tvh_nexus_lun_number(tpg, lun, &mapped)) {
+	} else if (!tvh_nexus_lun(tpg, lun, false, &mapped)) {
 		pr_err("%s/tpgt_%u: capacity_changed: the nexus has no LUN %llu\n",
 		       tpg->tport->name, tpg->tag, lun);
 		ret = -ENODEV;

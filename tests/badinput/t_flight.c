@@ -631,6 +631,28 @@ static uint64_t log_base_for(struct vsc_dev *d, uint8_t *bm)
 	return (uintptr_t)bm - ((uintptr_t)vsc_arena_base(d) >> 15);
 }
 
+/* A zeroed dirty log of @bmsz bytes set as @d's log base; NULL (test failed) on error. */
+static uint8_t *log_start(struct vsc_dev *d, size_t bmsz)
+{
+	uint8_t *bm = aligned_alloc(4096, bmsz);
+	uint64_t b;
+	int r;
+
+	if (!bm) {
+		vt_fail(__LINE__, "alloc");
+		return NULL;
+	}
+	memset(bm, 0, bmsz);
+	b = log_base_for(d, bm);
+	r = vsc_ioctl(d, VHOST_SET_LOG_BASE, &b);
+	if (r) {
+		vt_fail(__LINE__, "SET_LOG_BASE: %s", vt_errstr(r));
+		free(bm);
+		return NULL;
+	}
+	return bm;
+}
+
 static bool log_bit(struct vsc_dev *d, const uint8_t *bm, const void *addr)
 {
 	uint64_t page = ((uintptr_t)addr >> 12) - (((uintptr_t)vsc_arena_base(d) >> 15) << 3);
@@ -780,7 +802,6 @@ BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 	unsigned int k;
 	pthread_t th;
 	uint8_t *bm;
-	uint64_t b;
 	int r;
 
 	o.features &= ~VSC_F(VHOST_F_LOG_ALL);
@@ -790,12 +811,9 @@ BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 		SKIP("VHOST_F_LOG_ALL not offered");
 	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
-	bm = aligned_alloc(4096, bmsz);
-	ASSERT(bm, "alloc");
-	memset(bm, 0, bmsz);
-	b = log_base_for(d, bm);
-	r = vsc_ioctl(d, VHOST_SET_LOG_BASE, &b);
-	ASSERT(!r, "SET_LOG_BASE: %s", vt_errstr(r));
+	bm = log_start(d, bmsz);
+	if (!bm)
+		return;
 
 	ASSERT(!bi_hold(true), "dmsetup suspend");
 	held_reads(d, q, LOGSW_READS);
@@ -848,19 +866,14 @@ BI_TEST(log_covers_pi_in)
 	struct vsc_req q;
 	uint8_t cdb[16], *bm;
 	uint32_t used;
-	uint64_t b;
-	int r;
 
 	d = bi_open_ep(&o, BI_WWPN_A);
 	ASSERT(d, "open");
 	if (!vsc_has_feature(d, VHOST_F_LOG_ALL) || !vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI))
 		SKIP("VHOST_F_LOG_ALL or T10_PI not offered");
-	bm = aligned_alloc(4096, bmsz);
-	ASSERT(bm, "alloc");
-	memset(bm, 0, bmsz);
-	b = log_base_for(d, bm);
-	r = vsc_ioctl(d, VHOST_SET_LOG_BASE, &b);
-	ASSERT(!r, "SET_LOG_BASE: %s", vt_errstr(r));
+	bm = log_start(d, bmsz);
+	if (!bm)
+		return;
 	vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb,
 		     vsc_cdb_rw(cdb, false, 10, 64, data / 512));
 	q.din_len = pi + data;	/* the PI-in bytes come first in the data-in buffer */

@@ -40,6 +40,7 @@ unsigned int tvh_inline_sg = 64;
 bool tvh_direct_submit = true;
 bool tvh_offload = true;
 bool tvh_vq_threads = true;
+unsigned int tvh_poll_us;
 
 /* Set an unsigned parameter, refusing values outside [min, max]. */
 static int tvh_param_set_range(const char *val, const struct kernel_param *kp,
@@ -71,6 +72,11 @@ static int tvh_param_set_inline_sg(const char *val,
 	return tvh_param_set_range(val, kp, 1, 2048);
 }
 
+static int tvh_param_set_poll_us(const char *val, const struct kernel_param *kp)
+{
+	return tvh_param_set_range(val, kp, 0, TVH_MAX_POLL_US);
+}
+
 static const struct kernel_param_ops tvh_io_vqs_ops = {
 	.set = tvh_param_set_io_vqs,
 	.get = param_get_uint,
@@ -78,6 +84,11 @@ static const struct kernel_param_ops tvh_io_vqs_ops = {
 
 static const struct kernel_param_ops tvh_inline_sg_ops = {
 	.set = tvh_param_set_inline_sg,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops tvh_poll_us_ops = {
+	.set = tvh_param_set_poll_us,
 	.get = param_get_uint,
 };
 
@@ -96,6 +107,9 @@ MODULE_PARM_DESC(offload,
 module_param_named(vq_threads, tvh_vq_threads, bool, 0644);
 MODULE_PARM_DESC(vq_threads,
 		 "Serve request queues from threads of their own, at most one per CPU (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
+module_param_cb(poll_us, &tvh_poll_us_ops, &tvh_poll_us, 0644);
+MODULE_PARM_DESC(poll_us,
+		 "Microseconds a queue thread keeps polling its rings, guest kicks off, after its last work, 0-1000 (default 0: sleep until kicked); yields whenever its CPU is wanted");
 
 static bool tvh_dev_idle(struct tvh_dev *vdev)
 {

@@ -65,6 +65,8 @@
 #define TVH_RESP_IOV_INLINE 4
 /* Hard limits of the max_io_vqs module parameter. */
 #define TVH_MAX_IO_VQS 1024
+/* Longest host polling window a queue thread may be given (poll_us). */
+#define TVH_MAX_POLL_US 1000
 /* How long a wait for commands in the backstore goes before it says so. */
 #define TVH_DRAIN_REPORT (30 * HZ)
 /*
@@ -92,6 +94,7 @@ extern unsigned int tvh_inline_sg;
 extern bool tvh_direct_submit;
 extern bool tvh_vq_threads;
 extern bool tvh_offload;
+extern unsigned int tvh_poll_us;
 
 /* A WWN directory: /sys/kernel/config/target/vhost/<name>. */
 struct tvh_tport {
@@ -193,6 +196,7 @@ struct tvh_cmd {
 enum tvh_vq_pending {
 	TVH_VQ_KICK,		/* the guest added requests */
 	TVH_VQ_DONE,		/* commands on @done await their answer */
+	TVH_VQ_POLLED,		/* host polling found requests on the ring */
 };
 
 /*
@@ -231,6 +235,13 @@ enum tvh_stat {
 	TVH_STAT_REJECTED,	/* answered here: bad target, CDB, mapping */
 	TVH_STAT_GUEST_ERRORS,	/* malformed chains (tvh_guest_err()) */
 	TVH_STAT_INFLIGHT_MAX,	/* most commands in flight at once (a maximum) */
+	/*
+	 * Guest kicks received.  The one counter not under vq.mutex: the
+	 * kick wake-up writes it under its eventfd's wait-queue lock.
+	 */
+	TVH_STAT_KICKS,
+	TVH_STAT_POLLED,	/* passes started by host polling, not a kick */
+	TVH_STAT_SIGNALS,	/* vhost_signal() calls (the guest may mute some) */
 	TVH_NR_STATS,
 };
 
@@ -267,6 +278,13 @@ struct tvh_vq {
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
 	/* Entries of vq.log filled by the last tvh_vq_get_desc() (vq.mutex). */
 	unsigned int log_num;
+	/*
+	 * The guest's kicks are off: a pass is under way, was cut at its
+	 * weight, or the queue's thread polls the ring instead (poll_us).
+	 * Written by whoever serves the queue, which for a queue with a
+	 * thread is only that thread; read by that thread alone.
+	 */
+	bool kicks_off;
 	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */
 };
 
@@ -339,9 +357,13 @@ void tvh_vq_put_resp(struct vhost_virtqueue *vq, struct iov_iter *in,
 		     unsigned int head, const void *resp, size_t len);
 void tvh_vq_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
 		   unsigned int head, const void *resp, size_t len);
+/* tvh_vq_serve() flags */
+#define TVH_SERVE_POLL	BIT(0)	/* the caller polls next: leave kicks off */
 void tvh_vq_serve(struct vhost_virtqueue *vq,
 		  int (*handle_one)(struct vhost_virtqueue *vq,
-				    struct tvh_tpg **targets));
+				    struct tvh_tpg **targets),
+		  unsigned int flags);
+void tvh_vq_signal(struct vhost_virtqueue *vq);
 bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what);
 void tvh_vq_init_kick(struct tvh_vq *tvq);
 int tvh_vq_threads_start(struct tvh_dev *vdev);

@@ -181,7 +181,7 @@ void tvh_tmf_done_work(struct vhost_work *work)
 		tvh_vq_log_write(vq, &tmf->log, tmf->log_num, 1);
 		vhost_add_used(vq, tmf->head, 1);
 	}
-	vhost_signal(vq->dev, vq);
+	tvh_vq_signal(vq);
 	mutex_unlock(&vq->mutex);
 
 	tvh_tmf_finish_list(vdev, list);
@@ -540,7 +540,7 @@ drop:
 void tvh_ctl_handle_kick(struct vhost_work *work)
 {
 	tvh_vq_serve(container_of(work, struct vhost_virtqueue, poll.work),
-		     tvh_ctl_handle_one);
+		     tvh_ctl_handle_one, 0);
 }
 
 /*
@@ -603,7 +603,7 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	}
 	iov_iter_init(&in, ITER_DEST, vq->iov, in_num, sizeof(evt));
 	tvh_vq_answer(vq, &in, head, &evt, sizeof(evt));
-	vhost_signal(&vdev->dev, vq);
+	tvh_vq_signal(vq);
 	return true;
 }
 

@@ -344,6 +344,9 @@ static const char *const tvh_stat_names[TVH_NR_STATS] = {
 	[TVH_STAT_REJECTED] = "rejected",
 	[TVH_STAT_GUEST_ERRORS] = "guest_errors",
 	[TVH_STAT_INFLIGHT_MAX] = "inflight_max",
+	[TVH_STAT_KICKS] = "kicks",
+	[TVH_STAT_POLLED] = "polled",
+	[TVH_STAT_SIGNALS] = "signals",
 };
 
 /*

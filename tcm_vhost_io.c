@@ -322,7 +322,7 @@ void tvh_io_flush_answers(struct tvh_vq *tvq)
 	}
 	if (n)
 		vhost_add_used_n(vq, used, n);
-	vhost_signal(&tvq->vdev->dev, vq);
+	tvh_vq_signal(vq);
 	mutex_unlock(&vq->mutex);
 
 	tvh_io_finish_list(list);
@@ -756,7 +756,7 @@ void tvh_io_handle_kick(struct vhost_work *work)
 						  poll.work);
 
 	if (!tvh_vq_thread_wake(to_tvh_vq(vq), TVH_VQ_KICK))
-		tvh_vq_serve(vq, tvh_io_handle_one);
+		tvh_vq_serve(vq, tvh_io_handle_one, 0);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <linux/cgroup.h>
 #include <linux/completion.h>
 #include <linux/kthread.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <scsi/scsi_proto.h>
@@ -125,11 +126,20 @@ bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
 	return woken;
 }
 
+/* Signal the guest for what was just added to @vq's used ring (mutex held). */
+void tvh_vq_signal(struct vhost_virtqueue *vq)
+{
+	tvh_stat_add(vq, TVH_STAT_SIGNALS, 1);
+	vhost_signal(vq->dev, vq);
+}
+
 /**
  * tvh_vq_serve - take requests off a queue until it is empty or has had
  * its share
- * @vq: the queue; its poll work is what runs this
+ * @vq: the queue; its poll work or its thread runs this
  * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
+ * @flags: TVH_SERVE_POLL: the caller polls the ring next, so the guest's
+ *	kicks stay off when it runs dry (tvh_vq_poll_end() turns them on)
  *
  * After TVH_WEIGHT requests the pass is requeued so that other queues and
  * devices get the CPU, however busy the guest keeps this ring.  The guest is
@@ -137,8 +147,10 @@ bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what)
  */
 void tvh_vq_serve(struct vhost_virtqueue *vq,
 		  int (*handle_one)(struct vhost_virtqueue *vq,
-				    struct tvh_tpg **targets))
+				    struct tvh_tpg **targets),
+		  unsigned int flags)
 {
+	struct tvh_vq *tvq = to_tvh_vq(vq);
 	struct vhost_dev *dev = vq->dev;
 	struct tvh_tpg **targets;
 	bool answered = false;
@@ -151,14 +163,18 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 		goto out;
 
 	vhost_disable_notify(dev, vq);
+	tvq->kicks_off = true;
 	do {
 		ret = handle_one(vq, targets);
 		if (ret == TVH_EMPTY) {
+			if (flags & TVH_SERVE_POLL)
+				break;
 			/* Recheck after enabling: the guest may have raced. */
 			if (unlikely(vhost_enable_notify(dev, vq))) {
 				vhost_disable_notify(dev, vq);
 				continue;
 			}
+			tvq->kicks_off = false;
 			break;
 		}
 		if (ret < 0)
@@ -169,7 +185,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 	} while (!vhost_exceeds_weight(vq, ++handled, 0));
 
 	if (answered)
-		vhost_signal(dev, vq);
+		tvh_vq_signal(vq);
 out:
 	mutex_unlock(&vq->mutex);
 }
@@ -188,6 +204,7 @@ static int tvh_vq_kick_wakeup(wait_queue_entry_t *wait, unsigned int mode,
 
 	if (!(key_to_poll(key) & poll->mask))
 		return 0;
+	WRITE_ONCE(tvq->stats[TVH_STAT_KICKS], tvq->stats[TVH_STAT_KICKS] + 1);
 	if (!tvh_vq_thread_wake(tvq, TVH_VQ_KICK))
 		vhost_poll_queue(poll);
 	return 0;
@@ -199,17 +216,109 @@ void tvh_vq_init_kick(struct tvh_vq *tvq)
 	tvh_vq_poll_set_wakeup(&tvq->vq.poll, tvh_vq_kick_wakeup);
 }
 
+/* Is the ring of @tvq, whose kicks are off, holding requests? */
+static bool tvh_vq_poll_ring(struct tvh_vq *tvq)
+{
+	struct vhost_virtqueue *vq = &tvq->vq;
+	bool found;
+
+	mutex_lock(&vq->mutex);
+	found = vhost_vq_get_backend(vq) && !vhost_vq_avail_empty(vq->dev, vq);
+	if (found)
+		tvh_stat_add(vq, TVH_STAT_POLLED, 1);
+	mutex_unlock(&vq->mutex);
+	return found;
+}
+
 /*
- * A request queue thread: answers finished commands, then takes new
- * requests, on each of its queues in turn, then sleeps until woken for
- * either.  Each pass over a queue is bounded (tvh_vq_serve), so one busy
- * ring does not starve the thread's other queues.
+ * The thread stops polling @tvq: the guest's kicks go back on, and requests
+ * that came in meanwhile are marked for the thread.
+ */
+static void tvh_vq_poll_end(struct tvh_vq *tvq)
+{
+	struct vhost_virtqueue *vq = &tvq->vq;
+	bool more;
+
+	if (!tvq->kicks_off)
+		return;
+	mutex_lock(&vq->mutex);
+	tvq->kicks_off = false;
+	more = vhost_enable_notify(vq->dev, vq);
+	mutex_unlock(&vq->mutex);
+	if (more)
+		set_bit(TVH_VQ_POLLED, &tvq->pending);
+}
+
+/*
+ * Host polling: instead of sleeping until the guest kicks (an exit of the
+ * guest each time), look at the rings whose kicks are off until one holds
+ * requests, other work is pending, the CPU is wanted by anyone else, or
+ * @poll_us passed since the last work; then the kicks go back on.  The
+ * thread runs in the owner's cgroups, so the CPU it spends here is charged
+ * to the guest.
+ */
+static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
+			       unsigned int poll_us)
+{
+	u64 end = local_clock() + (u64)poll_us * NSEC_PER_USEC;
+	unsigned int i;
+
+	do {
+		bool polling = false;
+
+		for (i = 0; i < thread->nqueues; i++) {
+			struct tvh_vq *tvq = thread->queues[i];
+
+			if (READ_ONCE(tvq->pending))
+				return;
+			if (!tvq->kicks_off)
+				continue;
+			if (tvh_vq_poll_ring(tvq)) {
+				set_bit(TVH_VQ_POLLED, &tvq->pending);
+				return;
+			}
+			polling = true;
+		}
+		if (!polling)
+			return;
+		cpu_relax();
+	} while (!need_resched() && !kthread_should_stop() &&
+		 local_clock() < end);
+
+	for (i = 0; i < thread->nqueues; i++)
+		tvh_vq_poll_end(thread->queues[i]);
+}
+
+/* Answer finished commands, then take new requests, on each queue. */
+static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
+			       unsigned int flags)
+{
+	unsigned int i;
+
+	for (i = 0; i < thread->nqueues; i++) {
+		struct tvh_vq *tvq = thread->queues[i];
+		bool kicked, polled;
+
+		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
+			tvh_io_flush_answers(tvq);
+		kicked = test_and_clear_bit(TVH_VQ_KICK, &tvq->pending);
+		polled = test_and_clear_bit(TVH_VQ_POLLED, &tvq->pending);
+		if (kicked || polled)
+			tvh_vq_serve(&tvq->vq, tvh_io_handle_one, flags);
+	}
+}
+
+/*
+ * A request queue thread: passes over its queues while any has work
+ * pending, polls them for a while if poll_us says so, then sleeps until
+ * woken by a kick or a completion.  Each pass over a queue is bounded
+ * (tvh_vq_serve), so one busy ring does not starve the thread's others.
  */
 static int tvh_vq_thread(void *data)
 {
 	struct tvh_vq_thread *thread = data;
 	struct mm_struct *mm = thread->vdev->dev.mm;
-	unsigned int i;
+	unsigned int i, poll_us;
 
 	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
 	complete(&thread->started);
@@ -230,17 +339,15 @@ static int tvh_vq_thread(void *data)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
-		for (i = 0; i < thread->nqueues; i++) {
-			struct tvh_vq *tvq = thread->queues[i];
-
-			if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
-				tvh_io_flush_answers(tvq);
-			if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
-				tvh_vq_serve(&tvq->vq, tvh_io_handle_one);
-		}
+		poll_us = READ_ONCE(tvh_poll_us);
+		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
+		if (poll_us)
+			tvh_vq_thread_poll(thread, poll_us);
 		cond_resched();
 	}
 
+	for (i = 0; i < thread->nqueues; i++)
+		tvh_vq_poll_end(thread->queues[i]);
 	kthread_unuse_mm(mm);
 	return 0;
 }

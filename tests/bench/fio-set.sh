@@ -7,6 +7,7 @@
 #   e.g. fio-set.sh virtio_scsi 3 "1 16 32" "25 75" "4k 1m" 2
 # DRIVER is (a prefix of) the SCSI host's proc_name; disks are taken in LUN order. MIXES are read
 # percentages. 4k: randrw, iodepth 32; 1m: sequential rw, iodepth 16; libaio, direct.
+# FIO_SET_QD overrides the iodepth of every point (probe.sh's QD1 latency points).
 set -uo pipefail
 drv=$1 dur=$2 counts=$3 mixes=$4 sizes=$5 jobs=${6:-2}
 
@@ -54,6 +55,7 @@ for n in $counts; do
 	for bs in $sizes; do
 		for mix in $mixes; do
 			if [[ $bs == 4k ]]; then rw=randrw qd=32; else rw=rw qd=16; fi
+			qd=${FIO_SET_QD:-$qd}
 			line=$(fio --name=bench --ioengine=libaio --direct=1 --rw=$rw --rwmixread="$mix" \
 				--bs="$bs" --iodepth=$qd --numjobs="$jobs" --group_reporting \
 				--time_based --runtime="$dur" --ramp_time=1 --filename="$files" \

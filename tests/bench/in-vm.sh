@@ -35,6 +35,8 @@ tree=$(cd "$(dirname "$0")/../.." && pwd)	# tests/.. of the scripts (snapshot or
 # shellcheck source=../vm/guest-lib.sh
 . "$tree/tests/vm/guest-lib.sh"
 bin=$tree/tests/bin
+# shellcheck source=bench-lib.sh
+. "$tree/tests/bench/bench-lib.sh"
 
 quick=${BENCH_QUICK:-0}
 if ((quick)); then
@@ -80,44 +82,6 @@ fail() { log "FAILED: $*"; failures=$((failures + 1)); }
 	echo "  modules='$BENCH_MODULES' wpv=$BENCH_WPV"
 } >"$raw/settings.txt"
 cat "$raw/settings.txt" >&2
-
-# unload_all: tear down every fabric's config and backstore, rmmod the vhost fabric module.
-unload_all() {
-	local mod
-	"$bin/vsc-cfg" teardown || return 1
-	mod=$(fabric_loaded)
-	[[ -z $mod ]] || rmmod "$mod"
-}
-
-# load_fabric MODULE: like guest-lib's fabric_load, without its depmod (slow under TCG):
-# tcm_vhost.ko is insmod'ed after its dependencies, vhost_scsi modprobe'd by name.
-load_fabric() {
-	local mod=$1 ko=/project/tcm_vhost.ko deps
-	[[ -z $(fabric_loaded) ]] || { echo "bench: $(fabric_loaded) still loaded" >&2; return 1; }
-	case $mod in
-	tcm_vhost)
-		deps=$(modinfo -F depends "$ko") || return 1
-		modprobe -a ${deps//,/ } && insmod "$ko" || return 1
-		;;
-	*) modprobe "$mod" || return 1 ;;
-	esac
-	[[ -c /dev/vhost-scsi && -d /sys/module/$mod ]] ||
-		{ echo "bench: $mod did not give /dev/vhost-scsi" >&2; return 1; }
-}
-
-# switch_to MODULE: unload whatever serves the vhost fabric, recreate the same rd_mcp LUNs
-# from scratch, load MODULE, configure the TPG (every LUN, then the nexus).
-switch_to() {
-	local mod=$1
-	_glib_configfs || return 1
-	unload_all || return 1
-	log "  unloaded"
-	"$bin/vsc-cfg" luns "$BENCH_NLUNS" "$BENCH_LUN_MB" || return 1
-	log "  $BENCH_NLUNS LUNs created"
-	load_fabric "$mod" || return 1
-	"$bin/vsc-cfg" vhost "$WWPN" "$BENCH_NLUNS" || return 1
-	log "  $mod loaded and configured"
-}
 
 # tag_lines TARGET ROUND: BENCH-FIO lines -> JSON objects with target and round.
 # (l2.sh repeats the console tail after a failure: stop there, no duplicates)

@@ -38,7 +38,7 @@ make -C "$here" >>"$out/raw/build.log" 2>&1 || { cat "$out/raw/build.log" >&2; e
 # during the run cannot change the benchmark halfway.
 snap=$out/raw/snapshot
 mkdir -p "$snap/tests/bench" "$snap/tests/vm" "$snap/tests/e2e" "$snap/tests/bin"
-cp "$here/in-vm.sh" "$here/fio-set.sh" "$snap/tests/bench/"
+cp "$here/in-vm.sh" "$here/bench-lib.sh" "$here/fio-set.sh" "$snap/tests/bench/"
 cp "$top/tests/bin/vsc-load" "$top/tests/bin/vsc-mem" "$top/tests/bin/vsc-cfg" "$snap/tests/bin/"
 cp "$top/tests/vm/guest-lib.sh" "$top/tests/vm/stage2.sh" "$snap/tests/vm/"
 cp "$top/tests/e2e/l2.sh" "$snap/tests/e2e/"

@@ -533,6 +533,56 @@ FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 		  io.requests, io.bytes_in, io.bytes_out);
 }
 
+#define POLL_PARAM "/sys/module/tcm_vhost/parameters/poll_us"
+
+static bool poll_us_set(const char *v)
+{
+	int fd = open(POLL_PARAM, O_WRONLY);
+	bool ok = fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * Host polling (poll_us): with a 1 ms window, 32 WRITE+READ pairs issued one
+ * after the other are mostly taken by the polling thread, the client (which
+ * honours avail_event) kicks for fewer than half of them, and the data
+ * reads back.  Once polling is off and its window has passed, the guest's
+ * kicks are on again: one more command is served.
+ */
+FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us parameter")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	long long k0, k1, p0, p1;
+	uint8_t buf[8 * BS];
+	unsigned int i;
+
+	if (!d)
+		return;
+	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	FT_ASSERT(poll_us_set("1000\n"), "cannot write 1000 to %s", POLL_PARAM);
+	k0 = stat_of("vq2", "kicks");
+	p0 = stat_of("vq2", "polled");
+	for (i = 0; i < 32; i++) {
+		if (!ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 300 + 8 * i, 8, NULL, NULL))
+			break;
+	}
+	k1 = stat_of("vq2", "kicks");
+	p1 = stat_of("vq2", "polled");
+	poll_us_set("0\n");
+	FT_ASSERT(i == 32, "WRITE+READ %u of 32 failed while polling", i);
+	FT_ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 commands, want +8 or more",
+		  p0, p1);
+	FT_ASSERT(k1 - k0 <= 56, "kicks went %lld -> %lld over 64 commands, want 56 at most",
+		  k0, k1);
+	usleep(20000);
+	memset(buf, 0, sizeof(buf));
+	FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL),
+		  "READ after polling stopped not answered");
+}
+
 #define TRACEFS "/sys/kernel/tracing"
 
 /* The whole of @path (a trace file, read until EOF) into @buf; false on error. */

@@ -1,0 +1,211 @@
+#!/bin/bash
+# One real-guest point, measured with its costs: fio in a nested L2 guest (QEMU
+# vhost-scsi-pci, Linux virtio_scsi) through each configuration, alternated, plus what
+# each I/O cost in exits, interrupts, kicks and CPU time.
+#
+#   tests/bench/probe.sh                     # on the host: boots one L1 VM (tests/vm/run)
+#   PROBE_LIVE="poll_us=0 poll_us=50" PROBE_ROUNDS=3 tests/bench/probe.sh
+#
+# Knobs (environment):
+#   PROBE_BOOTS   guests per round, each MODULE[:param=value,...] (default
+#                 "tcm_vhost vhost_scsi"); the parameters are written before the guest
+#                 boots, so load-time ones (vq_threads, offload) apply to its device
+#   PROBE_LIVE    settings alternated inside every tcm_vhost guest, each param=value[,...]
+#                 written while the guest runs (default "-": none); one boot per round
+#                 then compares them on the same guest, which removes the boot-to-boot noise
+#   PROBE_ROUNDS  rounds (default 3); odd rounds run the guests in reverse order
+#   PROBE_REPS    points per live setting in one guest (default 2), in alternation
+#   PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS PROBE_JOBS PROBE_TIME  the fio point (default
+#                 4k, 32, 75 (% read), 1, 2 jobs, 5 s); 4k is randrw, anything else rw
+#   PROBE_CPUS PROBE_QUEUES  L2 vCPUs and vhost-scsi-pci num_queues (default 1 and 1)
+#   KV            the L1 kernel (tests/vm/run)
+# Prints one PROBE line per point, then the medians per configuration and the ratio of
+# each to the first, per round (min..max): build/probe/<timestamp>/{points.jsonl,summary.md}.
+# Counters per I/O: L1's kvm exits and injected interrupts (debugfs kvm, both modules),
+# the guest's request-queue interrupts, CPU time busy in L2 and in L1 (/proc/stat), and
+# tcm_vhost's own kicks, polled passes and signals (tpgt_1/stats).
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+top=$(cd "$here/../.." && pwd)
+WWPN=naa.50014050000be001
+
+# ------------------------------------------------------------------ L2: the guest side
+# probe.sh --in-l2 LABELS...: for each rep, each label in turn: ask L1 to apply it, run
+# fio, ask L1 for its counters, print one PROBE line.
+in_l2() {
+	local rw k=0 rep lab line l1 irq0 irq1 cpu0 cpu1 io0 io1
+	rw=$(sed -n 's/.* tcmv\.rw=\([^ ]*\).*/\1/p' /proc/cmdline)
+	[[ -d $rw ]] || { echo "probe: no shared run dir in L2" >&2; return 1; }
+	for ((rep = 0; rep < PROBE_REPS; rep++)); do
+		for lab in "$@"; do
+			k=$((k + 1))
+			l1_call "$rw" "$k set $lab" || return 1
+			irq0=$(guest_irqs) cpu0=$(cpu_busy_us) io0=$(disk_ios)
+			line=$(FIO_SET_QD=$PROBE_QD bash "$here/fio-set.sh" virtio_scsi "$PROBE_TIME" \
+				"$PROBE_LUNS" "$PROBE_MIX" "$PROBE_BS" "$PROBE_JOBS" | sed -n 's/^BENCH-FIO {//p')
+			irq1=$(guest_irqs) cpu1=$(cpu_busy_us) io1=$(disk_ios)
+			l1_call "$rw" "$k end" || return 1
+			l1=$(cat "$rw/l1-$k")
+			[[ -n $line ]] || { echo "probe: no fio result for $lab" >&2; return 1; }
+			echo "PROBE {\"label\":\"$lab\",\"rep\":$rep,$l1,\"l2_irqs\":$((irq1 - irq0)),\"l2_busy_us\":$((cpu1 - cpu0)),\"l2_ios\":$((io1 - io0)),$line"
+		done
+	done
+}
+
+# l1_call RUNDIR REQUEST: hand REQUEST to L1's watcher and wait for its answer
+l1_call() {
+	local i ack
+	echo "$2" >"$1/req.tmp" && mv "$1/req.tmp" "$1/req"
+	for ((i = 0; i < 300; i++)); do
+		ack=$(cat "$1/ack" 2>/dev/null)
+		[[ $ack == "$2" ]] && return 0
+		read -rt 0.1 <> <(:) || true
+	done
+	echo "probe: L1 did not answer '$2'" >&2
+	return 1
+}
+
+# guest_irqs: interrupts of the virtio request queues so far (all CPUs)
+guest_irqs() {
+	awk '/virtio.*request/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i }
+		END { print n + 0 }' /proc/interrupts
+}
+
+# disk_ios: reads and writes the SCSI disks completed so far
+disk_ios() {
+	awk '$3 ~ /^sd[a-z]+$/ { n += $4 + $8 } END { print n + 0 }' /proc/diskstats
+}
+
+# cpu_busy_us: CPU time spent not idle so far, all CPUs, in microseconds
+cpu_busy_us() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" {
+		print int(($2 + $3 + $4 + $7 + $8 + $9) * 1000000 / hz) }' /proc/stat
+}
+
+# ------------------------------------------------------------------ L1: around the guest
+kvm_stat() { cat "/sys/kernel/debug/kvm/$1" 2>/dev/null || echo 0; }
+
+# tvh_io_stat NAME: tcm_vhost's counter NAME summed over the request queues (0 otherwise)
+tvh_io_stat() {
+	awk -v n="$1" '$1 == "io" { for (i = 2; i < NF; i += 2) if ($i == n) print $(i + 1) }' \
+		"/sys/kernel/config/target/vhost/$WWPN/tpgt_1/stats" 2>/dev/null | grep . || echo 0
+}
+
+l1_counters() {
+	echo "$(kvm_stat exits) $(kvm_stat irq_injections) $(cpu_busy_us)" \
+		"$(tvh_io_stat kicks) $(tvh_io_stat polled) $(tvh_io_stat signals)"
+}
+
+# set_params MODULE SETTING: write param=value[,...] to MODULE's parameters ("-": none)
+set_params() {
+	local kv
+	[[ $2 == - ]] && return 0
+	for kv in ${2//,/ }; do
+		echo "${kv#*=}" >"/sys/module/$1/parameters/${kv%%=*}" ||
+			{ echo "probe: cannot set $1 $kv" >&2; return 1; }
+	done
+}
+
+# watch_guest MODULE: serve the L2 guest's requests (set LABEL / end) until it is gone
+watch_guest() {
+	local mod=$1 rw='' req last='' k what lab c0 c1
+	while :; do
+		[[ -n $rw ]] || rw=$(find /var/tmp -maxdepth 1 -name 'l2.*' -type d | tail -n1)
+		req=$(cat "$rw/req" 2>/dev/null) || req=''
+		if [[ -n $req && $req != "$last" ]]; then
+			read -r k what lab <<<"$req"
+			if [[ $what == set ]]; then
+				[[ $mod == tcm_vhost ]] && set_params "$mod" "$lab"
+				read -r -a c0 <<<"$(l1_counters)"
+			else
+				read -r -a c1 <<<"$(l1_counters)"
+				printf '"exits":%d,"irq_inj":%d,"l1_busy_us":%d,"kicks":%d,"polled":%d,"signals":%d' \
+					$((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) \
+					$((c1[3] - c0[3])) $((c1[4] - c0[4])) $((c1[5] - c0[5])) >"$rw/l1-$k"
+			fi
+			echo "$req" >"$rw/ack"
+			last=$req
+		fi
+		read -rt 0.05 <> <(:) || true
+	done
+}
+
+in_vm() {
+	local out=/project/$1 r i b mod params labels lg
+	local -a boots order live
+	# shellcheck source=../vm/guest-lib.sh
+	. "$top/tests/vm/guest-lib.sh"
+	# shellcheck disable=SC2034 # read by bench-lib.sh
+	bin=$top/tests/bin BENCH_NLUNS=$PROBE_LUNS BENCH_LUN_MB=64
+	# shellcheck source=bench-lib.sh
+	. "$here/bench-lib.sh"
+	log() { echo "probe[$SECONDS s]: $*" >&2; }
+	mkdir -p "$out"
+	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
+	kvm_load || return 1
+	read -r -a boots <<<"$PROBE_BOOTS"
+	for ((r = 0; r < PROBE_ROUNDS; r++)); do
+		order=("${boots[@]}")
+		if ((r % 2)); then
+			order=()
+			for ((i = ${#boots[@]} - 1; i >= 0; i--)); do order+=("${boots[i]}"); done
+		fi
+		for b in "${order[@]}"; do
+			mod=${b%%:*} params=-
+			[[ $b == *:* ]] && params=${b#*:}
+			live=(-)
+			[[ $mod == tcm_vhost ]] && read -r -a live <<<"$PROBE_LIVE"
+			labels=${live[*]}
+			# odd rounds also reverse the live settings
+			if ((r % 2)); then
+				labels=''
+				for ((i = ${#live[@]} - 1; i >= 0; i--)); do labels+="${live[i]} "; done
+			fi
+			log "round $r: $b, live settings: $labels"
+			switch_to "$mod" && set_params "$mod" "$params" || return 1
+			watch_guest "$mod" &
+			lg=$out/l2-$r-${b//[:,=]/_}.log
+			"$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
+				--timeout $((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30))) \
+				--log "$lg.console" -- \
+				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q bash %q --in-l2 %s' \
+					"$PROBE_REPS" "$PROBE_TIME" "$PROBE_BS" "$PROBE_QD" "$PROBE_MIX" \
+					"$PROBE_LUNS" "$PROBE_JOBS" "$here/probe.sh" "$labels")" >"$lg" 2>&1
+			i=$?
+			kill %% 2>/dev/null
+			wait 2>/dev/null
+			rm -rf /var/tmp/l2.*
+			((i == 0)) || log "guest of $b ended with status $i (see $lg)"
+			sed -n 's/^PROBE {/{"boot":"'"$b"'","round":'"$r"',/p' "$lg" | tee -a "$out/points.jsonl"
+		done
+	done
+	unload_all
+}
+
+# ------------------------------------------------------------------ host
+: "${PROBE_BOOTS:=tcm_vhost vhost_scsi}" "${PROBE_LIVE:=-}" "${PROBE_ROUNDS:=3}" "${PROBE_REPS:=2}"
+: "${PROBE_BS:=4k}" "${PROBE_QD:=32}" "${PROBE_MIX:=75}" "${PROBE_LUNS:=1}" "${PROBE_JOBS:=2}"
+: "${PROBE_TIME:=5}" "${PROBE_CPUS:=1}" "${PROBE_QUEUES:=1}"
+export PROBE_BOOTS PROBE_LIVE PROBE_ROUNDS PROBE_REPS PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS
+export PROBE_JOBS PROBE_TIME PROBE_CPUS PROBE_QUEUES
+
+case ${1:-} in
+--in-l2) shift; in_l2 "$@"; exit ;;
+--in-vm) in_vm "$2"; exit ;;
+esac
+
+rel=build/probe/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$top/$rel"
+make -s -C "$top" >"$top/$rel/build.log" 2>&1 && make -s -C "$top/tests" >>"$top/$rel/build.log" 2>&1 ||
+	{ cat "$top/$rel/build.log" >&2; exit 1; }
+envs=()
+for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$)'); do envs+=(-e "$name=${!name}"); done
+echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
+	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
+	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2
+"$top/tests/vm/run" -t $((600 + PROBE_ROUNDS * 900)) -l "$top/$rel/vm.log" "${envs[@]}" -- \
+	"bash tests/bench/probe.sh --in-vm $rel" >"$top/$rel/vm.out" 2>&1
+rc=$?
+python3 "$here/probe-report.py" "$top/$rel/points.jsonl" | tee "$top/$rel/summary.md"
+exit $rc

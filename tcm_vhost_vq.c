@@ -177,8 +177,14 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 			tvq->kicks_off = false;
 			break;
 		}
-		if (ret < 0)
+		if (ret < 0) {
+			/*
+			 * A ring we cannot read stays as it is until the
+			 * guest kicks or resets it: not polled either.
+			 */
+			tvq->kicks_off = false;
 			break;
+		}
 		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
 		if (ret == TVH_ANSWERED)
 			answered = true;
@@ -249,6 +255,14 @@ static void tvh_vq_poll_end(struct tvh_vq *tvq)
 		set_bit(TVH_VQ_POLLED, &tvq->pending);
 }
 
+static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
+{
+	unsigned int i;
+
+	for (i = 0; i < thread->nqueues; i++)
+		tvh_vq_poll_end(thread->queues[i]);
+}
+
 /*
  * Host polling: instead of sleeping until the guest kicks (an exit of the
  * guest each time), look at the rings whose kicks are off until one holds
@@ -285,8 +299,7 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 	} while (!need_resched() && !kthread_should_stop() &&
 		 local_clock() < end);
 
-	for (i = 0; i < thread->nqueues; i++)
-		tvh_vq_poll_end(thread->queues[i]);
+	tvh_vq_thread_poll_end(thread);
 }
 
 /* Answer finished commands, then take new requests, on each queue. */
@@ -343,11 +356,12 @@ static int tvh_vq_thread(void *data)
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		if (poll_us)
 			tvh_vq_thread_poll(thread, poll_us);
+		else	/* poll_us was just set to 0: no ring may stay muted */
+			tvh_vq_thread_poll_end(thread);
 		cond_resched();
 	}
 
-	for (i = 0; i < thread->nqueues; i++)
-		tvh_vq_poll_end(thread->queues[i]);
+	tvh_vq_thread_poll_end(thread);
 	kthread_unuse_mm(mm);
 	return 0;
 }

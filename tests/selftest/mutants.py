@@ -118,6 +118,12 @@ MUTANTS = {
         "\t\treturn vhost_has_feature(vq, VIRTIO_SCSI_F_CHANGE);\n",
         "",
         "iblock.capacity_change_needs_f_change", 300),
+    # Host polling ends without turning the guest's kicks back on.
+    "poll-kicks-stay-off": (
+        "tcm_vhost_vq.c",
+        "\tmore = vhost_enable_notify(vq->dev, vq);\n",
+        "\tmore = false;\n",
+        "queue.polling_takes_requests_without_kicks", 200),
 }
 
 

@@ -194,9 +194,8 @@ struct tvh_cmd {
 
 /* Work a request queue's thread has pending (tvh_vq.pending bits). */
 enum tvh_vq_pending {
-	TVH_VQ_KICK,		/* the guest added requests */
+	TVH_VQ_KICK,		/* requests on the ring: kicked, or found polling */
 	TVH_VQ_DONE,		/* commands on @done await their answer */
-	TVH_VQ_POLLED,		/* host polling found requests on the ring */
 };
 
 /*
@@ -279,10 +278,10 @@ struct tvh_vq {
 	/* Entries of vq.log filled by the last tvh_vq_get_desc() (vq.mutex). */
 	unsigned int log_num;
 	/*
-	 * The guest's kicks are off: a pass is under way, was cut at its
-	 * weight, or the queue's thread polls the ring instead (poll_us).
-	 * Written by whoever serves the queue, which for a queue with a
-	 * thread is only that thread; read by that thread alone.
+	 * The last pass left the guest's kicks off because the queue's
+	 * thread polls the ring instead (poll_us); tvh_vq_poll_end() turns
+	 * them back on.  Written by whoever serves the queue, which for a
+	 * queue with a thread is only that thread; read by that thread.
 	 */
 	bool kicks_off;
 	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */

@@ -163,28 +163,24 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 		goto out;
 
 	vhost_disable_notify(dev, vq);
-	tvq->kicks_off = true;
+	tvq->kicks_off = false;
 	do {
 		ret = handle_one(vq, targets);
 		if (ret == TVH_EMPTY) {
-			if (flags & TVH_SERVE_POLL)
+			if (flags & TVH_SERVE_POLL) {
+				tvq->kicks_off = true;
 				break;
+			}
 			/* Recheck after enabling: the guest may have raced. */
 			if (unlikely(vhost_enable_notify(dev, vq))) {
 				vhost_disable_notify(dev, vq);
 				continue;
 			}
-			tvq->kicks_off = false;
 			break;
 		}
-		if (ret < 0) {
-			/*
-			 * A ring we cannot read stays as it is until the
-			 * guest kicks or resets it: not polled either.
-			 */
-			tvq->kicks_off = false;
+		/* A ring we cannot read waits for a kick or reset, unpolled. */
+		if (ret < 0)
 			break;
-		}
 		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
 		if (ret == TVH_ANSWERED)
 			answered = true;
@@ -252,7 +248,7 @@ static void tvh_vq_poll_end(struct tvh_vq *tvq)
 	more = vhost_enable_notify(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
 	if (more)
-		set_bit(TVH_VQ_POLLED, &tvq->pending);
+		set_bit(TVH_VQ_KICK, &tvq->pending);
 }
 
 static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
@@ -288,7 +284,7 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 			if (!tvq->kicks_off)
 				continue;
 			if (tvh_vq_poll_ring(tvq)) {
-				set_bit(TVH_VQ_POLLED, &tvq->pending);
+				set_bit(TVH_VQ_KICK, &tvq->pending);
 				return;
 			}
 			polling = true;
@@ -310,13 +306,10 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 
 	for (i = 0; i < thread->nqueues; i++) {
 		struct tvh_vq *tvq = thread->queues[i];
-		bool kicked, polled;
 
 		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
 			tvh_io_flush_answers(tvq);
-		kicked = test_and_clear_bit(TVH_VQ_KICK, &tvq->pending);
-		polled = test_and_clear_bit(TVH_VQ_POLLED, &tvq->pending);
-		if (kicked || polled)
+		if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
 			tvh_vq_serve(&tvq->vq, tvh_io_handle_one, flags);
 	}
 }

@@ -42,3 +42,16 @@ switch_to() {
 	"$bin/vsc-cfg" vhost "$WWPN" "$BENCH_NLUNS" || return 1
 	log "  $mod loaded and configured"
 }
+
+# round_order R [LIST]: LIST (default the modules) in the order round R runs them
+# (reversed in odd rounds)
+round_order() {
+	local -a mods
+	local i
+	read -r -a mods <<<"${2:-${BENCH_MODULES:-}}"
+	if (($1 % 2)); then
+		for ((i = ${#mods[@]} - 1; i >= 0; i--)); do echo "${mods[i]}"; done
+	else
+		printf '%s\n' "${mods[@]}"
+	fi
+}

@@ -207,19 +207,6 @@ vsc_impls() {
 	echo "${list[*]}"
 }
 
-# round_order R [LIST]: LIST (default the modules) in the order round R runs them
-# (reversed in odd rounds)
-round_order() {
-	local -a mods
-	local i
-	read -r -a mods <<<"${2:-$BENCH_MODULES}"
-	if (($1 % 2)); then
-		for ((i = ${#mods[@]} - 1; i >= 0; i--)); do echo "${mods[i]}"; done
-	else
-		printf '%s\n' "${mods[@]}"
-	fi
-}
-
 write_plan() {
 	local r mod
 	for ((r = 0; r < BENCH_ROUNDS; r++)); do

@@ -133,7 +133,6 @@ watch_guest() {
 
 in_vm() {
 	local out=/project/$1 r i b mod params labels lg
-	local -a boots order live
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -144,24 +143,13 @@ in_vm() {
 	mkdir -p "$out"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	kvm_load || return 1
-	read -r -a boots <<<"$PROBE_BOOTS"
 	for ((r = 0; r < PROBE_ROUNDS; r++)); do
-		order=("${boots[@]}")
-		if ((r % 2)); then
-			order=()
-			for ((i = ${#boots[@]} - 1; i >= 0; i--)); do order+=("${boots[i]}"); done
-		fi
-		for b in "${order[@]}"; do
+		for b in $(round_order "$r" "$PROBE_BOOTS"); do
 			mod=${b%%:*} params=-
 			[[ $b == *:* ]] && params=${b#*:}
-			live=(-)
-			[[ $mod == tcm_vhost ]] && read -r -a live <<<"$PROBE_LIVE"
-			labels=${live[*]}
+			labels=-
 			# odd rounds also reverse the live settings
-			if ((r % 2)); then
-				labels=''
-				for ((i = ${#live[@]} - 1; i >= 0; i--)); do labels+="${live[i]} "; done
-			fi
+			[[ $mod == tcm_vhost ]] && labels=$(round_order "$r" "$PROBE_LIVE" | xargs)
 			log "round $r: $b, live settings: $labels"
 			switch_to "$mod" && set_params "$mod" "$params" || return 1
 			watch_guest "$mod" &

@@ -535,16 +535,6 @@ FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 
 #define POLL_PARAM "/sys/module/tcm_vhost/parameters/poll_us"
 
-static bool poll_us_set(const char *v)
-{
-	int fd = open(POLL_PARAM, O_WRONLY);
-	bool ok = fd >= 0 && write(fd, v, strlen(v)) == (ssize_t)strlen(v);
-
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
 /*
  * Host polling (poll_us): with a 1 ms window, 32 WRITE+READ pairs issued one
  * after the other are mostly taken by the polling thread, the client (which
@@ -562,7 +552,7 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	if (!d)
 		return;
 	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
-	FT_ASSERT(poll_us_set("1000\n"), "cannot write 1000 to %s", POLL_PARAM);
+	FT_ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
 	k0 = stat_of("vq2", "kicks");
 	p0 = stat_of("vq2", "polled");
 	for (i = 0; i < 32; i++) {
@@ -571,7 +561,7 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	}
 	k1 = stat_of("vq2", "kicks");
 	p1 = stat_of("vq2", "polled");
-	poll_us_set("0\n");
+	vsc_cfs_write(POLL_PARAM, "0");
 	FT_ASSERT(i == 32, "WRITE+READ %u of 32 failed while polling", i);
 	FT_ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 commands, want +8 or more",
 		  p0, p1);

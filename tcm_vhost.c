@@ -155,25 +155,11 @@ static void tvh_release_request_queues(struct tvh_dev *vdev)
 		tvh_io_pool_destroy(&vdev->vqs[i]);
 }
 
-/* Give the TPGs of @targets back to configfs. */
-static void tvh_detach_tpgs(struct tvh_tpg **targets)
-{
-	int i;
-
-	for (i = 0; i < VHOST_SCSI_MAX_TARGET; i++) {
-		struct tvh_tpg *tpg = targets[i];
-
-		if (tpg)
-			tvh_tpg_detach(tpg);
-	}
-}
-
 /*
- * Stop the queues and drain: nothing of the endpoint survives.  Called with
- * dev.mutex held, and not with tvh_tpg_list_lock (but on SET_ENDPOINT's own
- * error path, where nothing is in flight yet): the drain waits for the
- * backstore, and one stuck backstore must not hold up every other device's
- * attach and teardown.  The TPGs stay pinned until tvh_detach_tpgs().
+ * Stop the queues and drain: nothing of the endpoint survives.  The drain
+ * waits for the backstore under this device's dev.mutex only, never a
+ * global lock: one stuck backstore must not hold up every other device's
+ * attach and teardown.  The TPGs stay pinned until tvh_tpgs_detach().
  */
 static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 {
@@ -187,7 +173,7 @@ static void tvh_endpoint_teardown(struct tvh_dev *vdev)
 	tvh_dev_wait_idle(vdev);
 	vhost_dev_flush(&vdev->dev);	/* nor any answer */
 	tvh_release_request_queues(vdev);
-	tvh_detach_tpgs(targets);
+	tvh_tpgs_detach(targets);
 	kfree(targets);
 	vdev->targets = NULL;
 	memset(vdev->wwpn, 0, sizeof(vdev->wwpn));
@@ -200,43 +186,6 @@ static int tvh_check_target(struct vhost_scsi_target *t)
 		return -EOPNOTSUPP;
 	if (!memchr(t->vhost_wwpn, '\0', sizeof(t->vhost_wwpn)))
 		return -EINVAL;
-	return 0;
-}
-
-/* Attach the TPGs of @wwpn that have a nexus and no other device. */
-static int tvh_attach_tpgs(struct tvh_dev *vdev, const char *wwpn,
-			   struct tvh_tpg **targets)
-{
-	struct tvh_tpg *tpg;
-	bool found = false;
-	int ret;
-
-	list_for_each_entry(tpg, &tvh_tpg_list, node) {
-		if (strcmp(tpg->tport->name, wwpn))
-			continue;
-		mutex_lock(&tpg->lock);
-		if (!tpg->sess || tpg->vdev) {
-			mutex_unlock(&tpg->lock);
-			continue;
-		}
-		ret = target_depend_item(&tpg->se_tpg.tpg_group.cg_item);
-		if (ret) {
-			mutex_unlock(&tpg->lock);
-			pr_warn("%s/tpgt_%u: cannot pin the TPG: %d\n", wwpn,
-				tpg->tag, ret);
-			tvh_detach_tpgs(targets);
-			return ret;
-		}
-		tpg->vdev = vdev;
-		targets[tpg->tag] = tpg;
-		mutex_unlock(&tpg->lock);
-		found = true;
-	}
-	if (!found) {
-		pr_warn_ratelimited("SET_ENDPOINT %s: no free TPG with a nexus under this WWPN\n",
-				    wwpn);
-		return -ENODEV;
-	}
 	return 0;
 }
 
@@ -326,21 +275,21 @@ static int tvh_endpoint_start(struct tvh_dev *vdev, struct tvh_tpg **targets,
 	return 0;
 }
 
-/* SET_ENDPOINT under both locks: attach, prepare the queues, start them. */
+/* SET_ENDPOINT under dev.mutex: attach, prepare the queues, start them. */
 static int tvh_set_endpoint_locked(struct tvh_dev *vdev,
 				   struct vhost_scsi_target *t)
 {
 	struct tvh_tpg **targets;
 	int ret;
 
-	lockdep_assert_held(&tvh_tpg_list_lock);
+	lockdep_assert_held(&vdev->dev.mutex);
 	ret = tvh_endpoint_may_attach(vdev, t);
 	if (ret)
 		return ret;
 	targets = kcalloc(VHOST_SCSI_MAX_TARGET, sizeof(*targets), GFP_KERNEL_ACCOUNT);
 	if (!targets)
 		return -ENOMEM;
-	ret = tvh_attach_tpgs(vdev, t->vhost_wwpn, targets);
+	ret = tvh_tpgs_attach(vdev, t->vhost_wwpn, targets);
 	if (ret)
 		goto out_free_targets;
 	ret = tvh_request_queues_prepare(vdev);
@@ -350,7 +299,7 @@ static int tvh_set_endpoint_locked(struct tvh_dev *vdev,
 	return tvh_endpoint_start(vdev, targets, t->vhost_wwpn);
 
 out_detach:
-	tvh_detach_tpgs(targets);
+	tvh_tpgs_detach(targets);
 out_free_targets:
 	kfree(targets);
 	return ret;
@@ -363,11 +312,9 @@ static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
 	ret = tvh_check_target(t);
 	if (ret)
 		return ret;
-	mutex_lock(&tvh_tpg_list_lock);
 	mutex_lock(&vdev->dev.mutex);
 	ret = tvh_set_endpoint_locked(vdev, t);
 	mutex_unlock(&vdev->dev.mutex);
-	mutex_unlock(&tvh_tpg_list_lock);
 	return ret;
 }
 

@@ -18,8 +18,8 @@
  *
  * Lock order, outermost first.  Nothing is ever taken in the other direction:
  *
- *   tvh_tpg_list_lock (global mutex)
- *     struct vhost_dev.mutex
+ *   struct vhost_dev.mutex
+ *     tvh_tpg_list_lock (global, static in tcm_vhost_fabric.c: the TPG list)
  *       struct tvh_tpg.lock
  *         struct vhost_virtqueue.mutex
  *
@@ -404,11 +404,11 @@ void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
 void tvh_evt_drain(struct tvh_dev *vdev);
 
 /* tcm_vhost_fabric.c */
-extern struct mutex tvh_tpg_list_lock;
-extern struct list_head tvh_tpg_list;
 int tvh_fabric_register(void);
 void tvh_fabric_unregister(void);
-void tvh_tpg_detach(struct tvh_tpg *tpg);
+int tvh_tpgs_attach(struct tvh_dev *vdev, const char *wwpn,
+		    struct tvh_tpg **targets);
+void tvh_tpgs_detach(struct tvh_tpg **targets);
 bool tvh_nexus_lun(struct tvh_tpg *tpg, u64 lun, bool guest_number,
 		   u64 *mapped);
 

@@ -24,9 +24,12 @@
 
 #include "tcm_vhost.h"
 
-/* Every TPG of every WWN, for SET_ENDPOINT to search. */
-DEFINE_MUTEX(tvh_tpg_list_lock);
-LIST_HEAD(tvh_tpg_list);
+/*
+ * Every TPG of every WWN, for SET_ENDPOINT to search.  The lock is held
+ * only to walk or change the list, never across a wait for I/O.
+ */
+static DEFINE_MUTEX(tvh_tpg_list_lock);
+static LIST_HEAD(tvh_tpg_list);
 
 static struct tvh_tpg *to_tvh_tpg(struct se_portal_group *se_tpg)
 {
@@ -247,7 +250,7 @@ out:
  * configfs may drop the nexus and remove the TPG again, and a session
  * target_core closed meanwhile is made again now.
  */
-void tvh_tpg_detach(struct tvh_tpg *tpg)
+static void tvh_tpg_detach(struct tvh_tpg *tpg)
 {
 	mutex_lock(&tpg->lock);
 	tpg->vdev = NULL;
@@ -255,6 +258,75 @@ void tvh_tpg_detach(struct tvh_tpg *tpg)
 		tvh_nexus_remake_locked(tpg);
 	mutex_unlock(&tpg->lock);
 	target_undepend_item(&tpg->se_tpg.tpg_group.cg_item);
+}
+
+/* Give the TPGs of @targets back to configfs. */
+void tvh_tpgs_detach(struct tvh_tpg **targets)
+{
+	int i;
+
+	for (i = 0; i < VHOST_SCSI_MAX_TARGET; i++)
+		if (targets[i])
+			tvh_tpg_detach(targets[i]);
+}
+
+/* Pin @tpg for @vdev if it has a nexus and no device: 1 if it did. */
+static int tvh_tpg_attach(struct tvh_tpg *tpg, struct tvh_dev *vdev)
+{
+	int ret = 0;
+
+	mutex_lock(&tpg->lock);
+	if (!tpg->sess || tpg->vdev)
+		goto out;
+	ret = target_depend_item(&tpg->se_tpg.tpg_group.cg_item);
+	if (ret) {
+		pr_warn("%s/tpgt_%u: cannot pin the TPG: %d\n",
+			tpg->tport->name, tpg->tag, ret);
+		goto out;
+	}
+	tpg->vdev = vdev;
+	ret = 1;
+out:
+	mutex_unlock(&tpg->lock);
+	return ret;
+}
+
+/*
+ * Attach to @vdev every TPG of @wwpn that has a nexus and no other device;
+ * @targets (indexed by tag) holds them, pinned until tvh_tpgs_detach().
+ */
+int tvh_tpgs_attach(struct tvh_dev *vdev, const char *wwpn,
+		    struct tvh_tpg **targets)
+{
+	struct tvh_tpg *tpg;
+	int ret = -ENODEV;
+
+	mutex_lock(&tvh_tpg_list_lock);
+	list_for_each_entry(tpg, &tvh_tpg_list, node) {
+		int one;
+
+		if (strcmp(tpg->tport->name, wwpn))
+			continue;
+		one = tvh_tpg_attach(tpg, vdev);
+		if (one < 0) {
+			ret = one;
+			goto out_detach;
+		}
+		if (one) {
+			targets[tpg->tag] = tpg;
+			ret = 0;
+		}
+	}
+	mutex_unlock(&tvh_tpg_list_lock);
+	if (ret)
+		pr_warn_ratelimited("SET_ENDPOINT %s: no free TPG with a nexus under this WWPN\n",
+				    wwpn);
+	return ret;
+
+out_detach:
+	mutex_unlock(&tvh_tpg_list_lock);
+	tvh_tpgs_detach(targets);
+	return ret;
 }
 
 static int tvh_nexus_drop(struct tvh_tpg *tpg)

@@ -10,19 +10,20 @@ fail; a mutant the suite passes is a hole in the tests.
 Prints PASS/FAIL lines (selftest/<name>) and "N passed, N failed".
 Not part of make check (each mutant costs a VM run): make mutants.
 """
-import glob
 import os
 import shutil
 import subprocess
 import sys
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SOURCES = (["Kbuild", "Makefile", "scripts", "vhost_scsi_ioctl.h"]
-           + sorted(os.path.basename(p) for p in
-                    glob.glob(os.path.join(TOP, "tcm_vhost*.[ch]"))))
+SOURCES = (["Kbuild", "Makefile", "scripts"]
+           + subprocess.run([os.path.join(TOP, "scripts", "sources.sh")],
+                            capture_output=True, text=True,
+                            check=True).stdout.split())
 
 # name: (file, text to replace, replacement, [suite:]filter (default suite:
-# functional), VM timeout)
+# functional), VM timeout); or ([(file, text, replacement), ...], filter,
+# timeout) for a break that takes more than one edit.
 MUTANTS = {
     "wrong-residual": (
         "tcm_vhost_io.c",
@@ -78,15 +79,21 @@ MUTANTS = {
         "\t\t\t sizeof(resp) + data_written);\n"
         "\treturn sizeof(resp) + data_written;",
         "badinput:log_covers_pi_in", 300),
-    # Teardown's drain under the global TPG list lock again.
+    # Teardown's drain under the global TPG list lock again (the lock made
+    # visible outside tcm_vhost_fabric.c for it).
     "teardown-under-list-lock": (
-        "tcm_vhost.c",
-        "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
-        "\tmutex_unlock(&vdev->dev.mutex);\n",
-        "\tmutex_lock(&tvh_tpg_list_lock);\n"
-        "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
-        "\tmutex_unlock(&vdev->dev.mutex);\n"
-        "\tmutex_unlock(&tvh_tpg_list_lock);\n",
+        [("tcm_vhost_fabric.c",
+          "static DEFINE_MUTEX(tvh_tpg_list_lock);",
+          "DEFINE_MUTEX(tvh_tpg_list_lock);"),
+         ("tcm_vhost.c",
+          "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
+          "\tmutex_unlock(&vdev->dev.mutex);\n",
+          "\tmutex_lock(&tvh_tpg_list_lock);\n"
+          "\tmutex_lock(&vdev->dev.mutex);\n\ttvh_endpoint_teardown(vdev);\n"
+          "\tmutex_unlock(&vdev->dev.mutex);\n"
+          "\tmutex_unlock(&tvh_tpg_list_lock);\n"),
+         ("tcm_vhost.h", "int tvh_fabric_register(void);",
+          "extern struct mutex tvh_tpg_list_lock;\nint tvh_fabric_register(void);")],
         "badinput:teardown_stuck_others_attach", 300),
     # completions of data-out commands counted as data-in
     "stats-direction-swapped": (
@@ -127,18 +134,25 @@ MUTANTS = {
 }
 
 
+def edits(spec):
+    """The mutant's edits, and the rest of its spec (filter, timeout)."""
+    if isinstance(spec[0], list):
+        return spec[0], spec[1:]
+    return [spec[:3]], spec[3:]
+
+
 def build(name, spec):
-    path, old, new = spec[0], spec[1], spec[2]
     work = os.path.join(TOP, "build", "mutants", name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     for src in SOURCES:
         s, d = os.path.join(TOP, src), os.path.join(work, src)
         (shutil.copytree if os.path.isdir(s) else shutil.copy)(s, d)
-    text = open(os.path.join(work, path)).read()
-    if old not in text:
-        return None, "the code to break is gone (update the mutant)"
-    open(os.path.join(work, path), "w").write(text.replace(old, new, 1))
+    for path, old, new in edits(spec)[0]:
+        text = open(os.path.join(work, path)).read()
+        if old not in text:
+            return None, f"the code to break in {path} is gone (update the mutant)"
+        open(os.path.join(work, path), "w").write(text.replace(old, new, 1))
     r = subprocess.run(["make", "-s", "-C", work, "modules"],
                        capture_output=True, text=True)
     if r.returncode:
@@ -157,14 +171,15 @@ def main():
             failed += 1
             continue
         log = os.path.join(TOP, "build", "mutants", name + ".log")
-        suite, filt = (spec[3].split(":", 1) if ":" in spec[3]
-                       else ("functional", spec[3]))
+        where, timeout = edits(spec)[1]
+        suite, filt = (where.split(":", 1) if ":" in where
+                       else ("functional", where))
         # as make check boots the badinput VM: stale pages show as 0xaa
         env = dict(os.environ)
         if suite == "badinput":
             env["VM_APPEND"] = "init_on_alloc=0 page_poison=1"
         r = subprocess.run(
-            [os.path.join(TOP, "tests/vm/run"), "-t", str(spec[4]), "-l", log,
+            [os.path.join(TOP, "tests/vm/run"), "-t", str(timeout), "-l", log,
              "-e", "TCM_VHOST_KO=/project/" + ko, "--",
              f"tests/{suite}/run.sh", "tcm_vhost", "--filter", filt],
             capture_output=True, text=True, cwd=TOP, env=env)

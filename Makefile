@@ -21,8 +21,8 @@
 SHELL := /bin/bash
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-# The module's sources: every tcm_vhost*.[ch] (not kbuild's tcm_vhost.mod.c) and the uapi header.
-SOURCES := $(sort $(filter-out %.mod.c,$(wildcard tcm_vhost*.[ch]))) vhost_scsi_ioctl.h
+# The module's sources (not kbuild's tcm_vhost.mod.c): scripts/sources.sh.
+SOURCES := $(shell $(TOP)/scripts/sources.sh)
 
 # make check runs every kernel unless KV was given (command line or environment).
 ifeq ($(filter command line environment,$(origin KV)),)

@@ -17,8 +17,8 @@ rm -rf "$pkg"
 src=$pkg/usr/src/tcm-vhost-$version
 mkdir -p "$src/scripts" "$pkg/DEBIAN" "$pkg/etc/modprobe.d" \
 	"$pkg/usr/share/doc/tcm-vhost-dkms"
-cp Kbuild Makefile dkms.conf tcm_vhost*.[ch] vhost_scsi_ioctl.h "$src/"
-cp scripts/vhost-h.sh scripts/kernel-version.sh "$src/scripts/"
+cp Kbuild Makefile dkms.conf $(scripts/sources.sh) "$src/"
+cp scripts/vhost-h.sh scripts/kernel-version.sh scripts/sources.sh "$src/scripts/"
 cp packaging/tcm-vhost.modprobe.conf "$pkg/etc/modprobe.d/tcm-vhost.conf"
 cp README.md "$pkg/usr/share/doc/tcm-vhost-dkms/"
 printf 'tcm_vhost\nLicense: GPL-2.0\n' >"$pkg/usr/share/doc/tcm-vhost-dkms/copyright"

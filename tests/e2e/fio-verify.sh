@@ -4,19 +4,20 @@
 # rd_mcp LUNs (1 and 4) x num_queues (1 and 4); in L2, fio 4k randrw and 1M sequential rw
 # with crc32c verification, E2E_SECONDS (default 10) per workload. Each combination must
 # finish with fio status 0, no errors, and a clean L2 kernel log (l2.sh checks it).
-# E2E_FIO_LUNS and E2E_FIO_QUEUES pick other LUN counts and num_queues values.
+# E2E_FIO_CASES picks other combinations, each LUNSxQUEUES (default "1x1 1x4 4x1 4x4").
 set -euo pipefail
 # shellcheck source=tests/e2e/common.sh
 . "$(dirname "$0")/common.sh"
 e2e_init fio-verify "$@"
 
 e2e_load || { e2e_finish; exit 1; }
-for luns in ${E2E_FIO_LUNS:-1 4}; do
+cases=${E2E_FIO_CASES:-1x1 1x4 4x1 4x4}
+for luns in $(printf '%s\n' $cases | cut -dx -f1 | awk '!seen[$0]++'); do
 	if ! e2e_target "$luns" 64; then
 		report_fail "$SUITE/fio-luns$luns" "target setup failed"
 		continue
 	fi
-	for q in ${E2E_FIO_QUEUES:-1 4}; do
+	for q in $(printf '%s\n' $cases | awk -F x -v l="$luns" '$1 == l { print $2 }'); do
 		name=$SUITE/fio-luns$luns-q$q
 		before=$(e2e_lun_cmds 0)
 		if "$L2" --wwpn "$WWPN" --queues "$q" --timeout "$(l2_timeout $((4 * E2E_SECONDS)))" -- \

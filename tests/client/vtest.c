@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -17,6 +18,7 @@ static enum vt_outcome cur_out;
 static char cur_reason[1024];
 static char cur_name[160];
 static const char *cur_upstream;	/* vt_beyond() */
+static struct timespec cur_t0;	/* when the current test started */
 static bool running;
 static unsigned int counts[4];
 static unsigned int watchdog_s;
@@ -48,6 +50,7 @@ void vt_start(const char *fmt, ...)
 	cur_out = VT_PASS;
 	cur_reason[0] = 0;
 	cur_upstream = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &cur_t0);
 	running = true;
 }
 
@@ -135,11 +138,25 @@ const char *vt_name(void)
 	return cur_name;
 }
 
+/* A test that took a second or more says so (where make check's time goes). */
+static void report_time(void)
+{
+	struct timespec t;
+	double s;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	s = (double)(t.tv_sec - cur_t0.tv_sec) + (t.tv_nsec - cur_t0.tv_nsec) / 1e9;
+	if (s >= 1.0)
+		fprintf(stderr, "# time: %s: %.1f s\n", cur_name, s);
+}
+
 /* Print and count the current test's line. */
 static enum vt_outcome report_line(void)
 {
 	const char *up = cur_upstream;
 	enum vt_outcome o = cur_out;
+
+	report_time();
 
 	if (o == VT_FAIL && up && vt_upstream())
 		o = VT_XFAIL;

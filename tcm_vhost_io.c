@@ -433,14 +433,20 @@ static bool tvh_io_read_header(struct vhost_virtqueue *vq,
 }
 
 /*
- * The CPU after this one, for work handed out of a queue's thread: the
- * thread keeps taking requests while another CPU executes and completes.
+ * The CPU after this one among those the taking thread may run on (it is
+ * in the owner's cgroups, so these are the VM's cpuset), for work handed
+ * out of a queue's thread: the thread keeps taking requests while another
+ * CPU executes and completes.  -1 if there is no other.
  */
 static int tvh_io_offload_cpu(void)
 {
-	int cpu = cpumask_next(raw_smp_processor_id(), cpu_online_mask);
+	int self = raw_smp_processor_id();
+	int cpu;
 
-	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+	cpu = cpumask_next_and(self, current->cpus_ptr, cpu_online_mask);
+	if (cpu >= nr_cpu_ids)
+		cpu = cpumask_first_and(current->cpus_ptr, cpu_online_mask);
+	return cpu < nr_cpu_ids && cpu != self ? cpu : -1;
 }
 
 /*
@@ -459,13 +465,14 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			  const struct tvh_req *req)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
-	int flags = TARGET_SCF_ACK_KREF;
+	int flags = TARGET_SCF_ACK_KREF, cpu = -1;
 	bool direct = tvh_direct_submit;
 
 	if (tvh_offload && cmd->tvq->vdev->spare_cpus &&
-	    atomic_read(&cmd->tvq->inflight) > 1 &&
-	    tvh_io_offload_take(cmd, req->data_len)) {
-		se_cmd->cpuid = tvh_io_offload_cpu();
+	    atomic_read(&cmd->tvq->inflight) > 1)
+		cpu = tvh_io_offload_cpu();
+	if (cpu >= 0 && tvh_io_offload_take(cmd, req->data_len)) {
+		se_cmd->cpuid = cpu;
 		flags |= TARGET_SCF_USE_CPUID;
 		direct = false;
 	}

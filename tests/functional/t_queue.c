@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ft.h"
@@ -533,6 +534,33 @@ FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 		  io.requests, io.bytes_in, io.bytes_out);
 }
 
+#define TRACEFS "/sys/kernel/tracing"
+
+/* Empty the trace buffer (opening "trace" for writing with O_TRUNC does). */
+static void trace_clear(void)
+{
+	int fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The whole of @path (a trace file, read until EOF) into @buf; false on error. */
+static bool read_all(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	close(fd);
+	buf[got] = 0;
+	return true;
+}
+
 #define POLL_PARAM "/sys/module/tcm_vhost/parameters/poll_us"
 
 /*
@@ -547,11 +575,14 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	struct vsc_dev *d = ft_open_ep(NULL);
 	long long k0, k1, p0, p1;
 	uint8_t buf[8 * BS];
+	char was[16];
 	unsigned int i;
+	bool ok;
 
 	if (!d)
 		return;
 	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	FT_ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
 	FT_ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
 	k0 = stat_of("vq2", "kicks");
 	p0 = stat_of("vq2", "polled");
@@ -569,26 +600,9 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 		  k0, k1);
 	usleep(20000);
 	memset(buf, 0, sizeof(buf));
-	FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL),
-		  "READ after polling stopped not answered");
-}
-
-#define TRACEFS "/sys/kernel/tracing"
-
-/* The whole of @path (a trace file, read until EOF) into @buf; false on error. */
-static bool read_all(const char *path, char *buf, size_t len)
-{
-	size_t got = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
-		got += n;
-	close(fd);
-	buf[got] = 0;
-	return true;
+	ok = ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
+	vsc_cfs_write(POLL_PARAM, was);
+	FT_ASSERT(ok, "READ after polling stopped not answered");
 }
 
 /* Lines of @text that contain every one of @a, @b and @c. */
@@ -632,9 +646,8 @@ FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
 	FT_ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
 		  "no %s/events/tcm_vhost", TRACEFS);
-	ret = vsc_cfs_write(TRACEFS "/trace", "");
-	if (!ret)
-		ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
+	trace_clear();
+	ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
 	FT_ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
 	memset(buf, 0xa5, sizeof(buf));
 	ret = ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 200, 8, buf, NULL) &&
@@ -643,7 +656,7 @@ FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "0");
 	FT_ASSERT(ret, "I/O with tracing on failed");
 	FT_ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
-	vsc_cfs_write(TRACEFS "/trace", "");
+	trace_clear();
 	w = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x2a len=4096", "dir=w");
 	r = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x28 len=4096", "dir=r");
 	sub = count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=");
@@ -653,4 +666,111 @@ FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 		  w, r);
 	FT_ASSERT(sub == 3, "tvh_cmd_submitted: %u, want 3", sub);
 	FT_ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
+}
+
+#define OFFLOAD_PARAM "/sys/module/tcm_vhost/parameters/offload"
+#define CG_ROOT "/sys/fs/cgroup"
+#define CG_PIN CG_ROOT "/tvh-offload"
+
+/*
+ * 32 READs at once on request queue 0, traced: how many tvh_cmd_submitted
+ * lines name a CPU (offloaded), and how many name one other than @cpu0.
+ */
+static bool offload_burst(struct vsc_dev *d, unsigned int *moved, unsigned int *outside,
+			  const char *cpu0)
+{
+	static char text[1 << 20];
+	struct vsc_req r[32];
+	uint8_t cdb[10];
+	unsigned int i, sub;
+	const char *p;
+	char self[16];
+	int e = 0;
+
+	trace_clear();
+	if (vsc_cfs_write(TRACEFS "/events/tcm_vhost/tvh_cmd_submitted/enable", "1"))
+		return false;
+	for (i = 0; i < 32 && !e; i++) {
+		vsc_req_init(d, &r[i], VSC_VQ_REQ(0), 1, 0, cdb,
+			     vsc_cdb_rw(cdb, false, 10, 8 * i, 8));
+		r[i].din_len = 8 * BS;
+		e = vsc_req_submit(d, &r[i]);
+	}
+	vsc_kick(d, VSC_VQ_REQ(0));
+	if (!e)
+		e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
+	vsc_cfs_write(TRACEFS "/events/tcm_vhost/tvh_cmd_submitted/enable", "0");
+	for (i = 0; i < 32 && !e; i++)
+		if (r[i].res.response || r[i].res.status) {
+			vt_note("READ %u: %s", i, vt_res(&r[i].res));
+			e = -EIO;
+		}
+	for (i = 0; i < 32; i++)
+		vsc_req_release(d, &r[i]);
+	if (e || !read_all(TRACEFS "/trace", text, sizeof(text))) {
+		vt_note("32 READs: %s", vt_errstr(e));
+		return false;
+	}
+	sub = count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=");
+	*moved = sub - count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=-1");
+	snprintf(self, sizeof(self), "cpu=%s\n", cpu0);
+	*outside = *moved;
+	for (p = text; (p = strstr(p, self)); p++)
+		(*outside)--;
+	return sub == 32;
+}
+
+/* Move this process into @dir's cgroup.procs; false on error. */
+static bool cg_join(const char *dir)
+{
+	char path[128], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return !vsc_cfs_write(path, pid);
+}
+
+/*
+ * offload moves execution to another CPU only among those the VM may use:
+ * a guest whose owner's cpuset is CPU 0 alone gets no command executed on
+ * CPU 1, while without the cpuset the same burst does move some there.
+ */
+FT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload parameter")
+{
+	unsigned int moved = 0, outside = 0, moved0 = 0, outside0 = 0;
+	struct vsc_dev *d;
+	bool ok;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		FT_SKIP("one CPU");
+	if (!vsc_path_exists(TRACEFS "/trace"))
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
+		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
+	FT_ASSERT(!vsc_cfs_write(OFFLOAD_PARAM, "Y"), "cannot write Y to %s", OFFLOAD_PARAM);
+	d = ft_open_ep(NULL);
+	if (!d)
+		return;
+	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ok = offload_burst(d, &moved0, &outside0, "0");
+	ft_close(d);
+	FT_ASSERT(ok, "32 READs without a cpuset failed or were not traced");
+	FT_ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
+
+	FT_ASSERT(!vsc_cfs_write(CG_ROOT "/cgroup.subtree_control", "+cpuset"),
+		  "cannot enable the cpuset controller");
+	mkdir(CG_PIN, 0755);
+	FT_ASSERT(!vsc_cfs_write(CG_PIN "/cpuset.cpus", "0") && cg_join(CG_PIN),
+		  "cannot confine this process to CPU 0");
+	d = ft_open_ep(NULL);	/* its queue threads join the owner's cgroups */
+	ok = d && ft_clear_ua(d, 1, 0) && offload_burst(d, &moved, &outside, "0");
+	if (d)
+		ft_close(d);
+	cg_join(CG_ROOT);
+	rmdir(CG_PIN);
+	FT_ASSERT(d, "no device with its owner in a cpuset of CPU 0");
+	vt_note("without a cpuset %u of 32 moved (%u off CPU 0); in {0}: %u moved, %u off CPU 0",
+		moved0, outside0, moved, outside);
+	FT_ASSERT(ok, "32 READs in a cpuset of CPU 0 failed or were not traced");
+	FT_ASSERT(outside == 0, "%u of 32 READs executed outside the owner's cpuset", outside);
 }

@@ -252,7 +252,11 @@ check_kernel() {
 		vm_step tmf-tcm_vhost 900 tests/tmf/run.sh tcm_vhost
 	fi
 	if [[ $parts == *fuzz* ]]; then
-		vm_step fuzz-tcm_vhost 600 tests/fuzz/run.sh tcm_vhost
+		# The older kernels differ from the newest in few paths (the
+		# compat layer): half the seeds.
+		local seeds="1 2 3 4 5 6"
+		[ "$kv" = "$newest_kv" ] || seeds="1 2 3"
+		vm_step fuzz-tcm_vhost 600 env FUZZ_SEEDS="$seeds" tests/fuzz/run.sh tcm_vhost
 	fi
 	if [[ $parts == *e2e* ]]; then
 		# One VM per test: L1 itself sometimes stops dead while it runs a

@@ -731,6 +731,28 @@ static bool cg_join(const char *dir)
 }
 
 /*
+ * One device whose owner is this process, in cgroup @cg if not NULL (its
+ * queue threads join the owner's cgroups): offload_burst() on it.
+ */
+static bool offload_burst_in(const char *cg, unsigned int *moved, unsigned int *outside)
+{
+	struct vsc_dev *d;
+	bool ok;
+
+	if (cg && !cg_join(cg)) {
+		vt_note("cannot join %s", cg);
+		return false;
+	}
+	d = ft_open_ep(NULL);
+	ok = d && ft_clear_ua(d, 1, 0) && offload_burst(d, moved, outside, "0");
+	if (d)
+		ft_close(d);
+	if (cg)
+		cg_join(CG_ROOT);
+	return ok;
+}
+
+/*
  * offload moves execution to another CPU only among those the VM may use:
  * a guest whose owner's cpuset is CPU 0 alone gets no command executed on
  * CPU 1, while without the cpuset the same burst does move some there.
@@ -738,8 +760,8 @@ static bool cg_join(const char *dir)
 FT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload parameter")
 {
 	unsigned int moved = 0, outside = 0, moved0 = 0, outside0 = 0;
-	struct vsc_dev *d;
-	bool ok;
+	bool ok0, ok = false;
+	char was[8];
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		FT_SKIP("one CPU");
@@ -747,30 +769,19 @@ FT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload para
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
 	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
 		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
+	FT_ASSERT(read_all(OFFLOAD_PARAM, was, sizeof(was)), "cannot read %s", OFFLOAD_PARAM);
 	FT_ASSERT(!vsc_cfs_write(OFFLOAD_PARAM, "Y"), "cannot write Y to %s", OFFLOAD_PARAM);
-	d = ft_open_ep(NULL);
-	if (!d)
-		return;
-	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
-	ok = offload_burst(d, &moved0, &outside0, "0");
-	ft_close(d);
-	FT_ASSERT(ok, "32 READs without a cpuset failed or were not traced");
-	FT_ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
-
-	FT_ASSERT(!vsc_cfs_write(CG_ROOT "/cgroup.subtree_control", "+cpuset"),
-		  "cannot enable the cpuset controller");
+	ok0 = offload_burst_in(NULL, &moved0, &outside0);
 	mkdir(CG_PIN, 0755);
-	FT_ASSERT(!vsc_cfs_write(CG_PIN "/cpuset.cpus", "0") && cg_join(CG_PIN),
-		  "cannot confine this process to CPU 0");
-	d = ft_open_ep(NULL);	/* its queue threads join the owner's cgroups */
-	ok = d && ft_clear_ua(d, 1, 0) && offload_burst(d, &moved, &outside, "0");
-	if (d)
-		ft_close(d);
-	cg_join(CG_ROOT);
+	if (ok0 && !vsc_cfs_write(CG_ROOT "/cgroup.subtree_control", "+cpuset") &&
+	    !vsc_cfs_write(CG_PIN "/cpuset.cpus", "0"))
+		ok = offload_burst_in(CG_PIN, &moved, &outside);
 	rmdir(CG_PIN);
-	FT_ASSERT(d, "no device with its owner in a cpuset of CPU 0");
+	vsc_cfs_write(OFFLOAD_PARAM, was);
 	vt_note("without a cpuset %u of 32 moved (%u off CPU 0); in {0}: %u moved, %u off CPU 0",
 		moved0, outside0, moved, outside);
-	FT_ASSERT(ok, "32 READs in a cpuset of CPU 0 failed or were not traced");
+	FT_ASSERT(ok0, "32 READs without a cpuset failed or were not traced");
+	FT_ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
+	FT_ASSERT(ok, "32 READs with the owner in a cpuset of CPU 0 failed or were not traced");
 	FT_ASSERT(outside == 0, "%u of 32 READs executed outside the owner's cpuset", outside);
 }

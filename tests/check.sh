@@ -158,33 +158,53 @@ check_kernel() {
 	fi
 	# One fresh VM per step: a step that breaks the kernel takes only
 	# itself down, and every step ends with its own unload + leak checks.
-	# vm_run NAME TIMEOUT CMD...: CMD in one VM, into $out/NAME.out and
-	# .log.  A VM whose kernel died of an int3 trap before CMD printed a
-	# result is booted again, at most twice: TCG ran the temporary int3 of
-	# a jump label being patched (seen at 2-3 s of boot, before any module
-	# was loaded; see e2e_kvm_hold).  Earlier tries stay as NAME.tryN.*.
+	# vm_run NAME TIMEOUT DIED CMD...: CMD in one VM, into $out/NAME.out
+	# and .log.  A VM that DIED NAME says was killed by the emulation, not
+	# by the step, is booted again, at most twice (earlier tries stay as
+	# NAME.tryN.*); DIED prints why, for the RETRY line.
 	vm_run() {
-		local name=$1 timeout=$2 try rc
-		shift 2
+		local name=$1 timeout=$2 died=$3 try rc why
+		shift 3
 		for try in 1 2 3; do
 			tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@" >"$out/$name.out" 2>&1
 			rc=$?
-			if [ $rc -eq 0 ] || [ $try -eq 3 ] ||
-				grep -qE '^(PASS|FAIL|SKIP|XFAIL): ' "$out/$name.out" ||
-				! grep -aq 'Oops: int3' "$out/$name.log"; then
+			if [ $rc -eq 0 ] || [ $try -eq 3 ] || ! why=$("$died" "$name"); then
 				break
 			fi
-			echo "RETRY: $name: the VM's kernel died of an int3 trap before the step began (TCG)"
+			echo "RETRY: $name: $why"
 			mv "$out/$name.log" "$out/$name.try$try.log"
 			mv "$out/$name.out" "$out/$name.try$try.out"
 		done
 		return $rc
 	}
+	# died_of_int3 NAME: the VM's kernel died of an int3 trap before the
+	# step printed a result: TCG ran the temporary int3 of a jump label
+	# being patched (seen at 2-3 s of boot, before any module was loaded;
+	# see e2e_kvm_hold).
+	died_of_int3() {
+		grep -qE '^(PASS|FAIL|SKIP|XFAIL): ' "$out/$1.out" && return 1
+		grep -aq 'Oops: int3' "$out/$1.log" || return 1
+		echo "the VM's kernel died of an int3 trap before the step began (TCG)"
+	}
+	# died_of_nesting NAME: an e2e VM stopped without a word and without a
+	# FAIL.  An L1 CPU that lost its timer says so; that and what follows
+	# from it (hung tasks) is the emulation, and so is an int3 trap (as
+	# above); another kernel complaint is not.
+	died_of_nesting() {
+		grep -q '^FAIL: ' "$out/$1.out" && return 1
+		grep -q 'timed out\|without an exit marker' "$out/$1.out" || return 1
+		if ! grep -aq 'timer wakeup didn.t happen\|Oops: int3' "$out/$1.log" &&
+			grep -aqE 'WARNING:|BUG|Oops|rcu: INFO|blocked for more than|general protection' \
+				"$out/$1.log"; then
+			return 1
+		fi
+		echo "the VM stopped without a word after: $(grep -E '^(PASS|l2: )' "$out/$1.out" | tail -n 1)"
+	}
 	vm_step() {
 		local name=$1 timeout=$2
 		shift 2
 		say "$name"
-		vm_run "$name" "$timeout" "$@"
+		vm_run "$name" "$timeout" died_of_int3 "$@"
 		record_step "$name" $?
 	}
 	# Against Debian's vhost_scsi a crash of the VM's kernel is upstream's
@@ -194,7 +214,7 @@ check_kernel() {
 		local name=$1 timeout=$2 rc crash=
 		shift 2
 		say "$name"
-		vm_run "$name" "$timeout" "$@"
+		vm_run "$name" "$timeout" died_of_int3 "$@"
 		rc=$?
 		# Its own warnings were reported as its XFAIL (suite_dmesg).
 		if [ $rc -eq 125 ] && grep -q "^XFAIL: .*run.dmesg_clean: Debian's vhost_scsi warned" "$out/$name.out"; then
@@ -212,29 +232,11 @@ check_kernel() {
 		result "XFAIL: $tag/$name/host_crash: Debian's vhost_scsi crashed the VM's kernel: $crash (see $out/$name.log)"
 	}
 	e2e_step() {
-		local name=$1 timeout=$2 test=$3 try rc t0=$SECONDS
-		for try in 1 2 3; do
-			say "$name${E2E_ROOT:+ (userspace: $E2E_ROOT)}${E2E_VHOST_OPTS:+ ($E2E_VHOST_OPTS)}"
-			E2E_TESTS=$test E2E_SECONDS=${E2E_SECONDS:-5} tests/vm/run -t "$timeout" \
-				-l "$out/$name.log" -- tests/e2e/all.sh tcm_vhost >"$out/$name.out" 2>&1
-			rc=$?
-			# An L1 CPU that lost its timer says so; that and what follows
-			# from it (hung tasks) is the emulation, anything else is not.
-			# So is an int3 trap at a patched jump label (TCG executing
-			# stale code after a static key flipped; see e2e_kvm_hold).
-			if [ $rc -eq 0 ] || [ $try -eq 3 ] || grep -q '^FAIL: ' "$out/$name.out" ||
-				! grep -q 'timed out\|without an exit marker' "$out/$name.out" ||
-				{ ! grep -aq 'timer wakeup didn.t happen\|Oops: int3' "$out/$name.log" &&
-					grep -aqE 'WARNING:|BUG|Oops|rcu: INFO|blocked for more than|general protection' \
-						"$out/$name.log"; }; then
-				break
-			fi
-			echo "RETRY: $name: the VM stopped without a word after: $(grep -E '^(PASS|l2: )' "$out/$name.out" | tail -n 1)"
-			mv "$out/$name.log" "$out/$name.try$try.log"
-			mv "$out/$name.out" "$out/$name.try$try.out"
-		done
-		step_t0=$t0
-		record_step "$name" $rc
+		local name=$1 timeout=$2 test=$3
+		say "$name${E2E_ROOT:+ (userspace: $E2E_ROOT)}${E2E_VHOST_OPTS:+ ($E2E_VHOST_OPTS)}"
+		E2E_TESTS=$test E2E_SECONDS=${E2E_SECONDS:-5} \
+			vm_run "$name" "$timeout" died_of_nesting tests/e2e/all.sh tcm_vhost
+		record_step "$name" $?
 	}
 	if [[ $parts == *functional* ]]; then
 		upstream_step functional-vhost_scsi 900 tests/functional/run.sh vhost_scsi

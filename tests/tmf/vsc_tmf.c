@@ -1063,6 +1063,30 @@ static void evt_dump(struct vsc_evt *e, const char *what)
 	      e->event, e->reason, e->lun[0], e->lun[1], e->lun[2], e->lun[3]);
 }
 
+/* Posts @n 16-byte event buffers; false (after a FAIL) if the ring takes them not. */
+static bool evt_post(struct vsc_dev *d, struct vsc_evt *ev, unsigned int n)
+{
+	int r = vsc_evt_post(d, ev, n, 16);
+
+	CHECK(!r, "post %u event buffers: %s", n, vt_errstr(r));
+	return true;
+}
+
+/*
+ * Waits for the next event in @ev[0..n-1] and checks it as evt_expect() does:
+ * the event, or NULL after a FAIL.
+ */
+static struct vsc_evt *evt_next_expect(struct vsc_dev *d, struct vsc_evt *ev, unsigned int n,
+				       uint32_t type, uint32_t reason, uint16_t lun,
+				       const char *what)
+{
+	struct vsc_evt *e = vsc_evt_next(d, ev, n, TMO);
+
+	if (e)
+		evt_dump(e, what);
+	return evt_expect(e, type, reason, lun, what) ? e : NULL;
+}
+
 /* Waits until GET_EVENTS_MISSED reads @want (the event work is asynchronous). */
 static bool wait_missed(struct vsc_dev *d, uint32_t want, uint32_t *got)
 {
@@ -1107,22 +1131,15 @@ static void t_hotplug_link_unlink(void)
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[8], *e;
 	bool listed;
-	int r;
 
 	if (!d)
 		return;
-	r = vsc_evt_post(d, ev, 8, 16);
-	if (r) {
-		FAIL("post event buffers: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 8))
 		goto out;
-	}
 	if (!hp_link(0))
 		goto out;
-	e = vsc_evt_next(d, ev, 8, TMO);
-	if (e)
-		evt_dump(e, "link");
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0, "link"))
+	if (!evt_next_expect(d, ev, 8, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			     HP_LUN0, "link"))
 		goto out;
 	if (!lun_listed(d, HP_LUN0, &listed))
 		goto out;
@@ -1132,22 +1149,17 @@ static void t_hotplug_link_unlink(void)
 	}
 	if (!hp_unlink(0))
 		goto out;
-	e = vsc_evt_next(d, ev, 8, TMO);
-	if (e)
-		evt_dump(e, "unlink");
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
-			HP_LUN0, "unlink"))
+	if (!evt_next_expect(d, ev, 8, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
+			     HP_LUN0, "unlink"))
 		goto out;
 	/* a second LUN, two events back to back */
 	if (!hp_link(1) || !hp_unlink(1))
 		goto out;
-	e = vsc_evt_next(d, ev, 8, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0 + 1, "link lun 11"))
+	if (!evt_next_expect(d, ev, 8, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			     HP_LUN0 + 1, "link lun 11"))
 		goto out;
-	e = vsc_evt_next(d, ev, 8, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
-			HP_LUN0 + 1, "unlink lun 11"))
+	if (!evt_next_expect(d, ev, 8, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
+			     HP_LUN0 + 1, "unlink lun 11"))
 		goto out;
 	e = vsc_evt_next(d, ev, 8, 500);
 	if (e) {
@@ -1172,20 +1184,16 @@ static void t_hotplug_lun_bytes(void)
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[2], *e;
 	uint8_t want[8];
-	int r;
 
 	if (!d)
 		return;
-	r = vsc_evt_post(d, ev, 2, 16);
-	if (r) {
-		FAIL("post event buffers: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 2))
 		goto out;
-	}
 	if (!hp_link(2))
 		goto out;
-	e = vsc_evt_next(d, ev, 2, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0 + 2, "link"))
+	e = evt_next_expect(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			    HP_LUN0 + 2, "link");
+	if (!e)
 		goto out;
 	vsc_lun_encode(want, TGT, HP_LUN0 + 2);
 	if (memcmp(want, e->lun, 8))
@@ -1212,26 +1220,21 @@ out:
 static void t_events_missed_overflow(void)
 {
 	struct vsc_dev *d = open_dev(true);
-	struct vsc_evt ev[2], *e;
+	struct vsc_evt ev[2];
 	uint32_t missed = 0;
 	int r;
 
 	if (!d)
 		return;
-	r = vsc_evt_post(d, ev, 2, 16);
-	if (r) {
-		FAIL("post event buffers: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 2))
 		goto out;
-	}
 	if (!hp_link(0) || !hp_link(1) || !hp_link(2))
 		goto out;
-	e = vsc_evt_next(d, ev, 2, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0, "1st link"))
+	if (!evt_next_expect(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			     HP_LUN0, "1st link"))
 		goto out;
-	e = vsc_evt_next(d, ev, 2, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0 + 1, "2nd link"))
+	if (!evt_next_expect(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			     HP_LUN0 + 1, "2nd link"))
 		goto out;
 	if (!wait_missed(d, 1, &missed)) {
 		FAIL("3 events for 2 buffers: GET_EVENTS_MISSED %u, want 1", missed);
@@ -1245,11 +1248,9 @@ static void t_events_missed_overflow(void)
 	}
 	if (!hp_unlink(2))
 		goto out;
-	e = vsc_evt_next(d, ev, 2, TMO);
-	if (e)
-		evt_dump(e, "after missed");
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET | VIRTIO_SCSI_T_EVENTS_MISSED,
-			VIRTIO_SCSI_EVT_RESET_REMOVED, HP_LUN0 + 2, "event after a missed one"))
+	if (!evt_next_expect(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET | VIRTIO_SCSI_T_EVENTS_MISSED,
+			     VIRTIO_SCSI_EVT_RESET_REMOVED, HP_LUN0 + 2,
+			     "event after a missed one"))
 		goto out;
 	if (!wait_missed(d, 0, &missed))
 		FAIL("events_missed still %u after the flagged event", missed);
@@ -1265,37 +1266,26 @@ static void t_events_missed_kick(void)
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[1], more[2], *e;
 	uint32_t missed = 0;
-	int r;
 
 	memset(more, 0, sizeof(more));
 	if (!d)
 		return;
-	r = vsc_evt_post(d, ev, 1, 16);
-	if (r) {
-		FAIL("post event buffers: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 1))
 		goto out;
-	}
 	if (!hp_link(3) || !hp_link(4))
 		goto out;
-	e = vsc_evt_next(d, ev, 1, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
-			HP_LUN0 + 3, "1st link"))
+	if (!evt_next_expect(d, ev, 1, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN,
+			     HP_LUN0 + 3, "1st link"))
 		goto out;
 	if (!wait_missed(d, 1, &missed)) {
 		FAIL("2 events for 1 buffer: GET_EVENTS_MISSED %u, want 1", missed);
 		goto out;
 	}
-	r = vsc_evt_post(d, more, 2, 16);
-	if (r) {
-		FAIL("post: %s", vt_errstr(r));
+	if (!evt_post(d, more, 2))
 		goto out;
-	}
 	vsc_kick_force(d, VSC_VQ_EVT);
-	e = vsc_evt_next(d, more, 2, TMO);
-	if (e)
-		evt_dump(e, "after kick");
-	if (!evt_expect(e, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0,
-			"event-queue kick with events missed"))
+	if (!evt_next_expect(d, more, 2, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0,
+			     "event-queue kick with events missed"))
 		goto out;
 	if (!wait_missed(d, 0, &missed)) {
 		FAIL("events_missed still %u after NO_EVENT|EVENTS_MISSED", missed);
@@ -1314,7 +1304,7 @@ out:
 static void t_set_get_events_missed(void)
 {
 	struct vsc_dev *d = open_dev(true);
-	struct vsc_evt ev[1], *e;
+	struct vsc_evt ev[1];
 	uint32_t v = 7;
 	int r;
 
@@ -1346,15 +1336,11 @@ static void t_set_get_events_missed(void)
 		FAIL("SET_EVENTS_MISSED 1: %s", vt_errstr(r));
 		goto out;
 	}
-	r = vsc_evt_post(d, ev, 1, 16);
-	if (r) {
-		FAIL("post: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 1))
 		goto out;
-	}
 	vsc_kick_force(d, VSC_VQ_EVT);
-	e = vsc_evt_next(d, ev, 1, TMO);
-	if (!evt_expect(e, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0,
-			"kick after SET_EVENTS_MISSED 1"))
+	if (!evt_next_expect(d, ev, 1, VIRTIO_SCSI_T_NO_EVENT | VIRTIO_SCSI_T_EVENTS_MISSED, 0, 0,
+			     "kick after SET_EVENTS_MISSED 1"))
 		goto out;
 	if (!wait_missed(d, 0, &v))
 		FAIL("events_missed %u after the flagged event, want 0", v);
@@ -1431,7 +1417,6 @@ static void t_no_hotplug_no_events(void)
 {
 	struct vsc_dev *d = open_dev(false);
 	struct vsc_evt ev[2], *e;
-	int r;
 
 	if (!d)
 		return;
@@ -1439,11 +1424,8 @@ static void t_no_hotplug_no_events(void)
 		FAIL("HOTPLUG acked although not requested");
 		goto out_close;
 	}
-	r = vsc_evt_post(d, ev, 2, 16);
-	if (r) {
-		FAIL("post: %s", vt_errstr(r));
+	if (!evt_post(d, ev, 2))
 		goto out;
-	}
 	if (!hp_link(0) || !hp_unlink(0))
 		goto out;
 	e = vsc_evt_next(d, ev, 2, 1500);

@@ -1063,7 +1063,7 @@ static void evt_dump(struct vsc_evt *e, const char *what)
 	      e->event, e->reason, e->lun[0], e->lun[1], e->lun[2], e->lun[3]);
 }
 
-/* Posts @n 16-byte event buffers; false (after a FAIL) if the ring takes them not. */
+/* Posts @n 16-byte event buffers; false, after a FAIL, if posting fails. */
 static bool evt_post(struct vsc_dev *d, struct vsc_evt *ev, unsigned int n)
 {
 	int r = vsc_evt_post(d, ev, n, 16);

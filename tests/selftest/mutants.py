@@ -79,6 +79,12 @@ MUTANTS = {
         "\t\t\t sizeof(resp) + data_written);\n"
         "\treturn sizeof(resp) + data_written;",
         "badinput:log_covers_pi_in", 300),
+    # #12.10: bad event buffers consumed without a bound on one pass.
+    "evt-bad-buffers-unbounded": (
+        "tcm_vhost_ctl.c",
+        "\t\tif (++bad >= vq->num) {",
+        "\t\tif (++bad >= vq->num && 0) {",
+        "badinput:evt_bad_buffers_endless", 300),
     # Teardown's drain under the global TPG list lock again (the lock made
     # visible outside tcm_vhost_fabric.c for it).
     "teardown-under-list-lock": (

@@ -379,23 +379,39 @@ FT_TEST("scsi", unmap_rd_answer)
 		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
 
+/*
+ * The residual tests: 8 blocks of random data written at @lba, then a READ
+ * of those 8 blocks into a buffer of @r_blocks blocks.  Returns the READ's
+ * vsc_cmd() result in *@e with its answer in @res, and both buffers (the
+ * caller frees them); false if the write failed (ft_rw() reported it).
+ */
+static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, uint8_t **w,
+		      uint8_t **r, struct vsc_result *res, int *e)
+{
+	uint8_t cdb[10];
+
+	*w = vt_xmalloc(8 * BS);
+	*r = vt_xmalloc(r_blocks * BS);
+	vt_fill(*w, 8 * BS);
+	if (!ft_rw(d, Q0, 1, 0, true, 10, lba, 8, *w, NULL))
+		return false;
+	*e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, lba, 8), NULL, 0, *r,
+		     r_blocks * BS, res, TMO);
+	return true;
+}
+
 FT_TEST("scsi", read_residual_buffer_larger)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
-	uint8_t cdb[10], *w, *r;
+	uint8_t *w, *r;
 	int e;
 
 	if (!d)
 		return;
-	w = vt_xmalloc(8 * BS);
-	r = vt_xmalloc(16 * BS);
-	vt_fill(w, 8 * BS);
-	if (!ft_rw(d, Q0, 1, 0, true, 10, 300, 8, w, NULL))
-		goto out;
 	/* 8 blocks requested, 16 blocks of buffer: underrun of 8 blocks */
-	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 300, 8), NULL, 0, r, 16 * BS, &res,
-		    TMO);
+	if (!read_back(d, 300, 16, &w, &r, &res, &e))
+		goto out;
 	if (e || res.response || res.status) {
 		vt_fail(__LINE__, "READ: %s %s", vt_errstr(e), vt_res(&res));
 		goto out;
@@ -420,18 +436,13 @@ static void read_overflow(void)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
-	uint8_t cdb[10], *w, *r;
+	uint8_t *w, *r;
 	int e;
 
 	if (!d)
 		return;
-	w = vt_xmalloc(8 * BS);
-	r = vt_xmalloc(8 * BS);
-	vt_fill(w, 8 * BS);
-	if (!ft_rw(d, Q0, 1, 0, true, 10, 400, 8, w, NULL))
+	if (!read_back(d, 400, 4, &w, &r, &res, &e))
 		goto out;
-	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 400, 8), NULL, 0, r, 4 * BS, &res,
-		    TMO);
 	if (!e && res.response == VIRTIO_SCSI_S_OVERRUN) {
 		vt_note("READ overrun: %s", vt_res(&res));
 		goto out;	/* the virtio-scsi answer for "buffer too small" */

@@ -270,24 +270,34 @@ void tvh_tpgs_detach(struct tvh_tpg **targets)
 			tvh_tpg_detach(targets[i]);
 }
 
-/* Pin @tpg for @vdev if it has a nexus and no device: 1 if it did. */
+/*
+ * Pin @tpg for @vdev if it has a nexus and no device: 1 if it did.  The
+ * pin comes before tpg->lock: configfs_depend_item() takes configfs's
+ * inode locks, which configfs holds around tvh_port_link() when that takes
+ * tpg->lock.  The list lock keeps @tpg alive meanwhile.
+ */
 static int tvh_tpg_attach(struct tvh_tpg *tpg, struct tvh_dev *vdev)
 {
-	int ret = 0;
+	int ret;
 
-	mutex_lock(&tpg->lock);
-	if (!tpg->sess || tpg->vdev)
-		goto out;
+	lockdep_assert_held(&tvh_tpg_list_lock);
+	/* a hint, taken again under tpg->lock below */
+	if (!READ_ONCE(tpg->sess) || READ_ONCE(tpg->vdev))
+		return 0;
 	ret = target_depend_item(&tpg->se_tpg.tpg_group.cg_item);
 	if (ret) {
 		pr_warn("%s/tpgt_%u: cannot pin the TPG: %d\n",
 			tpg->tport->name, tpg->tag, ret);
-		goto out;
+		return ret;
 	}
-	tpg->vdev = vdev;
-	ret = 1;
-out:
+	mutex_lock(&tpg->lock);
+	if (tpg->sess && !tpg->vdev) {
+		tpg->vdev = vdev;
+		ret = 1;
+	}
 	mutex_unlock(&tpg->lock);
+	if (!ret)
+		target_undepend_item(&tpg->se_tpg.tpg_group.cg_item);
 	return ret;
 }
 

@@ -1060,15 +1060,15 @@ BI_TEST(evt_bad_buffers_endless)
 	struct vsc_opts o = bi_opts(EVT_RING, 0);
 	static struct vsc_iov iov[EVT_DESCS];
 	struct evt_feeder f = { 0 };
+	struct vsc_op op = { 0 };
 	struct vsc_buf *bytes;
-	struct vsc_op op;
 	cpu_set_t cpus;
 	struct vsc_dev *d;
 	struct vsc_ctl c;
 	uint16_t used0, used1;
 	uint64_t t0, worst = 0;
 	pthread_t th;
-	int k, r = 0;
+	int k, moved, r = 0;
 
 	ASSERT(!sched_getaffinity(0, sizeof(cpus), &cpus), "sched_getaffinity");
 	/*
@@ -1079,8 +1079,9 @@ BI_TEST(evt_bad_buffers_endless)
 	f.pinned = sysconf(_SC_NPROCESSORS_ONLN) >= 2 && !pin_to_cpu(0, 0);
 	d = bi_open_ep(&o, BI_WWPN_A);
 	if (f.pinned) {
-		vt_note("%d vhost workers moved to CPU 0", pin_vhost_workers(0));
+		moved = pin_vhost_workers(0);
 		sched_setaffinity(0, sizeof(cpus), &cpus);
+		vt_note("%d vhost workers moved to CPU 0", moved);
 	}
 	ASSERT(d, "open");
 	if (!vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG))
@@ -1090,7 +1091,6 @@ BI_TEST(evt_bad_buffers_endless)
 	ASSERT(bytes, "arena");
 	for (k = 0; k < EVT_DESCS; k++)
 		iov[k] = (struct vsc_iov){ bytes->p + k, 1, false };
-	memset(&op, 0, sizeof(op));
 	ASSERT(!vsc_submit_chain(d, VSC_VQ_EVT, iov, EVT_DESCS, true, &op), "post");
 	f.d = d;
 	f.head = vsc_raw_avail(d, VSC_VQ_EVT)->ring[(vsc_raw_avail_idx(d, VSC_VQ_EVT) - 1) %

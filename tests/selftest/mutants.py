@@ -137,6 +137,16 @@ MUTANTS = {
         "\tmore = vhost_enable_notify(vq->dev, vq);\n",
         "\tmore = false;\n",
         "queue.polling_takes_requests_without_kicks", 200),
+    # #12.4: tpgt_01 and tpgt_+1 taken for tpgt_1, and a second TPG with
+    # a tag already taken accepted.
+    "tpgt-aliases": (
+        [("tcm_vhost_fabric.c",
+          "!isdigit(n[0]) ||\n\t    (n[0] == '0' && n[1]) || ",
+          ""),
+         ("tcm_vhost_fabric.c",
+          "\tif (tvh_tpg_tag_used(tport, tag)) {",
+          "\tif (0) {")],
+        "cfg.tpgt_one_spelling", 200),
 }
 
 

@@ -147,6 +147,13 @@ MUTANTS = {
           "\tif (tvh_tpg_tag_used(tport, tag)) {",
           "\tif (0) {")],
         "cfg.tpgt_one_spelling", 200),
+    # #12 (also checked): a group TMF to a LUN that does not exist answered
+    # FUNCTION_COMPLETE instead of INCORRECT_LUN.
+    "group-tmf-lun-unchecked": (
+        "tcm_vhost_ctl.c",
+        "\tif (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
+        "\tif (0 && tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
+        "tmf:bad_lun_groups", 300),
 }
 
 

@@ -799,6 +799,98 @@ out:
 	close_dev(d);
 }
 
+/*
+ * The same with a plain ABORT_TASK: it waits for its slow READ when a
+ * LOGICAL_UNIT_RESET of the LUN aborts it (no queue_tm_rsp).  The guest's
+ * ABORT_TASK must still get exactly one answer, and the device must tear
+ * down afterwards.
+ */
+static void t_abort_task_then_lun_reset(void)
+{
+	struct vsc_dev *d;
+	struct vsc_ctl abt = { 0 }, reset = { 0 };
+	struct flight f;
+	uint64_t deadline;
+	unsigned int i;
+	int e;
+
+	if (upstream_lun_reset_unsafe())
+		return;
+	d = open_dev(false);
+	if (!d)
+		return;
+	if (!clear_ua(d, LUN_SLOW0)) {
+		close_dev(d);
+		return;
+	}
+	flight_init(&f, 4);
+	for (i = 0; i < 4 && !vt_failed(); i++) {
+		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, 0x5400 + i);
+		if (e)
+			FAIL("submit %u: %s", i, vt_errstr(e));
+		f.affected[f.n - 1] = true;
+	}
+	if (vt_failed())
+		goto out;
+	kick_all(d);
+	settle_ms(150);
+	vsc_tmf_init(&abt, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_SLOW0, f.r[1].tag);
+	vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_SLOW0, 0);
+	e = vsc_ctl_submit(d, &abt);
+	if (e) {
+		FAIL("submit ABORT_TASK: %s", vt_errstr(e));
+		goto out;
+	}
+	vsc_kick(d, VSC_VQ_CTL);
+	settle_ms(100);	/* the ABORT_TASK now waits for the slow READ */
+	e = vsc_ctl_submit(d, &reset);
+	if (e) {
+		FAIL("submit LOGICAL_UNIT_RESET: %s", vt_errstr(e));
+		goto out;
+	}
+	vsc_kick(d, VSC_VQ_CTL);
+	deadline = vsc_now_ns() + (uint64_t)TMO * 1000000;
+	while ((!abt.op.done || !reset.op.done) && vsc_now_ns() < deadline) {
+		e = vsc_reap(d, VSC_VQ_CTL, 100);
+		if (e < 0)
+			break;
+	}
+	if (!abt.op.done || !reset.op.done) {
+		FAIL("no answer within %d ms to %s%s", TMO,
+		     abt.op.done ? "" : "ABORT_TASK ",
+		     reset.op.done ? "" : "LOGICAL_UNIT_RESET");
+		goto out;
+	}
+	/* what is on the used rings now was answered before the TMFs */
+	vsc_reap(d, VSC_VQ_REQ(0), 0);
+	vsc_reap(d, VSC_VQ_REQ(1), 0);
+	for (i = 0; i < f.n; i++)
+		f.before[i] = f.r[i].op.done;
+	/* a second answer to either TMF would be a stray used entry */
+	usleep(300 * 1000);
+	vsc_reap(d, VSC_VQ_CTL, 0);
+	if (vsc_stray_used(d, VSC_VQ_CTL))
+		FAIL("%u control used entries for heads not in flight (a TMF answered twice?)",
+		     vsc_stray_used(d, VSC_VQ_CTL));
+	if (abt.canary_err || reset.canary_err)
+		FAIL("a TMF answer overflowed its 1-byte response (canary damaged)");
+	if (!is_complete(reset.response))
+		FAIL("LOGICAL_UNIT_RESET: %s", resp_name(reset.response));
+	if (abt.response != S_COMPLETE && abt.response != S_SUCCEEDED &&
+	    abt.response != S_REJECTED && abt.response != VIRTIO_SCSI_S_FAILURE)
+		FAIL("ABORT_TASK: %s is not an allowed answer", resp_name(abt.response));
+	note("ABORT_TASK -> %s, LOGICAL_UNIT_RESET -> %s", resp_name(abt.response),
+	     resp_name(reset.response));
+	if (!flight_check(d, &f, true, NULL, NULL))
+		goto out;
+	verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
+out:
+	vsc_ctl_release(d, &abt);
+	vsc_ctl_release(d, &reset);
+	flight_free(d, &f);
+	close_dev(d);
+}
+
 static void t_i_t_nexus_reset_load(void)
 {
 	struct tmf_case tc = {
@@ -1448,6 +1540,7 @@ static const struct test tests[] = {
 	{ "lun_reset_load", t_lun_reset_load, true,
 	  "upstream LUN RESET with commands in flight" },
 	{ "abort_set_then_lun_reset", t_abort_set_then_lun_reset, true, UP_ABORT },
+	{ "abort_task_then_lun_reset", t_abort_task_then_lun_reset, true, UP_ABORT },
 	{ "i_t_nexus_reset_load", t_i_t_nexus_reset_load, true, UP_ABORT },
 	{ "query_task", t_query_task, true, UP_ABORT },
 	{ "query_task_set", t_query_task_set, true, UP_ABORT },

@@ -154,6 +154,13 @@ MUTANTS = {
         "\tif (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
         "\tif (0 && tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
         "tmf:bad_lun_groups", 300),
+    # #12.1: a data-in bounce copy allocated without zeroing (what the
+    # core does not write of it reaches the guest).
+    "bounce-datain-not-zeroed": (
+        "tcm_vhost_map.c",
+        "\t\t\t\t   cmd->data_len, dir == DMA_FROM_DEVICE);",
+        "\t\t\t\t   cmd->data_len, false);",
+        "badinput:bounce_datain_no_host_bytes", 300),
 }
 
 

@@ -282,6 +282,8 @@ check_kernel() {
 		# LUNs on four queues with QEMU's default (one worker), one LUN on
 		# four queues with a worker per queue; the mixed pairs (1x4, 4x1
 		# with one worker) take the same paths and cost two nested boots.
+		# A guest with four queues has two vCPUs and must complete I/O on
+		# two of them (tests/e2e/fio-verify.sh).
 		local root= tests="fio-verify lifecycle targetcli sg-reset demo" cases="1x1 4x4"
 		[ "$kv" = "$newest_kv" ] && [ -n "$trixie_root" ] && root=trixie
 		if [ "$kv" != "$newest_kv" ]; then

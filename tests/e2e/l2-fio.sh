@@ -3,7 +3,8 @@
 #   l2-fio.sh NLUNS SECONDS [WORKLOAD...]   workloads: randrw4k (default both) seq1m
 # Waits for NLUNS disks, runs each workload on all of them at once (one fio job per disk)
 # with crc32c verification, prints one line per workload, exits non-zero on any fio error,
-# verify error or missing disk.
+# verify error or missing disk, or when fewer than E2E_L2_MIN_QUEUES (default 1) request
+# queues saw an interrupt (a guest with several vCPUs must use several queues).
 set -euo pipefail
 n=$1 secs=$2
 shift 2
@@ -56,4 +57,13 @@ for wl in "${workloads[@]}"; do
 		rc=1
 	fi
 done
+# /proc/interrupts: one line per request queue's vector, a column per CPU, the name last:
+# "virtioN-request" for virtio-scsi (9p's queue is "virtioN-requests").
+used=$(awk '$NF ~ /^virtio[0-9]+-request$/ { n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; if (n) q++ }
+	END { print q + 0 }' /proc/interrupts)
+echo "request queues with completions: $used ($(nproc) vCPUs)"
+if ((used < ${E2E_L2_MIN_QUEUES:-1})); then
+	echo "l2-fio: only $used request queue(s) interrupted, want ${E2E_L2_MIN_QUEUES}" >&2
+	rc=1
+fi
 exit $rc

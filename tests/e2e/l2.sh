@@ -14,17 +14,20 @@
 # Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
 # kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
 #
-# vCPUs (--cpus, L2_CPUS): 1 by default. On this test bed L2 runs under nested SVM emulated
-# by TCG, and a 2-vCPU L2 sometimes resets itself without a kernel message, or leaves an L1
-# CPU without timer interrupts ("rcu_preempt kthread timer wakeup didn't happen"), with
-# either module (seen in 3 of 8 boots, and again in make check; 0 of 12 with one vCPU).
+# vCPUs (--cpus, L2_CPUS): 1 by default; fio-verify gives its multi-queue guests 2
+# (E2E_L2_CPUS). Under Debian 12's QEMU 7.2 as the emulator (L0), 3 of 8 such 2-vCPU boots
+# were lost (a guest that reset itself, an L1 CPU without timer interrupts). With Debian
+# 13's QEMU 10 as L0 (tests/vm/run's default), 26 of 27 2-vCPU, 4-queue boots ran fio
+# verify to the end (2026-12-04: 14 of 15 on 6.12 with QEMU 10 in L1, 12 of 12 on 6.1
+# with QEMU 7.2 in L1); the 27th was L1 itself resetting silently, which check.sh boots
+# again (died_of_nesting).
 # E2E_ROOT=trixie runs Debian 13's QEMU 10 (tests/vm/trixie.sh) instead of this system's;
 # E2E_VHOST_OPTS adds vhost-scsi-pci properties (e.g. worker_per_virtqueue=on, QEMU 9+).
-# With one vCPU Linux's virtio_scsi uses one request queue whatever --queues says (it takes
-# min(num_queues, CPUs)); multi-queue I/O is tested through libvsc instead. A guest that
-# resets itself without printing anything is booted again, at most twice, and says so
-# ("l2: RETRY"); so is, once, one stuck in page faults of its own exception entry
-# (entry_fault_loop); another timeout, a kernel complaint or a failed command never is.
+# Linux's virtio_scsi uses min(num_queues, CPUs) request queues: a 1-vCPU guest drives one
+# whatever --queues says. A guest that resets itself without printing anything is booted
+# again, at most twice, and says so ("l2: RETRY"); so is, once, one stuck in page faults of
+# its own exception entry (entry_fault_loop); another timeout, a kernel complaint or a
+# failed command never is.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

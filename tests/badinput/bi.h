@@ -33,32 +33,8 @@
 #define BI_LUN_EVT	5	/* linked/unlinked to make hotplug events */
 #define BI_TMO		10000
 
-#define BI_F_UPSTREAM_SKIP	0x1	/* could crash/hang upstream: never run there */
-#define BI_F_NEEDS_HOLD		0x2	/* needs the dm "hold" LUN */
-
-struct bi_test {
-	const char *name;
-	void (*fn)(void);
-	unsigned int flags;
-	const char *why_skip_upstream;
-	const char *file;
-	int line;
-};
-
-#define BI_TEST_F(nm, flg, why)							\
-	static void bi_fn_##nm(void);						\
-	static const struct bi_test bi_t_##nm					\
-		__attribute__((used, section("bi_tests"), aligned(8))) = {	\
-		.name = #nm, .fn = bi_fn_##nm, .flags = flg,			\
-		.why_skip_upstream = why, .file = __FILE__, .line = __LINE__ };	\
-	static void bi_fn_##nm(void)
-#define BI_TEST(nm) BI_TEST_F(nm, 0, NULL)
-
-#define ASSERT(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return; } } while (0)
-#define CHECK(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
-/* Where upstream may legitimately differ: XFAIL there, FAIL here. Continues. */
-#define EXPECT_OR_DIFF(c, ...) do { if (!(c)) vt_differs(__LINE__, __VA_ARGS__); } while (0)
-#define SKIP(...) do { vt_skip(__VA_ARGS__); return; } while (0)
+/* Tests: VT_TEST(NULL, name), VT_TEST_F(NULL, name, flags, why not on upstream) */
+#define BI_F_NEEDS_HOLD		VT_F_PROG1	/* needs the dm "hold" LUN */
 
 extern bool bi_have_hold;
 

@@ -19,10 +19,7 @@
 
 #include "bi.h"
 
-extern const struct bi_test __start_bi_tests[], __stop_bi_tests[];
-
 bool bi_have_hold;
-static int test_timeout = 90;
 
 /* ------------------------------------------------------------ devices */
 
@@ -356,107 +353,51 @@ static void release_hold(void)
 	}
 }
 
-static int file_rank(const char *f)
+static void before(const struct vt_test *t)
 {
-	static const char *const order[] = { "t_proto.c", "t_vring.c", "t_flight.c" };
-	unsigned int k;
-
-	for (k = 0; k < 3; k++)
-		if (strstr(f, order[k]))
-			return (int)k;
-	return 3;
+	if ((t->flags & BI_F_NEEDS_HOLD) && !bi_have_hold)
+		vt_skip("needs the dm hold LUN (dmsetup/loop unavailable)");
 }
 
-static int cmp_test(const void *a, const void *b)
+static void after(const struct vt_test *t)
 {
-	const struct bi_test *x = *(const struct bi_test *const *)a;
-	const struct bi_test *y = *(const struct bi_test *const *)b;
-	int c = file_rank(x->file) - file_rank(y->file);
+	(void)t;
+	if (bi_have_hold)
+		bi_hold(false);
+}
 
-	return c ? c : x->line - y->line;
+static bool option(int c, const char *arg)
+{
+	if (c != 't')
+		return false;
+	vt_timeout = (unsigned int)atoi(arg);
+	return true;
 }
 
 int main(int argc, char **argv)
 {
+	static const char *const files[] = { "t_proto.c", "t_vring.c", "t_flight.c", NULL };
 	static const struct option lo[] = {
-		{ "module", required_argument, NULL, 'm' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ 0 }
 	};
-	size_t nt = (size_t)(__stop_bi_tests - __start_bi_tests), i;
-	const struct bi_test **all;
-	char *filters[64];
-	int nf = 0, c;
-	bool list = false;
-
-	while ((c = getopt_long(argc, argv, "m:f:lvt:", lo, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!vt_set_module(optarg)) {
-				fprintf(stderr, "--module must be tcm_vhost or vhost_scsi\n");
-				return 2;
-			}
-			break;
-		case 'f': if (nf < 64) filters[nf++] = optarg; break;
-		case 'l': list = true; break;
-		case 'v': vt_verbose = true; break;
-		case 't': test_timeout = atoi(optarg); break;
-		default:
-			fprintf(stderr, "usage: vsc-badinput --module tcm_vhost|vhost_scsi "
-				"[--filter SUBSTR]... [--list] [-v] [--timeout S]\n");
-			return 2;
-		}
-	}
-	all = calloc(nt, sizeof(*all));
-	if (!all)
-		return 2;
-	for (i = 0; i < nt; i++)
-		all[i] = &__start_bi_tests[i];
-	qsort(all, nt, sizeof(*all), cmp_test);
-	if (list) {
-		for (i = 0; i < nt; i++)
-			printf("badinput/%s\n", all[i]->name);
-		return 0;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGPIPE, SIG_IGN);
-	vt_watchdog_init(release_hold);
-
-	vt_start("badinput/fixture");
-	if (!fixture()) {
-		vt_report();
-		hold_teardown();
-		vt_summary();
-		return 1;
-	}
-	vt_close_all();
-	for (i = 0; i < nt; i++) {
-		const struct bi_test *t = all[i];
-
-		if (!vt_match(t->name, filters, nf))
-			continue;
-		vt_start("badinput/%s", t->name);
+	struct vt_suite s = {
+		.name = "badinput",
+		.usage = "vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
+			 "[--list] [-v] [--timeout S]",
+		.files = files,
+		.timeout = 90,
 		/* The upstream run is a comparison: any failure there is XFAIL. */
-		vt_beyond("");
-		if (vt_upstream() && (t->flags & BI_F_UPSTREAM_SKIP)) {
-			vt_skip("not run on upstream (could crash or hang the VM): %s",
-				t->why_skip_upstream);
-		} else if ((t->flags & BI_F_NEEDS_HOLD) && !bi_have_hold) {
-			vt_skip("needs the dm hold LUN (dmsetup/loop unavailable)");
-		} else {
-			vt_alarm((unsigned int)test_timeout);
-			t->fn();
-			vt_alarm(0);
-			if (bi_have_hold)
-				bi_hold(false);
-		}
-		vt_report();
-	}
-	hold_teardown();
-	vt_summary();
-	free(all);
-	return vt_exit_status();
+		.flags = VT_S_ALL_BEYOND,
+		.shortopts = "t:",
+		.longopts = lo,
+		.option = option,
+		.watchdog_cleanup = release_hold,
+		.setup = fixture,
+		.teardown = hold_teardown,
+		.before = before,
+		.after = after,
+	};
+
+	return vt_main(argc, argv, &s);
 }

@@ -79,7 +79,7 @@ static void *flood_thread(void *arg)
 }
 
 /* 5. A guest keeping the ring full must not starve its other queues or other devices */
-BI_TEST(ring_full_no_monopoly)
+VT_TEST(NULL, ring_full_no_monopoly)
 {
 	struct vsc_opts o = bi_opts(256, 0);
 	struct flood f = { 0 };
@@ -183,7 +183,7 @@ static uint16_t wait_used(struct vsc_dev *d, uint16_t want, int ms)
 }
 
 /* 14. more in-flight commands than ring entries (reused heads) -> TASK SET FULL */
-BI_TEST_F(inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
 {
 	struct vsc_opts o = bi_opts(8, 0);
 	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
@@ -331,19 +331,19 @@ static void inflight_config_change(bool nexus)
 }
 
 /* 19. LUN unlink while commands are in flight */
-BI_TEST_F(lun_unlink_inflight, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, lun_unlink_inflight, BI_F_NEEDS_HOLD, NULL)
 {
 	inflight_config_change(false);
 }
 
 /* 19. nexus drop while commands are in flight */
-BI_TEST_F(nexus_drop_inflight, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, nexus_drop_inflight, BI_F_NEEDS_HOLD, NULL)
 {
 	inflight_config_change(true);
 }
 
 /* 19'. LUN link/unlink racing a stream of commands to it */
-BI_TEST(lun_unlink_under_io)
+VT_TEST(NULL, lun_unlink_under_io)
 {
 	struct vsc_opts o = bi_opts(256, 0);
 	struct flood f = { 0 };
@@ -488,7 +488,7 @@ static void owner_killed(bool held, bool tmf)
 	bi_healthy(d, "new owner");
 }
 
-BI_TEST_F(owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)
 {
 	owner_killed(true, false);
 }
@@ -498,13 +498,13 @@ BI_TEST_F(owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)
  * dead owner's vhost worker can no longer run the answer, and a TMF left
  * unfinished kept release (and every later attach) waiting forever.
  */
-BI_TEST_F(owner_killed_tmf_inflight, BI_F_NEEDS_HOLD,
+VT_TEST_F(NULL, owner_killed_tmf_inflight, BI_F_NEEDS_HOLD,
 	  "a LUN RESET under held I/O can crash Debian's 6.1 vhost_scsi")
 {
 	owner_killed(true, true);
 }
 
-BI_TEST(owner_killed_under_io)
+VT_TEST(NULL, owner_killed_under_io)
 {
 	owner_killed(false, false);
 }
@@ -532,7 +532,7 @@ static void *resume_thread(void *p)
 	return NULL;
 }
 
-BI_TEST_F(teardown_stuck_others_attach, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, teardown_stuck_others_attach, BI_F_NEEDS_HOLD, NULL)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A), *d2;
 	static volatile bool attached;
@@ -571,7 +571,7 @@ BI_TEST_F(teardown_stuck_others_attach, BI_F_NEEDS_HOLD, NULL)
 #define BB_READS 17
 #define BB_BLOCKS 8192
 
-BI_TEST_F(bounce_bound_busy, BI_F_NEEDS_HOLD | BI_F_UPSTREAM_SKIP,
+VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	  "upstream passes misaligned segments to the block layer unbounced (see misaligned_iblock)")
 {
 	struct vsc_opts o = bi_opts(64, 0);
@@ -661,7 +661,7 @@ static bool log_bit(struct vsc_dev *d, const uint8_t *bm, const void *addr)
 }
 
 /* 20. log base changed while completions write the log */
-BI_TEST(log_base_changed_under_load)
+VT_TEST(NULL, log_base_changed_under_load)
 {
 	struct vsc_opts o = bi_opts(256, VSC_F(VHOST_F_LOG_ALL));
 	struct flood f = { 0 };
@@ -791,7 +791,7 @@ static void *set_features_thread(void *p)
  * SET_FEATURES wait for the commands taken before logging; logging them
  * would do too.)  Upstream 6.1 logs no data pages.
  */
-BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
+VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 {
 	struct vsc_opts o = bi_opts(64, 0);
 	static struct features_arg a;
@@ -857,7 +857,7 @@ BI_TEST_F(log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
  * last page past a log that counted response and data only (the data-in
  * buffer the client posts holds the PI, then the data).
  */
-BI_TEST(log_covers_pi_in)
+VT_TEST(NULL, log_covers_pi_in)
 {
 	const uint32_t data = 256 * 1024, pi = data / 512 * 8;
 	struct vsc_opts o = bi_opts(64, VSC_F(VHOST_F_LOG_ALL) | VSC_F(VIRTIO_SCSI_F_T10_PI));
@@ -900,7 +900,7 @@ BI_TEST(log_covers_pi_in)
  * segments to the block layer as they are: once, L1 took a list_del
  * corruption BUG in writeback right after this case.
  */
-BI_TEST_F(misaligned_iblock, BI_F_NEEDS_HOLD | BI_F_UPSTREAM_SKIP,
+VT_TEST_F(NULL, misaligned_iblock, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	  "upstream passes misaligned segments to the block layer unbounced; L1 crashed after it once (list_del corruption)")
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
@@ -986,7 +986,7 @@ static bool isg_all_commands(struct vsc_dev *d)
 	return bi_healthy(d, "while inline_sg changes");
 }
 
-BI_TEST(inline_sg_changed_during_attach)
+VT_TEST(NULL, inline_sg_changed_during_attach)
 {
 	struct isg_flipper f = { 0 };
 	struct vsc_opts o = bi_opts(64, 0);

@@ -47,7 +47,7 @@ static void tur_cdb(uint8_t *cdb)
 }
 
 /* 1. AN request on the control queue while no endpoint is set */
-BI_TEST(ctl_an_no_endpoint)
+VT_TEST(NULL, ctl_an_no_endpoint)
 {
 	struct vsc_dev *d = bi_open(NULL);
 	struct vsc_ctl c, t;
@@ -100,7 +100,7 @@ static void ctl_to_bad_target(struct vsc_ctl *c, const char *what)
 }
 
 /* 1b. AN request addressing a target byte without TPG */
-BI_TEST(ctl_an_bad_target)
+VT_TEST(NULL, ctl_an_bad_target)
 {
 	struct vsc_ctl c;
 
@@ -109,7 +109,7 @@ BI_TEST(ctl_an_bad_target)
 }
 
 /* 2. I/O to a target byte with no TPG */
-BI_TEST(io_bad_target)
+VT_TEST(NULL, io_bad_target)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint8_t tgts[] = { 0, 3, 7, 200, 255 };
@@ -139,7 +139,7 @@ BI_TEST(io_bad_target)
 }
 
 /* 2b. TMF to a target byte with no TPG */
-BI_TEST(tmf_bad_target)
+VT_TEST(NULL, tmf_bad_target)
 {
 	struct vsc_ctl c;
 
@@ -148,7 +148,7 @@ BI_TEST(tmf_bad_target)
 }
 
 /* 3. SET_ENDPOINT twice, and with a second WWPN */
-BI_TEST(set_endpoint_twice)
+VT_TEST(NULL, set_endpoint_twice)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	int r;
@@ -176,7 +176,7 @@ BI_TEST(set_endpoint_twice)
 }
 
 /* 4. configfs tpgt_N with N >= 256 */
-BI_TEST(tpgt_256)
+VT_TEST(NULL, tpgt_256)
 {
 	static const char *const bad[] = { "tpgt_256", "tpgt_1000", "tpgt_65536", "tpgt_-1",
 					   "tpgt_", "tpgt_4294967297" };
@@ -202,7 +202,7 @@ BI_TEST(tpgt_256)
 }
 
 /* 6. response header split in 1-byte descriptors (direct and indirect) */
-BI_TEST(resp_split_1byte)
+VT_TEST(NULL, resp_split_1byte)
 {
 	struct vsc_opts o = bi_opts(512, 0);
 	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
@@ -246,7 +246,7 @@ BI_TEST(resp_split_1byte)
  * after a good command completes, bad ones (no response room, bad LUN,
  * short header) must not write into its buffers.
  */
-BI_TEST(resp_no_leak_across_chains)
+VT_TEST(NULL, resp_no_leak_across_chains)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_req a, c, e;
@@ -311,7 +311,7 @@ BI_TEST(resp_no_leak_across_chains)
  * 8. Control-queue error replies must fit the control response sizes
  * (1 byte for TMF, 8 for AN): exact-size guarded buffers.
  */
-BI_TEST(ctl_error_reply_size)
+VT_TEST(NULL, ctl_error_reply_size)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct {
@@ -361,7 +361,7 @@ BI_TEST(ctl_error_reply_size)
 }
 
 /* 9a. response buffer shorter than the response header */
-BI_TEST(resp_shorter_than_header)
+VT_TEST(NULL, resp_shorter_than_header)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint32_t lens[] = { RESP_SZ - 1, 1 };
@@ -411,7 +411,7 @@ BI_TEST(resp_shorter_than_header)
 }
 
 /* 9b. request shorter than the request header */
-BI_TEST(req_shorter_than_header)
+VT_TEST(NULL, req_shorter_than_header)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint32_t lens[] = { 1, 20, sizeof(struct virtio_scsi_cmd_req) - 1 };
@@ -454,7 +454,7 @@ BI_TEST(req_shorter_than_header)
 }
 
 /* 10a. lun[0] != 1 */
-BI_TEST(lun0_not_1)
+VT_TEST(NULL, lun0_not_1)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint8_t v[] = { 0, 2, 0x40, 0xff };
@@ -479,7 +479,7 @@ BI_TEST(lun0_not_1)
 }
 
 /* 10a'. bytes 4..7 of the LUN not zero, LUN above 16383 */
-BI_TEST(lun_tail_nonzero)
+VT_TEST(NULL, lun_tail_nonzero)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_result res;
@@ -506,7 +506,7 @@ BI_TEST(lun_tail_nonzero)
 }
 
 /* 10b. variable-length CDB announcing more than 32 bytes */
-BI_TEST(cdb_varlen_over_32)
+VT_TEST(NULL, cdb_varlen_over_32)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint8_t addl[] = { 25, 200, 255 };	/* 8 + n bytes */
@@ -566,17 +566,17 @@ static void pi_case(bool write, uint32_t pi_out, uint32_t pi_in, uint32_t data)
 	bi_healthy(d, "after");
 }
 
-BI_TEST(pi_bytesout_on_read)
+VT_TEST(NULL, pi_bytesout_on_read)
 {
 	pi_case(false, 8, 0, 4096);
 }
 
-BI_TEST(pi_bytesin_on_write)
+VT_TEST(NULL, pi_bytesin_on_write)
 {
 	pi_case(true, 0, 8, 4096);
 }
 
-BI_TEST_F(pi_larger_than_data, BI_F_UPSTREAM_SKIP,
+VT_TEST_F(NULL, pi_larger_than_data, VT_F_UPSTREAM_SKIP,
 	  "pi_bytesout > data underflows the expected data length")
 {
 	pi_case(true, 8192, 0, 4096);
@@ -586,25 +586,25 @@ BI_TEST_F(pi_larger_than_data, BI_F_UPSTREAM_SKIP,
  * target_core's DIF code writes whole 8-byte tuples per scatterlist entry:
  * 4 bytes of PI at the end of a page would be overrun into the next one.
  */
-BI_TEST_F(pi_not_whole_tuples_write, BI_F_UPSTREAM_SKIP,
+VT_TEST_F(NULL, pi_not_whole_tuples_write, VT_F_UPSTREAM_SKIP,
 	  "upstream takes PI that is not a whole number of 8-byte tuples")
 {
 	pi_case(true, 4, 0, 4096);
 }
 
-BI_TEST_F(pi_not_whole_tuples_read, BI_F_UPSTREAM_SKIP,
+VT_TEST_F(NULL, pi_not_whole_tuples_read, VT_F_UPSTREAM_SKIP,
 	  "upstream takes PI that is not a whole number of 8-byte tuples")
 {
 	pi_case(false, 0, 12, 4096);
 }
 
-BI_TEST(pi_both_directions)
+VT_TEST(NULL, pi_both_directions)
 {
 	pi_case(true, 8, 8, 4096);
 }
 
 /* 12. many segments, and more than the supported bytes */
-BI_TEST(segs_1000)
+VT_TEST(NULL, segs_1000)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static uint8_t w[1000 * 512], rd[1000 * 512];
@@ -623,7 +623,7 @@ BI_TEST(segs_1000)
 }
 
 /* More descriptors than the vhost core's iovec array: a vq error, no crash */
-BI_TEST(segs_over_uiomaxiov)
+VT_TEST(NULL, segs_over_uiomaxiov)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_layout l = { .data_split = 512, .indirect = true };
@@ -653,7 +653,7 @@ BI_TEST(segs_over_uiomaxiov)
 	bi_fresh_healthy(&d, BI_WWPN_A);
 }
 
-BI_TEST(io_over_max_bytes)
+VT_TEST(NULL, io_over_max_bytes)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_layout l = { .data_split = 1 << 20, .indirect = true };
@@ -681,7 +681,7 @@ BI_TEST(io_over_max_bytes)
 }
 
 /* 13. misaligned iovecs with many segments */
-BI_TEST(misaligned_many_segs)
+VT_TEST(NULL, misaligned_many_segs)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static uint8_t w[512 * 1024], rd[512 * 1024];
@@ -724,7 +724,7 @@ BI_TEST(misaligned_many_segs)
  * copies back all of its bounce pages, and only its zeroing keeps the
  * pages past the first (which target_core zeroes) from the guest.
  */
-BI_TEST(bounce_datain_no_host_bytes)
+VT_TEST(NULL, bounce_datain_no_host_bytes)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	const uint32_t len = 4 * 4096 + 100;
@@ -800,7 +800,7 @@ BI_TEST(bounce_datain_no_host_bytes)
 }
 
 /* 15. data-out and data-in in one request */
-BI_TEST(bidirectional)
+VT_TEST(NULL, bidirectional)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_result res;
@@ -836,7 +836,7 @@ BI_TEST(bidirectional)
 }
 
 /* 17. unknown control type; control request shorter than its header */
-BI_TEST(ctl_unknown_type)
+VT_TEST(NULL, ctl_unknown_type)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint32_t types[] = { 3, 99, 0x80000000u };
@@ -871,7 +871,7 @@ BI_TEST(ctl_unknown_type)
 	bi_healthy(d, "after");
 }
 
-BI_TEST(ctl_short_request)
+VT_TEST(NULL, ctl_short_request)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_ctl c;
@@ -925,7 +925,7 @@ BI_TEST(ctl_short_request)
 }
 
 /* 18. TMFs other than the supported ones */
-BI_TEST(tmf_unsupported)
+VT_TEST(NULL, tmf_unsupported)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint32_t st[] = { VIRTIO_SCSI_T_TMF_QUERY_TASK,
@@ -952,7 +952,7 @@ BI_TEST(tmf_unsupported)
  * 16a. event buffers not exactly 16 bytes: a shorter one is returned
  * unwritten (used len 0), a longer one carries the event (used len 16).
  */
-BI_TEST(evt_buffer_not_16)
+VT_TEST(NULL, evt_buffer_not_16)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_evt e[4];
@@ -1095,7 +1095,7 @@ static void *evt_feed_thread(void *p)
 	return NULL;
 }
 
-BI_TEST(evt_bad_buffers_endless)
+VT_TEST(NULL, evt_bad_buffers_endless)
 {
 	struct vsc_opts o = bi_opts(EVT_RING, 0);
 	static struct vsc_iov iov[EVT_DESCS];
@@ -1160,7 +1160,7 @@ BI_TEST(evt_bad_buffers_endless)
 }
 
 /* 16b. more events than buffers: events_missed, then the flag */
-BI_TEST(evt_more_than_buffers)
+VT_TEST(NULL, evt_more_than_buffers)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_evt e[1], *got;

@@ -98,7 +98,7 @@ static void expect_refused(struct chain *c, struct bi_desc a, struct bi_desc b, 
 		expect_vq_error(c, what);
 }
 
-BI_TEST(desc_loop)
+VT_TEST(NULL, desc_loop)
 {
 	struct chain c;
 
@@ -108,7 +108,7 @@ BI_TEST(desc_loop)
 			       "descriptor loop");
 }
 
-BI_TEST(desc_next_out_of_range)
+VT_TEST(NULL, desc_next_out_of_range)
 {
 	struct chain c;
 
@@ -119,7 +119,7 @@ BI_TEST(desc_next_out_of_range)
 }
 
 /* A chain with more descriptors than the ring has entries (indirect), and one using them all */
-BI_TEST(chain_longer_than_ring)
+VT_TEST(NULL, chain_longer_than_ring)
 {
 	struct vsc_opts o = bi_opts(RING, 0);
 	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);
@@ -140,7 +140,7 @@ BI_TEST(chain_longer_than_ring)
 	bi_healthy(d, "after");
 }
 
-BI_TEST(indirect_in_indirect)
+VT_TEST(NULL, indirect_in_indirect)
 {
 	struct chain c;
 	struct vsc_buf *t1, *t2;
@@ -181,18 +181,18 @@ static void indirect_len_case(uint32_t len)
 	expect_vq_error(&c, "indirect table length");
 }
 
-BI_TEST(indirect_bad_len_20)
+VT_TEST(NULL, indirect_bad_len_20)
 {
 	indirect_len_case(20);
 }
 
-BI_TEST(indirect_len_0)
+VT_TEST(NULL, indirect_len_0)
 {
 	indirect_len_case(0);
 }
 
 /* An indirect table whose last entry still says NEXT, pointing past the table */
-BI_TEST(indirect_next_past_table)
+VT_TEST(NULL, indirect_next_past_table)
 {
 	struct chain c;
 	struct vsc_buf *t;
@@ -211,7 +211,7 @@ BI_TEST(indirect_next_past_table)
 	expect_vq_error(&c, "indirect next past the table");
 }
 
-BI_TEST(desc_outside_mem)
+VT_TEST(NULL, desc_outside_mem)
 {
 	struct chain c;
 
@@ -221,7 +221,7 @@ BI_TEST(desc_outside_mem)
 			       "descriptor outside the memory table");
 }
 
-BI_TEST(desc_resp_outside_mem)
+VT_TEST(NULL, desc_resp_outside_mem)
 {
 	struct chain c;
 
@@ -232,7 +232,7 @@ BI_TEST(desc_resp_outside_mem)
 			       "response outside the memory table");
 }
 
-BI_TEST(desc_cross_region_end)
+VT_TEST(NULL, desc_cross_region_end)
 {
 	struct chain c;
 
@@ -243,7 +243,7 @@ BI_TEST(desc_cross_region_end)
 			       "response crossing the region end");
 }
 
-BI_TEST(desc_len_4g)
+VT_TEST(NULL, desc_len_4g)
 {
 	struct chain c;
 	struct bi_desc ds[3];
@@ -258,7 +258,7 @@ BI_TEST(desc_len_4g)
 }
 
 /* Zero-length descriptors in both parts: legal, the command must work */
-BI_TEST(zero_len_desc)
+VT_TEST(NULL, zero_len_desc)
 {
 	struct chain c;
 	struct bi_desc ds[6];
@@ -293,7 +293,7 @@ BI_TEST(zero_len_desc)
 	bi_healthy(c.d, "after");
 }
 
-BI_TEST(write_before_read)
+VT_TEST(NULL, write_before_read)
 {
 	struct chain c;
 
@@ -302,7 +302,7 @@ BI_TEST(write_before_read)
 			       hdr_desc(&c, 0, BI_NEXT_AUTO), "readable after writable");
 }
 
-BI_TEST(avail_idx_jump)
+VT_TEST(NULL, avail_idx_jump)
 {
 	struct chain c;
 	uint16_t idx;
@@ -316,7 +316,7 @@ BI_TEST(avail_idx_jump)
 	expect_vq_error(&c, "avail index jumping past the ring size");
 }
 
-BI_TEST(avail_head_out_of_range)
+VT_TEST(NULL, avail_head_out_of_range)
 {
 	struct chain c;
 	uint16_t idx;
@@ -333,7 +333,7 @@ BI_TEST(avail_head_out_of_range)
 }
 
 /* Same-head publications while it is in flight are separate requests: every one answered */
-BI_TEST(reused_heads)
+VT_TEST(NULL, reused_heads)
 {
 	struct chain c;
 	struct vring_used *u;
@@ -362,7 +362,7 @@ BI_TEST(reused_heads)
 }
 
 /* Used/avail ring addresses changed under load (VHOST_SET_VRING_ADDR) */
-BI_TEST(vring_addr_change_under_load)
+VT_TEST(NULL, vring_addr_change_under_load)
 {
 	struct vsc_opts o = bi_opts(128, 0);
 	struct vsc_dev *d = bi_open_ep(&o, BI_WWPN_A);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vtest.h"
@@ -337,4 +338,291 @@ bool vt_match(const char *name, char *const *filters, int nf)
 		if (strstr(name, filters[i]))
 			return true;
 	return false;
+}
+
+/* -------------------------------------------------------------- runner */
+
+/* The linker's bounds of VT_TEST()'s section; weak: a program may have none. */
+extern const struct vt_test __start_vt_tests[] __attribute__((weak));
+extern const struct vt_test __stop_vt_tests[] __attribute__((weak));
+
+static const struct vt_suite *suite;
+unsigned int vt_timeout;
+
+/* Index of the first of @order that @s contains, or the count of @order. */
+static int rank(const char *s, const char *const *order)
+{
+	int k;
+
+	for (k = 0; order && order[k]; k++)
+		if (strstr(s, order[k]))
+			return k;
+	return k;
+}
+
+static int cmp_test(const void *a, const void *b)
+{
+	const struct vt_test *x = *(const struct vt_test *const *)a;
+	const struct vt_test *y = *(const struct vt_test *const *)b;
+	int c = rank(x->file, suite->files) - rank(y->file, suite->files);
+
+	if (!c)
+		c = strcmp(x->file, y->file);
+	return c ? c : x->line - y->line;
+}
+
+/* "group.name" or "name": what --filter matches and the line shows after "suite/". */
+static const char *test_name(const struct vt_test *t)
+{
+	static char buf[256];
+
+	if (!t->group)
+		return t->name;
+	snprintf(buf, sizeof(buf), "%s.%s", t->group, t->name);
+	return buf;
+}
+
+/* @t belongs to pass @g: the g-th group, or the only pass of a program without. */
+static bool in_pass(const struct vt_test *t, unsigned int g)
+{
+	if (!suite->groups)
+		return true;
+	return t->group && !strcmp(t->group, suite->groups[g]);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: %s\n", suite->usage);
+	exit(2);
+}
+
+static void run_here(const struct vt_test *t)
+{
+	vt_alarm(vt_timeout);
+	t->fn();
+	if (suite->after)
+		suite->after(t);
+	vt_close_all();
+	vt_alarm(0);
+	vt_report();
+}
+
+/*
+ * In a child process, with the watchdog in the parent: a hung child is
+ * reported and left behind; the parent prints a line only for a child that
+ * could not.
+ */
+static void run_forked(const struct vt_test *t)
+{
+	pid_t pid, w;
+	unsigned int waited = 0;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		vt_fail(0, "fork: %s", strerror(errno));
+		vt_report();
+		return;
+	}
+	if (!pid) {
+		vt_seed(vt_rand() ^ (uint64_t)getpid() << 20);
+		t->fn();
+		if (suite->after)
+			suite->after(t);
+		_exit(vt_report());
+	}
+	for (;;) {
+		w = waitpid(pid, &st, WNOHANG);
+		if (w == pid)
+			break;
+		if (waited >= vt_timeout * 10) {
+			kill(pid, SIGKILL);
+			usleep(500 * 1000);
+			w = waitpid(pid, &st, WNOHANG);
+			vt_fail(0, "test hung for %u s%s", vt_timeout,
+				w == pid ? "" : " (process unkillable, D state)");
+			vt_report();
+			return;
+		}
+		usleep(100 * 1000);
+		waited++;
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) <= VT_XFAIL) {
+		vt_count(WEXITSTATUS(st));
+		return;
+	}
+	vt_fail(0, "test process died (%s %d)", WIFSIGNALED(st) ? "signal" : "status",
+		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	vt_report();
+}
+
+static void run_test(const struct vt_test *t, bool group_ok, enum vt_outcome gout,
+		     const char *greason)
+{
+	vt_start("%s/%s", suite->name, test_name(t));
+	if (suite->flags & VT_S_ALL_BEYOND)
+		vt_beyond("");
+	else if (t->flags & VT_F_BEYOND)
+		vt_beyond(t->upstream ? t->upstream : "beyond upstream");
+	if (!group_ok) {
+		if (gout == VT_SKIP)
+			vt_skip("%s", greason);
+		else
+			vt_fail(0, "%s", greason);
+	} else if ((t->flags & VT_F_UPSTREAM_SKIP) && vt_upstream()) {
+		vt_skip("not run on upstream (could crash or hang the VM): %s", t->upstream);
+	}
+	if (vt_outcome() == VT_PASS && suite->before)
+		suite->before(t);
+	if (vt_outcome() != VT_PASS) {
+		vt_report();
+		return;
+	}
+	if (suite->flags & VT_S_FORK)
+		run_forked(t);
+	else
+		run_here(t);
+	if (suite->cleanup)
+		suite->cleanup(t);
+}
+
+static void list(const struct vt_test *const *all, size_t nt, unsigned int np,
+		 char *const *filters, int nf)
+{
+	unsigned int g;
+	size_t i;
+
+	for (g = 0; g < np; g++) {
+		for (i = 0; i < nt; i++) {
+			const struct vt_test *t = all[i];
+			bool how = (suite->flags & VT_S_LIST_HOW) && (t->flags & VT_F_BEYOND);
+
+			if (!in_pass(t, g) || !vt_match(test_name(t), filters, nf))
+				continue;
+			printf("%s/%s%s%s%s\n", suite->name, test_name(t),
+			       how ? "  [beyond-upstream: " : "",
+			       how && t->upstream ? t->upstream : "", how ? "]" : "");
+		}
+	}
+}
+
+int vt_main(int argc, char **argv, const struct vt_suite *s)
+{
+	static const struct option common[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	const size_t ncommon = sizeof(common) / sizeof(common[0]);
+	struct option lo[32];
+	char shortopts[64], *filters[64];
+	const struct vt_test **all;
+	size_t nt = (size_t)(__stop_vt_tests - __start_vt_tests), i, nlo = 0;
+	unsigned int g, np;
+	int nf = 0, c;
+	bool do_list = false;
+
+	suite = s;
+	vt_timeout = s->timeout;	/* before the options, which may change it */
+	memcpy(lo, common, sizeof(common));
+	for (nlo = ncommon; s->longopts && s->longopts[nlo - ncommon].name && nlo < 31; nlo++)
+		lo[nlo] = s->longopts[nlo - ncommon];
+	memset(&lo[nlo], 0, sizeof(lo[nlo]));
+	snprintf(shortopts, sizeof(shortopts), "m:f:lvh%s", s->shortopts ? s->shortopts : "");
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (!vt_set_module(optarg)) {
+				fprintf(stderr, "--module must be tcm_vhost or vhost_scsi\n");
+				usage();
+			}
+			break;
+		case 'f':
+			if (nf < 64)
+				filters[nf++] = optarg;
+			break;
+		case 'l':
+			do_list = true;
+			break;
+		case 'v':
+			vt_verbose = true;
+			break;
+		default:
+			if (c == 'h' || !s->option || !s->option(c, optarg))
+				usage();
+		}
+	}
+	all = vt_xmalloc(nt * sizeof(*all));
+	for (i = 0; i < nt; i++)
+		all[i] = &__start_vt_tests[i];
+	qsort(all, nt, sizeof(*all), cmp_test);
+	signal(SIGPIPE, SIG_IGN);
+	for (np = 0; s->groups && s->groups[np]; np++)
+		;
+	if (!s->groups)
+		np = 1;
+
+	if (do_list) {
+		list(all, nt, np, filters, nf);
+		free(all);
+		return 0;
+	}
+	if ((s->flags & VT_S_NEED_DEV) && access("/dev/vhost-scsi", R_OK | W_OK)) {
+		fprintf(stderr, "/dev/vhost-scsi not accessible: is %s loaded?\n", vt_module);
+		vt_start("%s/setup", s->name);
+		vt_fail(0, "/dev/vhost-scsi missing");
+		vt_report();
+		vt_summary();
+		return 1;
+	}
+	if (!(s->flags & VT_S_FORK))
+		vt_watchdog_init(s->watchdog_cleanup);
+	if (s->setup) {
+		vt_start("%s/fixture", s->name);
+		if (!s->setup()) {
+			vt_report();
+			if (s->teardown)
+				s->teardown();
+			vt_summary();
+			return 1;
+		}
+		vt_close_all();
+	}
+
+	for (g = 0; g < np; g++) {
+		const char *grp = s->groups ? s->groups[g] : NULL;
+		enum vt_outcome gout = VT_PASS;
+		char greason[1024] = "";
+		bool any = false, ok = true;
+
+		for (i = 0; i < nt; i++)
+			if (in_pass(all[i], g) && vt_match(test_name(all[i]), filters, nf))
+				any = true;
+		if (!any)
+			continue;
+		if (grp && s->group_setup) {
+			vt_start("%s/%s (group setup)", s->name, grp);
+			vt_alarm(vt_timeout);
+			ok = s->group_setup(grp);
+			vt_alarm(0);
+			gout = vt_outcome();
+			snprintf(greason, sizeof(greason), "%s", vt_reason());
+			vt_close_all();
+		}
+		for (i = 0; i < nt; i++)
+			if (in_pass(all[i], g) && vt_match(test_name(all[i]), filters, nf))
+				run_test(all[i], ok, gout, greason);
+		if (grp && s->group_teardown)
+			s->group_teardown(grp);
+	}
+	if (s->teardown)
+		s->teardown();
+	vt_summary();
+	free(all);
+	return vt_exit_status();
 }

@@ -16,6 +16,7 @@
 #ifndef VTEST_H
 #define VTEST_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,5 +90,94 @@ void *vt_xmalloc(size_t n);
 
 /* @name contains one of the @nf filters (or there are none). */
 bool vt_match(const char *name, char *const *filters, int nf);
+
+/* ------------------------------------------------------------- asserts */
+
+/* The test failed here; it goes on. */
+#define FAIL(...)	vt_fail(__LINE__, __VA_ARGS__)
+/* In a test (void): fail and return.  CHECK: the same in a helper returning bool. */
+#define ASSERT(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return; } } while (0)
+#define CHECK(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return false; } } while (0)
+/* Where upstream may legitimately differ: XFAIL there, FAIL here.  Continues. */
+#define EXPECT_OR_DIFF(c, ...) do { if (!(c)) vt_differs(__LINE__, __VA_ARGS__); } while (0)
+#define SKIP(...)	do { vt_skip(__VA_ARGS__); return; } while (0)
+
+/* -------------------------------------------------------- registration */
+
+/* Test flags; a program gives VT_F_PROG1.. its own meaning. */
+#define VT_F_BEYOND		0x1	/* beyond upstream: a failure on vhost_scsi is XFAIL */
+#define VT_F_UPSTREAM_SKIP	0x2	/* could crash/hang upstream: never run there */
+#define VT_F_PROG1		0x100
+
+struct vt_test {
+	const char *group;	/* NULL, or the group: the test is "suite/group.name" */
+	const char *name;
+	void (*fn)(void);
+	unsigned int flags;
+	const char *upstream;	/* how upstream differs, or why it is not run there */
+	const char *file;
+	int line;
+};
+
+/*
+ * VT_TEST(group, name) { body }: defines and registers a test (a linker
+ * section the runner reads).  group is NULL in programs without groups.
+ */
+#define VT_CAT2(a, b) a##b
+#define VT_CAT(a, b) VT_CAT2(a, b)
+#define VT_TEST_ID(grp, nm, flg, up, id)					\
+	static void VT_CAT(vt_fn_, id)(void);					\
+	static const struct vt_test VT_CAT(vt_t_, id)				\
+		__attribute__((used, section("vt_tests"), aligned(8))) = {	\
+		.group = grp, .name = #nm, .fn = VT_CAT(vt_fn_, id),		\
+		.flags = flg, .upstream = up, .file = __FILE__, .line = __LINE__ }; \
+	static void VT_CAT(vt_fn_, id)(void)
+#define VT_TEST_F(grp, nm, flg, up)	VT_TEST_ID(grp, nm, flg, up, VT_CAT(nm##_, __LINE__))
+#define VT_TEST(grp, nm)		VT_TEST_F(grp, nm, 0, NULL)
+#define VT_TEST_BEYOND(grp, nm, up)	VT_TEST_F(grp, nm, VT_F_BEYOND, up)
+
+/* ------------------------------------------------------------- runner */
+
+/* What a test program tells vt_main(); every hook may be NULL. */
+struct vt_suite {
+	const char *name;	/* "functional": lines read "PASS: functional/..." */
+	const char *usage;	/* "vsc-functional --module ..." */
+	const char *const *groups;	/* NULL-terminated run order of the groups */
+	const char *const *files;	/* NULL-terminated run order of the source files */
+	unsigned int timeout;	/* s: one test (watchdog) */
+	unsigned int flags;	/* VT_S_* */
+	/* More options: getopt short letters and long options ({ 0 }-terminated) */
+	const char *shortopts;
+	const struct option *longopts;
+	bool (*option)(int c, const char *arg);		/* false: usage */
+	void (*watchdog_cleanup)(void);
+	/* The program's fixture, as the test "suite/fixture": false = failed. */
+	bool (*setup)(void);
+	void (*teardown)(void);
+	/* Before a group's tests, as "suite/group (group setup)"; false fails them. */
+	bool (*group_setup)(const char *group);
+	void (*group_teardown)(const char *group);
+	/* Before a test (after vt_start()): may vt_skip() it. */
+	void (*before)(const struct vt_test *t);
+	/* After the test function, before its devices are closed. */
+	void (*after)(const struct vt_test *t);
+	/* After the test's line. */
+	void (*cleanup)(const struct vt_test *t);
+};
+
+#define VT_S_FORK	0x1	/* each test in a child process, the watchdog in the parent */
+#define VT_S_NEED_DEV	0x2	/* fail at once without /dev/vhost-scsi */
+#define VT_S_ALL_BEYOND	0x4	/* every test: a failure on vhost_scsi is XFAIL */
+#define VT_S_LIST_HOW	0x8	/* --list says how VT_F_BEYOND tests differ upstream */
+
+/*
+ * The main() of a test program: options --module, --filter SUBSTR (on
+ * "[group.]name"), --list, -v and the suite's own; then the fixture, every
+ * selected test (by group, then file, then line), the summary line.
+ * Returns the exit status.
+ */
+int vt_main(int argc, char **argv, const struct vt_suite *s);
+/* s: one test; vt_main() sets it from the suite, an option may change it. */
+extern unsigned int vt_timeout;
 
 #endif

@@ -24,38 +24,7 @@
 #define IBLOCK_PATH	"/tmp/vsc-functional-iblock.img"	/* the iblock group's loop file */
 #define TMO		10000		/* ms: any single answer */
 
-enum ft_flags {
-	FT_BEYOND = 1,	/* behaviour beyond upstream vhost_scsi: XFAIL there */
-};
-
-struct ft_test {
-	const char *group;
-	const char *name;
-	void (*fn)(void);
-	unsigned int flags;
-	const char *upstream;	/* how upstream differs (for XFAIL) */
-	const char *file;
-	int line;
-};
-
-#define FT_CAT2(a, b) a##b
-#define FT_CAT(a, b) FT_CAT2(a, b)
-#define FT_TEST_FULL(grp, nm, flg, up) FT_TEST_ID(grp, nm, flg, up, FT_CAT(nm##_, __LINE__))
-#define FT_TEST_ID(grp, nm, flg, up, id)					\
-	static void FT_CAT(ft_fn_, id)(void);					\
-	static const struct ft_test FT_CAT(ft_t_, id)				\
-		__attribute__((used, section("ft_tests"), aligned(8))) = {	\
-		.group = grp, .name = #nm, .fn = FT_CAT(ft_fn_, id),		\
-		.flags = flg, .upstream = up, .file = __FILE__, .line = __LINE__ }; \
-	static void FT_CAT(ft_fn_, id)(void)
-
-#define FT_TEST(grp, nm)		FT_TEST_FULL(grp, nm, 0, NULL)
-#define FT_TEST_BEYOND(grp, nm, up)	FT_TEST_FULL(grp, nm, FT_BEYOND, up)
-
-#define FT_ASSERT(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return; } } while (0)
-#define FT_SKIP(...) do { vt_skip(__VA_ARGS__); return; } while (0)
-/* For helpers returning bool: propagate failure */
-#define FT_CHECK(c, ...) do { if (!(c)) { vt_fail(__LINE__, __VA_ARGS__); return false; } } while (0)
+/* Tests: VT_TEST(group, name), VT_TEST_BEYOND(group, name, how upstream differs). */
 
 extern bool ft_unsafe;	/* --unsafe: also run tests known to crash upstream */
 
@@ -68,7 +37,7 @@ extern bool ft_unsafe;	/* --unsafe: also run tests known to crash upstream */
  */
 #define FT_UPSTREAM_TMF_BUG "vhost_scsi 6.1 corrupts tpg->tmf_queue after a LUN RESET (list_add_tail args swapped in vhost_scsi_release_tmf_res); the next LUN unlink BUGs the kernel"
 #define FT_SKIP_LUN_RESET_ON_UPSTREAM() \
-	do { if (vt_upstream() && !ft_unsafe) FT_SKIP("%s (--unsafe runs it)", FT_UPSTREAM_TMF_BUG); } while (0)
+	do { if (vt_upstream() && !ft_unsafe) SKIP("%s (--unsafe runs it)", FT_UPSTREAM_TMF_BUG); } while (0)
 
 /* Devices opened through these are closed after the test. */
 struct vsc_dev *ft_open(const struct vsc_opts *o);

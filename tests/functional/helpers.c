@@ -20,8 +20,8 @@ bool ft_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 		if (r || res->status != 2 || res->key != 6)
 			break;
 	}
-	FT_CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], vt_errstr(r));
-	FT_CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == 0,
+	CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], vt_errstr(r));
+	CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == 0,
 		 "opcode 0x%02x tgt %u lun %u: %s", cdb[0], tgt, lun, vt_res(res));
 	return true;
 }
@@ -38,7 +38,7 @@ bool ft_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool w
 	int e;
 
 	n = vsc_cdb_rw(cdb, write, sz, lba, blocks);
-	FT_CHECK(n, "cannot encode RW%u lba %llu blocks %u", sz, (unsigned long long)lba, blocks);
+	CHECK(n, "cannot encode RW%u lba %llu blocks %u", sz, (unsigned long long)lba, blocks);
 	vsc_req_init(d, &r, vq, tgt, lun, cdb, n);
 	if (l)
 		r.layout = *l;
@@ -55,9 +55,9 @@ bool ft_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool w
 		if (e || res.status != 2 || res.key != 6)
 			break;
 	}
-	FT_CHECK(!e, "%s%u lba %llu x%u: %s", write ? "WRITE" : "READ", sz,
+	CHECK(!e, "%s%u lba %llu x%u: %s", write ? "WRITE" : "READ", sz,
 		 (unsigned long long)lba, blocks, e == -EFAULT ? "canary damaged" : vt_errstr(e));
-	FT_CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0 && res.resid == 0,
+	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0 && res.resid == 0,
 		 "%s%u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, (unsigned long long)lba,
 		 blocks, vt_res(&res));
 	return true;
@@ -113,11 +113,11 @@ bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 	for (k = 0; k < 8; k++) {
 		r = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res,
 			    TMO);
-		FT_CHECK(!r, "TUR: %s", vt_errstr(r));
+		CHECK(!r, "TUR: %s", vt_errstr(r));
 		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
 			return true;
 	}
-	FT_CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
+	CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
 }
 
 bool ft_wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_t event,
@@ -125,11 +125,11 @@ bool ft_wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_
 {
 	struct vsc_evt *x = vsc_evt_next(d, e, n, TMO);
 
-	FT_CHECK(x, "no event (want event %u reason %u)", event, reason);
-	FT_CHECK(vsc_buf_check(x->buf, NULL) == 0, "event buffer canary damaged");
-	FT_CHECK(x->event == event && x->reason == reason,
+	CHECK(x, "no event (want event %u reason %u)", event, reason);
+	CHECK(vsc_buf_check(x->buf, NULL) == 0, "event buffer canary damaged");
+	CHECK(x->event == event && x->reason == reason,
 		 "event %#x reason %u, want %#x reason %u", x->event, x->reason, event, reason);
-	FT_CHECK(x->lun[0] == 1 && x->lun[1] == tgt && (((x->lun[2] & 0x3f) << 8) | x->lun[3]) == lun,
+	CHECK(x->lun[0] == 1 && x->lun[1] == tgt && (((x->lun[2] & 0x3f) << 8) | x->lun[3]) == lun,
 		 "event lun %02x %02x %02x %02x, want 01 %02x for lun %u", x->lun[0], x->lun[1],
 		 x->lun[2], x->lun[3], tgt, lun);
 	return vsc_evt_repost(d, x) == 0;

@@ -18,12 +18,10 @@
 
 #include "ft.h"
 
-extern const struct ft_test __start_ft_tests[], __stop_ft_tests[];
-
 bool ft_unsafe;
 
 static const char *const group_order[] = {
-	"ioctl", "scsi", "io", "layout", "queue", "ctl", "evt", "fileio", "iblock", "cfg",
+	"ioctl", "scsi", "io", "layout", "queue", "ctl", "evt", "fileio", "iblock", "cfg", NULL,
 };
 
 /* ------------------------------------------------------------ devices */
@@ -189,148 +187,49 @@ static void group_teardown(const char *g)
 
 /* -------------------------------------------------------------- runner */
 
-static int cmp_test(const void *a, const void *b)
+/* A test of its own seed, whatever ran before it. */
+static void before(const struct vt_test *t)
 {
-	const struct ft_test *x = *(const struct ft_test *const *)a, *y = *(const struct ft_test *const *)b;
-	int c = strcmp(x->file, y->file);
-
-	return c ? c : x->line - y->line;
+	vt_seed(0x9e3779b97f4a7c15ULL ^ (uintptr_t)t->name[0] ^
+		((uint64_t)strlen(t->name) << 32));
 }
 
-/* Start @t; a failure of a test beyond upstream is XFAIL on vhost_scsi. */
-static void start(const struct ft_test *t)
+/* The cfg tests build their own configfs trees: none survives its test. */
+static void cleanup(const struct vt_test *t)
 {
-	vt_start("functional/%s.%s", t->group, t->name);
-	if (t->flags & FT_BEYOND)
-		vt_beyond(t->upstream ? t->upstream : "beyond upstream");
+	if (!strcmp(t->group, "cfg"))
+		ft_teardown();
 }
 
-static bool matches(const struct ft_test *t, char **filters, int nf)
+static bool option(int c, const char *arg)
 {
-	char full[256];
-
-	snprintf(full, sizeof(full), "%s.%s", t->group, t->name);
-	return vt_match(full, filters, nf);
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-		"[--list] [-v] [--unsafe]\n");
-	exit(2);
+	(void)arg;
+	if (c != 'U')
+		return false;
+	ft_unsafe = true;
+	return true;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "module", required_argument, NULL, 'm' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ "unsafe", no_argument, NULL, 'U' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	char *filters[64];
-	int nf = 0, c;
-	bool list = false;
-	unsigned int g, ng = sizeof(group_order) / sizeof(group_order[0]);
-	const struct ft_test *t;
-	const struct ft_test **all;
-	size_t nt = (size_t)(__stop_ft_tests - __start_ft_tests), ti;
+	static const struct vt_suite s = {
+		.name = "functional",
+		.usage = "vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
+			 "[--list] [-v] [--unsafe]",
+		.groups = group_order,
+		.timeout = 120,
+		.flags = VT_S_NEED_DEV | VT_S_LIST_HOW,
+		.longopts = lo,
+		.option = option,
+		.group_setup = group_setup,
+		.group_teardown = group_teardown,
+		.before = before,
+		.cleanup = cleanup,
+	};
 
-	while ((c = getopt_long(argc, argv, "m:f:lvh", lo, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!vt_set_module(optarg))
-				usage();
-			break;
-		case 'f':
-			if (nf < 64)
-				filters[nf++] = optarg;
-			break;
-		case 'l':
-			list = true;
-			break;
-		case 'v':
-			vt_verbose = true;
-			break;
-		case 'U':
-			ft_unsafe = true;
-			break;
-		default:
-			usage();
-		}
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	all = vt_xmalloc(nt * sizeof(*all));
-	for (ti = 0; ti < nt; ti++)
-		all[ti] = &__start_ft_tests[ti];
-	qsort(all, nt, sizeof(*all), cmp_test);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (list) {
-		for (g = 0; g < ng; g++)
-			for (ti = 0; ti < nt && (t = all[ti]); ti++)
-				if (!strcmp(t->group, group_order[g]) && matches(t, filters, nf))
-					printf("functional/%s.%s%s%s%s\n", t->group, t->name,
-					       t->flags & FT_BEYOND ? "  [beyond-upstream: " : "",
-					       t->flags & FT_BEYOND ? (t->upstream ? t->upstream : "") : "",
-					       t->flags & FT_BEYOND ? "]" : "");
-		return 0;
-	}
-	if (access("/dev/vhost-scsi", R_OK | W_OK)) {
-		fprintf(stderr, "/dev/vhost-scsi not accessible: is %s loaded?\n", vt_module);
-		vt_start("functional/setup");
-		vt_fail(0, "/dev/vhost-scsi missing");
-		vt_report();
-		vt_summary();
-		return 1;
-	}
-	vt_watchdog_init(NULL);
-
-	for (g = 0; g < ng; g++) {
-		const char *grp = group_order[g];
-		bool any = false, ok;
-		enum vt_outcome gout;
-		char greason[1024];
-
-		for (ti = 0; ti < nt && (t = all[ti]); ti++)
-			if (!strcmp(t->group, grp) && matches(t, filters, nf))
-				any = true;
-		if (!any)
-			continue;
-		vt_start("functional/%s (group setup)", grp);
-		vt_alarm(120);
-		ok = group_setup(grp);
-		vt_alarm(0);
-		gout = vt_outcome();
-		snprintf(greason, sizeof(greason), "%s", vt_reason());
-		vt_close_all();
-		for (ti = 0; ti < nt && (t = all[ti]); ti++) {
-			if (strcmp(t->group, grp) || !matches(t, filters, nf))
-				continue;
-			start(t);
-			if (!ok) {
-				if (gout == VT_SKIP)
-					vt_skip("%s", greason);
-				else
-					vt_fail(0, "%s", greason);
-				vt_report();
-				continue;
-			}
-			vt_seed(0x9e3779b97f4a7c15ULL ^ (uintptr_t)t->name[0] ^
-				((uint64_t)strlen(t->name) << 32));
-			vt_alarm(120);
-			t->fn();
-			vt_close_all();
-			vt_alarm(0);
-			vt_report();
-			if (!strcmp(grp, "cfg"))
-				ft_teardown();
-		}
-		group_teardown(grp);
-	}
-	vt_summary();
-	return vt_exit_status();
+	return vt_main(argc, argv, &s);
 }

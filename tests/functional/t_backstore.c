@@ -22,12 +22,12 @@ static void capacity_and_product(const char *product)
 
 	if (!d || !ft_capacity(d, 1, 0, &blocks, &bs))
 		return;
-	FT_ASSERT(blocks * bs == RD16_BYTES, "capacity %llu x %u, want %llu bytes",
+	ASSERT(blocks * bs == RD16_BYTES, "capacity %llu x %u, want %llu bytes",
 		  (unsigned long long)blocks, bs, RD16_BYTES);
 	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return;
-	FT_ASSERT(!memcmp(b + 16, product, strlen(product)), "product '%.16s', want %s", b + 16,
+	ASSERT(!memcmp(b + 16, product, strlen(product)), "product '%.16s', want %s", b + 16,
 		  product);
 }
 
@@ -72,27 +72,27 @@ static void misaligned(void)
 	ft_verify_rw(d, Q0, 1, 0, 10, 4242, 16, &l, &l);
 }
 
-FT_TEST("fileio", capacity_and_inquiry)
+VT_TEST("fileio", capacity_and_inquiry)
 {
 	capacity_and_product("FILEIO");
 }
 
-FT_TEST("fileio", data_integrity)
+VT_TEST("fileio", data_integrity)
 {
 	integrity();
 }
 
-FT_TEST("fileio", synchronize_cache)
+VT_TEST("fileio", synchronize_cache)
 {
 	sync_cache();
 }
 
-FT_TEST("fileio", misaligned_segments)
+VT_TEST("fileio", misaligned_segments)
 {
 	misaligned();
 }
 
-FT_TEST("fileio", unmap_zeroes_blocks)
+VT_TEST("fileio", unmap_zeroes_blocks)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -128,22 +128,22 @@ out:
 	free(zero);
 }
 
-FT_TEST("iblock", capacity_and_inquiry)
+VT_TEST("iblock", capacity_and_inquiry)
 {
 	capacity_and_product("IBLOCK");
 }
 
-FT_TEST("iblock", data_integrity)
+VT_TEST("iblock", data_integrity)
 {
 	integrity();
 }
 
-FT_TEST("iblock", synchronize_cache)
+VT_TEST("iblock", synchronize_cache)
 {
 	sync_cache();
 }
 
-FT_TEST("iblock", misaligned_segments)
+VT_TEST("iblock", misaligned_segments)
 {
 	misaligned();
 }
@@ -160,18 +160,18 @@ static bool loop_resize(uint64_t bytes)
 	const char *dev = ft_iblock_dev();
 	int fd, r;
 
-	FT_CHECK(dev[0] == '/', "no loop device for the iblock group");
-	FT_CHECK(!truncate(IBLOCK_PATH, (off_t)bytes), "truncate %s: %s", IBLOCK_PATH,
+	CHECK(dev[0] == '/', "no loop device for the iblock group");
+	CHECK(!truncate(IBLOCK_PATH, (off_t)bytes), "truncate %s: %s", IBLOCK_PATH,
 		 vt_errstr(-errno));
 	fd = open(dev, O_RDONLY);
-	FT_CHECK(fd >= 0, "open %s: %s", dev, vt_errstr(-errno));
+	CHECK(fd >= 0, "open %s: %s", dev, vt_errstr(-errno));
 	r = ioctl(fd, LOOP_SET_CAPACITY, 0) ? -errno : 0;
 	close(fd);
-	FT_CHECK(!r, "LOOP_SET_CAPACITY %s: %s", dev, vt_errstr(r));
+	CHECK(!r, "LOOP_SET_CAPACITY %s: %s", dev, vt_errstr(r));
 	return true;
 }
 
-FT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
+VT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
 {
 	struct vsc_opts o = { .features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_CHANGE) };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -182,26 +182,26 @@ FT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
 
 	if (!d)
 		return;
-	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "F_CHANGE not offered");
+	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "F_CHANGE not offered");
 	r = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!r, "post: %s", vt_errstr(r));
+	ASSERT(!r, "post: %s", vt_errstr(r));
 	if (loop_resize(2 * RD16_BYTES)) {
 		r = vsc_cfs_write(CAP_ATTR, "0");
-		FT_ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
+		ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
 		if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_PARAM_CHANGE, CAPACITY_CHANGED, 1, 0) &&
 		    ft_capacity(d, 1, 0, &blocks, &bs))
-			FT_ASSERT(blocks * bs == 2 * RD16_BYTES,
+			ASSERT(blocks * bs == 2 * RD16_BYTES,
 				  "capacity after the event: %llu bytes, want %llu",
 				  (unsigned long long)(blocks * bs), 2 * RD16_BYTES);
 		r = vsc_cfs_write(CAP_ATTR, "7");
-		FT_ASSERT(r == -ENODEV, "capacity_changed for a LUN the nexus lacks: %s, want ENODEV",
+		ASSERT(r == -ENODEV, "capacity_changed for a LUN the nexus lacks: %s, want ENODEV",
 			  vt_errstr(r));
 	}
 	loop_resize(RD16_BYTES);
 	vsc_evt_release(d, ev, 2);
 }
 
-FT_TEST_BEYOND("iblock", capacity_change_needs_f_change, UP_CHANGE)
+VT_TEST_BEYOND("iblock", capacity_change_needs_f_change, UP_CHANGE)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[2], *x;
@@ -209,14 +209,14 @@ FT_TEST_BEYOND("iblock", capacity_change_needs_f_change, UP_CHANGE)
 
 	if (!d)
 		return;
-	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG) &&
+	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG) &&
 		  !vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "want HOTPLUG without CHANGE");
 	r = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!r, "post: %s", vt_errstr(r));
+	ASSERT(!r, "post: %s", vt_errstr(r));
 	r = vsc_cfs_write(CAP_ATTR, "0");
-	FT_ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
+	ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
 	x = vsc_evt_next(d, ev, 2, 500);
-	FT_ASSERT(!x, "event %#x delivered to a guest that did not negotiate F_CHANGE",
+	ASSERT(!x, "event %#x delivered to a guest that did not negotiate F_CHANGE",
 		  x ? x->event : 0);
 	vsc_evt_release(d, ev, 2);
 }

@@ -34,38 +34,38 @@ static bool base(bool nexus, bool lun)
 {
 	int r = vsc_tgt_rd_create(HBA_RD, "rd16", RD16_BYTES);
 
-	FT_CHECK(!r, "rd: %s", vt_errstr(r));
+	CHECK(!r, "rd: %s", vt_errstr(r));
 	r = vsc_tgt_tpg_create(WWPN_A, 1);
-	FT_CHECK(!r, "tpg: %s", vt_errstr(r));
+	CHECK(!r, "tpg: %s", vt_errstr(r));
 	if (nexus) {
 		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-		FT_CHECK(!r, "nexus: %s", vt_errstr(r));
+		CHECK(!r, "nexus: %s", vt_errstr(r));
 	}
 	if (lun) {
 		r = vsc_tgt_lun_link(WWPN_A, 1, 0, HBA_RD, "rd16");
-		FT_CHECK(!r, "lun: %s", vt_errstr(r));
+		CHECK(!r, "lun: %s", vt_errstr(r));
 	}
 	return true;
 }
 
-FT_TEST("cfg", tpgt_limits)
+VT_TEST("cfg", tpgt_limits)
 {
 	int r;
 
 	r = mkdir_wwn_c();
-	FT_ASSERT(!r, "wwn: %s", vt_errstr(r));
+	ASSERT(!r, "wwn: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_256");
-	FT_ASSERT(r < 0, "tpgt_256 created (target byte is 8 bits: CVE-2015-4036)");
+	ASSERT(r < 0, "tpgt_256 created (target byte is 8 bits: CVE-2015-4036)");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_65536");
-	FT_ASSERT(r < 0, "tpgt_65536 created");
+	ASSERT(r < 0, "tpgt_65536 created");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_-1");
-	FT_ASSERT(r < 0, "tpgt_-1 created");
+	ASSERT(r < 0, "tpgt_-1 created");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_x");
-	FT_ASSERT(r < 0, "tpgt_x created");
+	ASSERT(r < 0, "tpgt_x created");
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_255");
-	FT_ASSERT(!r, "tpgt_255 refused: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_255 refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_1");
-	FT_ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
 }
 
 /*
@@ -73,7 +73,7 @@ FT_TEST("cfg", tpgt_limits)
  * and tpgt_+1 as the same tag, and upstream creates all three (a device
  * then attaches two TPGs under one target byte).
  */
-FT_TEST_BEYOND("cfg", tpgt_one_spelling,
+VT_TEST_BEYOND("cfg", tpgt_one_spelling,
 	       "creates tpgt_01 and tpgt_+1 next to tpgt_1 (the same target byte)")
 {
 	static const char *const aliases[] = { "tpgt_01", "tpgt_+1", "tpgt_001", "tpgt_ 1" };
@@ -82,51 +82,51 @@ FT_TEST_BEYOND("cfg", tpgt_one_spelling,
 	int r;
 
 	r = mkdir_wwn_c();
-	FT_ASSERT(!r, "wwn: %s", vt_errstr(r));
+	ASSERT(!r, "wwn: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_1");
-	FT_ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_1 refused: %s", vt_errstr(r));
 	for (k = 0; k < sizeof(aliases) / sizeof(aliases[0]); k++) {
 		snprintf(p, sizeof(p), VH "/" WWPN_C "/%s", aliases[k]);
 		r = mkdir_err(p);
-		FT_ASSERT(r < 0, "%s created next to tpgt_1", aliases[k]);
+		ASSERT(r < 0, "%s created next to tpgt_1", aliases[k]);
 	}
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_0");
-	FT_ASSERT(!r, "tpgt_0 refused: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_0 refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/" WWPN_C "/tpgt_10");
-	FT_ASSERT(!r, "tpgt_10 refused: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_10 refused: %s", vt_errstr(r));
 }
 
-FT_TEST("cfg", wwn_name_prefixes)
+VT_TEST("cfg", wwn_name_prefixes)
 {
 	int r;
 
 	vsc_cfs_mkdir(VSC_CFS_TARGET);
 	r = vsc_cfs_mkdir(VH);
-	FT_ASSERT(!r, "%s", vt_errstr(r));
+	ASSERT(!r, "%s", vt_errstr(r));
 	r = mkdir_err(VH "/naa.6001405aaaaaaaa1");
-	FT_ASSERT(!r, "naa. refused: %s", vt_errstr(r));
+	ASSERT(!r, "naa. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/fc.5001405aaaaaaaa2");
-	FT_ASSERT(!r, "fc. refused: %s", vt_errstr(r));
+	ASSERT(!r, "fc. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/iqn.2003-01.org.example:vsc");
-	FT_ASSERT(!r, "iqn. refused: %s", vt_errstr(r));
+	ASSERT(!r, "iqn. refused: %s", vt_errstr(r));
 	r = mkdir_err(VH "/bogus.1234");
-	FT_ASSERT(r < 0, "WWN without naa./fc./iqn. prefix accepted");
+	ASSERT(r < 0, "WWN without naa./fc./iqn. prefix accepted");
 }
 
-FT_TEST("cfg", fabric_version_attribute)
+VT_TEST("cfg", fabric_version_attribute)
 {
 	char buf[256];
 	int r = vsc_tgt_tpg_create(WWPN_C, 1);
 
-	FT_ASSERT(!r, "%s", vt_errstr(r));
+	ASSERT(!r, "%s", vt_errstr(r));
 	/* the fabric-wide "version" lives in the fabric directory */
 	r = vsc_cfs_read(VH "/version", buf, sizeof(buf));
-	FT_ASSERT(!r, "read version: %s", vt_errstr(r));
+	ASSERT(!r, "read version: %s", vt_errstr(r));
 	vt_note("version: %s", buf);
-	FT_ASSERT(strlen(buf) > 3, "version '%s'", buf);
+	ASSERT(strlen(buf) > 3, "version '%s'", buf);
 }
 
-FT_TEST("cfg", nexus_create_show_drop)
+VT_TEST("cfg", nexus_create_show_drop)
 {
 	char buf[256];
 	int r;
@@ -135,23 +135,23 @@ FT_TEST("cfg", nexus_create_show_drop)
 		return;
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
 	vt_note("nexus before create: %s '%s'", vt_errstr(r), r ? "" : buf);
-	FT_ASSERT(r < 0 || !strstr(buf, "naa."), "nexus shows an initiator before creation: %s", buf);
+	ASSERT(r < 0 || !strstr(buf, "naa."), "nexus shows an initiator before creation: %s", buf);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-	FT_ASSERT(!r, "create nexus: %s", vt_errstr(r));
+	ASSERT(!r, "create nexus: %s", vt_errstr(r));
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
-	FT_ASSERT(!r && strstr(buf, INIT_1), "nexus shows '%s' (%s), want %s", buf, vt_errstr(r),
+	ASSERT(!r && strstr(buf, INIT_1), "nexus shows '%s' (%s), want %s", buf, vt_errstr(r),
 		  INIT_1);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_2);
-	FT_ASSERT(r < 0, "second nexus on the same TPG accepted");
+	ASSERT(r < 0, "second nexus on the same TPG accepted");
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(!r, "drop nexus: %s", vt_errstr(r));
+	ASSERT(!r, "drop nexus: %s", vt_errstr(r));
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
-	FT_ASSERT(r < 0 || !strstr(buf, "naa."), "nexus still shows '%s' after drop", buf);
+	ASSERT(r < 0 || !strstr(buf, "naa."), "nexus still shows '%s' after drop", buf);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_2);
-	FT_ASSERT(!r, "re-create nexus: %s", vt_errstr(r));
+	ASSERT(!r, "re-create nexus: %s", vt_errstr(r));
 }
 
-FT_TEST("cfg", nexus_initiator_name_checked)
+VT_TEST("cfg", nexus_initiator_name_checked)
 {
 	int r;
 
@@ -159,22 +159,22 @@ FT_TEST("cfg", nexus_initiator_name_checked)
 		return;
 	/* a naa. target port needs a naa. initiator */
 	r = vsc_tgt_nexus_set(WWPN_A, 1, "iqn.2003-01.org.example:init");
-	FT_ASSERT(r < 0, "iqn initiator accepted on a naa. WWPN");
+	ASSERT(r < 0, "iqn initiator accepted on a naa. WWPN");
 	r = vsc_tgt_nexus_set(WWPN_A, 1, "");
-	FT_ASSERT(r < 0, "empty initiator accepted");
+	ASSERT(r < 0, "empty initiator accepted");
 }
 
-FT_TEST("cfg", nexus_drop_refused_while_luns_linked)
+VT_TEST("cfg", nexus_drop_refused_while_luns_linked)
 {
 	int r;
 
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(r == -EBUSY, "nexus drop with a LUN linked: %s, want EBUSY", vt_errstr(r));
+	ASSERT(r == -EBUSY, "nexus drop with a LUN linked: %s, want EBUSY", vt_errstr(r));
 }
 
-FT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
+VT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
 {
 	struct vsc_dev *d;
 	int r;
@@ -185,13 +185,13 @@ FT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
 	if (!d)
 		return;
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(r == -EBUSY, "nexus drop while a device uses the TPG: %s, want EBUSY", vt_errstr(r));
+	ASSERT(r == -EBUSY, "nexus drop while a device uses the TPG: %s, want EBUSY", vt_errstr(r));
 	ft_close(d);
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(!r, "nexus drop after close: %s", vt_errstr(r));
+	ASSERT(!r, "nexus drop after close: %s", vt_errstr(r));
 }
 
-FT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
+VT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
 {
 	struct vsc_dev *d;
 	int r;
@@ -202,16 +202,16 @@ FT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
 	if (!d)
 		return;
 	r = vsc_tgt_tpg_remove(WWPN_A, 1);
-	FT_ASSERT(r < 0, "tpgt_1 removed while a device uses it");
+	ASSERT(r < 0, "tpgt_1 removed while a device uses it");
 	vt_note("rmdir tpgt while in use: %s", vt_errstr(r));
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	vsc_tgt_nexus_drop(WWPN_A, 1);
 	r = vsc_tgt_tpg_remove(WWPN_A, 1);
-	FT_ASSERT(!r, "tpgt_1 removal after CLEAR_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "tpgt_1 removal after CLEAR_ENDPOINT: %s", vt_errstr(r));
 }
 
-FT_TEST("cfg", lun_link_unlink_while_idle)
+VT_TEST("cfg", lun_link_unlink_while_idle)
 {
 	struct vsc_dev *d;
 	struct vsc_result res;
@@ -221,12 +221,12 @@ FT_TEST("cfg", lun_link_unlink_while_idle)
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
-	FT_ASSERT(!r, "rd8: %s", vt_errstr(r));
+	ASSERT(!r, "rd8: %s", vt_errstr(r));
 	d = ft_open_ep(NULL);
 	if (!d || !ft_clear_ua(d, 1, 0))
 		return;
 	r = vsc_tgt_lun_link(WWPN_A, 1, 7, HBA_RD, "rd8");
-	FT_ASSERT(!r, "link lun 7: %s", vt_errstr(r));
+	ASSERT(!r, "link lun 7: %s", vt_errstr(r));
 	if (!ft_clear_ua(d, 1, 7))
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 7, 10, 10, 8, NULL, NULL);
@@ -236,21 +236,21 @@ FT_TEST("cfg", lun_link_unlink_while_idle)
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
-	FT_ASSERT(vsc_get_be32(b) == 16, "REPORT LUNS length %u, want 16", vsc_get_be32(b));
+	ASSERT(vsc_get_be32(b) == 16, "REPORT LUNS length %u, want 16", vsc_get_be32(b));
 	r = vsc_tgt_lun_unlink(WWPN_A, 1, 7);
-	FT_ASSERT(!r, "unlink lun 7: %s", vt_errstr(r));
+	ASSERT(!r, "unlink lun 7: %s", vt_errstr(r));
 	ft_clear_ua(d, 1, 0);
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
-	FT_ASSERT(vsc_get_be32(b) == 8, "REPORT LUNS length %u after unlink, want 8",
+	ASSERT(vsc_get_be32(b) == 8, "REPORT LUNS length %u after unlink, want 8",
 		  vsc_get_be32(b));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 7, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
+	ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
 		  "TUR to unlinked lun 7: %s %s, want 5/0x25", vt_errstr(e), vt_res(&res));
 }
 
-FT_TEST("cfg", fabric_prot_type_values)
+VT_TEST("cfg", fabric_prot_type_values)
 {
 	const char *p = VH "/" WWPN_A "/tpgt_1/attrib/fabric_prot_type";
 	char buf[64];
@@ -258,29 +258,29 @@ FT_TEST("cfg", fabric_prot_type_values)
 
 	if (!base(false, false))
 		return;
-	FT_ASSERT(vsc_path_exists(p), "no attrib/fabric_prot_type");
+	ASSERT(vsc_path_exists(p), "no attrib/fabric_prot_type");
 	r = vsc_cfs_write(p, "1");
-	FT_ASSERT(!r, "fabric_prot_type=1: %s", vt_errstr(r));
+	ASSERT(!r, "fabric_prot_type=1: %s", vt_errstr(r));
 	r = vsc_cfs_read(p, buf, sizeof(buf));
-	FT_ASSERT(!r && atoi(buf) == 1, "reads back '%s'", buf);
+	ASSERT(!r && atoi(buf) == 1, "reads back '%s'", buf);
 	r = vsc_cfs_write(p, "3");
-	FT_ASSERT(!r, "fabric_prot_type=3: %s", vt_errstr(r));
+	ASSERT(!r, "fabric_prot_type=3: %s", vt_errstr(r));
 	r = vsc_cfs_write(p, "2");
-	FT_ASSERT(r < 0, "fabric_prot_type=2 accepted");
+	ASSERT(r < 0, "fabric_prot_type=2 accepted");
 	r = vsc_cfs_write(p, "0");
-	FT_ASSERT(!r, "fabric_prot_type=0: %s", vt_errstr(r));
+	ASSERT(!r, "fabric_prot_type=0: %s", vt_errstr(r));
 }
 
-FT_TEST("cfg", teardown_leaves_nothing)
+VT_TEST("cfg", teardown_leaves_nothing)
 {
 	int r;
 
 	if (!base(true, true))
 		return;
 	r = vsc_tgt_teardown_all(false);
-	FT_ASSERT(!r, "teardown: %s", vt_errstr(r));
-	FT_ASSERT(!vsc_path_exists(VH "/" WWPN_A), "%s still exists", WWPN_A);
-	FT_ASSERT(!vsc_path_exists(VSC_CFS_TARGET "/core/" HBA_RD), "%s still exists", HBA_RD);
+	ASSERT(!r, "teardown: %s", vt_errstr(r));
+	ASSERT(!vsc_path_exists(VH "/" WWPN_A), "%s still exists", WWPN_A);
+	ASSERT(!vsc_path_exists(VSC_CFS_TARGET "/core/" HBA_RD), "%s still exists", HBA_RD);
 }
 
 /* INQUIRY's PROTECT bit as the guest on WWPN_A tpgt_1 LUN 0 sees it; -1 on error. */
@@ -323,7 +323,7 @@ static int protect_with_new_nexus(const char *p, const char *type)
  * (1, then 0).  A write that would change it under a nexus is refused (it
  * could not apply).
  */
-FT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
+VT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 	       "keeps a non-zero PI type of the initiator's first nexus")
 {
 	const char *p = VH "/" WWPN_A "/tpgt_1/attrib/fabric_prot_type";
@@ -332,15 +332,15 @@ FT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 	if (!base(false, false))
 		return;
 	first = protect_with_new_nexus(p, "1");
-	FT_ASSERT(first == 1, "INQUIRY PROTECT %d with fabric_prot_type 1", first);
+	ASSERT(first == 1, "INQUIRY PROTECT %d with fabric_prot_type 1", first);
 	r = vsc_tgt_lun_unlink(WWPN_A, 1, 0);
-	FT_ASSERT(!r, "unlink: %s", vt_errstr(r));
+	ASSERT(!r, "unlink: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
-	FT_ASSERT(!r, "nexus drop: %s", vt_errstr(r));
+	ASSERT(!r, "nexus drop: %s", vt_errstr(r));
 	second = protect_with_new_nexus(p, "0");
 	r = vsc_cfs_write(p, "3");
-	FT_ASSERT(second == 0, "INQUIRY PROTECT %d after fabric_prot_type 0 and a new nexus", second);
-	FT_ASSERT(r < 0, "fabric_prot_type changed under a nexus (it applies to the next one)");
+	ASSERT(second == 0, "INQUIRY PROTECT %d after fabric_prot_type 0 and a new nexus", second);
+	ASSERT(r < 0, "fabric_prot_type changed under a nexus (it applies to the next one)");
 }
 
 #define ACL_1		VH "/" WWPN_A "/tpgt_1/acls/" INIT_1
@@ -358,17 +358,17 @@ static bool acl_base(void)
 	if (!base(false, true))
 		return false;
 	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
-	FT_CHECK(!r, "rd8: %s", vt_errstr(r));
+	CHECK(!r, "rd8: %s", vt_errstr(r));
 	r = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
-	FT_CHECK(!r, "lun 1: %s", vt_errstr(r));
+	CHECK(!r, "lun 1: %s", vt_errstr(r));
 	r = vsc_cfs_mkdir(ACL_1);
-	FT_CHECK(!r, "acl: %s", vt_errstr(r));
+	CHECK(!r, "acl: %s", vt_errstr(r));
 	r = vsc_cfs_mkdir(ACL_1 "/lun_5");
-	FT_CHECK(!r, "mapped lun: %s", vt_errstr(r));
+	CHECK(!r, "mapped lun: %s", vt_errstr(r));
 	r = symlink(VH "/" WWPN_A "/tpgt_1/lun/lun_1", ACL_1 "/lun_5/map") ? -errno : 0;
-	FT_CHECK(!r, "mapped lun link: %s", vt_errstr(r));
+	CHECK(!r, "mapped lun link: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-	FT_CHECK(!r, "nexus: %s", vt_errstr(r));
+	CHECK(!r, "nexus: %s", vt_errstr(r));
 	return true;
 }
 
@@ -385,7 +385,7 @@ static struct vsc_dev *acl_open(void)
 	return d;
 }
 
-FT_TEST("cfg", acl_maps_and_renumbers_luns)
+VT_TEST("cfg", acl_maps_and_renumbers_luns)
 {
 	struct vsc_result res;
 	struct vsc_dev *d;
@@ -400,24 +400,24 @@ FT_TEST("cfg", acl_maps_and_renumbers_luns)
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
-	FT_ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
+	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
 		  "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
 		  vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
 	if (!ft_capacity(d, 1, ACL_MAPPED, &blocks, &bs))
 		return;
-	FT_ASSERT(blocks * bs == RD8_BYTES, "mapped LUN %u has %llu bytes, want rd8's %llu",
+	ASSERT(blocks * bs == RD8_BYTES, "mapped LUN %u has %llu bytes, want rd8's %llu",
 		  ACL_MAPPED, (unsigned long long)(blocks * bs), RD8_BYTES);
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, 10, 10, 8, NULL, NULL);
 	if (vt_failed())
 		return;
 	/* the TPG's own LUN numbers mean nothing to this initiator */
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 1, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
+	ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
 		  "TUR to unmapped lun 1: %s %s, want CHECK CONDITION 5/0x25", vt_errstr(e),
 		  vt_res(&res));
 }
 
-FT_TEST("cfg", acl_write_protect_refuses_writes)
+VT_TEST("cfg", acl_write_protect_refuses_writes)
 {
 	static uint8_t buf[8 * BS];
 	struct vsc_result res;
@@ -429,18 +429,18 @@ FT_TEST("cfg", acl_write_protect_refuses_writes)
 	if (!d)
 		return;
 	r = vsc_cfs_write(ACL_1 "/lun_5/write_protect", "1");
-	FT_ASSERT(!r, "write_protect: %s", vt_errstr(r));
+	ASSERT(!r, "write_protect: %s", vt_errstr(r));
 	memset(buf, 0x5a, sizeof(buf));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb, vsc_cdb_rw(cdb, true, 10, 0, 8), buf,
 		    sizeof(buf), NULL, 0, &res, TMO);
 	/* DATA PROTECT, WRITE PROTECTED */
-	FT_ASSERT(!e && res.status == 2 && res.key == 7 && res.asc == 0x27,
+	ASSERT(!e && res.status == 2 && res.key == 7 && res.asc == 0x27,
 		  "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
 		  vt_errstr(e), vt_res(&res));
 	ft_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);
 }
 
-FT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
+VT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	       "upstream answers only LOGICAL_UNIT_RESET; every other TMF is FUNCTION_REJECTED")
 {
 	struct vsc_dev *d;
@@ -453,14 +453,14 @@ FT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, ACL_MAPPED, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
 	/* FUNCTION COMPLETE is 0 (VIRTIO_SCSI_S_OK) */
-	FT_ASSERT(!e && (c.response == VIRTIO_SCSI_S_OK ||
+	ASSERT(!e && (c.response == VIRTIO_SCSI_S_OK ||
 			 c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED),
 		  "ABORT_TASK_SET on mapped LUN %u: %s %s, want FUNCTION_COMPLETE", ACL_MAPPED,
 		  vt_errstr(e), vsc_response_name(c.response));
 	/* LUN 1 is the TPG's number for it, not one this initiator has */
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 1, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_INCORRECT_LUN,
+	ASSERT(!e && c.response == VIRTIO_SCSI_S_INCORRECT_LUN,
 		  "ABORT_TASK_SET on unmapped LUN 1: %s %s, want INCORRECT_LUN", vt_errstr(e),
 		  vsc_response_name(c.response));
 }
@@ -472,9 +472,9 @@ static bool acl_unmap(void)
 {
 	int r = unlink(ACL_1 "/lun_5/map") ? -errno : 0;
 
-	FT_CHECK(!r, "unlink mapped lun: %s", vt_errstr(r));
+	CHECK(!r, "unlink mapped lun: %s", vt_errstr(r));
 	r = rmdir(ACL_1 "/lun_5") ? -errno : 0;
-	FT_CHECK(!r, "rmdir mapped lun: %s", vt_errstr(r));
+	CHECK(!r, "rmdir mapped lun: %s", vt_errstr(r));
 	return true;
 }
 
@@ -483,7 +483,7 @@ static bool nexus_is(const char *want)
 	char buf[256] = "";
 	int r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
 
-	FT_CHECK(r >= 0 && !strncmp(buf, want, strlen(want)), "nexus reads '%s' (%s), want %s",
+	CHECK(r >= 0 && !strncmp(buf, want, strlen(want)), "nexus reads '%s' (%s), want %s",
 		 buf, vt_errstr(r), want);
 	return true;
 }
@@ -497,7 +497,7 @@ static bool demo_mode_luns(struct vsc_dev *d)
 	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return false;
-	FT_CHECK(vsc_get_be32(b) == 16, "REPORT LUNS: %u bytes, want the TPG's 2 LUNs",
+	CHECK(vsc_get_be32(b) == 16, "REPORT LUNS: %u bytes, want the TPG's 2 LUNs",
 		 vsc_get_be32(b));
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 1, 10, 20, 8, NULL, NULL);
 	return !vt_failed();
@@ -508,7 +508,7 @@ static void acl_gone_nexus_stays(int r)
 {
 	struct vsc_dev *d;
 
-	FT_ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
+	ASSERT(!r, "rmdir of the nexus initiator's ACL: %s", vt_errstr(r));
 	if (!nexus_is(INIT_1))
 		return;
 	d = ft_open_ep(NULL);
@@ -516,10 +516,10 @@ static void acl_gone_nexus_stays(int r)
 		demo_mode_luns(d);
 }
 
-FT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)
+VT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)
 {
 	if (vt_upstream())
-		FT_SKIP("%s", UP_ACL_HANG);
+		SKIP("%s", UP_ACL_HANG);
 	if (!acl_base() || !acl_unmap())
 		return;
 	acl_gone_nexus_stays(rmdir(ACL_1) ? -errno : 0);
@@ -531,30 +531,30 @@ static void *rmdir_acl(void *arg)
 	return NULL;
 }
 
-FT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
+VT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
 {
 	struct vsc_dev *d;
 	pthread_t th;
 	int r = 1, i;
 
 	if (vt_upstream())
-		FT_SKIP("%s", UP_ACL_HANG);
+		SKIP("%s", UP_ACL_HANG);
 	if (!acl_base() || !acl_unmap())
 		return;
 	d = ft_open_ep(NULL);
 	if (!d || !ft_clear_ua(d, 1, 0))
 		return;
-	FT_ASSERT(!pthread_create(&th, NULL, rmdir_acl, &r), "pthread_create");
+	ASSERT(!pthread_create(&th, NULL, rmdir_acl, &r), "pthread_create");
 	usleep(500 * 1000);
 	/* the guest's session stays until it lets go of the TPG */
-	FT_ASSERT(__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1,
+	ASSERT(__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1,
 		  "rmdir of the ACL returned (%s) while a guest used its session", vt_errstr(r));
 	ft_close(d);
 	for (i = 0; i < 100 && __atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1; i++)
 		usleep(100 * 1000);
 	if (__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1) {
 		/* leave the stuck thread; the suite's own watchdog reports it */
-		FT_ASSERT(0, "rmdir of the ACL still waiting 10 s after the guest closed");
+		ASSERT(0, "rmdir of the ACL still waiting 10 s after the guest closed");
 	}
 	pthread_join(th, NULL);
 	acl_gone_nexus_stays(r);

@@ -21,14 +21,14 @@ static bool tmf(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint
 
 	vsc_tmf_init(&c, sub, tgt, lun, tag);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_CHECK(e != -EFAULT, "TMF %s: response overflowed its 1-byte buffer (canary damaged)",
+	CHECK(e != -EFAULT, "TMF %s: response overflowed its 1-byte buffer (canary damaged)",
 		 tmf_names[sub & 7]);
-	FT_CHECK(!e, "TMF %s: %s", tmf_names[sub & 7], vt_errstr(e));
+	CHECK(!e, "TMF %s: %s", tmf_names[sub & 7], vt_errstr(e));
 	*resp = c.response;
 	return true;
 }
 
-FT_TEST("ctl", an_query_answered)
+VT_TEST("ctl", an_query_answered)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
@@ -38,14 +38,14 @@ FT_TEST("ctl", an_query_answered)
 		return;
 	vsc_an_init(&c, false, 1, 0, 0xffff);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "AN query: %s", vt_errstr(e));
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN query response %s",
+	ASSERT(!e, "AN query: %s", vt_errstr(e));
+	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN query response %s",
 		  vsc_response_name(c.response));
 	vt_note("AN query event_actual 0x%x", c.event_actual);
-	FT_ASSERT(!(c.event_actual & ~0xffffu), "event_actual 0x%x outside requested", c.event_actual);
+	ASSERT(!(c.event_actual & ~0xffffu), "event_actual 0x%x outside requested", c.event_actual);
 }
 
-FT_TEST("ctl", an_subscribe_answered)
+VT_TEST("ctl", an_subscribe_answered)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
@@ -55,12 +55,12 @@ FT_TEST("ctl", an_subscribe_answered)
 		return;
 	vsc_an_init(&c, true, 1, 0, 1u << 1 /* operational change */);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "AN subscribe: %s", vt_errstr(e));
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN subscribe response %s",
+	ASSERT(!e, "AN subscribe: %s", vt_errstr(e));
+	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN subscribe response %s",
 		  vsc_response_name(c.response));
 }
 
-FT_TEST("ctl", tmf_lun_reset_succeeds)
+VT_TEST("ctl", tmf_lun_reset_succeeds)
 {
 	struct vsc_dev *d;
 	uint8_t resp;
@@ -69,14 +69,14 @@ FT_TEST("ctl", tmf_lun_reset_succeeds)
 	d = ft_open_ep(NULL);
 	if (!d || !tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp))
 		return;
-	FT_ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0,
+	ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0,
 		  "LUN RESET: %s, want FUNCTION_SUCCEEDED/COMPLETE", vsc_response_name(resp));
 	/* the LU works afterwards (the reset raises a UNIT ATTENTION first) */
 	ft_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 0, 10, 50, 8, NULL, NULL);
 }
 
-FT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
+VT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 {
 	struct vsc_opts o = { .ring_size = 256, .num_req_queues = 2 };
 	struct vsc_dev *d;
@@ -132,7 +132,7 @@ FT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 	}
 }
 
-FT_TEST("ctl", tmf_every_subtype_answered)
+VT_TEST("ctl", tmf_every_subtype_answered)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint32_t s;
@@ -146,7 +146,7 @@ FT_TEST("ctl", tmf_every_subtype_answered)
 		if (!tmf(d, s, 1, 0, 0x1234, &resp))
 			return;
 		vt_note("TMF %s -> %s", tmf_names[s], vsc_response_name(resp));
-		FT_ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
+		ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
 			  resp == VIRTIO_SCSI_S_FUNCTION_REJECTED || resp == VIRTIO_SCSI_S_FAILURE,
 			  "TMF %s: response %u (%s) is not a TMF answer", tmf_names[s], resp,
 			  vsc_response_name(resp));
@@ -155,14 +155,14 @@ FT_TEST("ctl", tmf_every_subtype_answered)
 	ft_verify_rw(d, Q0, 1, 0, 10, 70, 8, NULL, NULL);
 }
 
-FT_TEST("ctl", tmf_unknown_subtype_rejected)
+VT_TEST("ctl", tmf_unknown_subtype_rejected)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t resp;
 
 	if (!d || !tmf(d, 99, 1, 0, 0, &resp))
 		return;
-	FT_ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_REJECTED, "TMF subtype 99: %s, want REJECTED",
+	ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_REJECTED, "TMF subtype 99: %s, want REJECTED",
 		  vsc_response_name(resp));
 }
 
@@ -176,39 +176,39 @@ static void tmf_beyond(uint32_t sub, bool allow_rejected_never)
 	if (!d || !tmf(d, sub, 1, 0, 0xdead, &resp))
 		return;
 	/* no task 0xdead exists: COMPLETE (0) or SUCCEEDED are the right answers */
-	FT_ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
+	ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
 		  "TMF %s: %s, want FUNCTION_COMPLETE/SUCCEEDED", tmf_names[sub],
 		  vsc_response_name(resp));
 	ft_clear_ua(d, 1, 0);
 }
 
 #define UP_TMF "upstream answers only LOGICAL_UNIT_RESET; every other TMF is FUNCTION_REJECTED"
-FT_TEST_BEYOND("ctl", tmf_abort_task_completes, UP_TMF)
+VT_TEST_BEYOND("ctl", tmf_abort_task_completes, UP_TMF)
 {
 	tmf_beyond(VIRTIO_SCSI_T_TMF_ABORT_TASK, false);
 }
 
-FT_TEST_BEYOND("ctl", tmf_abort_task_set_completes, UP_TMF)
+VT_TEST_BEYOND("ctl", tmf_abort_task_set_completes, UP_TMF)
 {
 	tmf_beyond(VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, false);
 }
 
-FT_TEST_BEYOND("ctl", tmf_i_t_nexus_reset_completes, UP_TMF)
+VT_TEST_BEYOND("ctl", tmf_i_t_nexus_reset_completes, UP_TMF)
 {
 	tmf_beyond(VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, false);
 }
 
-FT_TEST_BEYOND("ctl", tmf_query_task_completes, UP_TMF)
+VT_TEST_BEYOND("ctl", tmf_query_task_completes, UP_TMF)
 {
 	tmf_beyond(VIRTIO_SCSI_T_TMF_QUERY_TASK, false);
 }
 
-FT_TEST_BEYOND("ctl", tmf_query_task_set_completes, UP_TMF)
+VT_TEST_BEYOND("ctl", tmf_query_task_set_completes, UP_TMF)
 {
 	tmf_beyond(VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, false);
 }
 
-FT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
+VT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
 	       "upstream writes a 108-byte command response into the 1-byte TMF response")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -219,13 +219,13 @@ FT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
 		return;
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 9, 0, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(e != -EFAULT, "answer overflowed the TMF response buffer (canary damaged)");
-	FT_ASSERT(!e, "%s", vt_errstr(e));
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "TMF to target 9: %s, want BAD_TARGET",
+	ASSERT(e != -EFAULT, "answer overflowed the TMF response buffer (canary damaged)");
+	ASSERT(!e, "%s", vt_errstr(e));
+	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "TMF to target 9: %s, want BAD_TARGET",
 		  vsc_response_name(c.response));
 }
 
-FT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
+VT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	       "upstream writes a 108-byte command response into the 5-byte AN response")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -237,13 +237,13 @@ FT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	vsc_an_init(&c, false, 1, 0, 0);
 	c.lun[0] = 0;	/* must be 1 */
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(e != -EFAULT, "answer overflowed the AN response buffer (canary damaged)");
-	FT_ASSERT(!e, "%s", vt_errstr(e));
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "AN with lun[0]=0: %s, want BAD_TARGET",
+	ASSERT(e != -EFAULT, "answer overflowed the AN response buffer (canary damaged)");
+	ASSERT(!e, "%s", vt_errstr(e));
+	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "AN with lun[0]=0: %s, want BAD_TARGET",
 		  vsc_response_name(c.response));
 }
 
-FT_TEST("ctl", tmf_split_request_header)
+VT_TEST("ctl", tmf_split_request_header)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
@@ -255,22 +255,22 @@ FT_TEST("ctl", tmf_split_request_header)
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0, 0);
 	c.layout.hdr_split = 1;	/* 24 one-byte descriptors */
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e, "%s", vt_errstr(e));
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || c.response == 0 ||
+	ASSERT(!e, "%s", vt_errstr(e));
+	ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || c.response == 0 ||
 		  c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
 		  "ABORT_TASK_SET with split header: %s", vsc_response_name(c.response));
 	vsc_an_init(&c, false, 1, 0, 0);
 	c.layout.hdr_split = 3;
 	c.layout.resp_split = 1;
 	e = vsc_ctl_sync(d, &c, TMO);
-	FT_ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", vt_errstr(e),
+	ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", vt_errstr(e),
 		  vsc_response_name(c.response));
 	ft_clear_ua(d, 1, 0);
 }
 
 /* ---------------------------------------------------------------- events */
 
-FT_TEST("evt", hotplug_link_unlink_events)
+VT_TEST("evt", hotplug_link_unlink_events)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[4];
@@ -278,15 +278,15 @@ FT_TEST("evt", hotplug_link_unlink_events)
 
 	if (!d)
 		return;
-	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG), "HOTPLUG not negotiated");
+	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG), "HOTPLUG not negotiated");
 	e = vsc_evt_post(d, ev, 4, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", vt_errstr(e));
+	ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 3, HBA_RD, "rd8");
-	FT_ASSERT(!e, "link lun 3: %s", vt_errstr(e));
+	ASSERT(!e, "link lun 3: %s", vt_errstr(e));
 	if (ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 3)) {
 		vsc_kick(d, VSC_VQ_EVT);
 		e = vsc_tgt_lun_unlink(WWPN_A, 1, 3);
-		FT_ASSERT(!e, "unlink lun 3: %s", vt_errstr(e));
+		ASSERT(!e, "unlink lun 3: %s", vt_errstr(e));
 		ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED, 1, 3);
 	} else {
 		vsc_tgt_lun_unlink(WWPN_A, 1, 3);
@@ -296,7 +296,7 @@ FT_TEST("evt", hotplug_link_unlink_events)
 	vsc_evt_release(d, ev, 4);
 }
 
-FT_TEST("evt", hotplug_high_lun_encoding)
+VT_TEST("evt", hotplug_high_lun_encoding)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[2];
@@ -305,9 +305,9 @@ FT_TEST("evt", hotplug_high_lun_encoding)
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", vt_errstr(e));
+	ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 2, 300, HBA_RD, "rd8");
-	FT_ASSERT(!e, "link lun 300: %s", vt_errstr(e));
+	ASSERT(!e, "link lun 300: %s", vt_errstr(e));
 	if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2, 300)) {
 		uint64_t blocks;
 		uint32_t bs;
@@ -324,7 +324,7 @@ FT_TEST("evt", hotplug_high_lun_encoding)
 	vsc_evt_release(d, ev, 2);
 }
 
-FT_TEST("evt", events_missed_then_flagged)
+VT_TEST("evt", events_missed_then_flagged)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[1], *x;
@@ -335,7 +335,7 @@ FT_TEST("evt", events_missed_then_flagged)
 		return;
 	/* no event buffers: the hotplug event can't be delivered */
 	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", vt_errstr(e));
+	ASSERT(!e, "link: %s", vt_errstr(e));
 	for (i = 0; i < 50; i++) {
 		vsc_get_events_missed(d, &missed);
 		if (missed)
@@ -343,21 +343,21 @@ FT_TEST("evt", events_missed_then_flagged)
 		usleep(20000);
 	}
 	vsc_tgt_lun_unlink(WWPN_A, 1, 4);
-	FT_ASSERT(missed, "events_missed not set after an undeliverable event");
+	ASSERT(missed, "events_missed not set after an undeliverable event");
 	/* posting a buffer now delivers an event carrying the EVENTS_MISSED flag */
 	usleep(50000);
 	e = vsc_evt_post(d, ev, 1, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", vt_errstr(e));
+	ASSERT(!e, "post: %s", vt_errstr(e));
 	x = vsc_evt_next(d, ev, 1, TMO);
-	FT_ASSERT(x, "no event after posting a buffer");
+	ASSERT(x, "no event after posting a buffer");
 	vt_note("event after miss: %#x reason %u", x->event, x->reason);
-	FT_ASSERT(x->event & VIRTIO_SCSI_T_EVENTS_MISSED, "event %#x lacks EVENTS_MISSED", x->event);
+	ASSERT(x->event & VIRTIO_SCSI_T_EVENTS_MISSED, "event %#x lacks EVENTS_MISSED", x->event);
 	vsc_evt_release(d, ev, 1);
 	ft_clear_ua(d, 1, 0);
 	ft_clear_ua(d, 1, 1);
 }
 
-FT_TEST("evt", no_hotplug_feature_no_event)
+VT_TEST("evt", no_hotplug_feature_no_event)
 {
 	struct vsc_opts o = { .features = VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG) };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -367,18 +367,18 @@ FT_TEST("evt", no_hotplug_feature_no_event)
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	FT_ASSERT(!e, "post: %s", vt_errstr(e));
+	ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 5, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", vt_errstr(e));
+	ASSERT(!e, "link: %s", vt_errstr(e));
 	x = vsc_evt_next(d, ev, 2, 500);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 5);
-	FT_ASSERT(!x, "event %#x delivered without VIRTIO_SCSI_F_HOTPLUG", x ? x->event : 0);
+	ASSERT(!x, "event %#x delivered without VIRTIO_SCSI_F_HOTPLUG", x ? x->event : 0);
 	vsc_evt_release(d, ev, 2);
 	ft_clear_ua(d, 1, 0);
 	ft_clear_ua(d, 1, 1);
 }
 
-FT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
+VT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
 {
 	/* LUN RESET twice, then unlink and relink a LUN of the same TPG */
 	struct vsc_dev *d;
@@ -392,19 +392,19 @@ FT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
 	for (i = 0; i < 2; i++) {
 		if (!tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 1, 0, &resp))
 			return;
-		FT_ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0, "LUN RESET: %s",
+		ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0, "LUN RESET: %s",
 			  vsc_response_name(resp));
 	}
 	e = vsc_tgt_lun_unlink(WWPN_A, 1, 1);
-	FT_ASSERT(!e, "unlink lun 1: %s", vt_errstr(e));
+	ASSERT(!e, "unlink lun 1: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
-	FT_ASSERT(!e, "relink lun 1: %s", vt_errstr(e));
+	ASSERT(!e, "relink lun 1: %s", vt_errstr(e));
 	ft_clear_ua(d, 1, 1);
 	ft_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 1, 10, 90, 8, NULL, NULL);
 }
 
-FT_TEST("ctl", control_request_before_endpoint)
+VT_TEST("ctl", control_request_before_endpoint)
 {
 	/* an AN query queued before SET_ENDPOINT (CVE-2024-49863 path): no crash,
 	 * no answer without a target, answered once the endpoint is set */
@@ -416,24 +416,24 @@ FT_TEST("ctl", control_request_before_endpoint)
 		return;
 	vsc_an_init(&c, false, 1, 0, 0);
 	e = vsc_ctl_submit(d, &c);
-	FT_ASSERT(!e, "submit: %s", vt_errstr(e));
+	ASSERT(!e, "submit: %s", vt_errstr(e));
 	vsc_kick_force(d, VSC_VQ_CTL);
 	e = vsc_wait(d, &c.op, 300);
 	vt_note("AN before endpoint: %s", e ? "no answer" : vsc_response_name(c.response));
 	if (e) {
 		e = vsc_set_endpoint(d, WWPN_A);
-		FT_ASSERT(!e, "SET_ENDPOINT: %s", vt_errstr(e));
+		ASSERT(!e, "SET_ENDPOINT: %s", vt_errstr(e));
 		vsc_kick_force(d, VSC_VQ_CTL);
 		e = vsc_wait(d, &c.op, TMO);
-		FT_ASSERT(!e, "AN queued before SET_ENDPOINT never answered");
+		ASSERT(!e, "AN queued before SET_ENDPOINT never answered");
 	}
-	FT_ASSERT(c.canary_err == 0, "canary damaged");
-	FT_ASSERT(c.response == VIRTIO_SCSI_S_OK || c.response == VIRTIO_SCSI_S_BAD_TARGET,
+	ASSERT(c.canary_err == 0, "canary damaged");
+	ASSERT(c.response == VIRTIO_SCSI_S_OK || c.response == VIRTIO_SCSI_S_BAD_TARGET,
 		  "AN response %s", vsc_response_name(c.response));
 	vsc_ctl_release(d, &c);
 }
 
-FT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
+VT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 	       "upstream requires exactly 16-byte event buffers; others are dropped as events_missed")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -443,9 +443,9 @@ FT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 	if (!d)
 		return;
 	e = vsc_evt_post(d, ev, 2, 32);
-	FT_ASSERT(!e, "post: %s", vt_errstr(e));
+	ASSERT(!e, "post: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 6, HBA_RD, "rd4");
-	FT_ASSERT(!e, "link: %s", vt_errstr(e));
+	ASSERT(!e, "link: %s", vt_errstr(e));
 	ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 6);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 6);
 	usleep(100000);

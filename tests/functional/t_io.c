@@ -26,28 +26,28 @@ static void integrity(unsigned int sz, const uint32_t *blocks, unsigned int n)
 	}
 }
 
-FT_TEST("io", rw6_integrity)
+VT_TEST("io", rw6_integrity)
 {
 	static const uint32_t b[] = { 1, 2, 8, 64, 255, 256 };
 
 	integrity(6, b, 6);
 }
 
-FT_TEST("io", rw10_integrity)
+VT_TEST("io", rw10_integrity)
 {
 	static const uint32_t b[] = { 1, 7, 8, 128, 256, 1024, 2048, 2049 };
 
 	integrity(10, b, 8);
 }
 
-FT_TEST("io", rw16_integrity)
+VT_TEST("io", rw16_integrity)
 {
 	static const uint32_t b[] = { 1, 3, 8, 100, 2048, 4096, 8192 };
 
 	integrity(16, b, 7);
 }
 
-FT_TEST("io", rw_cross_sizes)
+VT_TEST("io", rw_cross_sizes)
 {
 	/* write with one CDB size, read back with another */
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -70,7 +70,7 @@ FT_TEST("io", rw_cross_sizes)
 	free(r);
 }
 
-FT_TEST("io", zero_length_transfers)
+VT_TEST("io", zero_length_transfers)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[16];
@@ -84,7 +84,7 @@ FT_TEST("io", zero_length_transfers)
 
 /* ------------------------------------------------------------- layouts */
 
-FT_TEST("layout", header_split_every_offset)
+VT_TEST("layout", header_split_every_offset)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l;
@@ -104,7 +104,7 @@ FT_TEST("layout", header_split_every_offset)
 	}
 }
 
-FT_TEST("layout", response_split_every_offset)
+VT_TEST("layout", response_split_every_offset)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l;
@@ -130,12 +130,12 @@ FT_TEST("layout", response_split_every_offset)
 		r.layout.in_cuts = &cut;
 		r.layout.n_in_cuts = 1;
 		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-		FT_ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x20,
+		ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x20,
 			  "response cut at %u: %s %s", cut, vt_errstr(e), vt_res(&res));
 	}
 }
 
-FT_TEST("layout", response_1byte_descriptors)
+VT_TEST("layout", response_1byte_descriptors)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l = { .resp_split = 1 };
@@ -149,7 +149,7 @@ FT_TEST("layout", response_1byte_descriptors)
 	}
 }
 
-FT_TEST("layout", header_1byte_descriptors)
+VT_TEST("layout", header_1byte_descriptors)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l = { .hdr_split = 1 };
@@ -163,7 +163,7 @@ FT_TEST("layout", header_1byte_descriptors)
 	}
 }
 
-FT_TEST("layout", indirect)
+VT_TEST("layout", indirect)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l = { .indirect = true };
@@ -176,7 +176,7 @@ FT_TEST("layout", indirect)
 	ft_verify_rw(d, Q0, 1, 0, 16, 6400, 2048, &l, &l);
 }
 
-FT_TEST("layout", data_many_segments)
+VT_TEST("layout", data_many_segments)
 {
 	struct vsc_opts o = { .ring_size = 1024 };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -193,7 +193,7 @@ FT_TEST("layout", data_many_segments)
 	ft_verify_rw(d, Q0, 1, 0, 16, 10000, 2048, &l, &l);
 }
 
-FT_TEST("layout", merged_header_and_data)
+VT_TEST("layout", merged_header_and_data)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l = { .merge_out = true, .merge_in = true };
@@ -208,7 +208,7 @@ FT_TEST("layout", merged_header_and_data)
 	ft_verify_rw(d, Q0, 1, 0, 10, 12200, 17, &l, &l);
 }
 
-FT_TEST("layout", misaligned_segments)
+VT_TEST("layout", misaligned_segments)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_layout l = { .misalign = 3, .data_split = 1000 };
@@ -227,7 +227,7 @@ FT_TEST("layout", misaligned_segments)
  * Debian's vhost_scsi refuses it ("sgl_count ... exceeds pre-allocated
  * max_sgls 2048"): it has more page segments than upstream preallocates.
  */
-FT_TEST_BEYOND("layout", windows_like_large_misaligned,
+VT_TEST_BEYOND("layout", windows_like_large_misaligned,
 	       "more than 2048 page segments in one command are refused")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -238,7 +238,7 @@ FT_TEST_BEYOND("layout", windows_like_large_misaligned,
 	ft_verify_rw(d, Q0, 1, 0, 16, 1024, 20480, &l, &l);
 }
 
-FT_TEST("layout", legacy_strict_layout)
+VT_TEST("layout", legacy_strict_layout)
 {
 	/* no VERSION_1 / ANY_LAYOUT: header, data, response, data each in own descriptors */
 	struct vsc_opts o = {
@@ -248,11 +248,11 @@ FT_TEST("layout", legacy_strict_layout)
 
 	if (!d)
 		return;
-	FT_ASSERT(!vsc_has_feature(d, VIRTIO_F_VERSION_1), "VERSION_1 acked");
+	ASSERT(!vsc_has_feature(d, VIRTIO_F_VERSION_1), "VERSION_1 acked");
 	ft_verify_rw(d, Q0, 1, 0, 10, 14000, 8, NULL, NULL);
 }
 
-FT_TEST("layout", canaries_intact)
+VT_TEST("layout", canaries_intact)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_req r;
@@ -269,15 +269,15 @@ FT_TEST("layout", canaries_intact)
 		r.din_len = 5 + (size_t)i * 3;
 		r.layout.resp_split = (uint32_t)(i % 5 + 1);
 		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-		FT_ASSERT(e != -EFAULT, "INQUIRY alloc %d: canary damaged", 5 + i * 3);
-		FT_ASSERT(!e && res.status == 0, "INQUIRY: %s %s", vt_errstr(e), vt_res(&res));
+		ASSERT(e != -EFAULT, "INQUIRY alloc %d: canary damaged", 5 + i * 3);
+		ASSERT(!e && res.status == 0, "INQUIRY: %s %s", vt_errstr(e), vt_res(&res));
 	}
-	FT_ASSERT(vsc_canary_check_all(d) == 0, "live canaries damaged");
+	ASSERT(vsc_canary_check_all(d) == 0, "live canaries damaged");
 }
 
 /* ------------------------------------------------------------ raw mode */
 
-FT_TEST("layout", raw_handbuilt_chains)
+VT_TEST("layout", raw_handbuilt_chains)
 {
 	/* the raw API (used by the bad-input suite and the fuzzer) builds a
 	 * valid TUR by hand: direct chain, then through a hand-built indirect table */
@@ -295,24 +295,24 @@ FT_TEST("layout", raw_handbuilt_chains)
 	hb = vsc_buf_alloc(d, sizeof(*req), VSC_BUF_ZERO, 0);
 	rb = vsc_buf_alloc(d, sizeof(*rsp), VSC_BUF_GUARD | VSC_BUF_FILL, 0);
 	tb = vsc_buf_alloc(d, 2 * sizeof(*t), VSC_BUF_ZERO, 0);
-	FT_ASSERT(hb && rb && tb, "alloc");
+	ASSERT(hb && rb && tb, "alloc");
 	req = (void *)hb->p;
 	rsp = (void *)rb->p;
 	vsc_lun_encode(req->lun, 1, 0);
 	req->tag = 42;
 
 	e = vsc_raw_take(d, Q0, 2, idx);
-	FT_ASSERT(!e, "take: %s", vt_errstr(e));
+	ASSERT(!e, "take: %s", vt_errstr(e));
 	vsc_raw_set_desc(d, Q0, idx[0], (uintptr_t)req, sizeof(*req), VRING_DESC_F_NEXT, idx[1]);
 	vsc_raw_set_desc(d, Q0, idx[1], (uintptr_t)rsp, sizeof(*rsp), VRING_DESC_F_WRITE, 0);
 	memset(&op, 0, sizeof(op));
 	vsc_raw_publish(d, Q0, idx[0], &op, 2, idx);
 	vsc_kick(d, Q0);
 	e = vsc_wait(d, &op, TMO);
-	FT_ASSERT(!e, "direct raw chain: %s", vt_errstr(e));
-	FT_ASSERT(rsp->response == 0 && rsp->status == 0, "direct raw TUR: response %u status %u",
+	ASSERT(!e, "direct raw chain: %s", vt_errstr(e));
+	ASSERT(rsp->response == 0 && rsp->status == 0, "direct raw TUR: response %u status %u",
 		  rsp->response, rsp->status);
-	FT_ASSERT(vsc_free_descs(d, Q0) == vsc_vq_size(d, Q0), "descriptors not recycled");
+	ASSERT(vsc_free_descs(d, Q0) == vsc_vq_size(d, Q0), "descriptors not recycled");
 
 	/* indirect: one ring descriptor pointing at a 2-entry table */
 	t = (void *)tb->p;
@@ -325,23 +325,23 @@ FT_TEST("layout", raw_handbuilt_chains)
 	t[1].flags = VRING_DESC_F_WRITE;
 	memset(rsp, 0xcc, sizeof(*rsp));
 	e = vsc_raw_take(d, Q0, 1, idx);
-	FT_ASSERT(!e, "take: %s", vt_errstr(e));
+	ASSERT(!e, "take: %s", vt_errstr(e));
 	vsc_raw_set_desc(d, Q0, idx[0], (uintptr_t)t, 2 * sizeof(*t), VRING_DESC_F_INDIRECT, 0);
 	memset(&op, 0, sizeof(op));
 	vsc_raw_publish(d, Q0, idx[0], &op, 1, idx);
 	vsc_kick(d, Q0);
 	e = vsc_wait(d, &op, TMO);
-	FT_ASSERT(!e, "indirect raw chain: %s", vt_errstr(e));
-	FT_ASSERT(rsp->response == 0 && rsp->status == 0, "indirect raw TUR: response %u status %u",
+	ASSERT(!e, "indirect raw chain: %s", vt_errstr(e));
+	ASSERT(rsp->response == 0 && rsp->status == 0, "indirect raw TUR: response %u status %u",
 		  rsp->response, rsp->status);
-	FT_ASSERT(vsc_buf_check(rb, NULL) == 0, "canary damaged");
-	FT_ASSERT(vsc_stray_used(d, Q0) == 0, "stray used entries");
+	ASSERT(vsc_buf_check(rb, NULL) == 0, "canary damaged");
+	ASSERT(vsc_stray_used(d, Q0) == 0, "stray used entries");
 	vsc_buf_free(d, hb);
 	vsc_buf_free(d, rb);
 	vsc_buf_free(d, tb);
 }
 
-FT_TEST("io", zero_copy_caller_buffers)
+VT_TEST("io", zero_copy_caller_buffers)
 {
 	/* dout_buf / din_buf: caller-owned arena buffers used in place */
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -355,19 +355,19 @@ FT_TEST("io", zero_copy_caller_buffers)
 		return;
 	wb = vsc_buf_alloc(d, 64 * BS, 0, 0);
 	rb = vsc_buf_alloc(d, 64 * BS, VSC_BUF_GUARD | VSC_BUF_FILL, 0);
-	FT_ASSERT(wb && rb, "alloc");
+	ASSERT(wb && rb, "alloc");
 	vt_fill(wb->p, wb->len);
 	vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 15000, 64));
 	r.dout_buf = wb;
 	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "WRITE: %s %s", vt_errstr(e), vt_res(&res));
+	ASSERT(!e && !res.response && !res.status, "WRITE: %s %s", vt_errstr(e), vt_res(&res));
 	vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 15000, 64));
 	r.din_buf = rb;
 	r.layout.data_split = 4096;
 	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "READ: %s %s", vt_errstr(e), vt_res(&res));
-	FT_ASSERT(!memcmp(wb->p, rb->p, wb->len), "data mismatch");
-	FT_ASSERT(!vsc_buf_check(rb, NULL), "canary damaged");
+	ASSERT(!e && !res.response && !res.status, "READ: %s %s", vt_errstr(e), vt_res(&res));
+	ASSERT(!memcmp(wb->p, rb->p, wb->len), "data mismatch");
+	ASSERT(!vsc_buf_check(rb, NULL), "canary damaged");
 	vsc_buf_free(d, wb);
 	vsc_buf_free(d, rb);
 }

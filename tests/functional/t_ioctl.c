@@ -12,19 +12,19 @@ static bool tur_ok(struct vsc_dev *d, uint8_t tgt)
 	return ft_cmd_good(d, VSC_VQ_REQ(0), tgt, 0, cdb, n, NULL, 0, NULL, 0, NULL);
 }
 
-FT_TEST("ioctl", abi_version)
+VT_TEST("ioctl", abi_version)
 {
 	struct vsc_opts o = { .stage = VSC_STAGE_OWNER };
 	struct vsc_dev *d = ft_open(&o);
 	int v, r;
 
-	FT_ASSERT(d, "open");
+	ASSERT(d, "open");
 	r = vsc_get_abi_version(d, &v);
-	FT_ASSERT(!r, "GET_ABI_VERSION: %s", vt_errstr(r));
-	FT_ASSERT(v == VHOST_SCSI_ABI_VERSION, "abi version %d, want %d", v, VHOST_SCSI_ABI_VERSION);
+	ASSERT(!r, "GET_ABI_VERSION: %s", vt_errstr(r));
+	ASSERT(v == VHOST_SCSI_ABI_VERSION, "abi version %d, want %d", v, VHOST_SCSI_ABI_VERSION);
 }
 
-FT_TEST("ioctl", endpoint_set_io_clear)
+VT_TEST("ioctl", endpoint_set_io_clear)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	int r;
@@ -34,17 +34,17 @@ FT_TEST("ioctl", endpoint_set_io_clear)
 	if (!tur_ok(d, 1))
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	/* set again after clear: must work and serve I/O */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT after CLEAR: %s", vt_errstr(r));
+	ASSERT(!r, "SET_ENDPOINT after CLEAR: %s", vt_errstr(r));
 	if (!tur_ok(d, 1))
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "second CLEAR_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "second CLEAR_ENDPOINT: %s", vt_errstr(r));
 }
 
-FT_TEST("ioctl", endpoint_cleared_no_io)
+VT_TEST("ioctl", endpoint_cleared_no_io)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[6];
@@ -54,25 +54,25 @@ FT_TEST("ioctl", endpoint_cleared_no_io)
 	if (!d)
 		return;
 	r = vsc_clear_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "CLEAR_ENDPOINT: %s", vt_errstr(r));
 	/* without an endpoint the device must not answer (no target) */
 	vsc_req_init(d, &rq, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
 	r = vsc_req_submit(d, &rq);
-	FT_ASSERT(!r, "submit: %s", vt_errstr(r));
+	ASSERT(!r, "submit: %s", vt_errstr(r));
 	vsc_kick(d, VSC_VQ_REQ(0));
 	r = vsc_wait(d, &rq.op, 300);
-	FT_ASSERT(r == -ETIMEDOUT, "TUR answered without endpoint: %s", vt_res(&rq.res));
+	ASSERT(r == -ETIMEDOUT, "TUR answered without endpoint: %s", vt_res(&rq.res));
 	/* setting the endpoint again picks the pending request up on the next kick */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT: %s", vt_errstr(r));
+	ASSERT(!r, "SET_ENDPOINT: %s", vt_errstr(r));
 	vsc_kick_force(d, VSC_VQ_REQ(0));
 	r = vsc_wait(d, &rq.op, TMO);
-	FT_ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", vt_errstr(r));
-	FT_ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", vt_res(&rq.res));
+	ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", vt_errstr(r));
+	ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", vt_res(&rq.res));
 	vsc_req_release(d, &rq);
 }
 
-FT_TEST("ioctl", endpoint_double_set_refused)
+VT_TEST("ioctl", endpoint_double_set_refused)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	int r;
@@ -80,12 +80,12 @@ FT_TEST("ioctl", endpoint_double_set_refused)
 	if (!d)
 		return;
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(r < 0, "second SET_ENDPOINT (same WWPN) succeeded");
+	ASSERT(r < 0, "second SET_ENDPOINT (same WWPN) succeeded");
 	vt_note("second SET_ENDPOINT: %s", vt_errstr(r));
 	tur_ok(d, 1);	/* the first endpoint still works */
 }
 
-FT_TEST("ioctl", endpoint_second_wwpn_refused)
+VT_TEST("ioctl", endpoint_second_wwpn_refused)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	int r;
@@ -94,19 +94,19 @@ FT_TEST("ioctl", endpoint_second_wwpn_refused)
 		return;
 	/* WWPN_B has no nexus; use a fresh one with a nexus */
 	r = vsc_tgt_tpg_create(WWPN_C, 1);
-	FT_ASSERT(!r, "tpg create: %s", vt_errstr(r));
+	ASSERT(!r, "tpg create: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_set(WWPN_C, 1, INIT_1);
-	FT_ASSERT(!r, "nexus: %s", vt_errstr(r));
+	ASSERT(!r, "nexus: %s", vt_errstr(r));
 	r = vsc_set_endpoint(d, WWPN_C);
 	vt_note("SET_ENDPOINT second WWPN: %s", vt_errstr(r));
-	FT_ASSERT(r < 0, "SET_ENDPOINT with a second WWPN succeeded");
+	ASSERT(r < 0, "SET_ENDPOINT with a second WWPN succeeded");
 	tur_ok(d, 1);
 	ft_close(d);
 	vsc_tgt_nexus_drop(WWPN_C, 1);
 	vsc_tgt_tpg_remove(WWPN_C, 1);
 }
 
-FT_TEST("ioctl", endpoint_wrong_wwpn)
+VT_TEST("ioctl", endpoint_wrong_wwpn)
 {
 	struct vsc_dev *d = ft_open(NULL);
 	int r;
@@ -115,16 +115,16 @@ FT_TEST("ioctl", endpoint_wrong_wwpn)
 		return;
 	r = vsc_set_endpoint(d, "naa.5001405000000bad");
 	vt_note("unknown WWPN: %s", vt_errstr(r));
-	FT_ASSERT(r < 0, "SET_ENDPOINT with an unknown WWPN succeeded");
+	ASSERT(r < 0, "SET_ENDPOINT with an unknown WWPN succeeded");
 	r = vsc_set_endpoint(d, "");
-	FT_ASSERT(r < 0, "SET_ENDPOINT with an empty WWPN succeeded");
+	ASSERT(r < 0, "SET_ENDPOINT with an empty WWPN succeeded");
 	/* the device is still usable */
 	r = vsc_set_endpoint(d, WWPN_A);
-	FT_ASSERT(!r, "SET_ENDPOINT after failures: %s", vt_errstr(r));
+	ASSERT(!r, "SET_ENDPOINT after failures: %s", vt_errstr(r));
 	tur_ok(d, 1);
 }
 
-FT_TEST("ioctl", endpoint_reserved_nonzero)
+VT_TEST("ioctl", endpoint_reserved_nonzero)
 {
 	struct vsc_dev *d = ft_open(NULL);
 	struct vhost_scsi_target t;
@@ -137,18 +137,18 @@ FT_TEST("ioctl", endpoint_reserved_nonzero)
 	strcpy(t.vhost_wwpn, WWPN_A);
 	t.reserved = 1;
 	r = vsc_set_endpoint_raw(d, &t);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_ENDPOINT reserved=1: %s, want EOPNOTSUPP", vt_errstr(r));
+	ASSERT(r == -EOPNOTSUPP, "SET_ENDPOINT reserved=1: %s, want EOPNOTSUPP", vt_errstr(r));
 	t.reserved = 0;
 	t.vhost_tpgt = 77;	/* ignored by ABI 1 */
 	r = vsc_set_endpoint_raw(d, &t);
-	FT_ASSERT(!r, "SET_ENDPOINT (tpgt ignored): %s", vt_errstr(r));
+	ASSERT(!r, "SET_ENDPOINT (tpgt ignored): %s", vt_errstr(r));
 	t.reserved = 0x8000;
 	r = vsc_clear_endpoint_raw(d, &t);
-	FT_ASSERT(r == -EOPNOTSUPP, "CLEAR_ENDPOINT reserved!=0: %s, want EOPNOTSUPP", vt_errstr(r));
+	ASSERT(r == -EOPNOTSUPP, "CLEAR_ENDPOINT reserved!=0: %s, want EOPNOTSUPP", vt_errstr(r));
 	tur_ok(d, 2);
 }
 
-FT_TEST("ioctl", endpoint_tpg_without_nexus)
+VT_TEST("ioctl", endpoint_tpg_without_nexus)
 {
 	struct vsc_dev *d = ft_open(NULL);
 	int r;
@@ -157,10 +157,10 @@ FT_TEST("ioctl", endpoint_tpg_without_nexus)
 		return;
 	r = vsc_set_endpoint(d, WWPN_B);
 	vt_note("WWPN with TPG but no nexus: %s", vt_errstr(r));
-	FT_ASSERT(r < 0, "SET_ENDPOINT to a WWPN whose only TPG has no nexus succeeded");
+	ASSERT(r < 0, "SET_ENDPOINT to a WWPN whose only TPG has no nexus succeeded");
 }
 
-FT_TEST("ioctl", endpoint_busy_in_other_device)
+VT_TEST("ioctl", endpoint_busy_in_other_device)
 {
 	struct vsc_dev *a = ft_open_ep(NULL), *b;
 	int r;
@@ -172,14 +172,14 @@ FT_TEST("ioctl", endpoint_busy_in_other_device)
 		return;
 	r = vsc_set_endpoint(b, WWPN_A);
 	vt_note("second device, same WWPN: %s", vt_errstr(r));
-	FT_ASSERT(r < 0, "two devices share the same TPGs");
+	ASSERT(r < 0, "two devices share the same TPGs");
 	ft_close(a);
 	r = vsc_set_endpoint(b, WWPN_A);
-	FT_ASSERT(!r, "WWPN not released by close of the first device: %s", vt_errstr(r));
+	ASSERT(!r, "WWPN not released by close of the first device: %s", vt_errstr(r));
 	tur_ok(b, 1);
 }
 
-FT_TEST("ioctl", clear_endpoint_wrong_wwpn)
+VT_TEST("ioctl", clear_endpoint_wrong_wwpn)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	int r;
@@ -188,11 +188,11 @@ FT_TEST("ioctl", clear_endpoint_wrong_wwpn)
 		return;
 	r = vsc_clear_endpoint(d, WWPN_B);
 	vt_note("CLEAR with another WWPN: %s", vt_errstr(r));
-	FT_ASSERT(r < 0, "CLEAR_ENDPOINT with a different WWPN succeeded");
+	ASSERT(r < 0, "CLEAR_ENDPOINT with a different WWPN succeeded");
 	tur_ok(d, 1);
 }
 
-FT_TEST("ioctl", close_releases_endpoint)
+VT_TEST("ioctl", close_releases_endpoint)
 {
 	int i, r;
 
@@ -208,7 +208,7 @@ FT_TEST("ioctl", close_releases_endpoint)
 	(void)r;
 }
 
-FT_TEST("ioctl", features_offered)
+VT_TEST("ioctl", features_offered)
 {
 	struct vsc_opts o = { .stage = VSC_STAGE_FEATURES, .no_features = true };
 	struct vsc_dev *d = ft_open(&o);
@@ -220,13 +220,13 @@ FT_TEST("ioctl", features_offered)
 		return;
 	f = vsc_features_offered(d);
 	vt_note("offered 0x%llx", (unsigned long long)f);
-	FT_ASSERT((f & need) == need, "offered 0x%llx lacks 0x%llx", (unsigned long long)f,
+	ASSERT((f & need) == need, "offered 0x%llx lacks 0x%llx", (unsigned long long)f,
 		  (unsigned long long)(need & ~f));
-	FT_ASSERT(!(f & VSC_F(VIRTIO_F_RING_PACKED)), "packed ring offered");
-	FT_ASSERT(!(f & VSC_F(VIRTIO_F_ACCESS_PLATFORM)), "ACCESS_PLATFORM offered without IOTLB");
+	ASSERT(!(f & VSC_F(VIRTIO_F_RING_PACKED)), "packed ring offered");
+	ASSERT(!(f & VSC_F(VIRTIO_F_ACCESS_PLATFORM)), "ACCESS_PLATFORM offered without IOTLB");
 }
 
-FT_TEST("ioctl", features_t10pi_accepted)
+VT_TEST("ioctl", features_t10pi_accepted)
 {
 	struct vsc_opts o = {
 		.features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_T10_PI),
@@ -237,7 +237,7 @@ FT_TEST("ioctl", features_t10pi_accepted)
 
 	if (!d)
 		return;
-	FT_ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI), "T10_PI not acked");
+	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI), "T10_PI not acked");
 	/* with T10_PI acked, requests use the _pi header (lib does it) */
 	ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 	if (vt_failed())
@@ -245,7 +245,7 @@ FT_TEST("ioctl", features_t10pi_accepted)
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 8, NULL, NULL);
 }
 
-FT_TEST("ioctl", features_unknown_refused)
+VT_TEST("ioctl", features_unknown_refused)
 {
 	struct vsc_opts o = { .stage = VSC_STAGE_OWNER };
 	struct vsc_dev *d = ft_open(&o);
@@ -256,16 +256,16 @@ FT_TEST("ioctl", features_unknown_refused)
 		return;
 	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_SCSI_F_INOUT);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with F_INOUT: %s, want EOPNOTSUPP", vt_errstr(r));
+	ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with F_INOUT: %s, want EOPNOTSUPP", vt_errstr(r));
 	f = VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_RING_PACKED);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with RING_PACKED: %s, want EOPNOTSUPP", vt_errstr(r));
+	ASSERT(r == -EOPNOTSUPP, "SET_FEATURES with RING_PACKED: %s, want EOPNOTSUPP", vt_errstr(r));
 	f = VSC_F(VIRTIO_F_VERSION_1);
 	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
-	FT_ASSERT(!r, "SET_FEATURES VERSION_1: %s", vt_errstr(r));
+	ASSERT(!r, "SET_FEATURES VERSION_1: %s", vt_errstr(r));
 }
 
-FT_TEST("ioctl", events_missed_roundtrip)
+VT_TEST("ioctl", events_missed_roundtrip)
 {
 	struct vsc_dev *d = ft_open(NULL);
 	uint32_t v = 7;
@@ -274,18 +274,18 @@ FT_TEST("ioctl", events_missed_roundtrip)
 	if (!d)
 		return;
 	r = vsc_get_events_missed(d, &v);
-	FT_ASSERT(!r && v == 0, "initial events_missed %u (%s), want 0", v, vt_errstr(r));
+	ASSERT(!r && v == 0, "initial events_missed %u (%s), want 0", v, vt_errstr(r));
 	r = vsc_set_events_missed(d, 1);
-	FT_ASSERT(!r, "SET_EVENTS_MISSED: %s", vt_errstr(r));
+	ASSERT(!r, "SET_EVENTS_MISSED: %s", vt_errstr(r));
 	r = vsc_get_events_missed(d, &v);
-	FT_ASSERT(!r && v == 1, "events_missed %u after set 1 (%s)", v, vt_errstr(r));
+	ASSERT(!r && v == 1, "events_missed %u after set 1 (%s)", v, vt_errstr(r));
 	r = vsc_set_events_missed(d, 0);
-	FT_ASSERT(!r, "SET_EVENTS_MISSED 0: %s", vt_errstr(r));
+	ASSERT(!r, "SET_EVENTS_MISSED 0: %s", vt_errstr(r));
 	r = vsc_get_events_missed(d, &v);
-	FT_ASSERT(!r && v == 0, "events_missed %u after set 0", v);
+	ASSERT(!r && v == 0, "events_missed %u after set 0", v);
 }
 
-FT_TEST("ioctl", endpoint_before_rings)
+VT_TEST("ioctl", endpoint_before_rings)
 {
 	/* Without rings the endpoint may be refused or accepted, but no crash,
 	 * and a normal device opened afterwards must work. */
@@ -303,7 +303,7 @@ FT_TEST("ioctl", endpoint_before_rings)
 		tur_ok(d, 1);
 }
 
-FT_TEST("ioctl", two_devices_two_wwpns)
+VT_TEST("ioctl", two_devices_two_wwpns)
 {
 	/* two vhost devices, each on its own WWPN, serve their own LUNs */
 	struct vsc_dev *a = ft_open_ep(NULL), *b;
@@ -314,28 +314,28 @@ FT_TEST("ioctl", two_devices_two_wwpns)
 	if (!a)
 		return;
 	r = vsc_tgt_tpg_create(WWPN_C, 3);
-	FT_ASSERT(!r, "tpg: %s", vt_errstr(r));
+	ASSERT(!r, "tpg: %s", vt_errstr(r));
 	r = vsc_tgt_nexus_set(WWPN_C, 3, INIT_2);
-	FT_ASSERT(!r, "nexus: %s", vt_errstr(r));
+	ASSERT(!r, "nexus: %s", vt_errstr(r));
 	r = vsc_tgt_lun_link(WWPN_C, 3, 0, HBA_RD, "rd8");
-	FT_ASSERT(!r, "lun: %s", vt_errstr(r));
+	ASSERT(!r, "lun: %s", vt_errstr(r));
 	b = ft_open(NULL);
 	if (!b)
 		return;
 	r = vsc_set_endpoint(b, WWPN_C);
-	FT_ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, vt_errstr(r));
+	ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, vt_errstr(r));
 	if (!ft_clear_ua(b, 3, 0) || !ft_capacity(b, 3, 0, &blocks, &bs))
 		return;
-	FT_ASSERT(blocks == RD8_BYTES / BS, "device B tgt 3: %llu blocks", (unsigned long long)blocks);
+	ASSERT(blocks == RD8_BYTES / BS, "device B tgt 3: %llu blocks", (unsigned long long)blocks);
 	/* device A has no target 3, device B has no target 1 */
 	{
 		struct vsc_result res;
 		uint8_t cdb[6];
 		int e = vsc_cmd(a, VSC_VQ_REQ(0), 3, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 
-		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "A tgt 3: %s", vt_res(&res));
+		ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "A tgt 3: %s", vt_res(&res));
 		e = vsc_cmd(b, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-		FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "B tgt 1: %s", vt_res(&res));
+		ASSERT(!e && res.response == VIRTIO_SCSI_S_BAD_TARGET, "B tgt 1: %s", vt_res(&res));
 	}
 	ft_verify_rw(a, VSC_VQ_REQ(0), 1, 0, 10, 123, 8, NULL, NULL);
 	ft_verify_rw(b, VSC_VQ_REQ(0), 3, 0, 10, 123, 8, NULL, NULL);
@@ -352,7 +352,7 @@ FT_TEST("ioctl", two_devices_two_wwpns)
  * queues have threads of their own); 6.12's vhost_scsi serves them, 6.1's
  * has no such ioctls.  Either way I/O works on every queue.
  */
-FT_TEST("ioctl", worker_per_virtqueue_client)
+VT_TEST("ioctl", worker_per_virtqueue_client)
 {
 	struct vsc_opts o = { .num_req_queues = 2, .worker_per_vq = true };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -360,7 +360,7 @@ FT_TEST("ioctl", worker_per_virtqueue_client)
 	if (!d)
 		return;
 	if (!vt_upstream())
-		FT_ASSERT(!vsc_workers_attached(d),
+		ASSERT(!vsc_workers_attached(d),
 			  "VHOST_NEW_WORKER served; tcm_vhost answers it -ENOTTY");
 	else
 		vt_note("vhost_scsi: %s", vsc_workers_attached(d) ?

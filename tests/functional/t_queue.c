@@ -64,7 +64,7 @@ static bool qio_submit(struct vsc_dev *d, struct qio *io, struct qstate *q, bool
 		io->r.din_len = len;
 	}
 	e = vsc_req_submit(d, &io->r);
-	FT_CHECK(!e, "submit on vq %u: %s", q->vq, vt_errstr(e));
+	CHECK(!e, "submit on vq %u: %s", q->vq, vt_errstr(e));
 	io->busy = true;
 	return true;
 }
@@ -179,27 +179,27 @@ static void queues(unsigned int nq)
 		run_queues(d, nq, 16, 200, 8, true);
 }
 
-FT_TEST("queue", request_queues_1)
+VT_TEST("queue", request_queues_1)
 {
 	queues(1);
 }
 
-FT_TEST("queue", request_queues_2)
+VT_TEST("queue", request_queues_2)
 {
 	queues(2);
 }
 
-FT_TEST("queue", request_queues_4)
+VT_TEST("queue", request_queues_4)
 {
 	queues(4);
 }
 
-FT_TEST("queue", request_queues_8)
+VT_TEST("queue", request_queues_8)
 {
 	queues(8);
 }
 
-FT_TEST("queue", request_queue_last_of_16)
+VT_TEST("queue", request_queue_last_of_16)
 {
 	/* only the highest of 16 request queues is used */
 	struct vsc_opts o = { .num_req_queues = 16, .ring_size = 64 };
@@ -253,7 +253,7 @@ static void ring_size(unsigned int num)
 		}
 	}
 	if (!vt_failed()) {
-		FT_ASSERT(vsc_free_descs(d, VSC_VQ_REQ(0)) == 0, "ring not full");
+		ASSERT(vsc_free_descs(d, VSC_VQ_REQ(0)) == 0, "ring not full");
 		vsc_kick(d, VSC_VQ_REQ(0));
 		e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
 		if (e)
@@ -268,7 +268,7 @@ static void ring_size(unsigned int num)
 	free(rs);
 }
 
-#define RING_TEST(n) FT_TEST("queue", ring_size_##n) { ring_size(n); }
+#define RING_TEST(n) VT_TEST("queue", ring_size_##n) { ring_size(n); }
 RING_TEST(1)
 RING_TEST(2)
 RING_TEST(4)
@@ -281,7 +281,7 @@ RING_TEST(256)
 RING_TEST(512)
 RING_TEST(1024)
 
-FT_TEST("queue", fill_ring_direct_descriptors)
+VT_TEST("queue", fill_ring_direct_descriptors)
 {
 	/* 3 descriptors per WRITE (header, data, response) fill a ring of 96+ */
 	struct vsc_opts o = { .ring_size = 128 };
@@ -291,7 +291,7 @@ FT_TEST("queue", fill_ring_direct_descriptors)
 		run_queues(d, 1, 42, 300, 2, false);
 }
 
-FT_TEST("queue", deep_queue_1024)
+VT_TEST("queue", deep_queue_1024)
 {
 	struct vsc_opts o = { .ring_size = 1024 };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -309,24 +309,24 @@ static void features_variant(uint64_t f)
 		run_queues(d, 2, 8, 100, 4, !!(f & VSC_F(VIRTIO_RING_F_INDIRECT_DESC)));
 }
 
-FT_TEST("queue", features_no_event_idx)
+VT_TEST("queue", features_no_event_idx)
 {
 	features_variant(VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
 			 VSC_F(VIRTIO_RING_F_INDIRECT_DESC));
 }
 
-FT_TEST("queue", features_no_indirect)
+VT_TEST("queue", features_no_indirect)
 {
 	features_variant(VSC_F(VIRTIO_F_VERSION_1) | VSC_F(VIRTIO_F_ANY_LAYOUT) |
 			 VSC_F(VIRTIO_RING_F_EVENT_IDX));
 }
 
-FT_TEST("queue", features_minimal)
+VT_TEST("queue", features_minimal)
 {
 	features_variant(0);
 }
 
-FT_TEST("queue", poll_mode_no_call_fd)
+VT_TEST("queue", poll_mode_no_call_fd)
 {
 	struct vsc_opts o = { .poll_mode = true };
 	struct vsc_dev *d = ft_open_ep(&o);
@@ -365,38 +365,38 @@ static void event_idx(bool notify_on_empty)
 	calls0 = vsc_vq_calls(d, vq);
 	for (i = 0; i < 8; i++) {
 		vsc_req_init(d, &r[i], vq, 1, 0, cdb, vsc_cdb_tur(cdb));
-		FT_ASSERT(!vsc_req_submit(d, &r[i]), "submit");
+		ASSERT(!vsc_req_submit(d, &r[i]), "submit");
 	}
 	vsc_kick(d, vq);
 	for (i = 0; i < 300 && vsc_raw_used_idx(d, vq) != 9; i++)
 		usleep(10000);
-	FT_ASSERT(vsc_raw_used_idx(d, vq) == 9, "used idx %u, want 9", vsc_raw_used_idx(d, vq));
+	ASSERT(vsc_raw_used_idx(d, vq) == 9, "used idx %u, want 9", vsc_raw_used_idx(d, vq));
 	usleep(50000);
 	calls = vsc_vq_calls(d, vq) - calls0;
 	if (notify_on_empty)
-		FT_ASSERT(calls > 0, "NOTIFY_ON_EMPTY: no call after the ring drained");
+		ASSERT(calls > 0, "NOTIFY_ON_EMPTY: no call after the ring drained");
 	else
-		FT_ASSERT(calls == 0, "device signalled %llu times despite used_event",
+		ASSERT(calls == 0, "device signalled %llu times despite used_event",
 			  (unsigned long long)calls);
-	FT_ASSERT(vsc_reap(d, vq, 0) == 8, "reap");
+	ASSERT(vsc_reap(d, vq, 0) == 8, "reap");
 	for (i = 0; i < 8; i++) {
-		FT_ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
+		ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
 			  vt_res(&r[i].res));
 		vsc_req_release(d, &r[i]);
 	}
 }
 
-FT_TEST("queue", event_idx_suppresses_calls)
+VT_TEST("queue", event_idx_suppresses_calls)
 {
 	event_idx(false);
 }
 
-FT_TEST("queue", notify_on_empty_forces_call)
+VT_TEST("queue", notify_on_empty_forces_call)
 {
 	event_idx(true);
 }
 
-FT_TEST("queue", index_wraparound)
+VT_TEST("queue", index_wraparound)
 {
 	/* more than 65536 requests through a ring of 8: avail/used indexes wrap */
 	struct vsc_opts o = { .ring_size = 8 };
@@ -415,25 +415,25 @@ FT_TEST("queue", index_wraparound)
 				continue;
 			vsc_req_init(d, &r[i], VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb));
 			r[i].layout.indirect = true;
-			FT_ASSERT(!vsc_req_submit(d, &r[i]), "submit %u", sent);
+			ASSERT(!vsc_req_submit(d, &r[i]), "submit %u", sent);
 			sent++;
 		}
 		vsc_kick(d, VSC_VQ_REQ(0));
-		FT_ASSERT(vsc_reap(d, VSC_VQ_REQ(0), TMO) > 0, "no completion after %u", done);
+		ASSERT(vsc_reap(d, VSC_VQ_REQ(0), TMO) > 0, "no completion after %u", done);
 		for (i = 0; i < 8; i++) {
 			if (r[i].op.done && r[i].bufs[0]) {
-				FT_ASSERT(!r[i].res.response && !r[i].res.status, "cmd %u: %s", done,
+				ASSERT(!r[i].res.response && !r[i].res.status, "cmd %u: %s", done,
 					  vt_res(&r[i].res));
 				vsc_req_release(d, &r[i]);
 				r[i].op.done = false;
 				done++;
 			}
 		}
-		FT_ASSERT(vsc_now_ns() < deadline, "too slow: %u/%u after 100 s", done, total);
+		ASSERT(vsc_now_ns() < deadline, "too slow: %u/%u after 100 s", done, total);
 	}
-	FT_ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == (uint16_t)total, "used idx %u, want %u",
+	ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == (uint16_t)total, "used idx %u, want %u",
 		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)), (uint16_t)total);
-	FT_ASSERT(vsc_stray_used(d, VSC_VQ_REQ(0)) == 0, "stray used entries");
+	ASSERT(vsc_stray_used(d, VSC_VQ_REQ(0)) == 0, "stray used entries");
 }
 
 /* Counter @key on the line named @name of TPG 1's stats; -1 if absent. */
@@ -480,7 +480,7 @@ static void stats_get(const char *name, struct stats_seen *s)
  * a command for a missing target (answered BAD TARGET by the fabric), on
  * request queue 0; the per-queue line and the "io" sum agree.
  */
-FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
+VT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 	       "has no stats attribute on the TPG")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -492,22 +492,22 @@ FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 
 	if (!d)
 		return;
-	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	stats_get("vq2", &b);
-	FT_ASSERT(b.requests >= 0 && b.completed >= 0 && b.inflight_max >= 0,
+	ASSERT(b.requests >= 0 && b.completed >= 0 && b.inflight_max >= 0,
 		  "no vq2 line with requests/completed/inflight_max in tpgt_1/stats");
 	memset(buf, 0x5a, sizeof(buf));
 	for (i = 0; i < 3; i++)
-		FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
+		ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
 	for (i = 0; i < 2; i++)
-		FT_ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
+		ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
 	len = vsc_cdb_rw(cdb, false, 16, LUN0_BLOCKS, 1);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 1, 0, cdb, len, NULL, 0, buf, BS, &res, 5000);
-	FT_ASSERT(!r && res.status == 0x02, "READ past the end: %s, status 0x%02x",
+	ASSERT(!r && res.status == 0x02, "READ past the end: %s, status 0x%02x",
 		  vt_errstr(r), res.status);
 	len = vsc_cdb_tur(cdb);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 77, 0, cdb, len, NULL, 0, NULL, 0, &res, 5000);
-	FT_ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET,
+	ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET,
 		  "TUR to target 77: %s, response %s", vt_errstr(r),
 		  vsc_response_name(res.response));
 	stats_get("vq2", &a);
@@ -515,20 +515,20 @@ FT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 	if (!vsc_cfs_read(VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/stats", (char *)buf,
 			  sizeof(buf)))
 		vt_note("tpgt_1/stats:\n%s", (char *)buf);
-	FT_ASSERT(a.requests - b.requests == 7, "requests went %lld -> %lld, want +7",
+	ASSERT(a.requests - b.requests == 7, "requests went %lld -> %lld, want +7",
 		  b.requests, a.requests);
-	FT_ASSERT(a.completed - b.completed == 6, "completed went %lld -> %lld, want +6",
+	ASSERT(a.completed - b.completed == 6, "completed went %lld -> %lld, want +6",
 		  b.completed, a.completed);
-	FT_ASSERT(a.bytes_out - b.bytes_out == 3 * 8 * BS, "bytes_out went %lld -> %lld, want +%d",
+	ASSERT(a.bytes_out - b.bytes_out == 3 * 8 * BS, "bytes_out went %lld -> %lld, want +%d",
 		  b.bytes_out, a.bytes_out, 3 * 8 * BS);
-	FT_ASSERT(a.bytes_in - b.bytes_in == 2 * 16 * BS, "bytes_in went %lld -> %lld, want +%d",
+	ASSERT(a.bytes_in - b.bytes_in == 2 * 16 * BS, "bytes_in went %lld -> %lld, want +%d",
 		  b.bytes_in, a.bytes_in, 2 * 16 * BS);
-	FT_ASSERT(a.status_errors - b.status_errors == 1, "status_errors went %lld -> %lld, want +1",
+	ASSERT(a.status_errors - b.status_errors == 1, "status_errors went %lld -> %lld, want +1",
 		  b.status_errors, a.status_errors);
-	FT_ASSERT(a.rejected - b.rejected == 1, "rejected went %lld -> %lld, want +1",
+	ASSERT(a.rejected - b.rejected == 1, "rejected went %lld -> %lld, want +1",
 		  b.rejected, a.rejected);
-	FT_ASSERT(a.inflight_max >= 1, "inflight_max %lld after 7 commands", a.inflight_max);
-	FT_ASSERT(io.requests == a.requests && io.bytes_in == a.bytes_in &&
+	ASSERT(a.inflight_max >= 1, "inflight_max %lld after 7 commands", a.inflight_max);
+	ASSERT(io.requests == a.requests && io.bytes_in == a.bytes_in &&
 		  io.bytes_out == a.bytes_out,
 		  "io line (requests %lld in %lld out %lld) is not the sum of one used queue",
 		  io.requests, io.bytes_in, io.bytes_out);
@@ -570,7 +570,7 @@ static bool read_all(const char *path, char *buf, size_t len)
  * reads back.  Once polling is off and its window has passed, the guest's
  * kicks are on again: one more command is served.
  */
-FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us parameter")
+VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us parameter")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	long long k0, k1, p0, p1;
@@ -581,9 +581,9 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 
 	if (!d)
 		return;
-	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
-	FT_ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
-	FT_ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
+	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
+	ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
 	k0 = stat_of("vq2", "kicks");
 	p0 = stat_of("vq2", "polled");
 	for (i = 0; i < 32; i++) {
@@ -593,16 +593,16 @@ FT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	k1 = stat_of("vq2", "kicks");
 	p1 = stat_of("vq2", "polled");
 	vsc_cfs_write(POLL_PARAM, "0");
-	FT_ASSERT(i == 32, "WRITE+READ %u of 32 failed while polling", i);
-	FT_ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 commands, want +8 or more",
+	ASSERT(i == 32, "WRITE+READ %u of 32 failed while polling", i);
+	ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 commands, want +8 or more",
 		  p0, p1);
-	FT_ASSERT(k1 - k0 <= 56, "kicks went %lld -> %lld over 64 commands, want 56 at most",
+	ASSERT(k1 - k0 <= 56, "kicks went %lld -> %lld over 64 commands, want 56 at most",
 		  k0, k1);
 	usleep(20000);
 	memset(buf, 0, sizeof(buf));
 	ok = ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
 	vsc_cfs_write(POLL_PARAM, was);
-	FT_ASSERT(ok, "READ after polling stopped not answered");
+	ASSERT(ok, "READ after polling stopped not answered");
 }
 
 /* Lines of @text that contain every one of @a, @b and @c. */
@@ -631,7 +631,7 @@ static unsigned int count_lines(const char *text, const char *a, const char *b,
  * their opcode and length, 3 tvh_cmd_submitted and 3 tvh_cmd_done with
  * status GOOD and the bytes moved.
  */
-FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace events")
+VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace events")
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	static char text[1 << 20];
@@ -641,31 +641,31 @@ FT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 
 	if (!d)
 		return;
-	FT_ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	if (!vsc_path_exists(TRACEFS "/trace"))
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
-	FT_ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
+	ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
 		  "no %s/events/tcm_vhost", TRACEFS);
 	trace_clear();
 	ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
-	FT_ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
+	ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
 	memset(buf, 0xa5, sizeof(buf));
 	ret = ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 200, 8, buf, NULL) &&
 	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 208, 8, buf, NULL) &&
 	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 200, 8, buf, NULL);
 	vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "0");
-	FT_ASSERT(ret, "I/O with tracing on failed");
-	FT_ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
+	ASSERT(ret, "I/O with tracing on failed");
+	ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
 	trace_clear();
 	w = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x2a len=4096", "dir=w");
 	r = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x28 len=4096", "dir=r");
 	sub = count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=");
 	done = count_lines(text, "tvh_cmd_done: vq=2 ", "status=0x00", "transferred=4096");
 	vt_note("trace:\n%s", text);
-	FT_ASSERT(w == 2 && r == 1, "tvh_cmd_taken: %u WRITE(10) and %u READ(10) of 4096 bytes, want 2 and 1",
+	ASSERT(w == 2 && r == 1, "tvh_cmd_taken: %u WRITE(10) and %u READ(10) of 4096 bytes, want 2 and 1",
 		  w, r);
-	FT_ASSERT(sub == 3, "tvh_cmd_submitted: %u, want 3", sub);
-	FT_ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
+	ASSERT(sub == 3, "tvh_cmd_submitted: %u, want 3", sub);
+	ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
 }
 
 #define OFFLOAD_PARAM "/sys/module/tcm_vhost/parameters/offload"
@@ -751,20 +751,20 @@ static bool offload_burst_in(const char *cg, unsigned int *moved, unsigned int *
  * a guest whose owner's cpuset is CPU 0 alone gets no command executed on
  * CPU 1, while without the cpuset the same burst does move some there.
  */
-FT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload parameter")
+VT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload parameter")
 {
 	unsigned int moved = 0, outside = 0, moved0 = 0, outside0 = 0;
 	bool ok0, ok = false;
 	char was[8];
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		FT_SKIP("one CPU");
+		SKIP("one CPU");
 	if (!vsc_path_exists(TRACEFS "/trace"))
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
 	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
 		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
-	FT_ASSERT(read_all(OFFLOAD_PARAM, was, sizeof(was)), "cannot read %s", OFFLOAD_PARAM);
-	FT_ASSERT(!vsc_cfs_write(OFFLOAD_PARAM, "Y"), "cannot write Y to %s", OFFLOAD_PARAM);
+	ASSERT(read_all(OFFLOAD_PARAM, was, sizeof(was)), "cannot read %s", OFFLOAD_PARAM);
+	ASSERT(!vsc_cfs_write(OFFLOAD_PARAM, "Y"), "cannot write Y to %s", OFFLOAD_PARAM);
 	ok0 = offload_burst_in(NULL, &moved0, &outside0);
 	mkdir(CG_PIN, 0755);
 	if (ok0 && !vsc_cfs_write(CG_ROOT "/cgroup.subtree_control", "+cpuset") &&
@@ -774,8 +774,8 @@ FT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload para
 	vsc_cfs_write(OFFLOAD_PARAM, was);
 	vt_note("without a cpuset %u of 32 moved (%u off CPU 0); in {0}: %u moved, %u off CPU 0",
 		moved0, outside0, moved, outside);
-	FT_ASSERT(ok0, "32 READs without a cpuset failed or were not traced");
-	FT_ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
-	FT_ASSERT(ok, "32 READs with the owner in a cpuset of CPU 0 failed or were not traced");
-	FT_ASSERT(outside == 0, "%u of 32 READs executed outside the owner's cpuset", outside);
+	ASSERT(ok0, "32 READs without a cpuset failed or were not traced");
+	ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
+	ASSERT(ok, "32 READs with the owner in a cpuset of CPU 0 failed or were not traced");
+	ASSERT(outside == 0, "%u of 32 READs executed outside the owner's cpuset", outside);
 }

@@ -7,7 +7,7 @@
 
 #define Q0 VSC_VQ_REQ(0)
 
-FT_TEST("scsi", tur)
+VT_TEST("scsi", tur)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[6];
@@ -16,7 +16,7 @@ FT_TEST("scsi", tur)
 		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
-FT_TEST("scsi", inquiry_standard)
+VT_TEST("scsi", inquiry_standard)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[6], b[96];
@@ -27,10 +27,10 @@ FT_TEST("scsi", inquiry_standard)
 	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return;
-	FT_ASSERT(b[0] == 0x00, "peripheral byte 0x%02x, want 0 (connected disk)", b[0]);
-	FT_ASSERT(b[4] + 5 >= 36, "additional length %u too short", b[4]);
-	FT_ASSERT(!memcmp(b + 8, "LIO-ORG ", 8), "vendor '%.8s'", b + 8);
-	FT_ASSERT(!memcmp(b + 16, "RAMDISK-MCP", 11), "product '%.16s', want RAMDISK-MCP", b + 16);
+	ASSERT(b[0] == 0x00, "peripheral byte 0x%02x, want 0 (connected disk)", b[0]);
+	ASSERT(b[4] + 5 >= 36, "additional length %u too short", b[4]);
+	ASSERT(!memcmp(b + 8, "LIO-ORG ", 8), "vendor '%.8s'", b + 8);
+	ASSERT(!memcmp(b + 16, "RAMDISK-MCP", 11), "product '%.16s', want RAMDISK-MCP", b + 16);
 }
 
 static bool vpd(struct vsc_dev *d, uint8_t page, uint8_t *b, uint16_t len)
@@ -41,11 +41,11 @@ static bool vpd(struct vsc_dev *d, uint8_t page, uint8_t *b, uint16_t len)
 	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, true, page, len), NULL, 0, b, len,
 			 NULL))
 		return false;
-	FT_CHECK(b[1] == page, "VPD page byte 0x%02x, want 0x%02x", b[1], page);
+	CHECK(b[1] == page, "VPD page byte 0x%02x, want 0x%02x", b[1], page);
 	return true;
 }
 
-FT_TEST("scsi", inquiry_vpd_supported_pages)
+VT_TEST("scsi", inquiry_vpd_supported_pages)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t b[255];
@@ -54,29 +54,29 @@ FT_TEST("scsi", inquiry_vpd_supported_pages)
 
 	if (!d || !vpd(d, 0x00, b, sizeof(b)))
 		return;
-	FT_ASSERT(b[3] >= 3, "only %u pages listed", b[3]);
+	ASSERT(b[3] >= 3, "only %u pages listed", b[3]);
 	for (i = 0; i < b[3]; i++) {
 		seen80 |= b[4 + i] == 0x80;
 		seen83 |= b[4 + i] == 0x83;
 		seenb0 |= b[4 + i] == 0xb0;
 	}
-	FT_ASSERT(seen80 && seen83 && seenb0, "pages 0x80/0x83/0xb0 listed: %d/%d/%d", seen80,
+	ASSERT(seen80 && seen83 && seenb0, "pages 0x80/0x83/0xb0 listed: %d/%d/%d", seen80,
 		  seen83, seenb0);
 }
 
-FT_TEST("scsi", inquiry_vpd_serial)
+VT_TEST("scsi", inquiry_vpd_serial)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t b[255];
 
 	if (!d || !vpd(d, 0x80, b, sizeof(b)))
 		return;
-	FT_ASSERT(b[3] >= strlen(RD16_SERIAL), "serial length %u", b[3]);
-	FT_ASSERT(!memcmp(b + 4, RD16_SERIAL, strlen(RD16_SERIAL)), "serial '%.*s', want %s",
+	ASSERT(b[3] >= strlen(RD16_SERIAL), "serial length %u", b[3]);
+	ASSERT(!memcmp(b + 4, RD16_SERIAL, strlen(RD16_SERIAL)), "serial '%.*s', want %s",
 		  b[3], b + 4, RD16_SERIAL);
 }
 
-FT_TEST("scsi", inquiry_vpd_device_id)
+VT_TEST("scsi", inquiry_vpd_device_id)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t b[255];
@@ -86,7 +86,7 @@ FT_TEST("scsi", inquiry_vpd_device_id)
 	if (!d || !vpd(d, 0x83, b, sizeof(b)))
 		return;
 	len = vsc_get_be16(b + 2) + 4;
-	FT_ASSERT(len > 4 && len <= sizeof(b), "page length %u", len);
+	ASSERT(len > 4 && len <= sizeof(b), "page length %u", len);
 	for (off = 4; off + 4 <= len; off += 4 + b[off + 3]) {
 		uint8_t type = b[off + 1] & 0x0f, assoc = (b[off + 1] >> 4) & 3;
 
@@ -95,11 +95,11 @@ FT_TEST("scsi", inquiry_vpd_device_id)
 		if (assoc == 1)
 			port = true;	/* target port designators */
 	}
-	FT_ASSERT(naa, "no NAA logical unit designator");
-	FT_ASSERT(port, "no target port designator");
+	ASSERT(naa, "no NAA logical unit designator");
+	ASSERT(port, "no target port designator");
 }
 
-FT_TEST("scsi", inquiry_vpd_block_limits)
+VT_TEST("scsi", inquiry_vpd_block_limits)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t b[64];
@@ -107,9 +107,9 @@ FT_TEST("scsi", inquiry_vpd_block_limits)
 	if (!d || !vpd(d, 0xb0, b, sizeof(b)))
 		return;
 	/* 0x3c with thin provisioning attributes, 0x10 without (LIO) */
-	FT_ASSERT(vsc_get_be16(b + 2) == 0x3c || vsc_get_be16(b + 2) == 0x10,
+	ASSERT(vsc_get_be16(b + 2) == 0x3c || vsc_get_be16(b + 2) == 0x10,
 		  "page length 0x%x, want 0x3c or 0x10", vsc_get_be16(b + 2));
-	FT_ASSERT(vsc_get_be32(b + 8) > 0, "maximum transfer length 0");
+	ASSERT(vsc_get_be32(b + 8) > 0, "maximum transfer length 0");
 	vt_note("max transfer %u blocks, optimal %u", vsc_get_be32(b + 8), vsc_get_be32(b + 12));
 }
 
@@ -123,14 +123,14 @@ static bool report_luns(struct vsc_dev *d, uint8_t tgt, uint16_t *luns, unsigned
 			 sizeof(b), NULL))
 		return false;
 	len = vsc_get_be32(b) / 8;
-	FT_CHECK(len <= 63, "lun list length %u", len);
+	CHECK(len <= 63, "lun list length %u", len);
 	for (i = 0; i < len; i++)
 		luns[i] = (uint16_t)(vsc_get_be16(b + 8 + 8 * i) & 0x3fff);
 	*n = len;
 	return true;
 }
 
-FT_TEST("scsi", report_luns_exact)
+VT_TEST("scsi", report_luns_exact)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint16_t l[64];
@@ -138,27 +138,27 @@ FT_TEST("scsi", report_luns_exact)
 
 	if (!d || !report_luns(d, 1, l, &n))
 		return;
-	FT_ASSERT(n == 2, "tpgt 1: %u LUNs listed, want 2", n);
-	FT_ASSERT((l[0] == 0 && l[1] == 1) || (l[0] == 1 && l[1] == 0), "tpgt 1 LUNs %u,%u", l[0],
+	ASSERT(n == 2, "tpgt 1: %u LUNs listed, want 2", n);
+	ASSERT((l[0] == 0 && l[1] == 1) || (l[0] == 1 && l[1] == 0), "tpgt 1 LUNs %u,%u", l[0],
 		  l[1]);
 	if (!report_luns(d, 2, l, &n))
 		return;
-	FT_ASSERT(n == 1 && l[0] == 0, "tpgt 2: %u LUNs (first %u), want exactly LUN 0", n, l[0]);
+	ASSERT(n == 1 && l[0] == 0, "tpgt 2: %u LUNs (first %u), want exactly LUN 0", n, l[0]);
 }
 
-FT_TEST("scsi", read_capacity10)
+VT_TEST("scsi", read_capacity10)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[10], b[8];
 
 	if (!d || !ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_read_capacity10(cdb), NULL, 0, b, 8, NULL))
 		return;
-	FT_ASSERT(vsc_get_be32(b) == RD16_BYTES / BS - 1, "last LBA %u, want %llu", vsc_get_be32(b),
+	ASSERT(vsc_get_be32(b) == RD16_BYTES / BS - 1, "last LBA %u, want %llu", vsc_get_be32(b),
 		  RD16_BYTES / BS - 1);
-	FT_ASSERT(vsc_get_be32(b + 4) == BS, "block size %u", vsc_get_be32(b + 4));
+	ASSERT(vsc_get_be32(b + 4) == BS, "block size %u", vsc_get_be32(b + 4));
 }
 
-FT_TEST("scsi", read_capacity16)
+VT_TEST("scsi", read_capacity16)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint64_t blocks;
@@ -166,11 +166,11 @@ FT_TEST("scsi", read_capacity16)
 
 	if (!d || !ft_capacity(d, 1, 1, &blocks, &bs))
 		return;
-	FT_ASSERT(blocks == RD8_BYTES / BS && bs == BS, "lun 1: %llu blocks of %u", 
+	ASSERT(blocks == RD8_BYTES / BS && bs == BS, "lun 1: %llu blocks of %u", 
 		  (unsigned long long)blocks, bs);
 }
 
-FT_TEST("scsi", multi_target_selects_tpgt)
+VT_TEST("scsi", multi_target_selects_tpgt)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint64_t b1, b2;
@@ -179,8 +179,8 @@ FT_TEST("scsi", multi_target_selects_tpgt)
 
 	if (!d || !ft_capacity(d, 1, 0, &b1, &bs) || !ft_capacity(d, 2, 0, &b2, &bs))
 		return;
-	FT_ASSERT(b1 == RD16_BYTES / BS, "target 1 lun 0: %llu blocks", (unsigned long long)b1);
-	FT_ASSERT(b2 == RD4_BYTES / BS, "target 2 lun 0: %llu blocks", (unsigned long long)b2);
+	ASSERT(b1 == RD16_BYTES / BS, "target 1 lun 0: %llu blocks", (unsigned long long)b1);
+	ASSERT(b2 == RD4_BYTES / BS, "target 2 lun 0: %llu blocks", (unsigned long long)b2);
 	/* data written through target 2 is not visible through target 1 */
 	w = vt_xmalloc(BS);
 	r = vt_xmalloc(BS);
@@ -198,7 +198,7 @@ FT_TEST("scsi", multi_target_selects_tpgt)
 	free(r);
 }
 
-FT_TEST("scsi", multi_lun_addressing)
+VT_TEST("scsi", multi_lun_addressing)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint64_t b0, b1;
@@ -206,7 +206,7 @@ FT_TEST("scsi", multi_lun_addressing)
 
 	if (!d || !ft_capacity(d, 1, 0, &b0, &bs) || !ft_capacity(d, 1, 1, &b1, &bs))
 		return;
-	FT_ASSERT(b0 == RD16_BYTES / BS && b1 == RD8_BYTES / BS, "lun0 %llu lun1 %llu blocks",
+	ASSERT(b0 == RD16_BYTES / BS && b1 == RD8_BYTES / BS, "lun0 %llu lun1 %llu blocks",
 		  (unsigned long long)b0, (unsigned long long)b1);
 	ft_verify_rw(d, Q0, 1, 1, 16, b1 - 8, 8, NULL, NULL);
 }
@@ -216,12 +216,12 @@ static void expect_response(struct vsc_dev *d, struct vsc_req *r, uint8_t want, 
 	struct vsc_result res;
 	int e = vsc_cmd_layout(d, r, NULL, &res, TMO);
 
-	FT_ASSERT(!e, "%s: %s", what, vt_errstr(e));
-	FT_ASSERT(res.response == want, "%s: %s, want response %s", what, vt_res(&res),
+	ASSERT(!e, "%s: %s", what, vt_errstr(e));
+	ASSERT(res.response == want, "%s: %s, want response %s", what, vt_res(&res),
 		  vsc_response_name(want));
 }
 
-FT_TEST("scsi", bad_target_byte)
+VT_TEST("scsi", bad_target_byte)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_req r;
@@ -242,7 +242,7 @@ FT_TEST("scsi", bad_target_byte)
 	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
-FT_TEST("scsi", bad_lun_byte0)
+VT_TEST("scsi", bad_lun_byte0)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_req r;
@@ -263,7 +263,7 @@ FT_TEST("scsi", bad_lun_byte0)
 	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
-FT_TEST("scsi", unlinked_lun_not_supported)
+VT_TEST("scsi", unlinked_lun_not_supported)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -273,12 +273,12 @@ FT_TEST("scsi", unlinked_lun_not_supported)
 	if (!d)
 		return;
 	e = vsc_cmd(d, Q0, 1, 9, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e, "TUR lun 9: %s", vt_errstr(e));
-	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
+	ASSERT(!e, "TUR lun 9: %s", vt_errstr(e));
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
 		  res.asc == 0x25, "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", vt_res(&res));
 }
 
-FT_TEST("scsi", unsupported_opcode_sense)
+VT_TEST("scsi", unsupported_opcode_sense)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -288,15 +288,15 @@ FT_TEST("scsi", unsupported_opcode_sense)
 	if (!d)
 		return;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, 10, NULL, 0, NULL, 0, &res, TMO);
-	FT_ASSERT(!e, "%s", vt_errstr(e));
-	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2, "%s, want CHECK CONDITION",
+	ASSERT(!e, "%s", vt_errstr(e));
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2, "%s, want CHECK CONDITION",
 		  vt_res(&res));
-	FT_ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
-	FT_ASSERT(res.key == 5 && res.asc == 0x20 && res.ascq == 0,
+	ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
+	ASSERT(res.key == 5 && res.asc == 0x20 && res.ascq == 0,
 		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", vt_res(&res));
 }
 
-FT_TEST("scsi", lba_out_of_range_sense)
+VT_TEST("scsi", lba_out_of_range_sense)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -326,7 +326,7 @@ FT_TEST("scsi", lba_out_of_range_sense)
 		ft_verify_rw(d, Q0, 1, 0, 16, last, 1, NULL, NULL);
 }
 
-FT_TEST("scsi", mode_sense)
+VT_TEST("scsi", mode_sense)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[10], b[255];
@@ -337,21 +337,21 @@ FT_TEST("scsi", mode_sense)
 	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), NULL, 0, b, 255,
 			 NULL))
 		return;
-	FT_ASSERT(b[0] >= 3 && b[0] < 255, "MODE SENSE(6) data length %u", b[0]);
+	ASSERT(b[0] >= 3 && b[0] < 255, "MODE SENSE(6) data length %u", b[0]);
 	memset(b, 0xee, sizeof(b));
 	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), NULL, 0, b, 255,
 			 NULL))
 		return;
-	FT_ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
+	ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
 		  vsc_get_be16(b));
 	{
 		unsigned int bdl = vsc_get_be16(b + 6), off = 8 + bdl;
 
-		FT_ASSERT((b[off] & 0x3f) == 0x08, "page code 0x%02x at %u, want 0x08", b[off], off);
+		ASSERT((b[off] & 0x3f) == 0x08, "page code 0x%02x at %u, want 0x08", b[off], off);
 	}
 }
 
-FT_TEST("scsi", synchronize_cache)
+VT_TEST("scsi", synchronize_cache)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[10];
@@ -360,7 +360,7 @@ FT_TEST("scsi", synchronize_cache)
 		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
 }
 
-FT_TEST("scsi", unmap_rd_answer)
+VT_TEST("scsi", unmap_rd_answer)
 {
 	/* rd_mcp has no UNMAP: a well-formed ILLEGAL REQUEST (or GOOD) is expected */
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -372,10 +372,10 @@ FT_TEST("scsi", unmap_rd_answer)
 		return;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 0, 8), NULL, 0,
 		    &res, TMO);
-	FT_ASSERT(!e, "%s", vt_errstr(e));
+	ASSERT(!e, "%s", vt_errstr(e));
 	vt_note("UNMAP on rd_mcp: %s", vt_res(&res));
-	FT_ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
-	FT_ASSERT(res.status == 0 || (res.status == 2 && res.key == 5 && res.asc == 0x20),
+	ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
+	ASSERT(res.status == 0 || (res.status == 2 && res.key == 5 && res.asc == 0x20),
 		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
 
@@ -400,7 +400,7 @@ static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, ui
 	return true;
 }
 
-FT_TEST("scsi", read_residual_buffer_larger)
+VT_TEST("scsi", read_residual_buffer_larger)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -470,12 +470,12 @@ out:
  * on non-512-byte block sizes; what the fabric owes the guest is the
  * residual: nothing of its buffer was used.
  */
-FT_TEST("scsi", read_residual_buffer_smaller)
+VT_TEST("scsi", read_residual_buffer_smaller)
 {
 	read_overflow();
 }
 
-FT_TEST("scsi", write_length_mismatch_rejected)
+VT_TEST("scsi", write_length_mismatch_rejected)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -490,13 +490,13 @@ FT_TEST("scsi", write_length_mismatch_rejected)
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 500, 8), w, 16 * BS, NULL, 0, &res,
 		    TMO);
 	free(w);
-	FT_ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
+	ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
 	vt_note("WRITE with too much data-out: %s", vt_res(&res));
-	FT_ASSERT(res.status == 2 && res.key == 5, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
+	ASSERT(res.status == 2 && res.key == 5, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
 		  vt_res(&res));
 }
 
-FT_TEST("scsi", task_attributes_accepted)
+VT_TEST("scsi", task_attributes_accepted)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t attrs[] = { VIRTIO_SCSI_S_SIMPLE, VIRTIO_SCSI_S_ORDERED, VIRTIO_SCSI_S_HEAD };
@@ -514,12 +514,12 @@ FT_TEST("scsi", task_attributes_accepted)
 		r.task_attr = attrs[i];
 		r.din_len = BS;
 		e = vsc_cmd_layout(d, &r, buf, &res, TMO);
-		FT_ASSERT(!e && !res.response && !res.status, "READ with task_attr %u: %s %s", attrs[i],
+		ASSERT(!e && !res.response && !res.status, "READ with task_attr %u: %s %s", attrs[i],
 			  vt_errstr(e), vt_res(&res));
 	}
 }
 
-FT_TEST("scsi", inquiry_short_allocation_residual)
+VT_TEST("scsi", inquiry_short_allocation_residual)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
@@ -532,9 +532,9 @@ FT_TEST("scsi", inquiry_short_allocation_residual)
 	memset(b, 0xee, sizeof(b));
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, 5), NULL, 0, b, sizeof(b), &res,
 		    TMO);
-	FT_ASSERT(!e && !res.response && !res.status, "%s %s", vt_errstr(e), vt_res(&res));
-	FT_ASSERT(res.resid == sizeof(b) - 5, "resid %u, want %zu", res.resid, sizeof(b) - 5);
-	FT_ASSERT(b[0] == 0 && b[4] != 0xcc, "first 5 bytes not written");
+	ASSERT(!e && !res.response && !res.status, "%s %s", vt_errstr(e), vt_res(&res));
+	ASSERT(res.resid == sizeof(b) - 5, "resid %u, want %zu", res.resid, sizeof(b) - 5);
+	ASSERT(b[0] == 0 && b[4] != 0xcc, "first 5 bytes not written");
 	/* bytes past the allocation length are undefined (LIO zeroes the first
 	 * SG entry of control CDBs); only the canaries around the buffer count,
 	 * and vsc_cmd() returns -EFAULT if those were hit. */

@@ -64,17 +64,16 @@
 static const char *slowdev[2];
 static unsigned int nslow;
 static bool keep;
-static char *filters[32];
-static int nfilters;
 
 /* ------------------------------------------------------------ framework */
 
-struct test {
-	const char *name;
-	void (*fn)(void);
-	bool slow;		/* needs commands in flight (slow backstore) */
-	const char *upstream;	/* non-NULL: a FAIL on vhost_scsi is XFAIL with this */
-};
+/*
+ * Tests: VT_TEST_F(NULL, name, flags, how upstream differs), run in this file's
+ * order, each in a child process.  TMF_SLOW: needs commands in flight (slow
+ * backstores); VT_F_BEYOND: a FAIL on vhost_scsi is XFAIL.
+ */
+#define TMF_SLOW	VT_F_PROG1
+#define UP_ABORT "upstream 6.1 answers every TMF but LOGICAL_UNIT_RESET FUNCTION_REJECTED"
 
 /* A note on stdout, whatever -v says. */
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -89,10 +88,6 @@ static void note(const char *fmt, ...)
 	putchar('\n');
 	fflush(stdout);
 }
-
-#define FAIL(...)	vt_fail(__LINE__, __VA_ARGS__)
-#define ASSERT(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return; } } while (0)
-#define CHECK(c, ...)	do { if (!(c)) { FAIL(__VA_ARGS__); return false; } } while (0)
 
 static const char *resp_name(uint8_t r)
 {
@@ -576,7 +571,7 @@ out:
 /* ---------------------------------------------------------------- tests */
 
 /* ABORT_TASK of one READ among several in flight on LUN 0. */
-static void t_abort_task_inflight(void)
+VT_TEST_F(NULL, abort_task_inflight, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct vsc_dev *d = open_dev(false);
 	struct flight f;
@@ -628,7 +623,7 @@ out_close:
 }
 
 /* ABORT_TASK of a command that already finished: nothing to abort. */
-static void t_abort_task_finished(void)
+VT_TEST_F(NULL, abort_task_finished, VT_F_BEYOND, UP_ABORT)
 {
 	struct vsc_dev *d = open_dev(false);
 	struct vsc_result res;
@@ -660,7 +655,7 @@ out:
 	close_dev(d);
 }
 
-static void t_abort_task_set(void)
+VT_TEST_F(NULL, abort_task_set, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, .tmf_lun = LUN_SLOW0,
@@ -671,7 +666,7 @@ static void t_abort_task_set(void)
 	tmf_under_load(&tc);
 }
 
-static void t_clear_task_set(void)
+VT_TEST_F(NULL, clear_task_set, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET, .tmf_lun = LUN_SLOW0,
@@ -701,7 +696,8 @@ static bool upstream_lun_reset_unsafe(void)
 	return true;
 }
 
-static void t_lun_reset_load(void)
+VT_TEST_F(NULL, lun_reset_load, TMF_SLOW | VT_F_BEYOND,
+	  "upstream LUN RESET with commands in flight")
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, .tmf_lun = LUN_SLOW0,
@@ -721,7 +717,7 @@ static void t_lun_reset_load(void)
  * only release_cmd).  Each TMF must still get exactly one answer, and the
  * device must tear down afterwards.
  */
-static void t_abort_set_then_lun_reset(void)
+VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct vsc_dev *d;
 	struct vsc_ctl set = { 0 }, reset = { 0 };
@@ -805,7 +801,7 @@ out:
  * ABORT_TASK must still get exactly one answer, and the device must tear
  * down afterwards.
  */
-static void t_abort_task_then_lun_reset(void)
+VT_TEST_F(NULL, abort_task_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct vsc_dev *d;
 	struct vsc_ctl abt = { 0 }, reset = { 0 };
@@ -891,7 +887,7 @@ out:
 	close_dev(d);
 }
 
-static void t_i_t_nexus_reset_load(void)
+VT_TEST_F(NULL, i_t_nexus_reset_load, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET, .tmf_lun = LUN_SLOW0,
@@ -903,7 +899,7 @@ static void t_i_t_nexus_reset_load(void)
 }
 
 /* QUERY TASK of a task in flight: SUCCEEDED (it exists) or REJECTED; never aborts. */
-static void t_query_task(void)
+VT_TEST_F(NULL, query_task, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_QUERY_TASK, .tmf_lun = LUN_SLOW0,
@@ -928,7 +924,7 @@ static void t_query_task(void)
 	close_dev(d);
 }
 
-static void t_query_task_set(void)
+VT_TEST_F(NULL, query_task_set, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, .tmf_lun = LUN_SLOW0,
@@ -940,7 +936,7 @@ static void t_query_task_set(void)
 }
 
 /* No ACA condition exists: CLEAR ACA must not disturb commands in flight. */
-static void t_clear_aca(void)
+VT_TEST_F(NULL, clear_aca, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {
 		.sub = VIRTIO_SCSI_T_TMF_CLEAR_ACA, .tmf_lun = LUN_SLOW0,
@@ -951,7 +947,8 @@ static void t_clear_aca(void)
 	tmf_under_load(&tc);
 }
 
-static void t_bad_target(void)
+VT_TEST_F(NULL, bad_target, VT_F_BEYOND,
+	  "upstream answers a TMF to an unknown target with a command response")
 {
 	struct vsc_dev *d = open_dev(false);
 	static const uint32_t subs[] = {
@@ -990,20 +987,20 @@ static void bad_lun(uint32_t sub)
 	close_dev(d);
 }
 
-static void t_bad_lun_reset(void)
+VT_TEST(NULL, bad_lun_reset)
 {
 	if (upstream_lun_reset_unsafe())
 		return;
 	bad_lun(VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
 }
 
-static void t_bad_lun_abort(void)
+VT_TEST_F(NULL, bad_lun_abort, VT_F_BEYOND, UP_ABORT)
 {
 	bad_lun(VIRTIO_SCSI_T_TMF_ABORT_TASK);
 }
 
 /* The TMFs served from the commands in flight check their LUN too. */
-static void t_bad_lun_groups(void)
+VT_TEST_F(NULL, bad_lun_groups, VT_F_BEYOND, UP_ABORT)
 {
 	static const uint32_t subs[] = {
 		VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET,
@@ -1032,7 +1029,8 @@ static bool an(struct vsc_dev *d, bool subscribe, uint8_t tgt, uint32_t events,
 	return true;
 }
 
-static void t_an_query_subscribe(void)
+VT_TEST_F(NULL, an_query_subscribe, VT_F_BEYOND,
+	  "upstream answers AN to an unknown target with a command response")
 {
 	struct vsc_dev *d = open_dev(false);
 
@@ -1047,7 +1045,8 @@ static void t_an_query_subscribe(void)
 }
 
 /* A TMF request shorter than its header: answered FAILURE, within the 1-byte response. */
-static void t_short_tmf(void)
+VT_TEST_F(NULL, short_tmf, VT_F_BEYOND,
+	  "upstream answers a short control request with a command response")
 {
 	struct vsc_dev *d = open_dev(false);
 	static const uint32_t lens[] = { 4, 12, 23 };
@@ -1218,7 +1217,8 @@ static bool lun_listed(struct vsc_dev *d, uint16_t lun, bool *listed)
 	return true;
 }
 
-static void t_hotplug_link_unlink(void)
+VT_TEST_F(NULL, hotplug_link_unlink, VT_F_BEYOND,
+	  "upstream 6.1 delivers events queued together in reverse (LIFO) order")
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[8], *e;
@@ -1271,7 +1271,7 @@ out:
 }
 
 /* The exact LUN bytes of an event: as QEMU's virtio-scsi and upstream encode them. */
-static void t_hotplug_lun_bytes(void)
+VT_TEST(NULL, hotplug_lun_bytes)
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[2], *e;
@@ -1309,7 +1309,7 @@ out:
  * More events than buffers: events_missed gets set; the next event the guest
  * gets carries the EVENTS_MISSED flag; the flag is then cleared.
  */
-static void t_events_missed_overflow(void)
+VT_TEST(NULL, events_missed_overflow)
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[2];
@@ -1353,7 +1353,7 @@ out:
 }
 
 /* Missed events, then the guest adds a buffer and kicks: NO_EVENT | EVENTS_MISSED. */
-static void t_events_missed_kick(void)
+VT_TEST(NULL, events_missed_kick)
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[1], more[2], *e;
@@ -1393,7 +1393,7 @@ out:
 	close_dev(d);
 }
 
-static void t_set_get_events_missed(void)
+VT_TEST(NULL, set_get_events_missed)
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[1];
@@ -1447,7 +1447,8 @@ out:
  * (32 bytes) is a valid buffer (the spec asks for at least one event's room):
  * it gets the event with used len 16.
  */
-static void t_evt_wrong_size(void)
+VT_TEST_F(NULL, evt_wrong_size, VT_F_BEYOND,
+	  "upstream swallows an event buffer that is not exactly 16 bytes and sets events_missed")
 {
 	struct vsc_dev *d = open_dev(true);
 	struct vsc_evt ev[3], *e;
@@ -1505,7 +1506,7 @@ out:
 }
 
 /* Without VIRTIO_SCSI_F_HOTPLUG no event is delivered. */
-static void t_no_hotplug_no_events(void)
+VT_TEST(NULL, no_hotplug_no_events)
 {
 	struct vsc_dev *d = open_dev(false);
 	struct vsc_evt ev[2], *e;
@@ -1531,40 +1532,6 @@ out_close:
 	close_dev(d);
 }
 
-#define UP_ABORT "upstream 6.1 answers every TMF but LOGICAL_UNIT_RESET FUNCTION_REJECTED"
-static const struct test tests[] = {
-	{ "abort_task_inflight", t_abort_task_inflight, true, UP_ABORT },
-	{ "abort_task_finished", t_abort_task_finished, false, UP_ABORT },
-	{ "abort_task_set", t_abort_task_set, true, UP_ABORT },
-	{ "clear_task_set", t_clear_task_set, true, UP_ABORT },
-	{ "lun_reset_load", t_lun_reset_load, true,
-	  "upstream LUN RESET with commands in flight" },
-	{ "abort_set_then_lun_reset", t_abort_set_then_lun_reset, true, UP_ABORT },
-	{ "abort_task_then_lun_reset", t_abort_task_then_lun_reset, true, UP_ABORT },
-	{ "i_t_nexus_reset_load", t_i_t_nexus_reset_load, true, UP_ABORT },
-	{ "query_task", t_query_task, true, UP_ABORT },
-	{ "query_task_set", t_query_task_set, true, UP_ABORT },
-	{ "clear_aca", t_clear_aca, true, UP_ABORT },
-	{ "bad_target", t_bad_target, false,
-	  "upstream answers a TMF to an unknown target with a command response" },
-	{ "bad_lun_reset", t_bad_lun_reset, false, NULL },
-	{ "bad_lun_abort", t_bad_lun_abort, false, UP_ABORT },
-	{ "bad_lun_groups", t_bad_lun_groups, false, UP_ABORT },
-	{ "an_query_subscribe", t_an_query_subscribe, false,
-	  "upstream answers AN to an unknown target with a command response" },
-	{ "short_tmf", t_short_tmf, false,
-	  "upstream answers a short control request with a command response" },
-	{ "hotplug_link_unlink", t_hotplug_link_unlink, false,
-	  "upstream 6.1 delivers events queued together in reverse (LIFO) order" },
-	{ "hotplug_lun_bytes", t_hotplug_lun_bytes, false, NULL },
-	{ "events_missed_overflow", t_events_missed_overflow, false, NULL },
-	{ "events_missed_kick", t_events_missed_kick, false, NULL },
-	{ "set_get_events_missed", t_set_get_events_missed, false, NULL },
-	{ "evt_wrong_size", t_evt_wrong_size, false,
-	  "upstream swallows an event buffer that is not exactly 16 bytes and sets events_missed" },
-	{ "no_hotplug_no_events", t_no_hotplug_no_events, false, NULL },
-};
-#define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
 /* ------------------------------------------------------------- fixture */
 
@@ -1668,146 +1635,78 @@ static void fixture_teardown(void)
 
 /* --------------------------------------------------------------- runner */
 
-/* Child side: run one test, print its line, exit with its outcome. */
-static int run_child(const struct test *t)
+static bool setup(void)
 {
 	uint64_t t0 = vsc_now_ns();
+	int e = fixture_setup() || fixture_pattern();
 
-	vt_start("tmf/%s", t->name);
-	vt_beyond(t->upstream);
-	vt_seed(vt_rand() ^ (uint64_t)getpid() << 20);
-	t->fn();
+	printf("# tmf: fixture ready in %llu ms\n",
+	       (unsigned long long)((vsc_now_ns() - t0) / 1000000));
+	if (e) {
+		vt_start("tmf/fixture");
+		vt_fail(0, "cannot build the test fixture");
+	}
+	return !e;
+}
+
+static void teardown(void)
+{
+	if (!keep)
+		fixture_teardown();
+}
+
+static uint64_t test_t0;
+
+static void before(const struct vt_test *t)
+{
+	if ((t->flags & TMF_SLOW) && nslow < 2)
+		vt_skip("needs two slow backstores (--slowdev)");
+	test_t0 = vsc_now_ns();
+}
+
+/* In the test's child process. */
+static void after(const struct vt_test *t)
+{
+	(void)t;
 	if (vt_verbose)
-		note("%llu ms", (unsigned long long)((vsc_now_ns() - t0) / 1000000));
-	return vt_report();
+		note("%llu ms", (unsigned long long)((vsc_now_ns() - test_t0) / 1000000));
 }
 
-/*
- * Parent side: fork, watchdog, collect.  A hung child is reported and left
- * behind; the parent prints a line only for a child that could not.
- */
-static void run_one(const struct test *t)
+static bool option(int c, const char *arg)
 {
-	pid_t pid, w;
-	int st, waited = 0;
-
-	fflush(stdout);
-	vt_start("tmf/%s", t->name);
-	vt_beyond(t->upstream);
-	pid = fork();
-	if (pid < 0) {
-		vt_fail(0, "fork: %s", strerror(errno));
-		vt_report();
-		return;
+	switch (c) {
+	case 's':
+		if (nslow < 2)
+			slowdev[nslow++] = arg;
+		return true;
+	case 'k':
+		keep = true;
+		return true;
 	}
-	if (!pid)
-		_exit(run_child(t));
-	for (;;) {
-		w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			break;
-		if (waited >= TEST_TMO * 10) {
-			kill(pid, SIGKILL);
-			usleep(500 * 1000);
-			w = waitpid(pid, &st, WNOHANG);
-			vt_fail(0, "test hung for %d s%s", TEST_TMO,
-				w == pid ? "" : " (process unkillable, D state)");
-			vt_report();
-			return;
-		}
-		usleep(100 * 1000);
-		waited++;
-	}
-	if (WIFEXITED(st) && WEXITSTATUS(st) <= VT_XFAIL) {
-		vt_count(WEXITSTATUS(st));
-		return;
-	}
-	vt_fail(0, "test process died (%s %d)", WIFSIGNALED(st) ? "signal" : "status",
-		WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-	vt_report();
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
-			"[--filter SUBSTR]... [--list] [--keep] [-v]\n");
-	exit(2);
+	return false;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "module", required_argument, NULL, 'm' },
 		{ "slowdev", required_argument, NULL, 's' },
-		{ "filter", required_argument, NULL, 'f' },
-		{ "list", no_argument, NULL, 'l' },
 		{ "keep", no_argument, NULL, 'k' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ NULL, 0, NULL, 0 },
+		{ 0 }
 	};
-	unsigned int i;
-	bool list = false;
-	int c;
+	static const struct vt_suite s = {
+		.name = "tmf",
+		.usage = "vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
+			 "[--filter SUBSTR]... [--list] [--keep] [-v]",
+		.timeout = TEST_TMO,
+		.flags = VT_S_FORK,
+		.shortopts = "s:k",
+		.longopts = lo,
+		.option = option,
+		.setup = setup,
+		.teardown = teardown,
+		.before = before,
+		.after = after,
+	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt_long(argc, argv, "m:s:f:lkv", lo, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (!vt_set_module(optarg))
-				usage();
-			break;
-		case 's':
-			if (nslow < 2)
-				slowdev[nslow++] = optarg;
-			break;
-		case 'f':
-			if (nfilters < 32)
-				filters[nfilters++] = optarg;
-			break;
-		case 'l': list = true; break;
-		case 'k': keep = true; break;
-		case 'v': vt_verbose = true; break;
-		default: usage();
-		}
-	}
-	if (list) {
-		for (i = 0; i < NTESTS; i++)
-			printf("tmf/%s\n", tests[i].name);
-		return 0;
-	}
-	signal(SIGPIPE, SIG_IGN);
-
-	{
-		uint64_t t0 = vsc_now_ns();
-		int e = fixture_setup() || fixture_pattern();
-
-		printf("# tmf: fixture ready in %llu ms\n",
-		       (unsigned long long)((vsc_now_ns() - t0) / 1000000));
-		if (e) {
-			vt_start("tmf/fixture");
-			vt_fail(0, "cannot build the test fixture");
-			vt_report();
-			if (!keep)
-				fixture_teardown();
-			vt_summary();
-			return 1;
-		}
-	}
-	for (i = 0; i < NTESTS; i++) {
-		const struct test *t = &tests[i];
-
-		if (!vt_match(t->name, filters, nfilters))
-			continue;
-		if (t->slow && nslow < 2) {
-			vt_start("tmf/%s", t->name);
-			vt_skip("needs two slow backstores (--slowdev)");
-			vt_report();
-			continue;
-		}
-		run_one(t);
-	}
-	if (!keep)
-		fixture_teardown();
-	vt_summary();
-	return vt_exit_status();
+	return vt_main(argc, argv, &s);
 }

@@ -71,11 +71,6 @@ struct vsc_buf *bi_wbuf(struct vsc_dev *d, size_t len);
 void bi_resp_decode(const uint8_t *p, struct vsc_result *r);
 bool bi_all_cc(const uint8_t *p, size_t len);
 
-/* SCSI */
-bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lba,
-	   uint32_t blocks, void *buf, const struct vsc_layout *l);
-bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
-
 /* dm hold LUN */
 int bi_hold(bool on);
 bool bi_relink_hold(void);

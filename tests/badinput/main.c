@@ -77,12 +77,12 @@ bool bi_healthy(struct vsc_dev *d, const char *what)
 
 	CHECK(d, "%s: no device", what);
 	/* configfs LUN changes leave UNIT ATTENTIONs on the nexus */
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_RD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_RD))
 		return false;
 	vt_fill(w, sizeof(w));
 	memset(r, 0, sizeof(r));
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, lba, 16, w, NULL) ||
-	    !bi_rw(d, BI_TGT, BI_LUN_RD, false, lba, 16, r, NULL)) {
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, lba, 16, w, NULL) ||
+	    !vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, lba, 16, r, NULL)) {
 		vt_fail(0, "%s: health check (WRITE+READ) failed: %s", what, vt_reason());
 		return false;
 	}
@@ -202,51 +202,6 @@ bool bi_all_cc(const uint8_t *p, size_t len)
 	return true;
 }
 
-/* ---------------------------------------------------------------- scsi */
-
-bool bi_rw(struct vsc_dev *d, uint8_t tgt, uint16_t lun, bool write, uint64_t lba,
-	   uint32_t blocks, void *buf, const struct vsc_layout *l)
-{
-	struct vsc_req r;
-	struct vsc_result res;
-	uint8_t cdb[16];
-	unsigned int n = vsc_cdb_rw(cdb, write, 16, lba, blocks);
-	int ret;
-
-	vsc_req_init(d, &r, VSC_VQ_REQ(0), tgt, lun, cdb, n);
-	if (l)
-		r.layout = *l;
-	if (write) {
-		r.dout = buf;
-		r.dout_len = (size_t)blocks * 512;
-	} else {
-		r.din_len = (size_t)blocks * 512;
-	}
-	ret = vsc_cmd_layout(d, &r, write ? NULL : buf, &res, BI_TMO);
-	CHECK(!ret, "%s lba %llu x%u: %s", write ? "WRITE" : "READ", (unsigned long long)lba,
-	      blocks, vt_errstr(ret));
-	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s lba %llu x%u: %s",
-	      write ? "WRITE" : "READ", (unsigned long long)lba, blocks, vt_res(&res));
-	return true;
-}
-
-bool bi_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
-{
-	struct vsc_result res;
-	uint8_t cdb[6];
-	int k, ret;
-
-	for (k = 0; k < 8; k++) {
-		ret = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
-			      &res, BI_TMO);
-		CHECK(!ret, "TUR %u/%u: %s", tgt, lun, vt_errstr(ret));
-		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
-			return true;
-	}
-	vt_fail(0, "TUR %u/%u never GOOD: %s", tgt, lun, vt_res(&res));
-	return false;
-}
-
 /* ------------------------------------------------------------ fixture */
 
 static int run(const char *cmd)
@@ -330,14 +285,14 @@ static bool fixture(void)
 	d = bi_open_ep(NULL, BI_WWPN_A);
 	if (!d)
 		return false;
-	if (!bi_clear_ua(d, 1, 0) || !bi_clear_ua(d, 2, 0) ||
-	    (bi_have_hold && !bi_clear_ua(d, 1, BI_LUN_HOLD)))
+	if (!vt_clear_ua(d, 1, 0) || !vt_clear_ua(d, 2, 0) ||
+	    (bi_have_hold && !vt_clear_ua(d, 1, BI_LUN_HOLD)))
 		return false;
 	bi_close(d);
 	d = bi_open_ep(NULL, BI_WWPN_B);
 	if (!d)
 		return false;
-	if (!bi_clear_ua(d, 1, 0))
+	if (!vt_clear_ua(d, 1, 0))
 		return false;
 	bi_close(d);
 	return true;

@@ -193,7 +193,7 @@ VT_TEST_F(NULL, inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
 	uint16_t head, n, k, base, full = 0, good = 0;
 
 	ASSERT(d, "open");
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	base = vsc_raw_used_idx(d, REQ);	/* the TURs above used some entries */
 	ASSERT(!bi_hold(true), "dmsetup suspend");
@@ -277,7 +277,7 @@ static void held_reads(struct vsc_dev *d, struct vsc_req *q, unsigned int n)
  */
 static bool held_reads_start(struct vsc_dev *d, struct vsc_req *q, unsigned int n)
 {
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return false;
 	CHECK(!bi_hold(true), "dmsetup suspend");
 	held_reads(d, q, n);
@@ -325,7 +325,7 @@ static void inflight_config_change(bool nexus)
 		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
 			    &res, BI_TMO);
 		ASSERT(!r, "TUR relinked LUN: %s", vt_errstr(r));
-		bi_clear_ua(d, BI_TGT, BI_LUN_HOLD);
+		vt_clear_ua(d, BI_TGT, BI_LUN_HOLD);
 	}
 	bi_healthy(d, "after");
 }
@@ -454,7 +454,7 @@ static void owner_killed(bool held, bool tmf)
 
 	d = bi_open_ep(NULL, BI_WWPN_A);
 	ASSERT(d, "open");
-	if (bi_have_hold && !bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (bi_have_hold && !vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	bi_close(d);
 	for (round = 0; round < (held ? 1 : 3); round++) {
@@ -583,7 +583,7 @@ VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	o.arena_size = 256UL << 20;
 	d = bi_open_ep(&o, BI_WWPN_A);
 	ASSERT(d, "open");
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	ASSERT(!bi_hold(true), "dmsetup suspend");
 	for (k = 0; k < BB_READS; k++) {
@@ -809,7 +809,7 @@ VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 	ASSERT(d, "open");
 	if (!(vsc_features_offered(d) & VSC_F(VHOST_F_LOG_ALL)))
 		SKIP("VHOST_F_LOG_ALL not offered");
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	bm = log_start(d, bmsz);
 	if (!bm)
@@ -909,21 +909,21 @@ VT_TEST_F(NULL, misaligned_iblock, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	unsigned int k;
 
 	ASSERT(d, "open");
-	if (!bi_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	vt_fill(buf, sizeof(buf));
-	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, true, 64, 512, buf, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_HOLD, true, 16, 64, 512, buf, &l))
 		return;
 	l.data_split = 4093;
 	l.misalign = 61;
 	memset(buf, 0x5a, sizeof(buf));
-	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, false, 64, 512, buf, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_HOLD, false, 16, 64, 512, buf, &l))
 		return;
 	for (k = 0; k < sizeof(buf); k++)	/* dm "zero" reads back zeros */
 		ASSERT(!buf[k], "byte %u of a misaligned READ from the zero device is %#x", k, buf[k]);
 	l.data_split = 1;	/* 1-byte segments */
 	l.indirect = true;
-	if (!bi_rw(d, BI_TGT, BI_LUN_HOLD, false, 64, 1, buf, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_HOLD, false, 16, 64, 1, buf, &l))
 		return;
 	bi_healthy(d, "after");
 }

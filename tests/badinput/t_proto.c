@@ -217,10 +217,10 @@ VT_TEST(NULL, resp_split_1byte)
 		l.hdr_split = 1;
 		l.indirect = ind;
 		vt_fill(w, sizeof(w));
-		if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 64, 8, w, &l))
+		if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, 64, 8, w, &l))
 			return;
 		memset(rd, 0, sizeof(rd));
-		if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 64, 8, rd, &l))
+		if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 64, 8, rd, &l))
 			return;
 		ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch (indirect=%d)", ind);
 	}
@@ -612,11 +612,11 @@ VT_TEST(NULL, segs_1000)
 
 	ASSERT(d, "open");
 	vt_fill(w, sizeof(w));
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 4096, 1000, w, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, 4096, 1000, w, &l))
 		return;
 	l.data_split = 256;	/* 2000 descriptors won't fit: keep 1000 */
 	l.data_split = 512;
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 4096, 1000, rd, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 4096, 1000, rd, &l))
 		return;
 	ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch");
 	bi_healthy(d, "after");
@@ -689,19 +689,19 @@ VT_TEST(NULL, misaligned_many_segs)
 
 	ASSERT(d, "open");
 	vt_fill(w, sizeof(w));
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 8192, 1024, w, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, 8192, 1024, w, &l))
 		return;
 	l.data_split = 777;
 	l.misalign = 61;
 	l.resp_split = 7;
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 8192, 1024, rd, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 8192, 1024, rd, &l))
 		return;
 	ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch");
 	/* odd lengths crossing pages, direct */
 	l.indirect = false;
 	l.data_split = 4093;
 	l.misalign = 3;
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 8192, 128, rd, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 8192, 128, rd, &l))
 		return;
 	ASSERT(!memcmp(w, rd, 128 * 512), "data mismatch (direct)");
 	bi_healthy(d, "after");
@@ -1197,6 +1197,6 @@ VT_TEST(NULL, evt_more_than_buffers)
 	ASSERT(!r && !missed, "events_missed still %u after the flag was sent", missed);
 	vsc_evt_release(d, e, 1);
 	ASSERT(!vsc_canary_check_all(d), "canary");
-	bi_clear_ua(d, BI_TGT, BI_LUN_RD);
+	vt_clear_ua(d, BI_TGT, BI_LUN_RD);
 	bi_healthy(d, "after");
 }

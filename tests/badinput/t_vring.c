@@ -128,13 +128,13 @@ VT_TEST(NULL, chain_longer_than_ring)
 
 	ASSERT(d, "open");
 	vt_fill(w, sizeof(w));
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, true, 300, 200, w, &l) ||
-	    !bi_rw(d, BI_TGT, BI_LUN_RD, false, 300, 200, rd, &l))
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, 300, 200, w, &l) ||
+	    !vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 300, 200, rd, &l))
 		return;
 	ASSERT(!memcmp(w, rd, sizeof(w)), "data mismatch (indirect 202 entries, ring %u)", RING);
 	l.indirect = false;
 	memset(rd, 0, sizeof(rd));
-	if (!bi_rw(d, BI_TGT, BI_LUN_RD, false, 300, RING - 2, rd, &l))	/* exactly RING descs */
+	if (!vt_rw(d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, false, 16, 300, RING - 2, rd, &l))	/* exactly RING descs */
 		return;
 	ASSERT(!memcmp(w, rd, (RING - 2) * 512), "data mismatch (direct, whole ring)");
 	bi_healthy(d, "after");
@@ -270,7 +270,7 @@ VT_TEST(NULL, zero_len_desc)
 	if (!chain_open(&c, RING))
 		return;
 	vt_fill(w, sizeof(w));
-	if (!bi_rw(c.d, BI_TGT, BI_LUN_RD, true, 77, 1, w, NULL))
+	if (!vt_rw(c.d, VSC_VQ_REQ(0), BI_TGT, BI_LUN_RD, true, 16, 77, 1, w, NULL))
 		return;
 	memset(cdb, 0, sizeof(cdb));
 	h = bi_req_hdr(c.d, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 77, 1), 0);

@@ -340,6 +340,90 @@ bool vt_match(const char *name, char *const *filters, int nf)
 	return false;
 }
 
+/* -------------------------------------------------------- SCSI helpers */
+
+int vt_cmd_tmo = 10000;
+
+/* A UNIT ATTENTION: the command was not run, send it again. */
+static bool is_ua(int e, const struct vsc_result *res)
+{
+	return !e && res->status == 2 && res->key == 6;
+}
+
+bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
+		 const uint8_t *cdb, unsigned int cdblen, const void *dout, size_t doutlen,
+		 void *din, size_t dinlen, struct vsc_result *res)
+{
+	struct vsc_result rr;
+	int r, k;
+
+	if (!res)
+		res = &rr;
+	for (k = 0; k < 4; k++) {
+		r = vsc_cmd(d, vq, tgt, lun, cdb, cdblen, dout, doutlen, din, dinlen, res,
+			    vt_cmd_tmo);
+		if (!is_ua(r, res))
+			break;
+	}
+	CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], vt_errstr(r));
+	CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == 0,
+	      "opcode 0x%02x tgt %u lun %u: %s", cdb[0], tgt, lun, vt_res(res));
+	return true;
+}
+
+bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
+	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
+	   const struct vsc_layout *l)
+{
+	struct vsc_result res;
+	struct vsc_req r;
+	uint8_t cdb[16];
+	unsigned int n, k;
+	size_t len = (size_t)blocks * 512;
+	int e;
+
+	n = vsc_cdb_rw(cdb, write, sz, lba, blocks);
+	CHECK(n, "cannot encode RW%u lba %llu blocks %u", sz, (unsigned long long)lba, blocks);
+	vsc_req_init(d, &r, vq, tgt, lun, cdb, n);
+	if (l)
+		r.layout = *l;
+	if (write) {
+		r.dout = buf;
+		r.dout_len = len;
+	} else {
+		r.din_len = len;
+	}
+	for (k = 0; k < 4; k++) {
+		struct vsc_req c = r;
+
+		e = vsc_cmd_layout(d, &c, write ? NULL : buf, &res, vt_cmd_tmo);
+		if (!is_ua(e, &res))
+			break;
+	}
+	CHECK(!e, "%s%u tgt %u lun %u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, tgt, lun,
+	      (unsigned long long)lba, blocks, e == -EFAULT ? "canary damaged" : vt_errstr(e));
+	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0 && res.resid == 0,
+	      "%s%u tgt %u lun %u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, tgt, lun,
+	      (unsigned long long)lba, blocks, vt_res(&res));
+	return true;
+}
+
+bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
+{
+	struct vsc_result res;
+	uint8_t cdb[6];
+	int k, r;
+
+	for (k = 0; k < 10; k++) {
+		r = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res,
+			    vt_cmd_tmo);
+		CHECK(!r, "TUR tgt %u lun %u: %s", tgt, lun, vt_errstr(r));
+		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
+			return true;
+	}
+	CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
+}
+
 /* -------------------------------------------------------------- runner */
 
 /* The linker's bounds of VT_TEST()'s section; weak: a program may have none. */

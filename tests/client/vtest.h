@@ -91,6 +91,29 @@ void *vt_xmalloc(size_t n);
 /* @name contains one of the @nf filters (or there are none). */
 bool vt_match(const char *name, char *const *filters, int nf);
 
+/* --------------------------------------------------------- SCSI helpers */
+
+/* ms the helpers below wait for one answer (10000; a program may change it). */
+extern int vt_cmd_tmo;
+
+/*
+ * A command that must answer GOOD (a UNIT ATTENTION is retried up to 4
+ * times, as any initiator does); false and the test failed otherwise.
+ */
+bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
+		 const uint8_t *cdb, unsigned int cdblen, const void *dout, size_t doutlen,
+		 void *din, size_t dinlen, struct vsc_result *res);
+/*
+ * READ/WRITE of @blocks 512-byte blocks at @lba with a CDB of @sz (6, 10,
+ * 16) bytes and layout @l (may be NULL): GOOD with no residue, a UNIT
+ * ATTENTION retried as above.
+ */
+bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
+	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
+	   const struct vsc_layout *l);
+/* Up to 10 TURs until GOOD: consumes the UNIT ATTENTIONs of resets and LUN changes. */
+bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
+
 /* ------------------------------------------------------------- asserts */
 
 /* The test failed here; it goes on. */

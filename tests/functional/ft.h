@@ -49,20 +49,10 @@ void ft_close(struct vsc_dev *d);
 bool ft_fixture_rd(void);
 void ft_teardown(void);
 
-/* SCSI helpers on top of vsc_cmd(): return false and fail the test on error. */
-bool ft_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
-		 const uint8_t *cdb, unsigned int cdblen, const void *dout, size_t doutlen,
-		 void *din, size_t dinlen, struct vsc_result *res);
-/* READ/WRITE of @blocks at @lba with CDB size @sz and layout @l (may be NULL). */
-bool ft_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
-	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
-	   const struct vsc_layout *l);
 /* Write random data, read it back, compare. */
 bool ft_verify_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 		  unsigned int sz, uint64_t lba, uint32_t blocks, const struct vsc_layout *wl,
 		  const struct vsc_layout *rl);
-/* TURs until GOOD: consumes pending UNIT ATTENTIONs (LUN map changes). */
-bool ft_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
 bool ft_capacity(struct vsc_dev *d, uint8_t tgt, uint16_t lun, uint64_t *blocks,
 		 uint32_t *bsize);
 /* The iblock group's loop device ("" outside it). */

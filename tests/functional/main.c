@@ -153,9 +153,9 @@ static bool clear_uas(bool rd)
 
 	if (!d)
 		return false;
-	ok = ft_clear_ua(d, 1, 0);
+	ok = vt_clear_ua(d, 1, 0);
 	if (ok && rd)
-		ok = ft_clear_ua(d, 1, 1) && ft_clear_ua(d, 2, 0);
+		ok = vt_clear_ua(d, 1, 1) && vt_clear_ua(d, 2, 0);
 	ft_close(d);
 	return ok;
 }

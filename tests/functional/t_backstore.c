@@ -24,7 +24,7 @@ static void capacity_and_product(const char *product)
 		return;
 	ASSERT(blocks * bs == RD16_BYTES, "capacity %llu x %u, want %llu bytes",
 		  (unsigned long long)blocks, bs, RD16_BYTES);
-	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
+	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return;
 	ASSERT(!memcmp(b + 16, product, strlen(product)), "product '%.16s', want %s", b + 16,
@@ -59,7 +59,7 @@ static void sync_cache(void)
 	uint8_t cdb[10];
 
 	if (d)
-		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
+		vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
 }
 
 static void misaligned(void)
@@ -104,7 +104,7 @@ VT_TEST("fileio", unmap_zeroes_blocks)
 	buf = vt_xmalloc(8 * BS);
 	zero = calloc(8, BS);
 	vt_fill(buf, 8 * BS);
-	if (!ft_rw(d, Q0, 1, 0, true, 10, 800, 8, buf, NULL))
+	if (!vt_rw(d, Q0, 1, 0, true, 10, 800, 8, buf, NULL))
 		goto out;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 800, 8), NULL, 0,
 		    &res, TMO);
@@ -121,7 +121,7 @@ VT_TEST("fileio", unmap_zeroes_blocks)
 		vt_fail(__LINE__, "UNMAP: %s", vt_res(&res));
 		goto out;
 	}
-	if (ft_rw(d, Q0, 1, 0, false, 10, 800, 8, buf, NULL) && memcmp(buf, zero, 8 * BS))
+	if (vt_rw(d, Q0, 1, 0, false, 10, 800, 8, buf, NULL) && memcmp(buf, zero, 8 * BS))
 		vt_fail(__LINE__, "unmapped blocks do not read back as zeroes");
 out:
 	free(buf);

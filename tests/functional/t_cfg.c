@@ -223,24 +223,24 @@ VT_TEST("cfg", lun_link_unlink_while_idle)
 	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
 	ASSERT(!r, "rd8: %s", vt_errstr(r));
 	d = ft_open_ep(NULL);
-	if (!d || !ft_clear_ua(d, 1, 0))
+	if (!d || !vt_clear_ua(d, 1, 0))
 		return;
 	r = vsc_tgt_lun_link(WWPN_A, 1, 7, HBA_RD, "rd8");
 	ASSERT(!r, "link lun 7: %s", vt_errstr(r));
-	if (!ft_clear_ua(d, 1, 7))
+	if (!vt_clear_ua(d, 1, 7))
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 7, 10, 10, 8, NULL, NULL);
 	if (vt_failed())
 		return;
 	/* REPORT LUNS: 0 and 7 */
-	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == 16, "REPORT LUNS length %u, want 16", vsc_get_be32(b));
 	r = vsc_tgt_lun_unlink(WWPN_A, 1, 7);
 	ASSERT(!r, "unlink lun 7: %s", vt_errstr(r));
-	ft_clear_ua(d, 1, 0);
-	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+	vt_clear_ua(d, 1, 0);
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == 8, "REPORT LUNS length %u after unlink, want 8",
@@ -292,8 +292,8 @@ static int inquiry_protect(void)
 
 	if (!d)
 		return -1;
-	ft_clear_ua(d, 1, 0);
-	if (ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)),
+	vt_clear_ua(d, 1, 0);
+	if (vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)),
 			NULL, 0, b, sizeof(b), NULL))
 		protect = b[5] & 1;
 	ft_close(d);
@@ -380,7 +380,7 @@ static struct vsc_dev *acl_open(void)
 	if (!acl_base())
 		return NULL;
 	d = ft_open_ep(NULL);
-	if (d && !ft_clear_ua(d, 1, ACL_MAPPED))
+	if (d && !vt_clear_ua(d, 1, ACL_MAPPED))
 		return NULL;
 	return d;
 }
@@ -397,7 +397,7 @@ VT_TEST("cfg", acl_maps_and_renumbers_luns)
 	d = acl_open();
 	if (!d)
 		return;
-	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
@@ -437,7 +437,7 @@ VT_TEST("cfg", acl_write_protect_refuses_writes)
 	ASSERT(!e && res.status == 2 && res.key == 7 && res.asc == 0x27,
 		  "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
 		  vt_errstr(e), vt_res(&res));
-	ft_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);
+	vt_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);
 }
 
 VT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
@@ -493,8 +493,8 @@ static bool demo_mode_luns(struct vsc_dev *d)
 {
 	uint8_t cdb[16], b[256];
 
-	ft_clear_ua(d, 1, 0);
-	if (!ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
+	vt_clear_ua(d, 1, 0);
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
 			 0, b, sizeof(b), NULL))
 		return false;
 	CHECK(vsc_get_be32(b) == 16, "REPORT LUNS: %u bytes, want the TPG's 2 LUNs",
@@ -542,7 +542,7 @@ VT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
 	if (!acl_base() || !acl_unmap())
 		return;
 	d = ft_open_ep(NULL);
-	if (!d || !ft_clear_ua(d, 1, 0))
+	if (!d || !vt_clear_ua(d, 1, 0))
 		return;
 	ASSERT(!pthread_create(&th, NULL, rmdir_acl, &r), "pthread_create");
 	usleep(500 * 1000);

@@ -72,7 +72,7 @@ VT_TEST("ctl", tmf_lun_reset_succeeds)
 	ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0,
 		  "LUN RESET: %s, want FUNCTION_SUCCEEDED/COMPLETE", vsc_response_name(resp));
 	/* the LU works afterwards (the reset raises a UNIT ATTENTION first) */
-	ft_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 0, 10, 50, 8, NULL, NULL);
 }
 
@@ -127,7 +127,7 @@ VT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 	free(r);
 	vt_note("LUN RESET vs %u READs: %u GOOD, %u aborted/other", n, ok, other);
 	if (!vt_failed()) {
-		ft_clear_ua(d, 1, 0);
+		vt_clear_ua(d, 1, 0);
 		ft_verify_rw(d, Q0, 1, 0, 10, 60, 8, NULL, NULL);
 	}
 }
@@ -151,7 +151,7 @@ VT_TEST("ctl", tmf_every_subtype_answered)
 			  "TMF %s: response %u (%s) is not a TMF answer", tmf_names[s], resp,
 			  vsc_response_name(resp));
 	}
-	ft_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 0, 10, 70, 8, NULL, NULL);
 }
 
@@ -179,7 +179,7 @@ static void tmf_beyond(uint32_t sub, bool allow_rejected_never)
 	ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
 		  "TMF %s: %s, want FUNCTION_COMPLETE/SUCCEEDED", tmf_names[sub],
 		  vsc_response_name(resp));
-	ft_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 0);
 }
 
 #define UP_TMF "upstream answers only LOGICAL_UNIT_RESET; every other TMF is FUNCTION_REJECTED"
@@ -265,7 +265,7 @@ VT_TEST("ctl", tmf_split_request_header)
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", vt_errstr(e),
 		  vsc_response_name(c.response));
-	ft_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 0);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -291,8 +291,8 @@ VT_TEST("evt", hotplug_link_unlink_events)
 	} else {
 		vsc_tgt_lun_unlink(WWPN_A, 1, 3);
 	}
-	ft_clear_ua(d, 1, 0);
-	ft_clear_ua(d, 1, 1);
+	vt_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
 	vsc_evt_release(d, ev, 4);
 }
 
@@ -313,14 +313,14 @@ VT_TEST("evt", hotplug_high_lun_encoding)
 		uint32_t bs;
 
 		/* the new LUN answers at its flat-space address */
-		ft_clear_ua(d, 2, 300);
+		vt_clear_ua(d, 2, 300);
 		if (ft_capacity(d, 2, 300, &blocks, &bs) && blocks != RD8_BYTES / BS)
 			vt_fail(__LINE__, "lun 300: %llu blocks", (unsigned long long)blocks);
 	}
 	vsc_kick(d, VSC_VQ_EVT);
 	vsc_tgt_lun_unlink(WWPN_A, 2, 300);
 	usleep(100000);
-	ft_clear_ua(d, 2, 0);
+	vt_clear_ua(d, 2, 0);
 	vsc_evt_release(d, ev, 2);
 }
 
@@ -353,8 +353,8 @@ VT_TEST("evt", events_missed_then_flagged)
 	vt_note("event after miss: %#x reason %u", x->event, x->reason);
 	ASSERT(x->event & VIRTIO_SCSI_T_EVENTS_MISSED, "event %#x lacks EVENTS_MISSED", x->event);
 	vsc_evt_release(d, ev, 1);
-	ft_clear_ua(d, 1, 0);
-	ft_clear_ua(d, 1, 1);
+	vt_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
 }
 
 VT_TEST("evt", no_hotplug_feature_no_event)
@@ -374,8 +374,8 @@ VT_TEST("evt", no_hotplug_feature_no_event)
 	vsc_tgt_lun_unlink(WWPN_A, 1, 5);
 	ASSERT(!x, "event %#x delivered without VIRTIO_SCSI_F_HOTPLUG", x ? x->event : 0);
 	vsc_evt_release(d, ev, 2);
-	ft_clear_ua(d, 1, 0);
-	ft_clear_ua(d, 1, 1);
+	vt_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
 }
 
 VT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
@@ -399,8 +399,8 @@ VT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
 	ASSERT(!e, "unlink lun 1: %s", vt_errstr(e));
 	e = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
 	ASSERT(!e, "relink lun 1: %s", vt_errstr(e));
-	ft_clear_ua(d, 1, 1);
-	ft_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
+	vt_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 1, 10, 90, 8, NULL, NULL);
 }
 
@@ -451,6 +451,6 @@ VT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 	usleep(100000);
 	vsc_set_events_missed(d, 0);
 	vsc_evt_release(d, ev, 2);
-	ft_clear_ua(d, 1, 0);
-	ft_clear_ua(d, 1, 1);
+	vt_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
 }

@@ -59,12 +59,12 @@ VT_TEST("io", rw_cross_sizes)
 	w = vt_xmalloc(len);
 	r = vt_xmalloc(len);
 	vt_fill(w, len);
-	if (ft_rw(d, Q0, 1, 0, true, 6, 1000, 64, w, NULL) &&
-	    ft_rw(d, Q0, 1, 0, false, 16, 1000, 64, r, NULL) && memcmp(w, r, len))
+	if (vt_rw(d, Q0, 1, 0, true, 6, 1000, 64, w, NULL) &&
+	    vt_rw(d, Q0, 1, 0, false, 16, 1000, 64, r, NULL) && memcmp(w, r, len))
 		vt_fail(__LINE__, "WRITE(6) / READ(16) mismatch");
 	vt_fill(w, len);
-	if (!vt_failed() && ft_rw(d, Q0, 1, 0, true, 16, 1000, 64, w, NULL) &&
-	    ft_rw(d, Q0, 1, 0, false, 10, 1000, 64, r, NULL) && memcmp(w, r, len))
+	if (!vt_failed() && vt_rw(d, Q0, 1, 0, true, 16, 1000, 64, w, NULL) &&
+	    vt_rw(d, Q0, 1, 0, false, 10, 1000, 64, r, NULL) && memcmp(w, r, len))
 		vt_fail(__LINE__, "WRITE(16) / READ(10) mismatch");
 	free(w);
 	free(r);
@@ -78,8 +78,8 @@ VT_TEST("io", zero_length_transfers)
 	if (!d)
 		return;
 	/* READ(10)/WRITE(10) with 0 blocks transfer nothing and succeed */
-	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 5, 0), NULL, 0, NULL, 0, NULL);
-	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 16, 5, 0), NULL, 0, NULL, 0, NULL);
+	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, 5, 0), NULL, 0, NULL, 0, NULL);
+	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 16, 5, 0), NULL, 0, NULL, 0, NULL);
 }
 
 /* ------------------------------------------------------------- layouts */

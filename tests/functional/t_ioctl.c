@@ -9,7 +9,7 @@ static bool tur_ok(struct vsc_dev *d, uint8_t tgt)
 	uint8_t cdb[6];
 	unsigned int n = vsc_cdb_tur(cdb);
 
-	return ft_cmd_good(d, VSC_VQ_REQ(0), tgt, 0, cdb, n, NULL, 0, NULL, 0, NULL);
+	return vt_cmd_good(d, VSC_VQ_REQ(0), tgt, 0, cdb, n, NULL, 0, NULL, 0, NULL);
 }
 
 VT_TEST("ioctl", abi_version)
@@ -239,7 +239,7 @@ VT_TEST("ioctl", features_t10pi_accepted)
 		return;
 	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI), "T10_PI not acked");
 	/* with T10_PI acked, requests use the _pi header (lib does it) */
-	ft_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+	vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 	if (vt_failed())
 		return;
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 100, 8, NULL, NULL);
@@ -324,7 +324,7 @@ VT_TEST("ioctl", two_devices_two_wwpns)
 		return;
 	r = vsc_set_endpoint(b, WWPN_C);
 	ASSERT(!r, "SET_ENDPOINT %s: %s", WWPN_C, vt_errstr(r));
-	if (!ft_clear_ua(b, 3, 0) || !ft_capacity(b, 3, 0, &blocks, &bs))
+	if (!vt_clear_ua(b, 3, 0) || !ft_capacity(b, 3, 0, &blocks, &bs))
 		return;
 	ASSERT(blocks == RD8_BYTES / BS, "device B tgt 3: %llu blocks", (unsigned long long)blocks);
 	/* device A has no target 3, device B has no target 1 */

@@ -357,7 +357,7 @@ static void event_idx(bool notify_on_empty)
 	if (!d)
 		return;
 	/* one round trip first: the device always signals its first completion */
-	if (!ft_cmd_good(d, vq, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL))
+	if (!vt_cmd_good(d, vq, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL))
 		return;
 	usleep(50000);
 	vsc_raw_avail(d, vq)->ring[vsc_vq_size(d, vq)] = (uint16_t)(vsc_raw_last_used(d, vq) + 0x4000);
@@ -492,15 +492,15 @@ VT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 
 	if (!d)
 		return;
-	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	stats_get("vq2", &b);
 	ASSERT(b.requests >= 0 && b.completed >= 0 && b.inflight_max >= 0,
 		  "no vq2 line with requests/completed/inflight_max in tpgt_1/stats");
 	memset(buf, 0x5a, sizeof(buf));
 	for (i = 0; i < 3; i++)
-		ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
+		ASSERT(vt_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
 	for (i = 0; i < 2; i++)
-		ASSERT(ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
+		ASSERT(vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
 	len = vsc_cdb_rw(cdb, false, 16, LUN0_BLOCKS, 1);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 1, 0, cdb, len, NULL, 0, buf, BS, &res, 5000);
 	ASSERT(!r && res.status == 0x02, "READ past the end: %s, status 0x%02x",
@@ -581,7 +581,7 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 
 	if (!d)
 		return;
-	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
 	ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
 	k0 = stat_of("vq2", "kicks");
@@ -600,7 +600,7 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 		  k0, k1);
 	usleep(20000);
 	memset(buf, 0, sizeof(buf));
-	ok = ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
+	ok = vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
 	vsc_cfs_write(POLL_PARAM, was);
 	ASSERT(ok, "READ after polling stopped not answered");
 }
@@ -641,7 +641,7 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 
 	if (!d)
 		return;
-	ASSERT(ft_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	if (!vsc_path_exists(TRACEFS "/trace"))
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
 	ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
@@ -650,9 +650,9 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
 	ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
 	memset(buf, 0xa5, sizeof(buf));
-	ret = ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 200, 8, buf, NULL) &&
-	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 208, 8, buf, NULL) &&
-	      ft_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 200, 8, buf, NULL);
+	ret = vt_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 200, 8, buf, NULL) &&
+	      vt_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 208, 8, buf, NULL) &&
+	      vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 200, 8, buf, NULL);
 	vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "0");
 	ASSERT(ret, "I/O with tracing on failed");
 	ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
@@ -738,7 +738,7 @@ static bool offload_burst_in(const char *cg, unsigned int *moved, unsigned int *
 		return false;
 	}
 	d = ft_open_ep(NULL);
-	ok = d && ft_clear_ua(d, 1, 0) && offload_burst(d, moved, outside);
+	ok = d && vt_clear_ua(d, 1, 0) && offload_burst(d, moved, outside);
 	if (d)
 		ft_close(d);
 	if (cg)

@@ -13,7 +13,7 @@ VT_TEST("scsi", tur)
 	uint8_t cdb[6];
 
 	if (d)
-		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+		vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
 VT_TEST("scsi", inquiry_standard)
@@ -24,7 +24,7 @@ VT_TEST("scsi", inquiry_standard)
 	if (!d)
 		return;
 	memset(b, 0xee, sizeof(b));
-	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
+	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return;
 	ASSERT(b[0] == 0x00, "peripheral byte 0x%02x, want 0 (connected disk)", b[0]);
@@ -38,7 +38,7 @@ static bool vpd(struct vsc_dev *d, uint8_t page, uint8_t *b, uint16_t len)
 	uint8_t cdb[6];
 
 	memset(b, 0xee, len);
-	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, true, page, len), NULL, 0, b, len,
+	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, true, page, len), NULL, 0, b, len,
 			 NULL))
 		return false;
 	CHECK(b[1] == page, "VPD page byte 0x%02x, want 0x%02x", b[1], page);
@@ -119,7 +119,7 @@ static bool report_luns(struct vsc_dev *d, uint8_t tgt, uint16_t *luns, unsigned
 	unsigned int len, i;
 
 	memset(b, 0xee, sizeof(b));
-	if (!ft_cmd_good(d, Q0, tgt, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b,
+	if (!vt_cmd_good(d, Q0, tgt, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return false;
 	len = vsc_get_be32(b) / 8;
@@ -151,7 +151,7 @@ VT_TEST("scsi", read_capacity10)
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[10], b[8];
 
-	if (!d || !ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_read_capacity10(cdb), NULL, 0, b, 8, NULL))
+	if (!d || !vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_read_capacity10(cdb), NULL, 0, b, 8, NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == RD16_BYTES / BS - 1, "last LBA %u, want %llu", vsc_get_be32(b),
 		  RD16_BYTES / BS - 1);
@@ -185,10 +185,10 @@ VT_TEST("scsi", multi_target_selects_tpgt)
 	w = vt_xmalloc(BS);
 	r = vt_xmalloc(BS);
 	memset(w, 0x22, BS);
-	if (ft_rw(d, Q0, 2, 0, true, 10, 7, 1, w, NULL)) {
+	if (vt_rw(d, Q0, 2, 0, true, 10, 7, 1, w, NULL)) {
 		memset(w, 0x11, BS);
-		if (ft_rw(d, Q0, 1, 0, true, 10, 7, 1, w, NULL) &&
-		    ft_rw(d, Q0, 2, 0, false, 10, 7, 1, r, NULL)) {
+		if (vt_rw(d, Q0, 1, 0, true, 10, 7, 1, w, NULL) &&
+		    vt_rw(d, Q0, 2, 0, false, 10, 7, 1, r, NULL)) {
 			memset(w, 0x22, BS);
 			if (memcmp(w, r, BS))
 				vt_fail(__LINE__, "target 2 block 7 changed by a write to target 1");
@@ -239,7 +239,7 @@ VT_TEST("scsi", bad_target_byte)
 		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
 	}
 	/* and the device still works */
-	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
 VT_TEST("scsi", bad_lun_byte0)
@@ -260,7 +260,7 @@ VT_TEST("scsi", bad_lun_byte0)
 		snprintf(what, sizeof(what), "TUR with lun[0]=0x%02x", v[i]);
 		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
 	}
-	ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
 VT_TEST("scsi", unlinked_lun_not_supported)
@@ -334,12 +334,12 @@ VT_TEST("scsi", mode_sense)
 	if (!d)
 		return;
 	memset(b, 0xee, sizeof(b));
-	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), NULL, 0, b, 255,
+	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), NULL, 0, b, 255,
 			 NULL))
 		return;
 	ASSERT(b[0] >= 3 && b[0] < 255, "MODE SENSE(6) data length %u", b[0]);
 	memset(b, 0xee, sizeof(b));
-	if (!ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), NULL, 0, b, 255,
+	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), NULL, 0, b, 255,
 			 NULL))
 		return;
 	ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
@@ -357,7 +357,7 @@ VT_TEST("scsi", synchronize_cache)
 	uint8_t cdb[10];
 
 	if (d)
-		ft_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
+		vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
 }
 
 VT_TEST("scsi", unmap_rd_answer)
@@ -383,7 +383,7 @@ VT_TEST("scsi", unmap_rd_answer)
  * The residual tests: 8 blocks of random data written at @lba, then a READ
  * of those 8 blocks into a buffer of @r_blocks blocks.  Returns the READ's
  * vsc_cmd() result in *@e with its answer in @res, and both buffers (the
- * caller frees them); false if the write failed (ft_rw() reported it).
+ * caller frees them); false if the write failed (vt_rw() reported it).
  */
 static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, uint8_t **w,
 		      uint8_t **r, struct vsc_result *res, int *e)
@@ -393,7 +393,7 @@ static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, ui
 	*w = vt_xmalloc(8 * BS);
 	*r = vt_xmalloc(r_blocks * BS);
 	vt_fill(*w, 8 * BS);
-	if (!ft_rw(d, Q0, 1, 0, true, 10, lba, 8, *w, NULL))
+	if (!vt_rw(d, Q0, 1, 0, true, 10, lba, 8, *w, NULL))
 		return false;
 	*e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, 10, lba, 8), NULL, 0, *r,
 		     r_blocks * BS, res, TMO);

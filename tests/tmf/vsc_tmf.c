@@ -170,41 +170,6 @@ static bool good(const struct vsc_result *r)
 	return r->response == VIRTIO_SCSI_S_OK && r->status == 0;
 }
 
-/* TURs until GOOD: consumes UNIT ATTENTIONs left by resets and LUN changes. */
-static bool clear_ua(struct vsc_dev *d, uint16_t lun)
-{
-	struct vsc_result res;
-	uint8_t cdb[6];
-	int k, e;
-
-	for (k = 0; k < 10; k++) {
-		e = vsc_cmd(d, VSC_VQ_REQ(0), TGT, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0,
-			    &res, TMO);
-		CHECK(!e, "TUR lun %u: %s", lun, vt_errstr(e));
-		if (good(&res))
-			return true;
-	}
-	CHECK(false, "TUR lun %u never GOOD: %s", lun, vt_res(&res));
-}
-
-static bool rw(struct vsc_dev *d, uint16_t lun, bool write, uint64_t lba, uint32_t blocks,
-	       void *buf)
-{
-	struct vsc_result res;
-	uint8_t cdb[16];
-	unsigned int n = vsc_cdb_rw(cdb, write, 10, lba, blocks);
-	size_t len = (size_t)blocks * BS;
-	int e;
-
-	e = vsc_cmd(d, VSC_VQ_REQ(0), TGT, lun, cdb, n, write ? buf : NULL, write ? len : 0,
-		    write ? NULL : buf, write ? 0 : len, &res, TMO);
-	CHECK(!e, "%s lun %u lba %llu: %s", write ? "WRITE" : "READ", lun,
-	      (unsigned long long)lba, vt_errstr(e));
-	CHECK(good(&res), "%s lun %u lba %llu: %s", write ? "WRITE" : "READ", lun,
-	      (unsigned long long)lba, vt_res(&res));
-	return true;
-}
-
 /* I/O continues: write random data, read it back, compare. */
 static bool verify_rw(struct vsc_dev *d, uint16_t lun, uint64_t lba, uint32_t blocks)
 {
@@ -216,8 +181,9 @@ static bool verify_rw(struct vsc_dev *d, uint16_t lun, uint64_t lba, uint32_t bl
 		goto out;
 	vt_fill(w, len);
 	memset(r, 0, len);
-	if (!clear_ua(d, lun) || !rw(d, lun, true, lba, blocks, w) ||
-	    !rw(d, lun, false, lba, blocks, r))
+	if (!vt_clear_ua(d, TGT, lun) ||
+	    !vt_rw(d, VSC_VQ_REQ(0), TGT, lun, true, 10, lba, blocks, w, NULL) ||
+	    !vt_rw(d, VSC_VQ_REQ(0), TGT, lun, false, 10, lba, blocks, r, NULL))
 		goto out;
 	if (memcmp(w, r, len)) {
 		FAIL("lun %u lba %llu: data read back differs from data written", lun,
@@ -506,7 +472,7 @@ static void tmf_under_load(const struct tmf_case *tc)
 
 	if (!d)
 		return;
-	if (!clear_ua(d, LUN_SLOW0) || !clear_ua(d, LUN_SLOW1)) {
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0) || !vt_clear_ua(d, TGT, LUN_SLOW1)) {
 		close_dev(d);
 		return;
 	}
@@ -581,7 +547,7 @@ VT_TEST_F(NULL, abort_task_inflight, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 
 	if (!d)
 		return;
-	if (!clear_ua(d, LUN_SLOW0))
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0))
 		goto out_close;
 	flight_init(&f, 6);
 	for (i = 0; i < 6 && !vt_failed(); i++) {
@@ -634,7 +600,7 @@ VT_TEST_F(NULL, abort_task_finished, VT_F_BEYOND, UP_ABORT)
 
 	if (!d)
 		return;
-	if (!clear_ua(d, LUN_FAST))
+	if (!vt_clear_ua(d, TGT, LUN_FAST))
 		goto out;
 	vsc_req_init(d, &r, VSC_VQ_REQ(0), TGT, LUN_FAST, cdb, vsc_cdb_rw(cdb, false, 10, 0, 8));
 	r.din_len = 8 * BS;
@@ -731,7 +697,7 @@ VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 	d = open_dev(false);
 	if (!d)
 		return;
-	if (!clear_ua(d, LUN_SLOW0)) {
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0)) {
 		close_dev(d);
 		return;
 	}
@@ -815,7 +781,7 @@ VT_TEST_F(NULL, abort_task_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 	d = open_dev(false);
 	if (!d)
 		return;
-	if (!clear_ua(d, LUN_SLOW0)) {
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0)) {
 		close_dev(d);
 		return;
 	}
@@ -1593,7 +1559,8 @@ static int fixture_pattern(void)
 	}
 	for (lun = LUN_SLOW0; lun <= LUN_SLOW1; lun++) {
 		pattern(buf, lun, 0, PAT_BLOCKS);
-		if (!clear_ua(d, lun) || !rw(d, lun, true, 0, PAT_BLOCKS, buf)) {
+		if (!vt_clear_ua(d, TGT, lun) ||
+		    !vt_rw(d, VSC_VQ_REQ(0), TGT, lun, true, 10, 0, PAT_BLOCKS, buf, NULL)) {
 			fprintf(stderr, "fixture: pattern lun %u: %s\n", lun, vt_reason());
 			ret = -1;
 			break;
@@ -1603,7 +1570,7 @@ static int fixture_pattern(void)
 	if (!ret) {
 		uint64_t t0 = vsc_now_ns();
 
-		if (rw(d, LUN_SLOW0, false, 0, 8, buf))
+		if (vt_rw(d, VSC_VQ_REQ(0), TGT, LUN_SLOW0, false, 10, 0, 8, buf, NULL))
 			printf("# tmf: slow LUN read latency %llu ms\n",
 			       (unsigned long long)((vsc_now_ns() - t0) / 1000000));
 	}
@@ -1708,5 +1675,6 @@ int main(int argc, char **argv)
 		.after = after,
 	};
 
+	vt_cmd_tmo = TMO;
 	return vt_main(argc, argv, &s);
 }

@@ -329,30 +329,27 @@ static bool option(int c, const char *arg)
 	return true;
 }
 
-int main(int argc, char **argv)
-{
-	static const char *const files[] = { "t_proto.c", "t_vring.c", "t_flight.c", NULL };
-	static const struct option lo[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ 0 }
-	};
-	struct vt_suite s = {
-		.name = "badinput",
-		.usage = "vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-			 "[--list] [-v] [--timeout S]",
-		.files = files,
-		.timeout = 90,
-		/* The upstream run is a comparison: any failure there is XFAIL. */
-		.flags = VT_S_ALL_BEYOND,
-		.shortopts = "t:",
-		.longopts = lo,
-		.option = option,
-		.watchdog_cleanup = release_hold,
-		.setup = fixture,
-		.teardown = hold_teardown,
-		.before = before,
-		.after = after,
-	};
+static const char *const files[] = { "t_proto.c", "t_vring.c", "t_flight.c", NULL };
 
-	return vt_main(argc, argv, &s);
-}
+static const struct option options[] = {
+	{ "timeout", required_argument, NULL, 't' },
+	{ 0 }
+};
+
+const struct vt_suite vt_suite = {
+	.name = "badinput",
+	.usage = "vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
+		 "[--list] [-v] [--timeout S]",
+	.files = files,
+	.timeout = 90,
+	/* The upstream run is a comparison: any failure there is XFAIL. */
+	.flags = VT_S_ALL_BEYOND,
+	.shortopts = "t:",
+	.longopts = options,
+	.option = option,
+	.watchdog_cleanup = release_hold,
+	.setup = fixture,
+	.teardown = hold_teardown,
+	.before = before,
+	.after = after,
+};

@@ -611,6 +611,8 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 
 	suite = s;
 	vt_timeout = s->timeout;	/* before the options, which may change it */
+	if (s->cmd_tmo)
+		vt_cmd_tmo = s->cmd_tmo;
 	memcpy(lo, common, sizeof(common));
 	for (nlo = ncommon; s->longopts && s->longopts[nlo - ncommon].name && nlo < 31; nlo++)
 		lo[nlo] = s->longopts[nlo - ncommon];

@@ -168,6 +168,7 @@ struct vt_suite {
 	const char *const *groups;	/* NULL-terminated run order of the groups */
 	const char *const *files;	/* NULL-terminated run order of the source files */
 	unsigned int timeout;	/* s: one test (watchdog) */
+	int cmd_tmo;		/* ms: vt_cmd_tmo, if not 0 */
 	unsigned int flags;	/* VT_S_* */
 	/* More options: getopt short letters and long options ({ 0 }-terminated) */
 	const char *shortopts;
@@ -192,6 +193,9 @@ struct vt_suite {
 #define VT_S_NEED_DEV	0x2	/* fail at once without /dev/vhost-scsi */
 #define VT_S_ALL_BEYOND	0x4	/* every test: a failure on vhost_scsi is XFAIL */
 #define VT_S_LIST_HOW	0x8	/* --list says how VT_F_BEYOND tests differ upstream */
+
+/* What the program defines: client/vtmain.c's main() runs it. */
+extern const struct vt_suite vt_suite;
 
 /*
  * The main() of a test program: options --module, --filter SUBSTR (on

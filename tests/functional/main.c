@@ -210,26 +210,22 @@ static bool option(int c, const char *arg)
 	return true;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "unsafe", no_argument, NULL, 'U' },
-		{ 0 }
-	};
-	static const struct vt_suite s = {
-		.name = "functional",
-		.usage = "vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-			 "[--list] [-v] [--unsafe]",
-		.groups = group_order,
-		.timeout = 120,
-		.flags = VT_S_NEED_DEV | VT_S_LIST_HOW,
-		.longopts = lo,
-		.option = option,
-		.group_setup = group_setup,
-		.group_teardown = group_teardown,
-		.before = before,
-		.cleanup = cleanup,
-	};
+static const struct option options[] = {
+	{ "unsafe", no_argument, NULL, 'U' },
+	{ 0 }
+};
 
-	return vt_main(argc, argv, &s);
-}
+const struct vt_suite vt_suite = {
+	.name = "functional",
+	.usage = "vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
+		 "[--list] [-v] [--unsafe]",
+	.groups = group_order,
+	.timeout = 120,
+	.flags = VT_S_NEED_DEV | VT_S_LIST_HOW,
+	.longopts = options,
+	.option = option,
+	.group_setup = group_setup,
+	.group_teardown = group_teardown,
+	.before = before,
+	.cleanup = cleanup,
+};

@@ -1653,28 +1653,24 @@ static bool option(int c, const char *arg)
 	return false;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "slowdev", required_argument, NULL, 's' },
-		{ "keep", no_argument, NULL, 'k' },
-		{ 0 }
-	};
-	static const struct vt_suite s = {
-		.name = "tmf",
-		.usage = "vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
-			 "[--filter SUBSTR]... [--list] [--keep] [-v]",
-		.timeout = TEST_TMO,
-		.flags = VT_S_FORK,
-		.shortopts = "s:k",
-		.longopts = lo,
-		.option = option,
-		.setup = setup,
-		.teardown = teardown,
-		.before = before,
-		.after = after,
-	};
+static const struct option options[] = {
+	{ "slowdev", required_argument, NULL, 's' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ 0 }
+};
 
-	vt_cmd_tmo = TMO;
-	return vt_main(argc, argv, &s);
-}
+const struct vt_suite vt_suite = {
+	.name = "tmf",
+	.usage = "vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
+		 "[--filter SUBSTR]... [--list] [--keep] [-v]",
+	.timeout = TEST_TMO,
+	.cmd_tmo = TMO,
+	.flags = VT_S_FORK,
+	.shortopts = "s:k",
+	.longopts = options,
+	.option = option,
+	.setup = setup,
+	.teardown = teardown,
+	.before = before,
+	.after = after,
+};

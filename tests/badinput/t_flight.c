@@ -215,7 +215,7 @@ VT_TEST_F(NULL, inflight_over_ring_task_set_full, BI_F_NEEDS_HOLD, NULL)
 	vt_note("with 16 published on an 8-ring: %u answered while held, %s", n, vt_res(&res));
 	if (n) {
 		ASSERT(u->ring[base % 8].id == head, "used id %u", u->ring[base % 8].id);
-		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 0x28,
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_TASK_SET_FULL,
 			       "over-ring command answered with %s, want TASK SET FULL",
 			       vt_res(&res));
 	} else {
@@ -602,13 +602,13 @@ VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	vsc_reap(d, REQ, 0);
 	for (k = 0; k < BB_READS; k++)
 		if (q[k].op.done)
-			busy += q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == 0x08;
+			busy += q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_BUSY;
 	ASSERT(!bi_hold(false), "dmsetup resume");
 	for (k = 0; k < BB_READS; k++) {
 		r = vsc_wait(d, &q[k].op, BI_TMO);
 		ASSERT(!r, "READ %d never answered", k);
 		ASSERT(!q[k].canary_err, "canary");
-		good += q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == 0;
+		good += q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_GOOD;
 		vsc_req_release(d, &q[k]);
 	}
 	vt_note("%d of %d held 4 MiB misaligned READs answered BUSY while held, %d GOOD",
@@ -836,7 +836,7 @@ VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 	for (k = 0; k < LOGSW_READS; k++) {
 		r = vsc_wait(d, &q[k].op, BI_TMO);
 		ASSERT(!r, "held READ %u never answered", k);
-		ASSERT(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == 0,
+		ASSERT(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_GOOD,
 		       "held READ %u: %s", k, vt_res(&q[k].res));
 		ASSERT(memcmp(q[k].din, fill, sizeof(fill)),
 		       "READ %u returned the fill pattern: the test cannot tell when it wrote", k);
@@ -882,7 +882,7 @@ VT_TEST(NULL, log_covers_pi_in)
 	vsc_kick(d, REQ);
 	ASSERT(!vsc_wait(d, &q.op, BI_TMO), "READ with PI not answered");
 	used = q.op.used_len;
-	ASSERT(q.res.response == VIRTIO_SCSI_S_OK && q.res.status == 0,
+	ASSERT(q.res.response == VIRTIO_SCSI_S_OK && q.res.status == SAM_STAT_GOOD,
 	       "READ with %u bytes of PI-in: %s", pi, vt_res(&q.res));
 	EXPECT_OR_DIFF(used == sizeof(struct virtio_scsi_cmd_resp) + pi + data,
 		       "used length %u, want response + %u PI + %u data", used, pi, data);
@@ -979,7 +979,7 @@ static bool isg_all_commands(struct vsc_dev *d)
 	for (j = 0; j < n; j++) {
 		if (vsc_wait(d, &q[j].op, BI_TMO))
 			return false;
-		good += q[j].res.response == VIRTIO_SCSI_S_OK && q[j].res.status == 0;
+		good += q[j].res.response == VIRTIO_SCSI_S_OK && q[j].res.status == SAM_STAT_GOOD;
 		vsc_req_release(d, &q[j]);
 	}
 	CHECK(n == 16 && good == 16, "%d of %d READs good", good, n);

@@ -497,7 +497,7 @@ VT_TEST(NULL, lun_tail_nonzero)
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
 		ASSERT(!r, "lun[%u]!=0: %s", k, vt_errstr(r));
 		ASSERT(res.response == VIRTIO_SCSI_S_BAD_TARGET ||
-		       (res.response == VIRTIO_SCSI_S_OK && res.status == 2),
+		       (res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_CHECK_CONDITION),
 		       "lun[%u]!=0 reached LUN 0 as if valid: %s", k, vt_res(&res));
 		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_BAD_TARGET, "lun[%u]!=0: %s", k,
 			       vt_res(&res));
@@ -523,10 +523,10 @@ VT_TEST(NULL, cdb_varlen_over_32)
 		cdb[9] = 0x09;	/* READ(32) service action */
 		r = vsc_cmd(d, REQ, BI_TGT, BI_LUN_RD, cdb, 32, NULL, 0, buf, 512, &res, BI_TMO);
 		ASSERT(!r, "varlen %u: %s", 8 + addl[k], vt_errstr(r));
-		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status == 2,
+		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status == SAM_STAT_CHECK_CONDITION,
 		       "varlen CDB of %u bytes accepted: %s", 8 + addl[k], vt_res(&res));
-		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
-			       res.key == 5 && res.asc == 0x24,
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK &&
+			       vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB),
 			       "varlen %u: %s, tcm_vhost gives CHECK CONDITION 5/24/00", 8 + addl[k],
 			       vt_res(&res));
 	}
@@ -560,9 +560,10 @@ static void pi_case(bool write, uint32_t pi_out, uint32_t pi_in, uint32_t data)
 	r = req_sync(d, &q, &res, NULL, BI_TMO);
 	free(buf);
 	ASSERT(!r, "%s", vt_errstr(r));
-	ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0, "accepted: %s", vt_res(&res));
-	EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
-		       res.asc == 0x24, "%s, tcm_vhost gives CHECK CONDITION 5/24/00", vt_res(&res));
+	ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != SAM_STAT_GOOD, "accepted: %s", vt_res(&res));
+	EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK &&
+		       vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB),
+		       "%s, tcm_vhost gives CHECK CONDITION 5/24/00", vt_res(&res));
 	bi_healthy(d, "after");
 }
 
@@ -672,8 +673,8 @@ VT_TEST(NULL, io_over_max_bytes)
 		vt_differs(__LINE__, "33 MiB READ: no answer");
 	} else {
 		ASSERT(!r, "%s", vt_errstr(r));
-		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
-			       res.key == 5 && res.asc == 0x24,
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK &&
+			       vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB),
 			       "33 MiB READ: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
 			       vt_res(&res));
 	}
@@ -751,7 +752,7 @@ VT_TEST(NULL, bounce_datain_no_host_bytes)
 		ASSERT(!r, "PR IN not answered");
 		res = q.res;
 		ASSERT(!q.canary_err, "canary");
-		ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 0,
+		ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD,
 		       "PR IN READ KEYS: %s", vt_res(&res));
 		for (i = 8; i < len - res.resid; i++)
 			if (q.din[i] != 0 && q.din[i] != 0xcc)
@@ -823,10 +824,10 @@ VT_TEST(NULL, bidirectional)
 		ASSERT(!r, "bidirectional %s not answered", k ? "READ" : "WRITE");
 		res = q.res;
 		ASSERT(!q.canary_err, "canary");
-		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != 0,
+		ASSERT(res.response != VIRTIO_SCSI_S_OK || res.status != SAM_STAT_GOOD,
 		       "bidirectional %s accepted", k ? "READ" : "WRITE");
-		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK && res.status == 2 &&
-			       res.key == 5 && res.asc == 0x24,
+		EXPECT_OR_DIFF(res.response == VIRTIO_SCSI_S_OK &&
+			       vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB),
 			       "bidirectional: %s, tcm_vhost gives CHECK CONDITION 5/24/00",
 			       vt_res(&res));
 		ASSERT(bi_all_cc(q.din, 4096), "data-in written for a refused bidi command");

@@ -287,7 +287,7 @@ VT_TEST(NULL, zero_len_desc)
 	ASSERT(!r, "READ with zero-length descriptors not answered (vq errors %llu)",
 	       (unsigned long long)(vsc_vq_errors(c.d, REQ) - c.e0));
 	bi_resp_decode(c.w->p, &res);
-	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 0, "%s", vt_res(&res));
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD, "%s", vt_res(&res));
 	ASSERT(!memcmp(c.data->p, w, 512), "data mismatch");
 	ASSERT(c.op.used_len == RESP_SZ + 512, "used len %u", c.op.used_len);
 	bi_healthy(c.d, "after");

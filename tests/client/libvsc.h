@@ -384,6 +384,20 @@ void vsc_evt_release(struct vsc_dev *d, struct vsc_evt *e, unsigned int n);
 #define VSC_OP_SAI16		0x9e
 #define VSC_OP_REPORT_LUNS	0xa0
 
+/* SCSI status (SAM), sense keys and additional sense codes the tests check */
+#define SAM_STAT_GOOD			0x00
+#define SAM_STAT_CHECK_CONDITION	0x02
+#define SAM_STAT_BUSY			0x08
+#define SAM_STAT_TASK_SET_FULL		0x28
+#define ILLEGAL_REQUEST			0x05
+#define UNIT_ATTENTION			0x06
+#define DATA_PROTECT			0x07
+#define ASC_INVALID_OPCODE		0x20	/* INVALID COMMAND OPERATION CODE */
+#define ASC_LBA_OUT_OF_RANGE		0x21	/* LOGICAL BLOCK ADDRESS OUT OF RANGE */
+#define ASC_INVALID_FIELD_IN_CDB	0x24
+#define ASC_LUN_NOT_SUPPORTED		0x25	/* LOGICAL UNIT NOT SUPPORTED */
+#define ASC_WRITE_PROTECTED		0x27
+
 /* Each returns the CDB length written into cdb[]. */
 unsigned int vsc_cdb_tur(uint8_t *cdb);
 unsigned int vsc_cdb_inquiry(uint8_t *cdb, bool evpd, uint8_t page, uint16_t alloc);

@@ -347,7 +347,7 @@ int vt_cmd_tmo = 10000;
 /* A UNIT ATTENTION: the command was not run, send it again. */
 static bool is_ua(int e, const struct vsc_result *res)
 {
-	return !e && res->status == 2 && res->key == 6;
+	return !e && res->status == SAM_STAT_CHECK_CONDITION && res->key == UNIT_ATTENTION;
 }
 
 bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
@@ -366,7 +366,7 @@ bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 			break;
 	}
 	CHECK(!r, "opcode 0x%02x: vsc_cmd: %s", cdb[0], vt_errstr(r));
-	CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == 0,
+	CHECK(res->response == VIRTIO_SCSI_S_OK && res->status == SAM_STAT_GOOD,
 	      "opcode 0x%02x tgt %u lun %u: %s", cdb[0], tgt, lun, vt_res(res));
 	return true;
 }
@@ -402,10 +402,15 @@ bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool w
 	}
 	CHECK(!e, "%s%u tgt %u lun %u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, tgt, lun,
 	      (unsigned long long)lba, blocks, e == -EFAULT ? "canary damaged" : vt_errstr(e));
-	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == 0 && res.resid == 0,
+	CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD && res.resid == 0,
 	      "%s%u tgt %u lun %u lba %llu x%u: %s", write ? "WRITE" : "READ", sz, tgt, lun,
 	      (unsigned long long)lba, blocks, vt_res(&res));
 	return true;
+}
+
+bool vt_sense_is(const struct vsc_result *r, uint8_t key, uint8_t asc)
+{
+	return r->status == SAM_STAT_CHECK_CONDITION && r->key == key && r->asc == asc;
 }
 
 bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
@@ -418,7 +423,7 @@ bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 		r = vsc_cmd(d, VSC_VQ_REQ(0), tgt, lun, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res,
 			    vt_cmd_tmo);
 		CHECK(!r, "TUR tgt %u lun %u: %s", tgt, lun, vt_errstr(r));
-		if (res.response == VIRTIO_SCSI_S_OK && res.status == 0)
+		if (res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD)
 			return true;
 	}
 	CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));

@@ -111,6 +111,8 @@ bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
 	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
 	   const struct vsc_layout *l);
+/* CHECK CONDITION with sense key @key and additional sense code @asc */
+bool vt_sense_is(const struct vsc_result *r, uint8_t key, uint8_t asc);
 /* Up to 10 TURs until GOOD: consumes the UNIT ATTENTIONs of resets and LUN changes. */
 bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
 

@@ -113,7 +113,7 @@ VT_TEST("fileio", unmap_zeroes_blocks)
 		goto out;
 	}
 	vt_note("UNMAP on fileio: %s", vt_res(&res));
-	if (res.status == 2 && res.key == 5) {
+	if (res.status == SAM_STAT_CHECK_CONDITION && res.key == ILLEGAL_REQUEST) {
 		vt_skip("fileio UNMAP not enabled (emulate_tpu=0): %s", vt_res(&res));
 		goto out;
 	}

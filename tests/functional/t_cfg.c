@@ -246,7 +246,7 @@ VT_TEST("cfg", lun_link_unlink_while_idle)
 	ASSERT(vsc_get_be32(b) == 8, "REPORT LUNS length %u after unlink, want 8",
 		  vsc_get_be32(b));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 7, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
+	ASSERT(!e && vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED),
 		  "TUR to unlinked lun 7: %s %s, want 5/0x25", vt_errstr(e), vt_res(&res));
 }
 
@@ -412,7 +412,7 @@ VT_TEST("cfg", acl_maps_and_renumbers_luns)
 		return;
 	/* the TPG's own LUN numbers mean nothing to this initiator */
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 1, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
-	ASSERT(!e && res.status == 2 && res.key == 5 && res.asc == 0x25,
+	ASSERT(!e && vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED),
 		  "TUR to unmapped lun 1: %s %s, want CHECK CONDITION 5/0x25", vt_errstr(e),
 		  vt_res(&res));
 }
@@ -434,7 +434,7 @@ VT_TEST("cfg", acl_write_protect_refuses_writes)
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb, vsc_cdb_rw(cdb, true, 10, 0, 8), buf,
 		    sizeof(buf), NULL, 0, &res, TMO);
 	/* DATA PROTECT, WRITE PROTECTED */
-	ASSERT(!e && res.status == 2 && res.key == 7 && res.asc == 0x27,
+	ASSERT(!e && vt_sense_is(&res, DATA_PROTECT, ASC_WRITE_PROTECTED),
 		  "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
 		  vt_errstr(e), vt_res(&res));
 	vt_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);

@@ -68,7 +68,7 @@ VT_TEST("ioctl", endpoint_cleared_no_io)
 	vsc_kick_force(d, VSC_VQ_REQ(0));
 	r = vsc_wait(d, &rq.op, TMO);
 	ASSERT(!r, "pending TUR not served after SET_ENDPOINT + kick: %s", vt_errstr(r));
-	ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == 0, "%s", vt_res(&rq.res));
+	ASSERT(rq.res.response == VIRTIO_SCSI_S_OK && rq.res.status == SAM_STAT_GOOD, "%s", vt_res(&rq.res));
 	vsc_req_release(d, &rq);
 }
 

@@ -503,7 +503,7 @@ VT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 		ASSERT(vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 100, 16, buf, NULL), "READ %u", i);
 	len = vsc_cdb_rw(cdb, false, 16, LUN0_BLOCKS, 1);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 1, 0, cdb, len, NULL, 0, buf, BS, &res, 5000);
-	ASSERT(!r && res.status == 0x02, "READ past the end: %s, status 0x%02x",
+	ASSERT(!r && res.status == SAM_STAT_CHECK_CONDITION, "READ past the end: %s, status 0x%02x",
 		  vt_errstr(r), res.status);
 	len = vsc_cdb_tur(cdb);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 77, 0, cdb, len, NULL, 0, NULL, 0, &res, 5000);

@@ -274,8 +274,9 @@ VT_TEST("scsi", unlinked_lun_not_supported)
 		return;
 	e = vsc_cmd(d, Q0, 1, 9, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 	ASSERT(!e, "TUR lun 9: %s", vt_errstr(e));
-	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2 && res.key == 5 &&
-		  res.asc == 0x25, "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", vt_res(&res));
+	ASSERT(res.response == VIRTIO_SCSI_S_OK &&
+	       vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED),
+	       "TUR to unlinked LUN 9: %s, want CHECK CONDITION 5/0x25", vt_res(&res));
 }
 
 VT_TEST("scsi", unsupported_opcode_sense)
@@ -289,10 +290,10 @@ VT_TEST("scsi", unsupported_opcode_sense)
 		return;
 	e = vsc_cmd(d, Q0, 1, 0, cdb, 10, NULL, 0, NULL, 0, &res, TMO);
 	ASSERT(!e, "%s", vt_errstr(e));
-	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 2, "%s, want CHECK CONDITION",
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_CHECK_CONDITION, "%s, want CHECK CONDITION",
 		  vt_res(&res));
 	ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
-	ASSERT(res.key == 5 && res.asc == 0x20 && res.ascq == 0,
+	ASSERT(res.key == ILLEGAL_REQUEST && res.asc == ASC_INVALID_OPCODE && res.ascq == 0,
 		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", vt_res(&res));
 }
 
@@ -311,13 +312,13 @@ VT_TEST("scsi", lba_out_of_range_sense)
 		/* starts past the end */
 		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, false, sz[i], last + 1, 1), NULL, 0,
 			    buf, BS, &res, TMO);
-		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
+		if (e || !vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE))
 			vt_fail(__LINE__, "READ%d past end: %s %s, want 5/0x21", sz[i], vt_errstr(e),
 				vt_res(&res));
 		/* straddles the end */
 		e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, sz[i], last, 2), buf, 2 * BS,
 			    NULL, 0, &res, TMO);
-		if (e || res.status != 2 || res.key != 5 || res.asc != 0x21)
+		if (e || !vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE))
 			vt_fail(__LINE__, "WRITE%d straddling end: %s %s, want 5/0x21", sz[i],
 				vt_errstr(e), vt_res(&res));
 	}
@@ -375,7 +376,7 @@ VT_TEST("scsi", unmap_rd_answer)
 	ASSERT(!e, "%s", vt_errstr(e));
 	vt_note("UNMAP on rd_mcp: %s", vt_res(&res));
 	ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
-	ASSERT(res.status == 0 || (res.status == 2 && res.key == 5 && res.asc == 0x20),
+	ASSERT(res.status == SAM_STAT_GOOD || vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_OPCODE),
 		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
 
@@ -454,9 +455,9 @@ static void read_overflow(void)
 	vt_note("READ overrun: %s", vt_res(&res));
 	if (res.resid != 4 * BS)
 		vt_fail(__LINE__, "%s: resid %u, want %u", vt_res(&res), res.resid, 4 * BS);
-	else if (res.status == 0 && memcmp(w, r, 4 * BS))
+	else if (res.status == SAM_STAT_GOOD && memcmp(w, r, 4 * BS))
 		vt_fail(__LINE__, "data mismatch in the first 4 blocks");
-	else if (res.status != 0 && (res.status != 2 || res.key != 5))
+	else if (res.status != SAM_STAT_GOOD && (res.status != SAM_STAT_CHECK_CONDITION || res.key != ILLEGAL_REQUEST))
 		vt_fail(__LINE__, "READ with short buffer: %s, want GOOD+resid, OVERRUN or ILLEGAL REQUEST",
 			vt_res(&res));
 out:
@@ -492,7 +493,7 @@ VT_TEST("scsi", write_length_mismatch_rejected)
 	free(w);
 	ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
 	vt_note("WRITE with too much data-out: %s", vt_res(&res));
-	ASSERT(res.status == 2 && res.key == 5, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
+	ASSERT(res.status == SAM_STAT_CHECK_CONDITION && res.key == ILLEGAL_REQUEST, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
 		  vt_res(&res));
 }
 

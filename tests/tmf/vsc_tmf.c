@@ -167,7 +167,7 @@ static void pattern(uint8_t *p, uint16_t lun, uint64_t lba, uint32_t blocks)
 
 static bool good(const struct vsc_result *r)
 {
-	return r->response == VIRTIO_SCSI_S_OK && r->status == 0;
+	return r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_GOOD;
 }
 
 /* I/O continues: write random data, read it back, compare. */

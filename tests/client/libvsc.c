@@ -112,10 +112,8 @@ unsigned int vsc_vq_size(const struct vsc_dev *d, unsigned int vq)
 	return vq < d->nvqs ? d->vq[vq].num : 0;
 }
 
-static void vq_free(struct vsc_dev *d, struct vsc_vq *q)
+static void vq_close_fds(struct vsc_vq *q)
 {
-	int i;
-
 	if (q->kick_fd >= 0)
 		close(q->kick_fd);
 	if (q->call_fd >= 0)
@@ -123,6 +121,13 @@ static void vq_free(struct vsc_dev *d, struct vsc_vq *q)
 	if (q->err_fd >= 0)
 		close(q->err_fd);
 	q->kick_fd = q->call_fd = q->err_fd = -1;
+}
+
+static void vq_free(struct vsc_dev *d, struct vsc_vq *q)
+{
+	int i;
+
+	vq_close_fds(q);
 	for (i = 0; i < 3; i++) {
 		if (q->rbuf[i])
 			vsc_buf_free(d, q->rbuf[i]);
@@ -354,12 +359,7 @@ void vsc_close(struct vsc_dev *d)
 	for (i = 0; i < VSC_MAX_VQS; i++) {
 		struct vsc_vq *q = &d->vq[i];
 
-		if (q->kick_fd >= 0)
-			close(q->kick_fd);
-		if (q->call_fd >= 0)
-			close(q->call_fd);
-		if (q->err_fd >= 0)
-			close(q->err_fd);
+		vq_close_fds(q);
 		free(q->next);
 		free(q->ops);
 	}
@@ -1332,34 +1332,33 @@ void vsc_req_decode(struct vsc_req *r)
 				 &r->res.key, &r->res.asc, &r->res.ascq);
 }
 
+_Static_assert(offsetof(struct virtio_scsi_cmd_req, crn) ==
+	       offsetof(struct virtio_scsi_cmd_req_pi, crn), "virtio-scsi request headers");
+
 int vsc_req_submit(struct vsc_dev *d, struct vsc_req *r)
 {
 	uint8_t hdr[sizeof(struct virtio_scsi_cmd_req_pi) + 256];
+	struct virtio_scsi_cmd_req *h;
 	struct stream so, si;
 	size_t hfull, hlen;
 	int ret;
 
 	memset(hdr, 0, sizeof(hdr));
+	/* The T10 PI header begins as the plain one does: lun, tag, task_attr, prio, crn. */
+	h = (void *)hdr;
+	memcpy(h->lun, r->lun, 8);
+	h->tag = htole64(r->tag);
+	h->task_attr = r->task_attr;
+	h->prio = r->prio;
+	h->crn = r->crn;
 	if (r->pi_hdr) {
-		struct virtio_scsi_cmd_req_pi *h = (void *)hdr;
+		struct virtio_scsi_cmd_req_pi *p = (void *)hdr;
 
-		memcpy(h->lun, r->lun, 8);
-		h->tag = htole64(r->tag);
-		h->task_attr = r->task_attr;
-		h->prio = r->prio;
-		h->crn = r->crn;
-		h->pi_bytesout = htole32(r->pi_bytesout);
-		h->pi_bytesin = htole32(r->pi_bytesin);
-		memcpy(h->cdb, r->cdb, VSC_CDB_MAX);
-		hfull = sizeof(*h);
+		p->pi_bytesout = htole32(r->pi_bytesout);
+		p->pi_bytesin = htole32(r->pi_bytesin);
+		memcpy(p->cdb, r->cdb, VSC_CDB_MAX);
+		hfull = sizeof(*p);
 	} else {
-		struct virtio_scsi_cmd_req *h = (void *)hdr;
-
-		memcpy(h->lun, r->lun, 8);
-		h->tag = htole64(r->tag);
-		h->task_attr = r->task_attr;
-		h->prio = r->prio;
-		h->crn = r->crn;
 		memcpy(h->cdb, r->cdb, VSC_CDB_MAX);
 		hfull = sizeof(*h);
 	}

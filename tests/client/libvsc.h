@@ -418,6 +418,8 @@ unsigned int vsc_unmap_param(uint8_t *buf, uint64_t lba, uint32_t blocks);
 bool vsc_sense_decode(const uint8_t *sense, unsigned int len, uint8_t *key, uint8_t *asc,
 		      uint8_t *ascq);
 const char *vsc_response_name(uint8_t response);
+/* "ABORT_TASK" ... for VIRTIO_SCSI_T_TMF_*, "TMF?" for others */
+const char *vsc_tmf_name(uint32_t subtype);
 const char *vsc_status_name(uint8_t status);
 /* "resp=OK status=CHECK_CONDITION key=5 asc=0x20/0x00 resid=0" */
 const char *vsc_result_str(const struct vsc_result *r, char *buf, size_t len);

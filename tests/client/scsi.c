@@ -179,6 +179,16 @@ bool vsc_sense_decode(const uint8_t *s, unsigned int len, uint8_t *key, uint8_t 
 	return false;
 }
 
+const char *vsc_tmf_name(uint32_t subtype)
+{
+	static const char *const names[] = {
+		"ABORT_TASK", "ABORT_TASK_SET", "CLEAR_ACA", "CLEAR_TASK_SET",
+		"I_T_NEXUS_RESET", "LOGICAL_UNIT_RESET", "QUERY_TASK", "QUERY_TASK_SET",
+	};
+
+	return subtype < 8 ? names[subtype] : "TMF?";
+}
+
 const char *vsc_response_name(uint8_t r)
 {
 	static const char *const n[] = {

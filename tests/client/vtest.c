@@ -408,6 +408,21 @@ bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool w
 	return true;
 }
 
+bool vt_tmf(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint64_t tag,
+	    uint8_t *resp)
+{
+	struct vsc_ctl c;
+	int e;
+
+	vsc_tmf_init(&c, sub, tgt, lun, tag);
+	e = vsc_ctl_sync(d, &c, vt_cmd_tmo);
+	CHECK(e != -EFAULT, "TMF %s: response overflowed its 1-byte buffer (canary damaged)",
+	      vsc_tmf_name(sub));
+	CHECK(!e, "TMF %s: %s", vsc_tmf_name(sub), vt_errstr(e));
+	*resp = c.response;
+	return true;
+}
+
 bool vt_sense_is(const struct vsc_result *r, uint8_t key, uint8_t asc)
 {
 	return r->status == SAM_STAT_CHECK_CONDITION && r->key == key && r->asc == asc;

@@ -111,6 +111,9 @@ bool vt_cmd_good(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun,
 bool vt_rw(struct vsc_dev *d, unsigned int vq, uint8_t tgt, uint16_t lun, bool write,
 	   unsigned int sz, uint64_t lba, uint32_t blocks, void *buf,
 	   const struct vsc_layout *l);
+/* A TMF @sub (VIRTIO_SCSI_T_TMF_*) to tgt/lun, answered: its response in @resp. */
+bool vt_tmf(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint64_t tag,
+	    uint8_t *resp);
 /* CHECK CONDITION with sense key @key and additional sense code @asc */
 bool vt_sense_is(const struct vsc_result *r, uint8_t key, uint8_t asc);
 /* Up to 10 TURs until GOOD: consumes the UNIT ATTENTIONs of resets and LUN changes. */

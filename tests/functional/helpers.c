@@ -54,9 +54,9 @@ bool ft_wait_event(struct vsc_dev *d, struct vsc_evt *e, unsigned int n, uint32_
 	CHECK(x, "no event (want event %u reason %u)", event, reason);
 	CHECK(vsc_buf_check(x->buf, NULL) == 0, "event buffer canary damaged");
 	CHECK(x->event == event && x->reason == reason,
-		 "event %#x reason %u, want %#x reason %u", x->event, x->reason, event, reason);
+	      "event %#x reason %u, want %#x reason %u", x->event, x->reason, event, reason);
 	CHECK(x->lun[0] == 1 && x->lun[1] == tgt && (((x->lun[2] & 0x3f) << 8) | x->lun[3]) == lun,
-		 "event lun %02x %02x %02x %02x, want 01 %02x for lun %u", x->lun[0], x->lun[1],
-		 x->lun[2], x->lun[3], tgt, lun);
+	      "event lun %02x %02x %02x %02x, want 01 %02x for lun %u", x->lun[0], x->lun[1],
+	      x->lun[2], x->lun[3], tgt, lun);
 	return vsc_evt_repost(d, x) == 0;
 }

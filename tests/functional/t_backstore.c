@@ -23,12 +23,12 @@ static void capacity_and_product(const char *product)
 	if (!d || !ft_capacity(d, 1, 0, &blocks, &bs))
 		return;
 	ASSERT(blocks * bs == RD16_BYTES, "capacity %llu x %u, want %llu bytes",
-		  (unsigned long long)blocks, bs, RD16_BYTES);
+	       (unsigned long long)blocks, bs, RD16_BYTES);
 	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
 			 sizeof(b), NULL))
 		return;
 	ASSERT(!memcmp(b + 16, product, strlen(product)), "product '%.16s', want %s", b + 16,
-		  product);
+	       product);
 }
 
 static void integrity(void)
@@ -162,7 +162,7 @@ static bool loop_resize(uint64_t bytes)
 
 	CHECK(dev[0] == '/', "no loop device for the iblock group");
 	CHECK(!truncate(IBLOCK_PATH, (off_t)bytes), "truncate %s: %s", IBLOCK_PATH,
-		 vt_errstr(-errno));
+	      vt_errstr(-errno));
 	fd = open(dev, O_RDONLY);
 	CHECK(fd >= 0, "open %s: %s", dev, vt_errstr(-errno));
 	r = ioctl(fd, LOOP_SET_CAPACITY, 0) ? -errno : 0;
@@ -191,11 +191,11 @@ VT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
 		if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_PARAM_CHANGE, CAPACITY_CHANGED, 1, 0) &&
 		    ft_capacity(d, 1, 0, &blocks, &bs))
 			ASSERT(blocks * bs == 2 * RD16_BYTES,
-				  "capacity after the event: %llu bytes, want %llu",
-				  (unsigned long long)(blocks * bs), 2 * RD16_BYTES);
+			       "capacity after the event: %llu bytes, want %llu",
+			       (unsigned long long)(blocks * bs), 2 * RD16_BYTES);
 		r = vsc_cfs_write(CAP_ATTR, "7");
 		ASSERT(r == -ENODEV, "capacity_changed for a LUN the nexus lacks: %s, want ENODEV",
-			  vt_errstr(r));
+		       vt_errstr(r));
 	}
 	loop_resize(RD16_BYTES);
 	vsc_evt_release(d, ev, 2);
@@ -210,13 +210,13 @@ VT_TEST_BEYOND("iblock", capacity_change_needs_f_change, UP_CHANGE)
 	if (!d)
 		return;
 	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG) &&
-		  !vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "want HOTPLUG without CHANGE");
+	       !vsc_has_feature(d, VIRTIO_SCSI_F_CHANGE), "want HOTPLUG without CHANGE");
 	r = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
 	ASSERT(!r, "post: %s", vt_errstr(r));
 	r = vsc_cfs_write(CAP_ATTR, "0");
 	ASSERT(!r, "capacity_changed: %s", vt_errstr(r));
 	x = vsc_evt_next(d, ev, 2, 500);
 	ASSERT(!x, "event %#x delivered to a guest that did not negotiate F_CHANGE",
-		  x ? x->event : 0);
+	       x ? x->event : 0);
 	vsc_evt_release(d, ev, 2);
 }

@@ -140,7 +140,7 @@ VT_TEST("cfg", nexus_create_show_drop)
 	ASSERT(!r, "create nexus: %s", vt_errstr(r));
 	r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
 	ASSERT(!r && strstr(buf, INIT_1), "nexus shows '%s' (%s), want %s", buf, vt_errstr(r),
-		  INIT_1);
+	       INIT_1);
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_2);
 	ASSERT(r < 0, "second nexus on the same TPG accepted");
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
@@ -244,10 +244,10 @@ VT_TEST("cfg", lun_link_unlink_while_idle)
 			 0, b, sizeof(b), NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == 8, "REPORT LUNS length %u after unlink, want 8",
-		  vsc_get_be32(b));
+	       vsc_get_be32(b));
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 7, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 	ASSERT(!e && vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED),
-		  "TUR to unlinked lun 7: %s %s, want 5/0x25", vt_errstr(e), vt_res(&res));
+	       "TUR to unlinked lun 7: %s %s, want 5/0x25", vt_errstr(e), vt_res(&res));
 }
 
 VT_TEST("cfg", fabric_prot_type_values)
@@ -401,20 +401,20 @@ VT_TEST("cfg", acl_maps_and_renumbers_luns)
 			 0, b, sizeof(b), NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
-		  "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
-		  vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
+	       "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
+	       vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
 	if (!ft_capacity(d, 1, ACL_MAPPED, &blocks, &bs))
 		return;
 	ASSERT(blocks * bs == RD8_BYTES, "mapped LUN %u has %llu bytes, want rd8's %llu",
-		  ACL_MAPPED, (unsigned long long)(blocks * bs), RD8_BYTES);
+	       ACL_MAPPED, (unsigned long long)(blocks * bs), RD8_BYTES);
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, 10, 10, 8, NULL, NULL);
 	if (vt_failed())
 		return;
 	/* the TPG's own LUN numbers mean nothing to this initiator */
 	e = vsc_cmd(d, VSC_VQ_REQ(0), 1, 1, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, &res, TMO);
 	ASSERT(!e && vt_sense_is(&res, ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED),
-		  "TUR to unmapped lun 1: %s %s, want CHECK CONDITION 5/0x25", vt_errstr(e),
-		  vt_res(&res));
+	       "TUR to unmapped lun 1: %s %s, want CHECK CONDITION 5/0x25", vt_errstr(e),
+	       vt_res(&res));
 }
 
 VT_TEST("cfg", acl_write_protect_refuses_writes)
@@ -435,8 +435,8 @@ VT_TEST("cfg", acl_write_protect_refuses_writes)
 		    sizeof(buf), NULL, 0, &res, TMO);
 	/* DATA PROTECT, WRITE PROTECTED */
 	ASSERT(!e && vt_sense_is(&res, DATA_PROTECT, ASC_WRITE_PROTECTED),
-		  "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
-		  vt_errstr(e), vt_res(&res));
+	       "WRITE to a write-protected mapped LUN: %s %s, want CHECK CONDITION 7/0x27",
+	       vt_errstr(e), vt_res(&res));
 	vt_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, false, 10, 0, 8, buf, NULL);
 }
 
@@ -455,14 +455,14 @@ VT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	/* FUNCTION COMPLETE is 0 (VIRTIO_SCSI_S_OK) */
 	ASSERT(!e && (c.response == VIRTIO_SCSI_S_OK ||
 			 c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED),
-		  "ABORT_TASK_SET on mapped LUN %u: %s %s, want FUNCTION_COMPLETE", ACL_MAPPED,
-		  vt_errstr(e), vsc_response_name(c.response));
+	       "ABORT_TASK_SET on mapped LUN %u: %s %s, want FUNCTION_COMPLETE", ACL_MAPPED,
+	       vt_errstr(e), vsc_response_name(c.response));
 	/* LUN 1 is the TPG's number for it, not one this initiator has */
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 1, 0);
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e && c.response == VIRTIO_SCSI_S_INCORRECT_LUN,
-		  "ABORT_TASK_SET on unmapped LUN 1: %s %s, want INCORRECT_LUN", vt_errstr(e),
-		  vsc_response_name(c.response));
+	       "ABORT_TASK_SET on unmapped LUN 1: %s %s, want INCORRECT_LUN", vt_errstr(e),
+	       vsc_response_name(c.response));
 }
 
 #define UP_ACL_HANG "upstream has no close_session: rmdir of the nexus initiator's ACL waits forever (the test would hang the suite)"
@@ -484,7 +484,7 @@ static bool nexus_is(const char *want)
 	int r = vsc_cfs_read(VH "/" WWPN_A "/tpgt_1/nexus", buf, sizeof(buf));
 
 	CHECK(r >= 0 && !strncmp(buf, want, strlen(want)), "nexus reads '%s' (%s), want %s",
-		 buf, vt_errstr(r), want);
+	      buf, vt_errstr(r), want);
 	return true;
 }
 
@@ -498,7 +498,7 @@ static bool demo_mode_luns(struct vsc_dev *d)
 			 0, b, sizeof(b), NULL))
 		return false;
 	CHECK(vsc_get_be32(b) == 16, "REPORT LUNS: %u bytes, want the TPG's 2 LUNs",
-		 vsc_get_be32(b));
+	      vsc_get_be32(b));
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, 1, 10, 20, 8, NULL, NULL);
 	return !vt_failed();
 }
@@ -548,7 +548,7 @@ VT_TEST_BEYOND("cfg", acl_removed_under_a_guest_waits_for_it, UP_ACL_HANG)
 	usleep(500 * 1000);
 	/* the guest's session stays until it lets go of the TPG */
 	ASSERT(__atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1,
-		  "rmdir of the ACL returned (%s) while a guest used its session", vt_errstr(r));
+	       "rmdir of the ACL returned (%s) while a guest used its session", vt_errstr(r));
 	ft_close(d);
 	for (i = 0; i < 100 && __atomic_load_n(&r, __ATOMIC_ACQUIRE) == 1; i++)
 		usleep(100 * 1000);

@@ -8,26 +8,6 @@
 
 #define Q0 VSC_VQ_REQ(0)
 
-static const char *const tmf_names[] = {
-	"ABORT_TASK", "ABORT_TASK_SET", "CLEAR_ACA", "CLEAR_TASK_SET",
-	"I_T_NEXUS_RESET", "LOGICAL_UNIT_RESET", "QUERY_TASK", "QUERY_TASK_SET",
-};
-
-static bool tmf(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint64_t tag,
-		uint8_t *resp)
-{
-	struct vsc_ctl c;
-	int e;
-
-	vsc_tmf_init(&c, sub, tgt, lun, tag);
-	e = vsc_ctl_sync(d, &c, TMO);
-	CHECK(e != -EFAULT, "TMF %s: response overflowed its 1-byte buffer (canary damaged)",
-		 tmf_names[sub & 7]);
-	CHECK(!e, "TMF %s: %s", tmf_names[sub & 7], vt_errstr(e));
-	*resp = c.response;
-	return true;
-}
-
 VT_TEST("ctl", an_query_answered)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -40,7 +20,7 @@ VT_TEST("ctl", an_query_answered)
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e, "AN query: %s", vt_errstr(e));
 	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN query response %s",
-		  vsc_response_name(c.response));
+	       vsc_response_name(c.response));
 	vt_note("AN query event_actual 0x%x", c.event_actual);
 	ASSERT(!(c.event_actual & ~0xffffu), "event_actual 0x%x outside requested", c.event_actual);
 }
@@ -57,7 +37,7 @@ VT_TEST("ctl", an_subscribe_answered)
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e, "AN subscribe: %s", vt_errstr(e));
 	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN subscribe response %s",
-		  vsc_response_name(c.response));
+	       vsc_response_name(c.response));
 }
 
 VT_TEST("ctl", tmf_lun_reset_succeeds)
@@ -67,10 +47,10 @@ VT_TEST("ctl", tmf_lun_reset_succeeds)
 
 	FT_SKIP_LUN_RESET_ON_UPSTREAM();
 	d = ft_open_ep(NULL);
-	if (!d || !tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp))
+	if (!d || !vt_tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp))
 		return;
 	ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0,
-		  "LUN RESET: %s, want FUNCTION_SUCCEEDED/COMPLETE", vsc_response_name(resp));
+	       "LUN RESET: %s, want FUNCTION_SUCCEEDED/COMPLETE", vsc_response_name(resp));
 	/* the LU works afterwards (the reset raises a UNIT ATTENTION first) */
 	vt_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 0, 10, 50, 8, NULL, NULL);
@@ -104,7 +84,7 @@ VT_TEST("ctl", tmf_lun_reset_with_commands_in_flight)
 	}
 	vsc_kick(d, VSC_VQ_REQ(0));
 	vsc_kick(d, VSC_VQ_REQ(1));
-	if (tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp) &&
+	if (vt_tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, &resp) &&
 	    resp != VIRTIO_SCSI_S_FUNCTION_SUCCEEDED && resp != 0)
 		vt_fail(__LINE__, "LUN RESET with I/O in flight: %s", vsc_response_name(resp));
 	e = vsc_drain(d, VSC_VQ_REQ(0), TMO);
@@ -143,13 +123,13 @@ VT_TEST("ctl", tmf_every_subtype_answered)
 	for (s = 0; s <= VIRTIO_SCSI_T_TMF_QUERY_TASK_SET && !vt_failed(); s++) {
 		if (s == VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET && vt_upstream() && !ft_unsafe)
 			continue;	/* FT_UPSTREAM_TMF_BUG */
-		if (!tmf(d, s, 1, 0, 0x1234, &resp))
+		if (!vt_tmf(d, s, 1, 0, 0x1234, &resp))
 			return;
-		vt_note("TMF %s -> %s", tmf_names[s], vsc_response_name(resp));
+		vt_note("TMF %s -> %s", vsc_tmf_name(s), vsc_response_name(resp));
 		ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED ||
-			  resp == VIRTIO_SCSI_S_FUNCTION_REJECTED || resp == VIRTIO_SCSI_S_FAILURE,
-			  "TMF %s: response %u (%s) is not a TMF answer", tmf_names[s], resp,
-			  vsc_response_name(resp));
+		       resp == VIRTIO_SCSI_S_FUNCTION_REJECTED || resp == VIRTIO_SCSI_S_FAILURE,
+		       "TMF %s: response %u (%s) is not a TMF answer", vsc_tmf_name(s), resp,
+		       vsc_response_name(resp));
 	}
 	vt_clear_ua(d, 1, 0);
 	ft_verify_rw(d, Q0, 1, 0, 10, 70, 8, NULL, NULL);
@@ -160,10 +140,10 @@ VT_TEST("ctl", tmf_unknown_subtype_rejected)
 	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t resp;
 
-	if (!d || !tmf(d, 99, 1, 0, 0, &resp))
+	if (!d || !vt_tmf(d, 99, 1, 0, 0, &resp))
 		return;
 	ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_REJECTED, "TMF subtype 99: %s, want REJECTED",
-		  vsc_response_name(resp));
+	       vsc_response_name(resp));
 }
 
 /* TMFs that upstream rejects; SAM gives them a real meaning. */
@@ -173,12 +153,12 @@ static void tmf_beyond(uint32_t sub, bool allow_rejected_never)
 	uint8_t resp;
 
 	(void)allow_rejected_never;
-	if (!d || !tmf(d, sub, 1, 0, 0xdead, &resp))
+	if (!d || !vt_tmf(d, sub, 1, 0, 0xdead, &resp))
 		return;
 	/* no task 0xdead exists: COMPLETE (0) or SUCCEEDED are the right answers */
 	ASSERT(resp == 0 || resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED,
-		  "TMF %s: %s, want FUNCTION_COMPLETE/SUCCEEDED", tmf_names[sub],
-		  vsc_response_name(resp));
+	       "TMF %s: %s, want FUNCTION_COMPLETE/SUCCEEDED", vsc_tmf_name(sub),
+	       vsc_response_name(resp));
 	vt_clear_ua(d, 1, 0);
 }
 
@@ -222,7 +202,7 @@ VT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
 	ASSERT(e != -EFAULT, "answer overflowed the TMF response buffer (canary damaged)");
 	ASSERT(!e, "%s", vt_errstr(e));
 	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "TMF to target 9: %s, want BAD_TARGET",
-		  vsc_response_name(c.response));
+	       vsc_response_name(c.response));
 }
 
 VT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
@@ -240,7 +220,7 @@ VT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	ASSERT(e != -EFAULT, "answer overflowed the AN response buffer (canary damaged)");
 	ASSERT(!e, "%s", vt_errstr(e));
 	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "AN with lun[0]=0: %s, want BAD_TARGET",
-		  vsc_response_name(c.response));
+	       vsc_response_name(c.response));
 }
 
 VT_TEST("ctl", tmf_split_request_header)
@@ -257,14 +237,14 @@ VT_TEST("ctl", tmf_split_request_header)
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e, "%s", vt_errstr(e));
 	ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || c.response == 0 ||
-		  c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
-		  "ABORT_TASK_SET with split header: %s", vsc_response_name(c.response));
+	       c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
+	       "ABORT_TASK_SET with split header: %s", vsc_response_name(c.response));
 	vsc_an_init(&c, false, 1, 0, 0);
 	c.layout.hdr_split = 3;
 	c.layout.resp_split = 1;
 	e = vsc_ctl_sync(d, &c, TMO);
 	ASSERT(!e && c.response == VIRTIO_SCSI_S_OK, "AN split: %s %s", vt_errstr(e),
-		  vsc_response_name(c.response));
+	       vsc_response_name(c.response));
 	vt_clear_ua(d, 1, 0);
 }
 
@@ -390,10 +370,10 @@ VT_TEST_BEYOND("ctl", lun_reset_then_lun_relink, FT_UPSTREAM_TMF_BUG)
 	if (!d)
 		return;
 	for (i = 0; i < 2; i++) {
-		if (!tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 1, 0, &resp))
+		if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 1, 1, 0, &resp))
 			return;
 		ASSERT(resp == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || resp == 0, "LUN RESET: %s",
-			  vsc_response_name(resp));
+		       vsc_response_name(resp));
 	}
 	e = vsc_tgt_lun_unlink(WWPN_A, 1, 1);
 	ASSERT(!e, "unlink lun 1: %s", vt_errstr(e));
@@ -429,7 +409,7 @@ VT_TEST("ctl", control_request_before_endpoint)
 	}
 	ASSERT(c.canary_err == 0, "canary damaged");
 	ASSERT(c.response == VIRTIO_SCSI_S_OK || c.response == VIRTIO_SCSI_S_BAD_TARGET,
-		  "AN response %s", vsc_response_name(c.response));
+	       "AN response %s", vsc_response_name(c.response));
 	vsc_ctl_release(d, &c);
 }
 

@@ -131,7 +131,7 @@ VT_TEST("layout", response_split_every_offset)
 		r.layout.n_in_cuts = 1;
 		e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
 		ASSERT(!e && vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_OPCODE),
-			  "response cut at %u: %s %s", cut, vt_errstr(e), vt_res(&res));
+		       "response cut at %u: %s %s", cut, vt_errstr(e), vt_res(&res));
 	}
 }
 
@@ -311,7 +311,7 @@ VT_TEST("layout", raw_handbuilt_chains)
 	e = vsc_wait(d, &op, TMO);
 	ASSERT(!e, "direct raw chain: %s", vt_errstr(e));
 	ASSERT(rsp->response == 0 && rsp->status == SAM_STAT_GOOD, "direct raw TUR: response %u status %u",
-		  rsp->response, rsp->status);
+	       rsp->response, rsp->status);
 	ASSERT(vsc_free_descs(d, Q0) == vsc_vq_size(d, Q0), "descriptors not recycled");
 
 	/* indirect: one ring descriptor pointing at a 2-entry table */
@@ -333,7 +333,7 @@ VT_TEST("layout", raw_handbuilt_chains)
 	e = vsc_wait(d, &op, TMO);
 	ASSERT(!e, "indirect raw chain: %s", vt_errstr(e));
 	ASSERT(rsp->response == 0 && rsp->status == SAM_STAT_GOOD, "indirect raw TUR: response %u status %u",
-		  rsp->response, rsp->status);
+	       rsp->response, rsp->status);
 	ASSERT(vsc_buf_check(rb, NULL) == 0, "canary damaged");
 	ASSERT(vsc_stray_used(d, Q0) == 0, "stray used entries");
 	vsc_buf_free(d, hb);

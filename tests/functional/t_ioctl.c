@@ -221,7 +221,7 @@ VT_TEST("ioctl", features_offered)
 	f = vsc_features_offered(d);
 	vt_note("offered 0x%llx", (unsigned long long)f);
 	ASSERT((f & need) == need, "offered 0x%llx lacks 0x%llx", (unsigned long long)f,
-		  (unsigned long long)(need & ~f));
+	       (unsigned long long)(need & ~f));
 	ASSERT(!(f & VSC_F(VIRTIO_F_RING_PACKED)), "packed ring offered");
 	ASSERT(!(f & VSC_F(VIRTIO_F_ACCESS_PLATFORM)), "ACCESS_PLATFORM offered without IOTLB");
 }
@@ -361,7 +361,7 @@ VT_TEST("ioctl", worker_per_virtqueue_client)
 		return;
 	if (!vt_upstream())
 		ASSERT(!vsc_workers_attached(d),
-			  "VHOST_NEW_WORKER served; tcm_vhost answers it -ENOTTY");
+		       "VHOST_NEW_WORKER served; tcm_vhost answers it -ENOTTY");
 	else
 		vt_note("vhost_scsi: %s", vsc_workers_attached(d) ?
 			"a worker per request queue" : "worker ioctls refused (one worker)");

@@ -377,11 +377,11 @@ static void event_idx(bool notify_on_empty)
 		ASSERT(calls > 0, "NOTIFY_ON_EMPTY: no call after the ring drained");
 	else
 		ASSERT(calls == 0, "device signalled %llu times despite used_event",
-			  (unsigned long long)calls);
+		       (unsigned long long)calls);
 	ASSERT(vsc_reap(d, vq, 0) == 8, "reap");
 	for (i = 0; i < 8; i++) {
 		ASSERT(r[i].op.done && !r[i].res.response && !r[i].res.status, "cmd %u: %s", i,
-			  vt_res(&r[i].res));
+		       vt_res(&r[i].res));
 		vsc_req_release(d, &r[i]);
 	}
 }
@@ -423,7 +423,7 @@ VT_TEST("queue", index_wraparound)
 		for (i = 0; i < 8; i++) {
 			if (r[i].op.done && r[i].bufs[0]) {
 				ASSERT(!r[i].res.response && !r[i].res.status, "cmd %u: %s", done,
-					  vt_res(&r[i].res));
+				       vt_res(&r[i].res));
 				vsc_req_release(d, &r[i]);
 				r[i].op.done = false;
 				done++;
@@ -432,7 +432,7 @@ VT_TEST("queue", index_wraparound)
 		ASSERT(vsc_now_ns() < deadline, "too slow: %u/%u after 100 s", done, total);
 	}
 	ASSERT(vsc_raw_used_idx(d, VSC_VQ_REQ(0)) == (uint16_t)total, "used idx %u, want %u",
-		  vsc_raw_used_idx(d, VSC_VQ_REQ(0)), (uint16_t)total);
+	       vsc_raw_used_idx(d, VSC_VQ_REQ(0)), (uint16_t)total);
 	ASSERT(vsc_stray_used(d, VSC_VQ_REQ(0)) == 0, "stray used entries");
 }
 
@@ -495,7 +495,7 @@ VT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
 	stats_get("vq2", &b);
 	ASSERT(b.requests >= 0 && b.completed >= 0 && b.inflight_max >= 0,
-		  "no vq2 line with requests/completed/inflight_max in tpgt_1/stats");
+	       "no vq2 line with requests/completed/inflight_max in tpgt_1/stats");
 	memset(buf, 0x5a, sizeof(buf));
 	for (i = 0; i < 3; i++)
 		ASSERT(vt_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 100 + 8 * i, 8, buf, NULL), "WRITE %u", i);
@@ -504,34 +504,34 @@ VT_TEST_BEYOND("queue", stats_count_what_the_guest_sent,
 	len = vsc_cdb_rw(cdb, false, 16, LUN0_BLOCKS, 1);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 1, 0, cdb, len, NULL, 0, buf, BS, &res, 5000);
 	ASSERT(!r && res.status == SAM_STAT_CHECK_CONDITION, "READ past the end: %s, status 0x%02x",
-		  vt_errstr(r), res.status);
+	       vt_errstr(r), res.status);
 	len = vsc_cdb_tur(cdb);
 	r = vsc_cmd(d, VSC_VQ_REQ(0), 77, 0, cdb, len, NULL, 0, NULL, 0, &res, 5000);
 	ASSERT(!r && res.response == VIRTIO_SCSI_S_BAD_TARGET,
-		  "TUR to target 77: %s, response %s", vt_errstr(r),
-		  vsc_response_name(res.response));
+	       "TUR to target 77: %s, response %s", vt_errstr(r),
+	       vsc_response_name(res.response));
 	stats_get("vq2", &a);
 	stats_get("io", &io);
 	if (!vsc_cfs_read(VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/stats", (char *)buf,
 			  sizeof(buf)))
 		vt_note("tpgt_1/stats:\n%s", (char *)buf);
 	ASSERT(a.requests - b.requests == 7, "requests went %lld -> %lld, want +7",
-		  b.requests, a.requests);
+	       b.requests, a.requests);
 	ASSERT(a.completed - b.completed == 6, "completed went %lld -> %lld, want +6",
-		  b.completed, a.completed);
+	       b.completed, a.completed);
 	ASSERT(a.bytes_out - b.bytes_out == 3 * 8 * BS, "bytes_out went %lld -> %lld, want +%d",
-		  b.bytes_out, a.bytes_out, 3 * 8 * BS);
+	       b.bytes_out, a.bytes_out, 3 * 8 * BS);
 	ASSERT(a.bytes_in - b.bytes_in == 2 * 16 * BS, "bytes_in went %lld -> %lld, want +%d",
-		  b.bytes_in, a.bytes_in, 2 * 16 * BS);
+	       b.bytes_in, a.bytes_in, 2 * 16 * BS);
 	ASSERT(a.status_errors - b.status_errors == 1, "status_errors went %lld -> %lld, want +1",
-		  b.status_errors, a.status_errors);
+	       b.status_errors, a.status_errors);
 	ASSERT(a.rejected - b.rejected == 1, "rejected went %lld -> %lld, want +1",
-		  b.rejected, a.rejected);
+	       b.rejected, a.rejected);
 	ASSERT(a.inflight_max >= 1, "inflight_max %lld after 7 commands", a.inflight_max);
 	ASSERT(io.requests == a.requests && io.bytes_in == a.bytes_in &&
-		  io.bytes_out == a.bytes_out,
-		  "io line (requests %lld in %lld out %lld) is not the sum of one used queue",
-		  io.requests, io.bytes_in, io.bytes_out);
+	       io.bytes_out == a.bytes_out,
+	       "io line (requests %lld in %lld out %lld) is not the sum of one used queue",
+	       io.requests, io.bytes_in, io.bytes_out);
 }
 
 #define TRACEFS "/sys/kernel/tracing"
@@ -595,9 +595,9 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	vsc_cfs_write(POLL_PARAM, "0");
 	ASSERT(i == 32, "WRITE+READ %u of 32 failed while polling", i);
 	ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 commands, want +8 or more",
-		  p0, p1);
+	       p0, p1);
 	ASSERT(k1 - k0 <= 56, "kicks went %lld -> %lld over 64 commands, want 56 at most",
-		  k0, k1);
+	       k0, k1);
 	usleep(20000);
 	memset(buf, 0, sizeof(buf));
 	ok = vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
@@ -645,7 +645,7 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	if (!vsc_path_exists(TRACEFS "/trace"))
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
 	ASSERT(vsc_path_exists(TRACEFS "/events/tcm_vhost/enable"),
-		  "no %s/events/tcm_vhost", TRACEFS);
+	       "no %s/events/tcm_vhost", TRACEFS);
 	trace_clear();
 	ret = vsc_cfs_write(TRACEFS "/events/tcm_vhost/enable", "1");
 	ASSERT(!ret, "enabling the events: %s", vt_errstr(ret));
@@ -663,7 +663,7 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	done = count_lines(text, "tvh_cmd_done: vq=2 ", "status=0x00", "transferred=4096");
 	vt_note("trace:\n%s", text);
 	ASSERT(w == 2 && r == 1, "tvh_cmd_taken: %u WRITE(10) and %u READ(10) of 4096 bytes, want 2 and 1",
-		  w, r);
+	       w, r);
 	ASSERT(sub == 3, "tvh_cmd_submitted: %u, want 3", sub);
 	ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
 }

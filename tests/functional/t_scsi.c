@@ -61,7 +61,7 @@ VT_TEST("scsi", inquiry_vpd_supported_pages)
 		seenb0 |= b[4 + i] == 0xb0;
 	}
 	ASSERT(seen80 && seen83 && seenb0, "pages 0x80/0x83/0xb0 listed: %d/%d/%d", seen80,
-		  seen83, seenb0);
+	       seen83, seenb0);
 }
 
 VT_TEST("scsi", inquiry_vpd_serial)
@@ -73,7 +73,7 @@ VT_TEST("scsi", inquiry_vpd_serial)
 		return;
 	ASSERT(b[3] >= strlen(RD16_SERIAL), "serial length %u", b[3]);
 	ASSERT(!memcmp(b + 4, RD16_SERIAL, strlen(RD16_SERIAL)), "serial '%.*s', want %s",
-		  b[3], b + 4, RD16_SERIAL);
+	       b[3], b + 4, RD16_SERIAL);
 }
 
 VT_TEST("scsi", inquiry_vpd_device_id)
@@ -108,7 +108,7 @@ VT_TEST("scsi", inquiry_vpd_block_limits)
 		return;
 	/* 0x3c with thin provisioning attributes, 0x10 without (LIO) */
 	ASSERT(vsc_get_be16(b + 2) == 0x3c || vsc_get_be16(b + 2) == 0x10,
-		  "page length 0x%x, want 0x3c or 0x10", vsc_get_be16(b + 2));
+	       "page length 0x%x, want 0x3c or 0x10", vsc_get_be16(b + 2));
 	ASSERT(vsc_get_be32(b + 8) > 0, "maximum transfer length 0");
 	vt_note("max transfer %u blocks, optimal %u", vsc_get_be32(b + 8), vsc_get_be32(b + 12));
 }
@@ -140,7 +140,7 @@ VT_TEST("scsi", report_luns_exact)
 		return;
 	ASSERT(n == 2, "tpgt 1: %u LUNs listed, want 2", n);
 	ASSERT((l[0] == 0 && l[1] == 1) || (l[0] == 1 && l[1] == 0), "tpgt 1 LUNs %u,%u", l[0],
-		  l[1]);
+	       l[1]);
 	if (!report_luns(d, 2, l, &n))
 		return;
 	ASSERT(n == 1 && l[0] == 0, "tpgt 2: %u LUNs (first %u), want exactly LUN 0", n, l[0]);
@@ -154,7 +154,7 @@ VT_TEST("scsi", read_capacity10)
 	if (!d || !vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_read_capacity10(cdb), NULL, 0, b, 8, NULL))
 		return;
 	ASSERT(vsc_get_be32(b) == RD16_BYTES / BS - 1, "last LBA %u, want %llu", vsc_get_be32(b),
-		  RD16_BYTES / BS - 1);
+	       RD16_BYTES / BS - 1);
 	ASSERT(vsc_get_be32(b + 4) == BS, "block size %u", vsc_get_be32(b + 4));
 }
 
@@ -167,7 +167,7 @@ VT_TEST("scsi", read_capacity16)
 	if (!d || !ft_capacity(d, 1, 1, &blocks, &bs))
 		return;
 	ASSERT(blocks == RD8_BYTES / BS && bs == BS, "lun 1: %llu blocks of %u", 
-		  (unsigned long long)blocks, bs);
+	       (unsigned long long)blocks, bs);
 }
 
 VT_TEST("scsi", multi_target_selects_tpgt)
@@ -207,7 +207,7 @@ VT_TEST("scsi", multi_lun_addressing)
 	if (!d || !ft_capacity(d, 1, 0, &b0, &bs) || !ft_capacity(d, 1, 1, &b1, &bs))
 		return;
 	ASSERT(b0 == RD16_BYTES / BS && b1 == RD8_BYTES / BS, "lun0 %llu lun1 %llu blocks",
-		  (unsigned long long)b0, (unsigned long long)b1);
+	       (unsigned long long)b0, (unsigned long long)b1);
 	ft_verify_rw(d, Q0, 1, 1, 16, b1 - 8, 8, NULL, NULL);
 }
 
@@ -218,7 +218,7 @@ static void expect_response(struct vsc_dev *d, struct vsc_req *r, uint8_t want, 
 
 	ASSERT(!e, "%s: %s", what, vt_errstr(e));
 	ASSERT(res.response == want, "%s: %s, want response %s", what, vt_res(&res),
-		  vsc_response_name(want));
+	       vsc_response_name(want));
 }
 
 VT_TEST("scsi", bad_target_byte)
@@ -291,10 +291,10 @@ VT_TEST("scsi", unsupported_opcode_sense)
 	e = vsc_cmd(d, Q0, 1, 0, cdb, 10, NULL, 0, NULL, 0, &res, TMO);
 	ASSERT(!e, "%s", vt_errstr(e));
 	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_CHECK_CONDITION, "%s, want CHECK CONDITION",
-		  vt_res(&res));
+	       vt_res(&res));
 	ASSERT(res.sense_len >= 14 && res.sense_len <= VSC_SENSE_MAX, "sense_len %u", res.sense_len);
 	ASSERT(res.key == ILLEGAL_REQUEST && res.asc == ASC_INVALID_OPCODE && res.ascq == 0,
-		  "sense %s, want ILLEGAL REQUEST 0x20/0x00", vt_res(&res));
+	       "sense %s, want ILLEGAL REQUEST 0x20/0x00", vt_res(&res));
 }
 
 VT_TEST("scsi", lba_out_of_range_sense)
@@ -344,7 +344,7 @@ VT_TEST("scsi", mode_sense)
 			 NULL))
 		return;
 	ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
-		  vsc_get_be16(b));
+	       vsc_get_be16(b));
 	{
 		unsigned int bdl = vsc_get_be16(b + 6), off = 8 + bdl;
 
@@ -377,7 +377,7 @@ VT_TEST("scsi", unmap_rd_answer)
 	vt_note("UNMAP on rd_mcp: %s", vt_res(&res));
 	ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
 	ASSERT(res.status == SAM_STAT_GOOD || vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_OPCODE),
-		  "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
+	       "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
 
 /*
@@ -494,7 +494,7 @@ VT_TEST("scsi", write_length_mismatch_rejected)
 	ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
 	vt_note("WRITE with too much data-out: %s", vt_res(&res));
 	ASSERT(res.status == SAM_STAT_CHECK_CONDITION && res.key == ILLEGAL_REQUEST, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
-		  vt_res(&res));
+	       vt_res(&res));
 }
 
 VT_TEST("scsi", task_attributes_accepted)
@@ -516,7 +516,7 @@ VT_TEST("scsi", task_attributes_accepted)
 		r.din_len = BS;
 		e = vsc_cmd_layout(d, &r, buf, &res, TMO);
 		ASSERT(!e && !res.response && !res.status, "READ with task_attr %u: %s %s", attrs[i],
-			  vt_errstr(e), vt_res(&res));
+		       vt_errstr(e), vt_res(&res));
 	}
 }
 

@@ -99,16 +99,6 @@ static const char *resp_name(uint8_t r)
 	return b;
 }
 
-static const char *const tmf_names[] = {
-	"ABORT_TASK", "ABORT_TASK_SET", "CLEAR_ACA", "CLEAR_TASK_SET",
-	"I_T_NEXUS_RESET", "LOGICAL_UNIT_RESET", "QUERY_TASK", "QUERY_TASK_SET",
-};
-
-static const char *tmf_name(uint32_t sub)
-{
-	return sub < 8 ? tmf_names[sub] : "TMF?";
-}
-
 /* ----------------------------------------------------------- devices */
 
 static struct vsc_dev *open_dev(bool hotplug)
@@ -342,22 +332,6 @@ static int tmf_run(struct vsc_dev *d, struct vsc_ctl *c, struct flight *f)
 	return e;
 }
 
-/* Synchronous TMF with no commands of interest. */
-static bool tmf_sync(struct vsc_dev *d, uint32_t sub, uint8_t tgt, uint16_t lun, uint64_t tag,
-		     uint8_t *resp)
-{
-	struct vsc_ctl c;
-	int e;
-
-	vsc_tmf_init(&c, sub, tgt, lun, tag);
-	e = tmf_run(d, &c, NULL);
-	CHECK(e != -EFAULT, "TMF %s: answer overflowed the 1-byte response (canary damaged)",
-	      tmf_name(sub));
-	CHECK(!e, "TMF %s: %s", tmf_name(sub), vt_errstr(e));
-	*resp = c.response;
-	return true;
-}
-
 /*
  * Waits for every command, then checks each got exactly one answer:
  *  - an affected command (when @took_effect): ABORTED, or GOOD if it finished
@@ -502,26 +476,26 @@ static void tmf_under_load(const struct tmf_case *tc)
 	vsc_tmf_init(&c, tc->sub, TGT, tc->tmf_lun, tc->use_tag_of_first ? f.r[0].tag : tc->tag);
 	e = tmf_run(d, &c, &f);
 	if (e == -EFAULT) {
-		FAIL("TMF %s: answer overflowed its response buffer", tmf_name(tc->sub));
+		FAIL("TMF %s: answer overflowed its response buffer", vsc_tmf_name(tc->sub));
 		goto out;
 	}
 	if (e) {
-		FAIL("TMF %s with %u commands in flight: no answer: %s", tmf_name(tc->sub), f.n,
+		FAIL("TMF %s with %u commands in flight: no answer: %s", vsc_tmf_name(tc->sub), f.n,
 		     vt_errstr(e));
 		goto out;
 	}
 	if (c.response >= 32 || !(tc->allowed & (1u << c.response)))
-		FAIL("TMF %s: %s is not an allowed answer", tmf_name(tc->sub),
+		FAIL("TMF %s: %s is not an allowed answer", vsc_tmf_name(tc->sub),
 		     resp_name(c.response));
 	took = is_complete(c.response);
 	if (!flight_check(d, &f, took, &ab, &gd))
 		goto out;
 	note("%s: %s; %u commands: %u ABORTED/RESET, %u GOOD, %u answered before the TMF",
-	     tmf_name(tc->sub), resp_name(c.response), f.n, ab, gd,
+	     vsc_tmf_name(tc->sub), resp_name(c.response), f.n, ab, gd,
 	     (unsigned int)({ unsigned int k, m = 0; for (k = 0; k < f.n; k++) m += f.before[k]; m; }));
 	if (c.response == S_REJECTED)
 		note("%s answered FUNCTION_REJECTED (documented outcome: not supported)",
-		     tmf_name(tc->sub));
+		     vsc_tmf_name(tc->sub));
 	if (vt_failed())
 		goto out;
 	/* I/O continues on both slow LUNs */
@@ -610,7 +584,7 @@ VT_TEST_F(NULL, abort_task_finished, VT_F_BEYOND, UP_ABORT)
 		FAIL("READ: %s %s", vt_errstr(e), vt_res(&res));
 		goto out;
 	}
-	if (!tmf_sync(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_FAST, tag, &resp))
+	if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_FAST, tag, &resp))
 		goto out;
 	if (resp != S_COMPLETE)
 		FAIL("ABORT_TASK of a finished task: %s, want FUNCTION_COMPLETE(0)",
@@ -880,7 +854,7 @@ VT_TEST_F(NULL, query_task, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 		return;
 	/* a task that does not exist: FUNCTION_COMPLETE, or REJECTED */
 	d = open_dev(false);
-	if (!d || !tmf_sync(d, VIRTIO_SCSI_T_TMF_QUERY_TASK, TGT, LUN_FAST, 0xdeadbeef, &resp)) {
+	if (!d || !vt_tmf(d, VIRTIO_SCSI_T_TMF_QUERY_TASK, TGT, LUN_FAST, 0xdeadbeef, &resp)) {
 		close_dev(d);
 		return;
 	}
@@ -927,10 +901,10 @@ VT_TEST_F(NULL, bad_target, VT_F_BEYOND,
 	if (!d)
 		return;
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]) && !vt_failed(); i++) {
-		if (!tmf_sync(d, subs[i], BAD_TGT, 0, 0x77, &resp))
+		if (!vt_tmf(d, subs[i], BAD_TGT, 0, 0x77, &resp))
 			break;
 		if (resp != VIRTIO_SCSI_S_BAD_TARGET)
-			FAIL("TMF %s to target %u: %s, want BAD_TARGET", tmf_name(subs[i]),
+			FAIL("TMF %s to target %u: %s, want BAD_TARGET", vsc_tmf_name(subs[i]),
 			     BAD_TGT, resp_name(resp));
 	}
 	if (!vt_failed())
@@ -945,8 +919,8 @@ static void bad_lun(uint32_t sub)
 
 	if (!d)
 		return;
-	if (tmf_sync(d, sub, TGT, BAD_LUN, 0x77, &resp) && resp != VIRTIO_SCSI_S_INCORRECT_LUN)
-		FAIL("TMF %s to LUN %u: %s, want INCORRECT_LUN", tmf_name(sub), BAD_LUN,
+	if (vt_tmf(d, sub, TGT, BAD_LUN, 0x77, &resp) && resp != VIRTIO_SCSI_S_INCORRECT_LUN)
+		FAIL("TMF %s to LUN %u: %s, want INCORRECT_LUN", vsc_tmf_name(sub), BAD_LUN,
 		     resp_name(resp));
 	if (!vt_failed())
 		verify_rw(d, LUN_FAST, VERIFY_LBA, 8);

@@ -331,11 +331,6 @@ static bool option(int c, const char *arg)
 
 static const char *const files[] = { "t_proto.c", "t_vring.c", "t_flight.c", NULL };
 
-static const struct option options[] = {
-	{ "timeout", required_argument, NULL, 't' },
-	{ 0 }
-};
-
 const struct vt_suite vt_suite = {
 	.name = "badinput",
 	.usage = "vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
@@ -344,12 +339,10 @@ const struct vt_suite vt_suite = {
 	.timeout = 90,
 	/* The upstream run is a comparison: any failure there is XFAIL. */
 	.flags = VT_S_ALL_BEYOND,
-	.shortopts = "t:",
-	.longopts = options,
-	.option = option,
+	.opts = { "t:", (const struct option[]){
+		{ "timeout", required_argument, NULL, 't' },
+		{ 0 } }, option },
 	.watchdog_cleanup = release_hold,
-	.setup = fixture,
-	.teardown = hold_teardown,
-	.before = before,
-	.after = after,
+	.fixture = { fixture, hold_teardown },
+	.test = { before, after },
 };

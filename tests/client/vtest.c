@@ -504,8 +504,8 @@ static void run_here(const struct vt_test *t)
 {
 	vt_alarm(vt_timeout);
 	t->fn();
-	if (suite->after)
-		suite->after(t);
+	if (suite->test.after)
+		suite->test.after(t);
 	vt_close_all();
 	vt_alarm(0);
 	vt_report();
@@ -532,8 +532,8 @@ static void run_forked(const struct vt_test *t)
 	if (!pid) {
 		vt_seed(vt_rand() ^ (uint64_t)getpid() << 20);
 		t->fn();
-		if (suite->after)
-			suite->after(t);
+		if (suite->test.after)
+			suite->test.after(t);
 		_exit(vt_report());
 	}
 	for (;;) {
@@ -577,8 +577,8 @@ static void run_test(const struct vt_test *t, bool group_ok, enum vt_outcome gou
 	} else if ((t->flags & VT_F_UPSTREAM_SKIP) && vt_upstream()) {
 		vt_skip("not run on upstream (could crash or hang the VM): %s", t->upstream);
 	}
-	if (vt_outcome() == VT_PASS && suite->before)
-		suite->before(t);
+	if (vt_outcome() == VT_PASS && suite->test.before)
+		suite->test.before(t);
 	if (vt_outcome() != VT_PASS) {
 		vt_report();
 		return;
@@ -587,8 +587,8 @@ static void run_test(const struct vt_test *t, bool group_ok, enum vt_outcome gou
 		run_forked(t);
 	else
 		run_here(t);
-	if (suite->cleanup)
-		suite->cleanup(t);
+	if (suite->test.cleanup)
+		suite->test.cleanup(t);
 }
 
 static void list(const struct vt_test *const *all, size_t nt, unsigned int np,
@@ -634,10 +634,10 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 	if (s->cmd_tmo)
 		vt_cmd_tmo = s->cmd_tmo;
 	memcpy(lo, common, sizeof(common));
-	for (nlo = ncommon; s->longopts && s->longopts[nlo - ncommon].name && nlo < 31; nlo++)
-		lo[nlo] = s->longopts[nlo - ncommon];
+	for (nlo = ncommon; s->opts.longopts && s->opts.longopts[nlo - ncommon].name && nlo < 31; nlo++)
+		lo[nlo] = s->opts.longopts[nlo - ncommon];
 	memset(&lo[nlo], 0, sizeof(lo[nlo]));
-	snprintf(shortopts, sizeof(shortopts), "m:f:lvh%s", s->shortopts ? s->shortopts : "");
+	snprintf(shortopts, sizeof(shortopts), "m:f:lvh%s", s->opts.shortopts ? s->opts.shortopts : "");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
@@ -659,7 +659,7 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 			vt_verbose = true;
 			break;
 		default:
-			if (c == 'h' || !s->option || !s->option(c, optarg))
+			if (c == 'h' || !s->opts.handle || !s->opts.handle(c, optarg))
 				usage();
 		}
 	}
@@ -688,12 +688,12 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 	}
 	if (!(s->flags & VT_S_FORK))
 		vt_watchdog_init(s->watchdog_cleanup);
-	if (s->setup) {
+	if (s->fixture.setup) {
 		vt_start("%s/fixture", s->name);
-		if (!s->setup()) {
+		if (!s->fixture.setup()) {
 			vt_report();
-			if (s->teardown)
-				s->teardown();
+			if (s->fixture.teardown)
+				s->fixture.teardown();
 			vt_summary();
 			return 1;
 		}
@@ -711,10 +711,10 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 				any = true;
 		if (!any)
 			continue;
-		if (grp && s->group_setup) {
+		if (grp && s->group.setup) {
 			vt_start("%s/%s (group setup)", s->name, grp);
 			vt_alarm(vt_timeout);
-			ok = s->group_setup(grp);
+			ok = s->group.setup(grp);
 			vt_alarm(0);
 			gout = vt_outcome();
 			snprintf(greason, sizeof(greason), "%s", vt_reason());
@@ -723,11 +723,11 @@ int vt_main(int argc, char **argv, const struct vt_suite *s)
 		for (i = 0; i < nt; i++)
 			if (in_pass(all[i], g) && vt_match(test_name(all[i]), filters, nf))
 				run_test(all[i], ok, gout, greason);
-		if (grp && s->group_teardown)
-			s->group_teardown(grp);
+		if (grp && s->group.teardown)
+			s->group.teardown(grp);
 	}
-	if (s->teardown)
-		s->teardown();
+	if (s->fixture.teardown)
+		s->fixture.teardown();
 	vt_summary();
 	free(all);
 	return vt_exit_status();

@@ -175,23 +175,31 @@ struct vt_suite {
 	unsigned int timeout;	/* s: one test (watchdog) */
 	int cmd_tmo;		/* ms: vt_cmd_tmo, if not 0 */
 	unsigned int flags;	/* VT_S_* */
-	/* More options: getopt short letters and long options ({ 0 }-terminated) */
-	const char *shortopts;
-	const struct option *longopts;
-	bool (*option)(int c, const char *arg);		/* false: usage */
+	/* More options: getopt short letters, long options ({ 0 }-terminated), handler */
+	struct {
+		const char *shortopts;
+		const struct option *longopts;
+		bool (*handle)(int c, const char *arg);		/* false: usage */
+	} opts;
 	void (*watchdog_cleanup)(void);
 	/* The program's fixture, as the test "suite/fixture": false = failed. */
-	bool (*setup)(void);
-	void (*teardown)(void);
+	struct {
+		bool (*setup)(void);
+		void (*teardown)(void);
+	} fixture;
 	/* Before a group's tests, as "suite/group (group setup)"; false fails them. */
-	bool (*group_setup)(const char *group);
-	void (*group_teardown)(const char *group);
-	/* Before a test (after vt_start()): may vt_skip() it. */
-	void (*before)(const struct vt_test *t);
-	/* After the test function, before its devices are closed. */
-	void (*after)(const struct vt_test *t);
-	/* After the test's line. */
-	void (*cleanup)(const struct vt_test *t);
+	struct {
+		bool (*setup)(const char *group);
+		void (*teardown)(const char *group);
+	} group;
+	struct {
+		/* After vt_start(): may vt_skip() the test. */
+		void (*before)(const struct vt_test *t);
+		/* After the test function, before its devices are closed. */
+		void (*after)(const struct vt_test *t);
+		/* After the test's line. */
+		void (*cleanup)(const struct vt_test *t);
+	} test;
 };
 
 #define VT_S_FORK	0x1	/* each test in a child process, the watchdog in the parent */

@@ -210,11 +210,6 @@ static bool option(int c, const char *arg)
 	return true;
 }
 
-static const struct option options[] = {
-	{ "unsafe", no_argument, NULL, 'U' },
-	{ 0 }
-};
-
 const struct vt_suite vt_suite = {
 	.name = "functional",
 	.usage = "vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
@@ -222,10 +217,9 @@ const struct vt_suite vt_suite = {
 	.groups = group_order,
 	.timeout = 120,
 	.flags = VT_S_NEED_DEV | VT_S_LIST_HOW,
-	.longopts = options,
-	.option = option,
-	.group_setup = group_setup,
-	.group_teardown = group_teardown,
-	.before = before,
-	.cleanup = cleanup,
+	.opts = { NULL, (const struct option[]){
+		{ "unsafe", no_argument, NULL, 'U' },
+		{ 0 } }, option },
+	.group = { group_setup, group_teardown },
+	.test = { before, NULL, cleanup },
 };

@@ -1627,12 +1627,6 @@ static bool option(int c, const char *arg)
 	return false;
 }
 
-static const struct option options[] = {
-	{ "slowdev", required_argument, NULL, 's' },
-	{ "keep", no_argument, NULL, 'k' },
-	{ 0 }
-};
-
 const struct vt_suite vt_suite = {
 	.name = "tmf",
 	.usage = "vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
@@ -1640,11 +1634,10 @@ const struct vt_suite vt_suite = {
 	.timeout = TEST_TMO,
 	.cmd_tmo = TMO,
 	.flags = VT_S_FORK,
-	.shortopts = "s:k",
-	.longopts = options,
-	.option = option,
-	.setup = setup,
-	.teardown = teardown,
-	.before = before,
-	.after = after,
+	.opts = { "s:k", (const struct option[]){
+		{ "slowdev", required_argument, NULL, 's' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ 0 } }, option },
+	.fixture = { setup, teardown },
+	.test = { before, after },
 };

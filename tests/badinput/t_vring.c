@@ -162,7 +162,12 @@ VT_TEST(NULL, indirect_in_indirect)
 	expect_vq_error(&c, "nested indirect table");
 }
 
-static void indirect_len_case(uint32_t len)
+/*
+ * A two-entry indirect table (header, then response) in a @size-byte buffer;
+ * the response entry has @flags1 and @next1, the ring descriptor says @len.
+ */
+static void indirect_case(size_t size, uint16_t flags1, uint16_t next1, uint32_t len,
+			  const char *what)
 {
 	struct chain c;
 	struct vsc_buf *t;
@@ -171,44 +176,31 @@ static void indirect_len_case(uint32_t len)
 
 	if (!chain_open(&c, RING))
 		return;
-	t = vsc_buf_alloc(c.d, 48, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
+	t = vsc_buf_alloc(c.d, size, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
 	ASSERT(t, "alloc");
 	a = (void *)t->p;
 	a[0] = (struct vring_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, 1 };
-	a[1] = (struct vring_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE, 0 };
+	a[1] = (struct vring_desc){ (uintptr_t)c.w->p, RESP_SZ, flags1, next1 };
 	ds[0] = (struct bi_desc){ (uintptr_t)t->p, len, VRING_DESC_F_INDIRECT, BI_NEXT_AUTO };
 	ASSERT(!bi_post_raw(c.d, REQ, ds, 1, &c.op), "post");
-	expect_vq_error(&c, "indirect table length");
+	expect_vq_error(&c, what);
 }
 
 VT_TEST(NULL, indirect_bad_len_20)
 {
-	indirect_len_case(20);
+	indirect_case(48, VRING_DESC_F_WRITE, 0, 20, "indirect table length");
 }
 
 VT_TEST(NULL, indirect_len_0)
 {
-	indirect_len_case(0);
+	indirect_case(48, VRING_DESC_F_WRITE, 0, 0, "indirect table length");
 }
 
 /* An indirect table whose last entry still says NEXT, pointing past the table */
 VT_TEST(NULL, indirect_next_past_table)
 {
-	struct chain c;
-	struct vsc_buf *t;
-	struct vring_desc *a;
-	struct bi_desc ds[1];
-
-	if (!chain_open(&c, RING))
-		return;
-	t = vsc_buf_alloc(c.d, 32, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
-	ASSERT(t, "alloc");
-	a = (void *)t->p;
-	a[0] = (struct vring_desc){ (uintptr_t)c.h->p, (uint32_t)c.h->len, VRING_DESC_F_NEXT, 1 };
-	a[1] = (struct vring_desc){ (uintptr_t)c.w->p, RESP_SZ, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 7 };
-	ds[0] = (struct bi_desc){ (uintptr_t)t->p, 32, VRING_DESC_F_INDIRECT, BI_NEXT_AUTO };
-	ASSERT(!bi_post_raw(c.d, REQ, ds, 1, &c.op), "post");
-	expect_vq_error(&c, "indirect next past the table");
+	indirect_case(32, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, 7, 32,
+		      "indirect next past the table");
 }
 
 VT_TEST(NULL, desc_outside_mem)

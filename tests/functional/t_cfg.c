@@ -174,14 +174,17 @@ VT_TEST("cfg", nexus_drop_refused_while_luns_linked)
 	ASSERT(r == -EBUSY, "nexus drop with a LUN linked: %s, want EBUSY", vt_errstr(r));
 }
 
+/* base(true, false), and a device using tpgt_1; NULL (the test failed) if not. */
+static struct vsc_dev *base_in_use(void)
+{
+	return base(true, false) ? ft_open_ep(NULL) : NULL;
+}
+
 VT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
 {
-	struct vsc_dev *d;
+	struct vsc_dev *d = base_in_use();
 	int r;
 
-	if (!base(true, false))
-		return;
-	d = ft_open_ep(NULL);
 	if (!d)
 		return;
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
@@ -193,12 +196,9 @@ VT_TEST("cfg", nexus_drop_refused_while_endpoint_set)
 
 VT_TEST("cfg", tpg_removal_refused_while_endpoint_set)
 {
-	struct vsc_dev *d;
+	struct vsc_dev *d = base_in_use();
 	int r;
 
-	if (!base(true, false))
-		return;
-	d = ft_open_ep(NULL);
 	if (!d)
 		return;
 	r = vsc_tgt_tpg_remove(WWPN_A, 1);

@@ -221,33 +221,16 @@ static void expect_response(struct vsc_dev *d, struct vsc_req *r, uint8_t want, 
 	       vsc_response_name(want));
 }
 
-VT_TEST("scsi", bad_target_byte)
+/*
+ * TURs whose LUN field has byte @byte set to each of @v (else target 1 LUN 0)
+ * are answered BAD_TARGET (@fmt names one, "%x" of the value); the device
+ * works afterwards.
+ */
+static void bad_lun_field(unsigned int byte, const uint8_t v[4], const char *fmt)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_req r;
 	uint8_t cdb[6];
-	unsigned int t[] = { 0, 3, 200, 255 };
-	unsigned int i;
-
-	if (!d)
-		return;
-	for (i = 0; i < 4 && !vt_failed(); i++) {
-		char what[64];
-
-		vsc_req_init(d, &r, Q0, (uint8_t)t[i], 0, cdb, vsc_cdb_tur(cdb));
-		snprintf(what, sizeof(what), "TUR to target %u (no TPG)", t[i]);
-		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
-	}
-	/* and the device still works */
-	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
-}
-
-VT_TEST("scsi", bad_lun_byte0)
-{
-	struct vsc_dev *d = ft_open_ep(NULL);
-	struct vsc_req r;
-	uint8_t cdb[6];
-	unsigned int v[] = { 0, 2, 0x81, 0xff };
 	unsigned int i;
 
 	if (!d)
@@ -256,11 +239,26 @@ VT_TEST("scsi", bad_lun_byte0)
 		char what[64];
 
 		vsc_req_init(d, &r, Q0, 1, 0, cdb, vsc_cdb_tur(cdb));
-		r.lun[0] = (uint8_t)v[i];
-		snprintf(what, sizeof(what), "TUR with lun[0]=0x%02x", v[i]);
+		r.lun[byte] = v[i];
+		snprintf(what, sizeof(what), fmt, v[i]);
 		expect_response(d, &r, VIRTIO_SCSI_S_BAD_TARGET, what);
 	}
+	/* and the device still works */
 	vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
+}
+
+VT_TEST("scsi", bad_target_byte)
+{
+	static const uint8_t t[4] = { 0, 3, 200, 255 };
+
+	bad_lun_field(1, t, "TUR to target %u (no TPG)");
+}
+
+VT_TEST("scsi", bad_lun_byte0)
+{
+	static const uint8_t v[4] = { 0, 2, 0x81, 0xff };
+
+	bad_lun_field(0, v, "TUR with lun[0]=0x%02x");
 }
 
 VT_TEST("scsi", unlinked_lun_not_supported)

@@ -651,16 +651,18 @@ VT_TEST_F(NULL, lun_reset_load, TMF_SLOW | VT_F_BEYOND,
 }
 
 /*
- * A TMF that target_core aborts: an ABORT_TASK_SET waits for its slow
- * commands when a LOGICAL_UNIT_RESET of the same LUN arrives; the reset
- * aborts the pending ABORT_TASKs without answering them (no queue_tm_rsp,
- * only release_cmd).  Each TMF must still get exactly one answer, and the
- * device must tear down afterwards.
+ * A TMF that target_core aborts: @sub (ABORT_TASK for the second of @n slow
+ * READs, or ABORT_TASK_SET for all of them) waits for its slow commands
+ * when a LOGICAL_UNIT_RESET of the same LUN arrives; the reset aborts the
+ * pending ABORT_TASKs without answering them (no queue_tm_rsp, only
+ * release_cmd).  Each TMF must still get exactly one answer, and the device
+ * must tear down afterwards.
  */
-VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
+static void tmf_then_lun_reset(uint8_t sub, unsigned int n, uint64_t tag_base)
 {
+	const char *name = vsc_tmf_name(sub);
+	struct vsc_ctl tmf = { 0 }, reset = { 0 };
 	struct vsc_dev *d;
-	struct vsc_ctl set = { 0 }, reset = { 0 };
 	struct flight f;
 	uint64_t deadline;
 	unsigned int i;
@@ -675,9 +677,9 @@ VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 		close_dev(d);
 		return;
 	}
-	flight_init(&f, 6);
-	for (i = 0; i < 6 && !vt_failed(); i++) {
-		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, 0x5300 + i);
+	flight_init(&f, n);
+	for (i = 0; i < n && !vt_failed(); i++) {
+		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, tag_base + i);
 		if (e)
 			FAIL("submit %u: %s", i, vt_errstr(e));
 		f.affected[f.n - 1] = true;
@@ -686,11 +688,12 @@ VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 		goto out;
 	kick_all(d);
 	settle_ms(150);
-	vsc_tmf_init(&set, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, TGT, LUN_SLOW0, 0);
+	vsc_tmf_init(&tmf, sub, TGT, LUN_SLOW0,
+		     sub == VIRTIO_SCSI_T_TMF_ABORT_TASK ? f.r[1].tag : 0);
 	vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_SLOW0, 0);
-	e = vsc_ctl_submit(d, &set);
+	e = vsc_ctl_submit(d, &tmf);
 	if (e) {
-		FAIL("submit ABORT_TASK_SET: %s", vt_errstr(e));
+		FAIL("submit %s: %s", name, vt_errstr(e));
 		goto out;
 	}
 	vsc_kick(d, VSC_VQ_CTL);
@@ -702,99 +705,14 @@ VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 	}
 	vsc_kick(d, VSC_VQ_CTL);
 	deadline = vsc_now_ns() + (uint64_t)TMO * 1000000;
-	while ((!set.op.done || !reset.op.done) && vsc_now_ns() < deadline) {
+	while ((!tmf.op.done || !reset.op.done) && vsc_now_ns() < deadline) {
 		e = vsc_reap(d, VSC_VQ_CTL, 100);
 		if (e < 0)
 			break;
 	}
-	if (!set.op.done || !reset.op.done) {
+	if (!tmf.op.done || !reset.op.done) {
 		FAIL("no answer within %d ms to %s%s", TMO,
-		     set.op.done ? "" : "ABORT_TASK_SET ",
-		     reset.op.done ? "" : "LOGICAL_UNIT_RESET");
-		goto out;
-	}
-	/* what is on the used rings now was answered before the TMFs */
-	vsc_reap(d, VSC_VQ_REQ(0), 0);
-	vsc_reap(d, VSC_VQ_REQ(1), 0);
-	for (i = 0; i < f.n; i++)
-		f.before[i] = f.r[i].op.done;
-	if (!is_complete(reset.response))
-		FAIL("LOGICAL_UNIT_RESET: %s", resp_name(reset.response));
-	if (set.response != S_COMPLETE && set.response != S_SUCCEEDED &&
-	    set.response != S_REJECTED && set.response != VIRTIO_SCSI_S_FAILURE)
-		FAIL("ABORT_TASK_SET: %s is not an allowed answer", resp_name(set.response));
-	note("ABORT_TASK_SET -> %s, LOGICAL_UNIT_RESET -> %s", resp_name(set.response),
-	     resp_name(reset.response));
-	if (!flight_check(d, &f, true, NULL, NULL))
-		goto out;
-	verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
-out:
-	vsc_ctl_release(d, &set);
-	vsc_ctl_release(d, &reset);
-	flight_free(d, &f);
-	close_dev(d);
-}
-
-/*
- * The same with a plain ABORT_TASK: it waits for its slow READ when a
- * LOGICAL_UNIT_RESET of the LUN aborts it (no queue_tm_rsp).  The guest's
- * ABORT_TASK must still get exactly one answer, and the device must tear
- * down afterwards.
- */
-VT_TEST_F(NULL, abort_task_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
-{
-	struct vsc_dev *d;
-	struct vsc_ctl abt = { 0 }, reset = { 0 };
-	struct flight f;
-	uint64_t deadline;
-	unsigned int i;
-	int e;
-
-	if (upstream_lun_reset_unsafe())
-		return;
-	d = open_dev(false);
-	if (!d)
-		return;
-	if (!vt_clear_ua(d, TGT, LUN_SLOW0)) {
-		close_dev(d);
-		return;
-	}
-	flight_init(&f, 4);
-	for (i = 0; i < 4 && !vt_failed(); i++) {
-		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 16, 0x5400 + i);
-		if (e)
-			FAIL("submit %u: %s", i, vt_errstr(e));
-		f.affected[f.n - 1] = true;
-	}
-	if (vt_failed())
-		goto out;
-	kick_all(d);
-	settle_ms(150);
-	vsc_tmf_init(&abt, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_SLOW0, f.r[1].tag);
-	vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_SLOW0, 0);
-	e = vsc_ctl_submit(d, &abt);
-	if (e) {
-		FAIL("submit ABORT_TASK: %s", vt_errstr(e));
-		goto out;
-	}
-	vsc_kick(d, VSC_VQ_CTL);
-	settle_ms(100);	/* the ABORT_TASK now waits for the slow READ */
-	e = vsc_ctl_submit(d, &reset);
-	if (e) {
-		FAIL("submit LOGICAL_UNIT_RESET: %s", vt_errstr(e));
-		goto out;
-	}
-	vsc_kick(d, VSC_VQ_CTL);
-	deadline = vsc_now_ns() + (uint64_t)TMO * 1000000;
-	while ((!abt.op.done || !reset.op.done) && vsc_now_ns() < deadline) {
-		e = vsc_reap(d, VSC_VQ_CTL, 100);
-		if (e < 0)
-			break;
-	}
-	if (!abt.op.done || !reset.op.done) {
-		FAIL("no answer within %d ms to %s%s", TMO,
-		     abt.op.done ? "" : "ABORT_TASK ",
-		     reset.op.done ? "" : "LOGICAL_UNIT_RESET");
+		     tmf.op.done ? "" : name, reset.op.done ? "" : " LOGICAL_UNIT_RESET");
 		goto out;
 	}
 	/* what is on the used rings now was answered before the TMFs */
@@ -808,23 +726,33 @@ VT_TEST_F(NULL, abort_task_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 	if (vsc_stray_used(d, VSC_VQ_CTL))
 		FAIL("%u control used entries for heads not in flight (a TMF answered twice?)",
 		     vsc_stray_used(d, VSC_VQ_CTL));
-	if (abt.canary_err || reset.canary_err)
+	if (tmf.canary_err || reset.canary_err)
 		FAIL("a TMF answer overflowed its 1-byte response (canary damaged)");
 	if (!is_complete(reset.response))
 		FAIL("LOGICAL_UNIT_RESET: %s", resp_name(reset.response));
-	if (abt.response != S_COMPLETE && abt.response != S_SUCCEEDED &&
-	    abt.response != S_REJECTED && abt.response != VIRTIO_SCSI_S_FAILURE)
-		FAIL("ABORT_TASK: %s is not an allowed answer", resp_name(abt.response));
-	note("ABORT_TASK -> %s, LOGICAL_UNIT_RESET -> %s", resp_name(abt.response),
+	if (tmf.response != S_COMPLETE && tmf.response != S_SUCCEEDED &&
+	    tmf.response != S_REJECTED && tmf.response != VIRTIO_SCSI_S_FAILURE)
+		FAIL("%s: %s is not an allowed answer", name, resp_name(tmf.response));
+	note("%s -> %s, LOGICAL_UNIT_RESET -> %s", name, resp_name(tmf.response),
 	     resp_name(reset.response));
 	if (!flight_check(d, &f, true, NULL, NULL))
 		goto out;
 	verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
 out:
-	vsc_ctl_release(d, &abt);
+	vsc_ctl_release(d, &tmf);
 	vsc_ctl_release(d, &reset);
 	flight_free(d, &f);
 	close_dev(d);
+}
+
+VT_TEST_F(NULL, abort_set_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
+{
+	tmf_then_lun_reset(VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 6, 0x5300);
+}
+
+VT_TEST_F(NULL, abort_task_then_lun_reset, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
+{
+	tmf_then_lun_reset(VIRTIO_SCSI_T_TMF_ABORT_TASK, 4, 0x5400);
 }
 
 VT_TEST_F(NULL, i_t_nexus_reset_load, TMF_SLOW | VT_F_BEYOND, UP_ABORT)

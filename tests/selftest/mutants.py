@@ -53,6 +53,12 @@ MUTANTS = {
         "\tif (!tmf->answered) {\n",
         "\tif (0) {\n",
         "tmf:abort_set_then_lun_reset", 400),
+    # An event for a LUN past 14 bits would name another LUN (#12).
+    "evt-lun-beyond-14-bits": (
+        "tcm_vhost_ctl.c",
+        "\tif (lun > TVH_MAX_LUN) {\n",
+        "\tif (0) {\n",
+        "tmf:hotplug_lun_beyond_14_bits", 400),
     "pi-partial-tuples": (
         "tcm_vhost_io.c",
         "\tif ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)\n\t\treturn false;\n",

@@ -49,6 +49,7 @@
 #define LUN_FAST	2
 #define HP_LUN0		10		/* hotplug LUNs 10.. */
 #define HP_NUM		6
+#define HP_BIG_LUN	16384		/* past the 14-bit event LUN field */
 #define BS		512
 #define PAT_BLOCKS	2048		/* LBAs 0..2047 hold a known pattern */
 #define WR_LBA		4096		/* in-flight writes go here */
@@ -973,6 +974,10 @@ static void hp_cleanup(void)
 		if (vsc_path_exists(p))
 			vsc_tgt_lun_unlink(WWPN, TPGT, HP_LUN0 + k);
 	}
+	snprintf(p, sizeof(p), VSC_CFS_TARGET "/vhost/%s/tpgt_%u/lun/lun_%u", WWPN, TPGT,
+		 HP_BIG_LUN);
+	if (vsc_path_exists(p))
+		vsc_tgt_lun_unlink(WWPN, TPGT, HP_BIG_LUN);
 }
 
 static uint16_t evt_lun_decode(const uint8_t *l)
@@ -1167,6 +1172,42 @@ VT_TEST(NULL, hotplug_lun_bytes)
 	if (!vt_failed())
 		evt_expect(e, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_REMOVED,
 			   HP_LUN0 + 2, "unlink");
+out:
+	hp_cleanup();
+	vsc_evt_release(d, ev, 2);
+	close_dev(d);
+}
+
+/*
+ * A LUN number the 14-bit LUN field of an event cannot carry: its link and
+ * unlink post nothing (an event would name another LUN), and the next event
+ * the guest gets is the next real one.
+ */
+VT_TEST_BEYOND(NULL, hotplug_lun_beyond_14_bits,
+	       "upstream posts events for LUN 16384 that name LUN 0")
+{
+	struct vsc_dev *d = open_dev(true);
+	struct vsc_evt ev[2];
+	int e;
+
+	if (!d)
+		return;
+	if (!evt_post(d, ev, 2))
+		goto out;
+	e = vsc_tgt_lun_link(WWPN, TPGT, HP_BIG_LUN, HBA_RD, hp_name[1]);
+	if (e) {
+		FAIL("link lun_%u: %s", HP_BIG_LUN, vt_errstr(e));
+		goto out;
+	}
+	e = vsc_tgt_lun_unlink(WWPN, TPGT, HP_BIG_LUN);
+	if (e) {
+		FAIL("unlink lun_%u: %s", HP_BIG_LUN, vt_errstr(e));
+		goto out;
+	}
+	if (hp_link(2))
+		evt_next_expect(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET,
+				VIRTIO_SCSI_EVT_RESET_RESCAN, HP_LUN0 + 2,
+				"first event after lun_16384 came and went");
 out:
 	hp_cleanup();
 	vsc_evt_release(d, ev, 2);

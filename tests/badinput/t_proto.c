@@ -709,6 +709,27 @@ VT_TEST(NULL, misaligned_many_segs)
 }
 
 /*
+ * Submits @cdb with a @len-byte data-in buffer at @misalign, in pieces of
+ * 3000 bytes (so the module bounces it), and waits for its answer in @q.
+ */
+static bool din_bounced(struct vsc_dev *d, struct vsc_req *q, const uint8_t *cdb,
+			unsigned int cdb_len, uint32_t len, unsigned int misalign)
+{
+	int r;
+
+	vsc_req_init(d, q, REQ, BI_TGT, BI_LUN_RD, cdb, cdb_len);
+	q->din_len = len;
+	q->layout.misalign = misalign;
+	q->layout.data_split = 3000;
+	r = vsc_req_submit(d, q);
+	CHECK(!r, "submit: %s", vt_errstr(r));
+	vsc_kick(d, REQ);
+	CHECK(!vsc_wait(d, &q->op, BI_TMO), "opcode 0x%02x not answered", cdb[0]);
+	CHECK(!q->canary_err, "canary");
+	return true;
+}
+
+/*
  * #12.1: a control CDB's short answer through a bounced (misaligned)
  * data-in buffer.  PERSISTENT RESERVE IN (READ KEYS) fills 8 bytes of a
  * 16 KiB buffer; target_core zeroes only the first scatterlist entry of a
@@ -733,7 +754,7 @@ VT_TEST(NULL, bounce_datain_no_host_bytes)
 	struct vsc_req q;
 	uint8_t cdb[16];
 	size_t i;
-	int k, r;
+	int k;
 
 	ASSERT(d, "open");
 	for (k = 0; k < 8; k++) {	/* reuse freed (poisoned) pages */
@@ -741,17 +762,9 @@ VT_TEST(NULL, bounce_datain_no_host_bytes)
 		cdb[0] = 0x5e;		/* PERSISTENT RESERVE IN, READ KEYS */
 		cdb[7] = len >> 8;
 		cdb[8] = len & 0xff;
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 10);
-		q.din_len = len;
-		q.layout.misalign = 13 + k;
-		q.layout.data_split = 3000;
-		r = vsc_req_submit(d, &q);
-		ASSERT(!r, "submit: %s", vt_errstr(r));
-		vsc_kick(d, REQ);
-		r = vsc_wait(d, &q.op, BI_TMO);
-		ASSERT(!r, "PR IN not answered");
+		if (!din_bounced(d, &q, cdb, 10, len, 13 + k))
+			return;
 		res = q.res;
-		ASSERT(!q.canary_err, "canary");
 		ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD,
 		       "PR IN READ KEYS: %s", vt_res(&res));
 		for (i = 8; i < len - res.resid; i++)
@@ -770,17 +783,9 @@ VT_TEST(NULL, bounce_datain_no_host_bytes)
 		cdb[11] = len >> 16;
 		cdb[12] = len >> 8;
 		cdb[13] = len & 0xff;
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 16);
-		q.din_len = len;
-		q.layout.misalign = 29 + k;
-		q.layout.data_split = 3000;
-		r = vsc_req_submit(d, &q);
-		ASSERT(!r, "submit: %s", vt_errstr(r));
-		vsc_kick(d, REQ);
-		r = vsc_wait(d, &q.op, BI_TMO);
-		ASSERT(!r, "RECEIVE COPY RESULTS not answered");
+		if (!din_bounced(d, &q, cdb, 16, len, 29 + k))
+			return;
 		res = q.res;
-		ASSERT(!q.canary_err, "canary");
 		ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == 0,
 		       "RECEIVE COPY RESULTS (operating parameters): %s", vt_res(&res));
 		ASSERT(q.din[0] == 0 && q.din[1] == 0 && q.din[2] == 0 && q.din[3] == 42,

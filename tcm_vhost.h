@@ -376,7 +376,7 @@ void tvh_map_copy(struct scatterlist *dst, unsigned int dst_nents,
 int tvh_map_bounce(struct tvh_cmd *cmd, int dir);
 int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir);
 void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
-			 unsigned int nents);
+			 unsigned int *nents);
 
 /* tcm_vhost_io.c */
 int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);

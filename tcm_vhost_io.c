@@ -129,8 +129,9 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	kfree(cmd->log);
 	cmd->log = NULL;
 	WRITE_ONCE(cmd->log_num, 0);
-	tvh_map_bounce_free(cmd, &cmd->bounce_sgl, cmd->bounce_nents);
-	tvh_map_bounce_free(cmd, &cmd->prot_bounce_sgl, cmd->prot_bounce_nents);
+	tvh_map_bounce_free(cmd, &cmd->bounce_sgl, &cmd->bounce_nents);
+	tvh_map_bounce_free(cmd, &cmd->prot_bounce_sgl,
+			    &cmd->prot_bounce_nents);
 	clear_bit(TVH_CMD_LIVE, &cmd->flags);
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
 	/*

@@ -174,18 +174,24 @@ out_unaccount:
 	return -ENOMEM;
 }
 
+/*
+ * Free a bounce copy and forget it, count included: the command slot is
+ * reused, and target_core takes a stale PI count with a NULL list for a
+ * list to walk.
+ */
 void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
-			 unsigned int nents)
+			 unsigned int *nents)
 {
 	unsigned int i;
 
 	if (!*sgl)
 		return;
-	for (i = 0; i < nents; i++)
+	for (i = 0; i < *nents; i++)
 		__free_page(sg_page(&(*sgl)[i]));
 	kvfree(*sgl);
 	*sgl = NULL;
-	atomic_sub(nents, &cmd->tvq->vdev->bounce_pages);
+	atomic_sub(*nents, &cmd->tvq->vdev->bounce_pages);
+	*nents = 0;
 }
 
 /*

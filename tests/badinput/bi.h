@@ -31,6 +31,7 @@
 #define BI_LUN_RD	0	/* rd16: 16 MiB RAM disk */
 #define BI_LUN_HOLD	1	/* iblock on a dm device we can suspend */
 #define BI_LUN_EVT	5	/* linked/unlinked to make hotplug events */
+#define BI_LUN_PI	6	/* rdpi, Type 1 PI: linked by the test that needs it */
 #define BI_TMO		10000
 
 /* Tests: VT_TEST(NULL, name), VT_TEST_F(NULL, name, flags, why not on upstream) */

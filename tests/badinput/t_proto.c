@@ -604,6 +604,82 @@ VT_TEST(NULL, pi_both_directions)
 	pi_case(true, 8, 8, 4096);
 }
 
+/*
+ * #12.3: a WRITE with WRPROTECT=0 to a LUN formatted with Type 1 PI.
+ * target_core then generates the PI itself (DOUT_INSERT), into the PI
+ * buffer it was handed.  A guest that sends PI all the same must find its
+ * device-readable buffer as it left it: the host does not write there.
+ * The data must land as usual, and the READs after it (with no PI) must
+ * not trip over the WRITE's PI copy.
+ */
+VT_TEST_F(NULL, pi_insert_leaves_guest_pi_alone, VT_F_BEYOND,
+	  "target_core inserts its PI tuples into the guest's device-readable PI buffer")
+{
+	const uint32_t data = 8 * 512, pi = 8 * 8;
+	struct vsc_opts o = bi_opts(0, VSC_F(VIRTIO_SCSI_F_T10_PI));
+	struct vsc_buf *wb = NULL;
+	struct vsc_dev *d = NULL;
+	struct vsc_result res;
+	struct vsc_req q;
+	uint8_t cdb[16], rd[8 * 512];
+	uint32_t i, changed = 0;
+	int r;
+
+	r = vsc_tgt_rd_create(BI_HBA_RD, "rdpi", 1ULL << 20);
+	if (!r)
+		r = vsc_cfs_write(VSC_CFS_TARGET "/core/" BI_HBA_RD "/rdpi/attrib/pi_prot_type", "1");
+	if (!r)
+		r = vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_PI, BI_HBA_RD, "rdpi");
+	if (r) {
+		vt_fail(__LINE__, "a Type 1 PI RAM disk as LUN %d: %s", BI_LUN_PI, vt_errstr(r));
+		goto out;
+	}
+	d = bi_open_ep(&o, BI_WWPN_A);
+	if (!d || !vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI) || !vt_clear_ua(d, BI_TGT, BI_LUN_PI)) {
+		vt_fail(__LINE__, "open with T10_PI and clear LUN %d's unit attention", BI_LUN_PI);
+		goto out;
+	}
+	wb = vsc_buf_alloc(d, pi + data, 0, 0);
+	if (!wb) {
+		vt_fail(__LINE__, "alloc");
+		goto out;
+	}
+	memset(wb->p, 0x5a, pi);
+	vt_fill(wb->p + pi, data);
+	vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_PI, cdb, vsc_cdb_rw(cdb, true, 10, 16, 8));
+	q.pi_bytesout = pi;
+	q.dout_buf = wb;
+	r = vsc_cmd_layout(d, &q, NULL, &res, BI_TMO);
+	if (r || res.response || res.status) {
+		vt_fail(__LINE__, "WRITE(10) WRPROTECT=0 with %u bytes of PI: %s %s", pi, vt_errstr(r),
+			vt_res(&res));
+		goto out;
+	}
+	for (i = 0; i < pi; i++)
+		changed += wb->p[i] != 0x5a;
+	if (changed)
+		FAIL("%u of the %u PI bytes the guest sent were written by the host", changed, pi);
+	/*
+	 * Read it back, over and over: plain READs reuse the WRITE's command
+	 * slot sooner or later, and must find nothing of its PI copy there.
+	 */
+	for (i = 0; i < 256; i++) {
+		if (!vt_rw(d, REQ, BI_TGT, BI_LUN_PI, false, 10, 16, 8, rd, NULL))
+			break;
+		if (memcmp(rd, wb->p + pi, data)) {
+			FAIL("READ %u: data read back differs from the data written", i);
+			break;
+		}
+	}
+out:
+	if (wb)
+		vsc_buf_free(d, wb);
+	if (d)
+		bi_close(d);
+	vsc_tgt_lun_unlink(BI_WWPN_A, 1, BI_LUN_PI);
+	vsc_tgt_backstore_remove(BI_HBA_RD, "rdpi");
+}
+
 /* 12. many segments, and more than the supported bytes */
 VT_TEST(NULL, segs_1000)
 {

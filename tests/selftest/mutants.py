@@ -59,6 +59,21 @@ MUTANTS = {
         "\tif (lun > TVH_MAX_LUN) {\n",
         "\tif (0) {\n",
         "tmf:hotplug_lun_beyond_14_bits", 400),
+    # #12.3: target_core's inserted PI goes into the guest's own PI pages.
+    "pi-out-not-bounced": (
+        "tcm_vhost_io.c",
+        "\t\t\t       NULL, 0, cmd->prot_bounce_sgl,\n"
+        "\t\t\t       cmd->prot_bounce_nents,\n",
+        "\t\t\t       NULL, 0, cmd->prot.sgl ? : cmd->prot_bounce_sgl,\n"
+        "\t\t\t       cmd->prot.sgl ? cmd->prot.nents : cmd->prot_bounce_nents,\n",
+        "badinput:pi_insert_leaves_guest_pi_alone", 300),
+    # A freed PI copy leaves its count behind: the slot's next command
+    # hands target_core a NULL PI list with a count (host oops).
+    "prot-bounce-count-kept": (
+        "tcm_vhost_map.c",
+        "\tatomic_sub(*nents, &cmd->tvq->vdev->bounce_pages);\n\t*nents = 0;\n",
+        "\tatomic_sub(*nents, &cmd->tvq->vdev->bounce_pages);\n",
+        "badinput:pi_insert_leaves_guest_pi_alone", 300),
     "pi-partial-tuples": (
         "tcm_vhost_io.c",
         "\tif ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)\n\t\treturn false;\n",

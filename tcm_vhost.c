@@ -38,7 +38,7 @@
 unsigned int tvh_max_io_vqs = 128;
 unsigned int tvh_inline_sg = 64;
 bool tvh_direct_submit = true;
-bool tvh_offload;
+bool tvh_offload = true;
 bool tvh_vq_threads = true;
 unsigned int tvh_poll_us;
 
@@ -103,7 +103,7 @@ MODULE_PARM_DESC(direct_submit,
 		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N)");
 module_param_named(offload, tvh_offload, bool, 0644);
 MODULE_PARM_DESC(offload,
-		 "While a device has fewer queue threads than CPUs, execute commands that find others in flight on their queue on another CPU of the VM's cpuset, through target_core's workqueue (Y); N (default): always where they were taken, in the VM's own threads");
+		 "Give each queue thread an executor thread, in the VM's cgroups, that runs the commands finding others in flight on their queue while the CPUs the VM may use have idle time (Y, default; only with fewer queue threads than CPUs), or run every command where it was taken (N); applies to endpoints set afterwards");
 module_param_named(vq_threads, tvh_vq_threads, bool, 0644);
 MODULE_PARM_DESC(vq_threads,
 		 "Serve request queues from threads of their own, at most one per CPU (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
@@ -428,7 +428,8 @@ static int tvh_open(struct inode *inode, struct file *f)
 			tvq->vq.handle_kick = tvh_io_handle_kick;
 		vqs[i] = &tvq->vq;
 	}
-	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT, 0, true,
+	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT,
+		       TVH_BYTE_WEIGHT, true,
 		       NULL);
 	for (i = VHOST_SCSI_VQ_IO; i < nvqs; i++)
 		tvh_vq_init_kick(&vdev->vqs[i]);

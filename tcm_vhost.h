@@ -57,6 +57,12 @@
 #define TVH_NAMELEN VHOST_SCSI_WWPN_LEN
 /* Requests handled in one pass of a queue before it yields (CVE-2019-3900). */
 #define TVH_WEIGHT 256
+/*
+ * Data bytes of the requests taken in one pass before it yields too: a
+ * pass over large transfers ends early enough for the answers that came
+ * in meanwhile to go out before the next one.
+ */
+#define TVH_BYTE_WEIGHT SZ_4M
 /* Hotplug events queued for a guest before further ones count as missed. */
 #define TVH_MAX_EVENTS 128
 /* Used ring entries written at once when answering finished commands. */
@@ -70,12 +76,14 @@
 /* How long a wait for commands in the backstore goes before it says so. */
 #define TVH_DRAIN_REPORT (30 * HZ)
 /*
- * Offload budget of a request queue: as much as one 512 KiB command, or
- * many small ones.  A command larger than that is offloaded only when
- * nothing else is, so that large transfers are shared out between the
- * queue's thread and another CPU instead of all piling up on the latter.
+ * Offload budget of a request queue: four 1 MiB commands, or many small
+ * ones, handed to the executor and not answered yet.  A larger command is
+ * offloaded only when nothing else is; what does not fit runs in the queue
+ * thread, so that large transfers are shared between the two threads.
  */
-#define TVH_OFFLOAD_UNITS (1 + SZ_512K / PAGE_SIZE)
+#define TVH_OFFLOAD_UNITS (1 + SZ_4M / PAGE_SIZE)
+/* How often a queue thread with an executor looks for idle CPUs. */
+#define TVH_IDLE_SAMPLE_NS (2 * NSEC_PER_MSEC)
 /* Largest data transfer of one command, whatever the guest asks. */
 #define TVH_MAX_IO_BYTES (32U << 20)
 /* Sense the module builds itself: fixed format, ILLEGAL REQUEST. */
@@ -169,6 +177,7 @@ struct tvh_cmd {
 	u8 response;			/* VIRTIO_SCSI_S_* to report */
 	u64 taken_ns;			/* for tvh_cmd_done, when it is on */
 	struct llist_node done_node;	/* on tvq->done */
+	struct llist_node exec_node;	/* on its thread's exec_cmds */
 	struct iovec *resp_iov;		/* where the response header goes */
 	unsigned int resp_iov_cnt;
 	struct iovec resp_iov_inline[TVH_RESP_IOV_INLINE];
@@ -208,6 +217,24 @@ enum tvh_vq_pending {
  */
 struct tvh_vq_thread {
 	struct task_struct *task;
+	/*
+	 * Its executor (module parameter offload), or NULL: a second thread
+	 * in the same cgroups that executes commands the queue thread hands
+	 * it (exec_cmds, any number of producers' llist) while the queue
+	 * thread goes on taking and mapping requests.  The scheduler puts it
+	 * on whichever allowed CPU is idle.
+	 */
+	struct task_struct *exec_task;
+	struct llist_head exec_cmds;
+	/*
+	 * The queue thread's own view of its spare CPU time (no lock: only it
+	 * reads and writes these): the idle time of the CPUs it may run on at
+	 * the last sample, when that was, and whether they had at least half
+	 * a CPU idle in the interval before (tvh_vq_thread_sample_idle()).
+	 */
+	u64 idle_us;
+	u64 idle_at_ns;
+	bool idle_spare;
 	struct tvh_dev *vdev;
 	struct task_struct *owner;	/* start-up only: whose cgroups */
 	struct completion started;
@@ -261,7 +288,7 @@ struct tvh_vq {
 	struct sbitmap tags;
 	atomic_t inflight;		/* commands taken and not yet recycled */
 	/*
-	 * Work handed to another CPU (offload) and not answered yet, in
+	 * Work handed to the executor (offload) and not answered yet, in
 	 * units of a command plus its data pages: a queue thread hands out
 	 * no more than TVH_OFFLOAD_UNITS and executes the rest itself.
 	 */
@@ -284,6 +311,8 @@ struct tvh_vq {
 	 * queue with a thread is only that thread; read by that thread.
 	 */
 	bool kicks_off;
+	/* Data bytes taken in the current pass (vq.mutex, tvh_vq_serve()). */
+	u64 pass_bytes;
 	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */
 };
 
@@ -312,7 +341,6 @@ struct tvh_dev {
 	/* Request queue threads, set with the endpoint (dev.mutex). */
 	struct tvh_vq_thread **threads;
 	unsigned int nthreads;
-	bool spare_cpus;		/* nthreads < online CPUs at start */
 
 	atomic_t bounce_pages;		/* held by bounce copies, any context */
 	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
@@ -383,6 +411,7 @@ int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
+void tvh_io_exec_list(struct llist_node *list);
 void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);

@@ -434,52 +434,69 @@ static bool tvh_io_read_header(struct vhost_virtqueue *vq,
 }
 
 /*
- * The CPU after this one among those the taking thread may run on (it is
- * in the owner's cgroups, so these are the VM's cpuset), for work handed
- * out of a queue's thread: the thread keeps taking requests while another
- * CPU executes and completes.  -1 if there is no other.
+ * Hand @cmd, initialised and prepared, to its queue thread's executor
+ * instead of executing it here, if offload is on and worth it: the queue
+ * has other commands in flight, the CPUs the thread may run on had time
+ * to spare lately, and the queue's offload budget has room.  The queue
+ * thread (vq.mutex held) is the only caller that can have an executor.
+ * Once handed over, @cmd belongs to the executor.
  */
-static int tvh_io_offload_cpu(void)
+static bool tvh_io_offload(struct tvh_cmd *cmd, u32 data_len)
 {
-	int self = raw_smp_processor_id();
-	int cpu;
+	struct tvh_vq *tvq = cmd->tvq;
+	struct tvh_vq_thread *thread;
+	bool handed = false;
 
-	cpu = cpumask_next_and(self, current->cpus_ptr, cpu_online_mask);
-	if (cpu >= nr_cpu_ids)
-		cpu = cpumask_first_and(current->cpus_ptr, cpu_online_mask);
-	return cpu < nr_cpu_ids && cpu != self ? cpu : -1;
+	if (!READ_ONCE(tvh_offload) || atomic_read(&tvq->inflight) < 2)
+		return false;
+	rcu_read_lock();
+	thread = rcu_dereference(tvq->thread);
+	if (thread && thread->exec_task && thread->idle_spare &&
+	    tvh_io_offload_take(cmd, data_len)) {
+		handed = true;
+		if (llist_add(&cmd->exec_node, &thread->exec_cmds))
+			wake_up_process(thread->exec_task);
+	}
+	rcu_read_unlock();
+	return handed;
+}
+
+/**
+ * tvh_io_exec_list - execute commands a queue thread handed over
+ * @list: their exec_node entries, oldest first
+ *
+ * The executor thread runs this; each command is submitted as the queue
+ * thread would have, and answers through the queue thread as usual.
+ */
+void tvh_io_exec_list(struct llist_node *list)
+{
+	struct tvh_cmd *cmd, *next;
+
+	llist_for_each_entry_safe(cmd, next, list, exec_node) {
+		trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head,
+					raw_smp_processor_id());
+		tvh_target_submit(&cmd->se_cmd, true);
+	}
 }
 
 /*
  * Hand a fully mapped command to target_core.
  *
  * A lone command is executed right here (direct_submit), which is the
- * shortest path.  When the device has CPUs to spare (fewer queue threads
- * than online CPUs) and the queue has other commands in flight, the
- * command goes to target_core's submission workqueue on the next CPU and
- * completes there (offload): one busy queue then uses two CPUs, the way a
- * guest with a deep queue on few vCPUs needs.  What does not fit in the
- * queue's offload budget runs right here, so that the thread shares large
- * transfers with the other CPU instead of leaving them all to it.
+ * shortest path.  With offload on, a command that finds others in flight
+ * on its queue may go to the queue thread's executor (tvh_io_offload()),
+ * so that one busy queue uses a second CPU where one is idle; whatever
+ * does not fit in the queue's offload budget runs right here, so that
+ * the thread shares large transfers with its executor.
  */
 static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			  const struct tvh_req *req)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
-	int flags = TARGET_SCF_ACK_KREF, cpu = -1;
-	bool direct = tvh_direct_submit;
 
-	if (tvh_offload && cmd->tvq->vdev->spare_cpus &&
-	    atomic_read(&cmd->tvq->inflight) > 1)
-		cpu = tvh_io_offload_cpu();
-	if (cpu >= 0 && tvh_io_offload_take(cmd, req->data_len)) {
-		se_cmd->cpuid = cpu;
-		flags |= TARGET_SCF_USE_CPUID;
-		direct = false;
-	}
 	if (target_init_cmd(se_cmd, sess, cmd->sense, req->unpacked_lun,
 			    req->data_len, tvh_io_task_attr(req->task_attr),
-			    req->dir, flags)) {
+			    req->dir, TARGET_SCF_ACK_KREF)) {
 		/* The session is going away: report it as the core would. */
 		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
 		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
@@ -496,9 +513,10 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			       cmd->prot_bounce_nents,
 			       GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
-	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head,
-				flags & TARGET_SCF_USE_CPUID ? se_cmd->cpuid : -1);
-	tvh_target_submit(se_cmd, direct);
+	if (tvh_io_offload(cmd, req->data_len))
+		return;
+	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head, -1);
+	tvh_target_submit(se_cmd, tvh_direct_submit);
 }
 
 /*
@@ -693,6 +711,7 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 	/* Pairs with the test_bit() and smp_rmb() in tvh_tmf_scan_cmd(). */
 	smp_mb__before_atomic();
 	set_bit(TVH_CMD_LIVE, &cmd->flags);
+	tvq->pass_bytes += req->data_len;
 	tvh_io_submit(cmd, sess, req);
 	return TVH_SUBMITTED;
 

@@ -42,7 +42,7 @@ TRACE_EVENT(tvh_cmd_taken,
 		      __entry->lun, __entry->opcode, __entry->len, __entry->dir)
 );
 
-/* cpu: the CPU target_core was asked to run it on, -1 for none */
+/* cpu: where the queue thread's executor submits it (offload), -1 in place */
 TRACE_EVENT(tvh_cmd_submitted,
 	    TP_PROTO(unsigned int vq, unsigned int chain, int cpu),
 	    TP_ARGS(vq, chain, cpu),

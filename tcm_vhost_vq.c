@@ -12,9 +12,11 @@
 #include <linux/cgroup.h>
 #include <linux/completion.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/tick.h>
 #include <scsi/scsi_proto.h>
 
 #include "tcm_vhost.h"
@@ -141,9 +143,10 @@ void tvh_vq_signal(struct vhost_virtqueue *vq)
  * @flags: TVH_SERVE_POLL: the caller polls the ring next, so the guest's
  *	kicks stay off when it runs dry (tvh_vq_poll_end() turns them on)
  *
- * After TVH_WEIGHT requests the pass is requeued so that other queues and
- * devices get the CPU, however busy the guest keeps this ring.  The guest is
- * signalled once per pass for everything answered in it.
+ * After TVH_WEIGHT requests or TVH_BYTE_WEIGHT bytes of data the pass is
+ * requeued so that other queues and devices get the CPU, and the answers
+ * finished meanwhile go out, however busy the guest keeps this ring.  The
+ * guest is signalled once per pass for everything answered in it.
  */
 void tvh_vq_serve(struct vhost_virtqueue *vq,
 		  int (*handle_one)(struct vhost_virtqueue *vq,
@@ -164,6 +167,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 
 	vhost_disable_notify(dev, vq);
 	tvq->kicks_off = false;
+	tvq->pass_bytes = 0;
 	do {
 		ret = handle_one(vq, targets);
 		if (ret == TVH_EMPTY) {
@@ -184,7 +188,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
 		if (ret == TVH_ANSWERED)
 			answered = true;
-	} while (!vhost_exceeds_weight(vq, ++handled, 0));
+	} while (!vhost_exceeds_weight(vq, ++handled, tvq->pass_bytes));
 
 	if (answered)
 		tvh_vq_signal(vq);
@@ -315,6 +319,69 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 }
 
 /*
+ * Refresh thread->idle_spare, at most every TVH_IDLE_SAMPLE_NS: did the
+ * CPUs this thread may run on (the owner's cpuset) sit idle for at least
+ * half a CPU's worth of the interval since the last sample?  Only then is
+ * handing commands to the executor worth a wake-up: the scheduler would
+ * otherwise put it on a busy CPU, a vCPU's perhaps.  An idle CPU's
+ * current idle period counts; without NOHZ no idle time is known, and
+ * nothing is spare.
+ */
+static void tvh_vq_thread_sample_idle(struct tvh_vq_thread *thread)
+{
+	u64 now = ktime_get_ns(), idle = 0, t;
+	int cpu;
+
+	if (now - thread->idle_at_ns < TVH_IDLE_SAMPLE_NS)
+		return;
+	for_each_cpu_and(cpu, current->cpus_ptr, cpu_online_mask) {
+		t = get_cpu_idle_time_us(cpu, NULL);
+		if (t == (u64)-1) {
+			idle = 0;
+			break;
+		}
+		idle += t;
+	}
+	thread->idle_spare = thread->idle_at_ns && idle > thread->idle_us &&
+		(idle - thread->idle_us) * NSEC_PER_USEC * 2 >=
+		now - thread->idle_at_ns;
+	thread->idle_us = idle;
+	thread->idle_at_ns = now;
+}
+
+/*
+ * A queue thread's executor: submits what the queue thread hands it
+ * (tvh_io_offload()), oldest first, then sleeps until handed more.
+ */
+static int tvh_vq_exec_thread(void *data)
+{
+	struct tvh_vq_thread *thread = data;
+	struct llist_node *list;
+
+	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
+	complete(&thread->started);
+
+	for (;;) {
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (kthread_should_stop()) {
+			__set_current_state(TASK_RUNNING);
+			break;
+		}
+		/* Pairs with llist_add() in tvh_io_offload(). */
+		list = llist_del_all(&thread->exec_cmds);
+		if (!list) {
+			schedule();
+			continue;
+		}
+		__set_current_state(TASK_RUNNING);
+		tvh_io_exec_list(llist_reverse_order(list));
+		cond_resched();
+	}
+	WARN_ON_ONCE(!llist_empty(&thread->exec_cmds));
+	return 0;
+}
+
+/*
  * A request queue thread: passes over its queues while any has work
  * pending, polls them for a while if poll_us says so, then sleeps until
  * woken by a kick or a completion.  Each pass over a queue is bounded
@@ -329,6 +396,7 @@ static int tvh_vq_thread(void *data)
 	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
 	complete(&thread->started);
 	kthread_use_mm(mm);
+	tvh_vq_thread_sample_idle(thread);
 
 	for (;;) {
 		bool busy = false;
@@ -345,6 +413,8 @@ static int tvh_vq_thread(void *data)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		if (thread->exec_task)
+			tvh_vq_thread_sample_idle(thread);
 		poll_us = READ_ONCE(tvh_poll_us);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		if (poll_us)
@@ -359,17 +429,22 @@ static int tvh_vq_thread(void *data)
 	return 0;
 }
 
-/* Start @thread, whose queues are assigned; it joins the caller's cgroups. */
-static int tvh_vq_thread_run(struct tvh_vq_thread *thread, unsigned int idx)
+/*
+ * Start @fn on @thread, named after the caller (the owner) and @idx; it
+ * joins the caller's cgroups before it does anything else.
+ */
+static struct task_struct *tvh_vq_task_start(struct tvh_vq_thread *thread,
+					     int (*fn)(void *),
+					     const char *kind, unsigned int idx)
 {
 	struct task_struct *task;
 
 	thread->owner = current;
 	init_completion(&thread->started);
-	task = kthread_create(tvh_vq_thread, thread, "vhost-%d-io%u",
-			      task_pid_nr(current), idx);
+	task = kthread_create(fn, thread, "vhost-%d-%s%u",
+			      task_pid_nr(current), kind, idx);
 	if (IS_ERR(task))
-		return PTR_ERR(task);
+		return task;
 	get_task_struct(task);
 	wake_up_process(task);
 	wait_for_completion(&thread->started);
@@ -377,8 +452,38 @@ static int tvh_vq_thread_run(struct tvh_vq_thread *thread, unsigned int idx)
 	if (thread->start_ret) {
 		kthread_stop(task);
 		put_task_struct(task);
-		return thread->start_ret;
+		return ERR_PTR(thread->start_ret);
 	}
+	return task;
+}
+
+static void tvh_vq_task_stop(struct task_struct *task)
+{
+	if (task) {
+		kthread_stop(task);
+		put_task_struct(task);
+	}
+}
+
+/*
+ * Start @thread, whose queues are assigned, and its executor if the
+ * device is to offload (@exec).
+ */
+static int tvh_vq_thread_run(struct tvh_vq_thread *thread, unsigned int idx,
+			     bool exec)
+{
+	struct task_struct *task;
+
+	if (exec) {
+		init_llist_head(&thread->exec_cmds);
+		task = tvh_vq_task_start(thread, tvh_vq_exec_thread, "ex", idx);
+		if (IS_ERR(task))
+			return PTR_ERR(task);
+		thread->exec_task = task;
+	}
+	task = tvh_vq_task_start(thread, tvh_vq_thread, "io", idx);
+	if (IS_ERR(task))
+		return PTR_ERR(task);
 	thread->task = task;
 	return 0;
 }
@@ -390,9 +495,9 @@ static void tvh_vq_threads_free(struct tvh_vq_thread **threads,
 	unsigned int t;
 
 	for (t = 0; t < nthreads; t++) {
-		if (threads[t] && threads[t]->task) {
-			kthread_stop(threads[t]->task);
-			put_task_struct(threads[t]->task);
+		if (threads[t]) {
+			tvh_vq_task_stop(threads[t]->task);
+			tvh_vq_task_stop(threads[t]->exec_task);
 		}
 		kfree(threads[t]);
 	}
@@ -413,6 +518,7 @@ int tvh_vq_threads_start(struct tvh_dev *vdev)
 {
 	unsigned int nqueues = 0, nthreads, k = 0, t;
 	struct tvh_vq_thread **threads;
+	bool spare;
 	int i, ret;
 
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
@@ -442,8 +548,9 @@ int tvh_vq_threads_start(struct tvh_dev *vdev)
 		thread->queues[thread->nqueues++] = &vdev->vqs[i];
 		k++;
 	}
+	spare = nthreads < num_online_cpus();
 	for (t = 0; t < nthreads; t++) {
-		ret = tvh_vq_thread_run(threads[t], t);
+		ret = tvh_vq_thread_run(threads[t], t, spare && tvh_offload);
 		if (ret)
 			goto out_free;
 	}
@@ -456,7 +563,6 @@ int tvh_vq_threads_start(struct tvh_dev *vdev)
 	}
 	vdev->threads = threads;
 	vdev->nthreads = nthreads;
-	vdev->spare_cpus = nthreads < num_online_cpus();
 	return 0;
 
 out_free:

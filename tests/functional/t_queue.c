@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -778,4 +779,81 @@ VT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload para
 	ASSERT(moved0 > 0, "no READ of 32 in flight was offloaded (the test shows nothing)");
 	ASSERT(ok, "32 READs with the owner in a cpuset of CPU 0 failed or were not traced");
 	ASSERT(outside == 0, "%u of 32 READs executed outside the owner's cpuset", outside);
+}
+
+/*
+ * Every thread named after this process ("vhost-<pid>..."), whether a
+ * thread of it (6.12's vhost_task) or a kernel thread of its own: its
+ * cgroup line must be @want.  Returns how many there are, -1 on a mismatch;
+ * adds those named like an executor ("...-ex<N>") to *@execs.
+ */
+static int owner_threads_in(const char *dir, const char *want, int *execs)
+{
+	char prefix[32], path[300], comm[64], cg[256];
+	struct dirent *e;
+	int n = 0;
+	DIR *dp;
+
+	snprintf(prefix, sizeof(prefix), "vhost-%d", getpid());
+	dp = opendir(dir);
+	if (!dp)
+		return 0;
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+		if (!read_all(path, comm, sizeof(comm)) || strncmp(comm, prefix, strlen(prefix)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/cgroup", dir, e->d_name);
+		if (!read_all(path, cg, sizeof(cg)) || strcmp(cg, want)) {
+			vt_note("%s/%s (%.*s) is in %s", dir, e->d_name, (int)strcspn(comm, "\n"),
+				comm, cg);
+			n = -1;
+			break;
+		}
+		n++;
+		*execs += !!strstr(comm, "-ex");
+	}
+	closedir(dp);
+	return n;
+}
+
+/*
+ * The CPU a device spends for its guest is charged to the guest: every
+ * thread that serves the device of an owner in a cgroup (its vhost worker,
+ * queue threads and, with offload, their executors) is in that cgroup.
+ */
+VT_TEST("queue", threads_join_the_owners_cgroup)
+{
+	bool has_offload = vsc_path_exists(OFFLOAD_PARAM);
+	int in_proc = -1, in_task = -1, execs = 0;
+	struct vsc_dev *d = NULL;
+	char was[8] = "N";
+
+	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
+		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
+	if (has_offload && (!read_all(OFFLOAD_PARAM, was, sizeof(was)) ||
+			    vsc_cfs_write(OFFLOAD_PARAM, "Y")))
+		FAIL("cannot turn %s on", OFFLOAD_PARAM);
+	mkdir(CG_PIN, 0755);
+	if (cg_join(CG_PIN)) {
+		d = ft_open_ep(NULL);
+		if (d && vt_clear_ua(d, 1, 0)) {
+			in_proc = owner_threads_in("/proc", "0::/tvh-offload\n", &execs);
+			in_task = owner_threads_in("/proc/self/task", "0::/tvh-offload\n", &execs);
+		}
+		if (d)
+			ft_close(d);
+		cg_join(CG_ROOT);
+	}
+	rmdir(CG_PIN);
+	if (has_offload)
+		vsc_cfs_write(OFFLOAD_PARAM, was);
+	vt_note("threads named vhost-%d: %d processes, %d of its own threads, %d executors",
+		getpid(), in_proc, in_task, execs);
+	ASSERT(in_proc >= 0 && in_task >= 0, "a thread serving the device is outside the owner's cgroup");
+	ASSERT(in_proc + in_task > 0, "no thread named vhost-%d found (the test shows nothing)",
+	       getpid());
+	ASSERT(!has_offload || sysconf(_SC_NPROCESSORS_ONLN) < 2 || execs > 0,
+	       "offload on, a spare CPU, and no executor thread (the test shows less)");
 }

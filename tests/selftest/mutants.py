@@ -74,6 +74,14 @@ MUTANTS = {
         "\tatomic_sub(*nents, &cmd->tvq->vdev->bounce_pages);\n\t*nents = 0;\n",
         "\tatomic_sub(*nents, &cmd->tvq->vdev->bounce_pages);\n",
         "badinput:pi_insert_leaves_guest_pi_alone", 300),
+    # The executor thread (offload) left in the root cgroup.
+    "exec-outside-cgroup": (
+        "tcm_vhost_vq.c",
+        "\tthread->start_ret = cgroup_attach_task_all(thread->owner, current);\n"
+        "\tcomplete(&thread->started);\n\n\tfor (;;) {\n",
+        "\tthread->start_ret = 0;\n"
+        "\tcomplete(&thread->started);\n\n\tfor (;;) {\n",
+        "queue.threads_join_the_owners_cgroup", 300),
     "pi-partial-tuples": (
         "tcm_vhost_io.c",
         "\tif ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)\n\t\treturn false;\n",

@@ -613,7 +613,7 @@ VT_TEST(NULL, pi_both_directions)
  * not trip over the WRITE's PI copy.
  */
 VT_TEST_F(NULL, pi_insert_leaves_guest_pi_alone, VT_F_BEYOND,
-	  "target_core inserts its PI tuples into the guest's device-readable PI buffer")
+	  "refuses a WRITE with PI and WRPROTECT=0 (CHECK CONDITION 5/0e/03)")
 {
 	const uint32_t data = 8 * 512, pi = 8 * 8;
 	struct vsc_opts o = bi_opts(0, VSC_F(VIRTIO_SCSI_F_T10_PI));

@@ -76,12 +76,12 @@
 /* How long a wait for commands in the backstore goes before it says so. */
 #define TVH_DRAIN_REPORT (30 * HZ)
 /*
- * Offload budget of a request queue: four 1 MiB commands, or many small
+ * Offload budget of a request queue: sixteen 1 MiB commands, or many small
  * ones, handed to the executor and not answered yet.  A larger command is
  * offloaded only when nothing else is; what does not fit runs in the queue
  * thread, so that large transfers are shared between the two threads.
  */
-#define TVH_OFFLOAD_UNITS (1 + SZ_4M / PAGE_SIZE)
+#define TVH_OFFLOAD_UNITS (1 + SZ_16M / PAGE_SIZE)
 /* How often a queue thread with an executor looks for idle CPUs. */
 #define TVH_IDLE_SAMPLE_NS (2 * NSEC_PER_MSEC)
 /* Largest data transfer of one command, whatever the guest asks. */

@@ -319,9 +319,10 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 }
 
 /*
- * Refresh thread->idle_spare, at most every TVH_IDLE_SAMPLE_NS: did the
- * CPUs this thread may run on (the owner's cpuset) sit idle for at least
- * half a CPU's worth of the interval since the last sample?  Only then is
+ * Refresh thread->idle_spare of a thread with an executor, at most every
+ * TVH_IDLE_SAMPLE_NS: did the CPUs this thread may run on (the owner's
+ * cpuset) sit idle for at least half a CPU's worth of the interval since
+ * the last sample?  Only then is
  * handing commands to the executor worth a wake-up: the scheduler would
  * otherwise put it on a busy CPU, a vCPU's perhaps.  An idle CPU's
  * current idle period counts; without NOHZ no idle time is known, and
@@ -332,7 +333,7 @@ static void tvh_vq_thread_sample_idle(struct tvh_vq_thread *thread)
 	u64 now = ktime_get_ns(), idle = 0, t;
 	int cpu;
 
-	if (now - thread->idle_at_ns < TVH_IDLE_SAMPLE_NS)
+	if (!thread->exec_task || now - thread->idle_at_ns < TVH_IDLE_SAMPLE_NS)
 		return;
 	for_each_cpu_and(cpu, current->cpus_ptr, cpu_online_mask) {
 		t = get_cpu_idle_time_us(cpu, NULL);
@@ -413,8 +414,7 @@ static int tvh_vq_thread(void *data)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
-		if (thread->exec_task)
-			tvh_vq_thread_sample_idle(thread);
+		tvh_vq_thread_sample_idle(thread);
 		poll_us = READ_ONCE(tvh_poll_us);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		if (poll_us)

@@ -37,9 +37,11 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/llist.h>
+#include <linux/memcontrol.h>
 #include <linux/mutex.h>
 #include <linux/sbitmap.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/mm.h>
 #include <linux/sizes.h>
 #include <linux/uio.h>
 #include <linux/virtio_scsi.h>
@@ -450,6 +452,31 @@ static inline struct tvh_dev *tvh_vq_dev(struct vhost_virtqueue *vq)
 static inline struct tvh_vq *to_tvh_vq(struct vhost_virtqueue *vq)
 {
 	return container_of(vq, struct tvh_vq, vq);
+}
+
+/*
+ * What a device allocates for its guest (GFP_KERNEL_ACCOUNT) is charged to
+ * the memory cgroup of its owner, whichever task allocates it: a kernel
+ * thread (queue thread, executor, 6.1's vhost worker) is charged to no one
+ * by default, and a configfs writer is not the guest.  Between
+ * tvh_charge_begin() and tvh_charge_end() on one task, such allocations go
+ * to the memcg of @mm's owner.
+ */
+struct tvh_charge {
+	struct mem_cgroup *memcg;
+	struct mem_cgroup *old;
+};
+
+static inline void tvh_charge_begin(struct tvh_charge *c, struct mm_struct *mm)
+{
+	c->memcg = get_mem_cgroup_from_mm(mm);
+	c->old = set_active_memcg(c->memcg);
+}
+
+static inline void tvh_charge_end(struct tvh_charge *c)
+{
+	set_active_memcg(c->old);
+	mem_cgroup_put(c->memcg);
 }
 
 /* The largest LUN a single-level virtio-scsi LUN field can carry. */

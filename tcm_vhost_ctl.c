@@ -539,8 +539,13 @@ drop:
 
 void tvh_ctl_handle_kick(struct vhost_work *work)
 {
-	tvh_vq_serve(container_of(work, struct vhost_virtqueue, poll.work),
-		     tvh_ctl_handle_one, 0);
+	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
+						  poll.work);
+	struct tvh_charge charge;
+
+	tvh_charge_begin(&charge, vq->dev->mm);
+	tvh_vq_serve(vq, tvh_ctl_handle_one, 0);
+	tvh_charge_end(&charge);
 }
 
 /*
@@ -678,6 +683,7 @@ void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
 		  u32 reason)
 {
 	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
+	struct tvh_charge charge;
 	struct tvh_event *e;
 
 	/* A virtio-scsi LUN field addresses 14 bits: the guest cannot see it. */
@@ -687,7 +693,9 @@ void tvh_evt_post(struct tvh_dev *vdev, u32 event, u16 target, u64 lun,
 		return;
 	}
 	trace_tvh_evt_post(event, target, lun, reason);
+	tvh_charge_begin(&charge, vdev->dev.mm);	/* attached: owned */
 	e = kzalloc(sizeof(*e), GFP_KERNEL_ACCOUNT);
+	tvh_charge_end(&charge);
 	mutex_lock(&vq->mutex);
 	if (!e || vdev->evt_count >= TVH_MAX_EVENTS) {
 		vdev->events_missed = true;

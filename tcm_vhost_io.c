@@ -781,9 +781,13 @@ void tvh_io_handle_kick(struct vhost_work *work)
 {
 	struct vhost_virtqueue *vq = container_of(work, struct vhost_virtqueue,
 						  poll.work);
+	struct tvh_charge charge;
 
-	if (!tvh_vq_thread_wake(to_tvh_vq(vq), TVH_VQ_KICK))
-		tvh_vq_serve(vq, tvh_io_handle_one, 0);
+	if (tvh_vq_thread_wake(to_tvh_vq(vq), TVH_VQ_KICK))
+		return;
+	tvh_charge_begin(&charge, vq->dev->mm);
+	tvh_vq_serve(vq, tvh_io_handle_one, 0);
+	tvh_charge_end(&charge);
 }
 
 /*

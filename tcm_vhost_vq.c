@@ -358,9 +358,11 @@ static int tvh_vq_exec_thread(void *data)
 {
 	struct tvh_vq_thread *thread = data;
 	struct llist_node *list;
+	struct tvh_charge charge;
 
 	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
 	complete(&thread->started);
+	tvh_charge_begin(&charge, thread->vdev->dev.mm);
 
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -379,6 +381,7 @@ static int tvh_vq_exec_thread(void *data)
 		cond_resched();
 	}
 	WARN_ON_ONCE(!llist_empty(&thread->exec_cmds));
+	tvh_charge_end(&charge);
 	return 0;
 }
 
@@ -392,11 +395,13 @@ static int tvh_vq_thread(void *data)
 {
 	struct tvh_vq_thread *thread = data;
 	struct mm_struct *mm = thread->vdev->dev.mm;
+	struct tvh_charge charge;
 	unsigned int i, poll_us;
 
 	thread->start_ret = cgroup_attach_task_all(thread->owner, current);
 	complete(&thread->started);
 	kthread_use_mm(mm);
+	tvh_charge_begin(&charge, mm);
 	tvh_vq_thread_sample_idle(thread);
 
 	for (;;) {
@@ -425,6 +430,7 @@ static int tvh_vq_thread(void *data)
 	}
 
 	tvh_vq_thread_poll_end(thread);
+	tvh_charge_end(&charge);
 	kthread_unuse_mm(mm);
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -619,6 +620,96 @@ VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	bi_healthy(d, "after");
 }
 
+/*
+ * 19d. #12.6: the bounce copies a device holds for its guest are charged to
+ * the owner's memory cgroup, although kernel threads allocate them: with
+ * the owner in a child memcg, 8 held misaligned 4 MiB READs raise the
+ * kernel memory charged to it by about their 32 MiB of copies.
+ */
+#define MC_READS 8
+#define MC_CG VT_CG_ROOT "/tvh-memcg"
+
+/* The kernel memory charged to MC_CG (memory.stat "kernel"), -1 if unknown. */
+static long long memcg_kernel(void)
+{
+	static char buf[8192];
+	const char *p;
+
+	if (vsc_cfs_read(MC_CG "/memory.stat", buf, sizeof(buf)))
+		return -1;
+	p = strstr(buf, "\nkernel ");
+	if (!p && !strncmp(buf, "kernel ", 7))
+		p = buf - 1;
+	return p ? strtoll(p + 8, NULL, 10) : -1;
+}
+
+/*
+ * In MC_CG: its kernel memory before and while MC_READS bounced READs are
+ * held (memory.current would also count the client's own data-in buffers).
+ */
+static bool bounce_held_in_memcg(long long *before, long long *held)
+{
+	struct vsc_opts o = bi_opts(64, 0);
+	struct vsc_req q[MC_READS];
+	struct vsc_dev *d;
+	uint8_t cdb[16];
+	int k, n, r = 0;
+
+	o.arena_size = 128UL << 20;
+	d = bi_open_ep(&o, BI_WWPN_A);
+	CHECK(d, "open");
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return false;
+	*before = memcg_kernel();
+	CHECK(!bi_hold(true), "dmsetup suspend");
+	for (n = 0; n < MC_READS && !r; n++) {
+		vsc_req_init(d, &q[n], REQ, BI_TGT, BI_LUN_HOLD, cdb,
+			     vsc_cdb_rw(cdb, false, 10, 0, BB_BLOCKS));
+		q[n].din_len = BB_BLOCKS * 512;
+		q[n].layout.misalign = 13;
+		r = vsc_req_submit(d, &q[n]);
+	}
+	vsc_kick(d, REQ);
+	usleep(1000000);
+	*held = memcg_kernel();
+	bi_hold(false);
+	for (k = 0; k < n - !!r; k++) {
+		CHECK(!vsc_wait(d, &q[k].op, BI_TMO), "READ %d never answered", k);
+		CHECK(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_GOOD,
+		      "held READ %d: %s", k, vt_res(&q[k].res));
+		vsc_req_release(d, &q[k]);
+	}
+	CHECK(!r, "submit %d: %s", n - 1, vt_errstr(r));
+	CHECK(bi_healthy(d, "after"), "unhealthy");
+	bi_close(d);
+	return true;
+}
+
+VT_TEST_F(NULL, bounce_charged_to_the_owners_memcg, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
+	  "upstream passes misaligned segments to the block layer unbounced (see misaligned_iblock)")
+{
+	long long before = -1, held = -1, want = MC_READS * BB_BLOCKS * 512LL * 3 / 4;
+	bool ok;
+
+	if (!vt_cgroup_mount())
+		SKIP("no cgroup2");
+	if (vsc_cfs_write(VT_CG_ROOT "/cgroup.subtree_control", "+memory"))
+		SKIP("no memory controller");
+	mkdir(MC_CG, 0755);
+	ok = vt_cgroup_join(MC_CG);
+	if (ok)
+		ok = bounce_held_in_memcg(&before, &held);
+	vt_cgroup_join(VT_CG_ROOT);
+	vt_cgroup_remove(MC_CG);
+	ASSERT(ok, "%s", vt_failed() ? "see above" : "cannot join " MC_CG);
+	vt_note("kernel memory of the owner's memcg: %lld KiB, %lld KiB with %d misaligned 4 MiB READs held",
+		before >> 10, held >> 10, MC_READS);
+	ASSERT(before >= 0 && held >= 0, "no \"kernel\" line in %s/memory.stat", MC_CG);
+	ASSERT(held - before >= want,
+	       "the owner's memcg grew by %lld KiB while %d bounced 4 MiB READs were held: want at least %lld KiB",
+	       (held - before) >> 10, MC_READS, want >> 10);
+}
+
 /* ---------------------------------------------- dirty log (CVE-2025-38074) */
 
 /*
@@ -658,6 +749,32 @@ static bool log_bit(struct vsc_dev *d, const uint8_t *bm, const void *addr)
 	uint64_t page = ((uintptr_t)addr >> 12) - (((uintptr_t)vsc_arena_base(d) >> 15) << 3);
 
 	return bm[page / 8] & (1u << (page % 8));
+}
+
+/*
+ * A device on BI_WWPN_A that has not acked LOG_ALL, its hold LUN's UNIT
+ * ATTENTIONs cleared and a zeroed 16 KiB dirty log set (*@bm); NULL if
+ * the test failed or was skipped.
+ */
+static struct vsc_dev *log_dev_open(uint8_t **bm)
+{
+	struct vsc_opts o = bi_opts(64, 0);
+	struct vsc_dev *d;
+
+	o.features &= ~VSC_F(VHOST_F_LOG_ALL);
+	d = bi_open_ep(&o, BI_WWPN_A);
+	if (!d) {
+		vt_fail(__LINE__, "open");
+		return NULL;
+	}
+	if (!(vsc_features_offered(d) & VSC_F(VHOST_F_LOG_ALL))) {
+		vt_skip("VHOST_F_LOG_ALL not offered");
+		return NULL;
+	}
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return NULL;
+	*bm = log_start(d, 16384);
+	return *bm ? d : NULL;
 }
 
 /* 20. log base changed while completions write the log */
@@ -793,10 +910,8 @@ static void *set_features_thread(void *p)
  */
 VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 {
-	struct vsc_opts o = bi_opts(64, 0);
 	static struct features_arg a;
 	uint8_t fill[512];
-	size_t bmsz = 16384;
 	struct vsc_dev *d;
 	struct vsc_req q[LOGSW_READS];
 	unsigned int k;
@@ -804,15 +919,8 @@ VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 	uint8_t *bm;
 	int r;
 
-	o.features &= ~VSC_F(VHOST_F_LOG_ALL);
-	d = bi_open_ep(&o, BI_WWPN_A);
-	ASSERT(d, "open");
-	if (!(vsc_features_offered(d) & VSC_F(VHOST_F_LOG_ALL)))
-		SKIP("VHOST_F_LOG_ALL not offered");
-	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
-		return;
-	bm = log_start(d, bmsz);
-	if (!bm)
+	d = log_dev_open(&bm);
+	if (!d)
 		return;
 
 	ASSERT(!bi_hold(true), "dmsetup suspend");
@@ -846,6 +954,93 @@ VT_TEST_F(NULL, log_all_switched_on_inflight, BI_F_NEEDS_HOLD, NULL)
 				       k);
 		vsc_req_release(d, &q[k]);
 	}
+	free(bm);
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
+/* SET_FEATURES with or without LOG_ALL; false (test failed) on error. */
+static bool log_all_set(struct vsc_dev *d, bool on)
+{
+	uint64_t f = vsc_features(d) & ~VSC_F(VHOST_F_LOG_ALL);
+	int r;
+
+	if (on)
+		f |= VSC_F(VHOST_F_LOG_ALL);
+	r = vsc_ioctl(d, VHOST_SET_FEATURES, &f);
+	CHECK(!r, "SET_FEATURES %s LOG_ALL: %s", on ? "with" : "without", vt_errstr(r));
+	return true;
+}
+
+struct tmf_log_arg {
+	struct vsc_dev *d;
+	struct vsc_ctl *tmf;
+	bool ok;
+	uint8_t seen;		/* the TMF's response byte as SET_FEATURES returned */
+};
+
+static void *log_all_on_thread(void *p)
+{
+	struct tmf_log_arg *a = p;
+
+	a->ok = log_all_set(a->d, true);
+	a->seen = a->tmf->bufs[1]->p[0];
+	return NULL;
+}
+
+/*
+ * 21b. #12.7: a TMF taken before dirty logging is switched on writes its
+ * answer afterwards.  The READ the LUN RESET waits for is taken with
+ * logging on (logged), logging is switched off, the reset is taken, and
+ * logging switched on again: the reset's answer must come before
+ * SET_FEATURES returns, or be in the dirty log.
+ */
+VT_TEST_F(NULL, log_all_waits_for_tmf_taken_before, BI_F_NEEDS_HOLD, NULL)
+{
+	struct tmf_log_arg a = { 0 };
+	struct vsc_dev *d;
+	struct vsc_req q;
+	struct vsc_ctl reset;
+	pthread_t th;
+	uint8_t *bm;
+	int r;
+
+	d = log_dev_open(&bm);
+	if (!d || !log_all_set(d, true))
+		return;
+	ASSERT(!bi_hold(true), "dmsetup suspend");
+	held_reads(d, &q, 1);
+	usleep(200000);
+	if (!log_all_set(d, false)) {
+		bi_hold(false);
+		return;
+	}
+	vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, BI_TGT, BI_LUN_HOLD, 0);
+	r = vsc_ctl_submit(d, &reset);
+	if (r) {
+		bi_hold(false);
+		ASSERT(0, "LUN RESET: %s", vt_errstr(r));
+	}
+	vsc_kick(d, VSC_VQ_CTL);
+	usleep(300000);		/* taken, waiting for the held READ */
+	a.d = d;
+	a.tmf = &reset;
+	ASSERT(!pthread_create(&th, NULL, log_all_on_thread, &a), "thread");
+	usleep(300000);
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	pthread_join(th, NULL);
+	ASSERT(a.ok, "SET_FEATURES with LOG_ALL failed");
+	ASSERT(!vsc_wait(d, &reset.op, BI_TMO), "LUN RESET never answered");
+	ASSERT(reset.response == VIRTIO_SCSI_S_OK ||
+	       reset.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED, "LUN RESET: %s",
+	       vsc_response_name(reset.response));
+	vt_note("response byte as SET_FEATURES(LOG_ALL) returned: %#x, then %#x",
+		a.seen, reset.bufs[1]->p[0]);
+	if (a.seen != reset.bufs[1]->p[0])
+		EXPECT_OR_DIFF(log_bit(d, bm, reset.bufs[1]->p),
+			       "the LUN RESET taken before LOG_ALL answered after SET_FEATURES(LOG_ALL) returned, and its response page is not in the dirty log");
+	EXPECT_OR_DIFF(!vsc_wait(d, &q.op, BI_TMO), "the READ the reset cancelled never answered");
+	vsc_ctl_release(d, &reset);
+	vsc_req_release(d, &q);
 	free(bm);
 	bi_fresh_healthy(&d, BI_WWPN_A);
 }

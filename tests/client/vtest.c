@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,6 +443,32 @@ bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun)
 			return true;
 	}
 	CHECK(false, "TUR tgt %u lun %u never GOOD: %s", tgt, lun, vt_res(&res));
+}
+
+/* ------------------------------------------------------------- cgroups */
+
+bool vt_cgroup_mount(void)
+{
+	if (!vsc_path_exists(VT_CG_ROOT "/cgroup.controllers"))
+		mount("cgroup2", VT_CG_ROOT, "cgroup2", 0, NULL);
+	return vsc_path_exists(VT_CG_ROOT "/cgroup.controllers");
+}
+
+bool vt_cgroup_join(const char *dir)
+{
+	char path[256], pid[16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	return !vsc_cfs_write(path, pid);
+}
+
+void vt_cgroup_remove(const char *dir)
+{
+	int k;
+
+	for (k = 0; k < 100 && rmdir(dir) && errno == EBUSY; k++)
+		usleep(10000);
 }
 
 /* -------------------------------------------------------------- runner */

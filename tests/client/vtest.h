@@ -119,6 +119,16 @@ bool vt_sense_is(const struct vsc_result *r, uint8_t key, uint8_t asc);
 /* Up to 10 TURs until GOOD: consumes the UNIT ATTENTIONs of resets and LUN changes. */
 bool vt_clear_ua(struct vsc_dev *d, uint8_t tgt, uint16_t lun);
 
+/* ------------------------------------------------------------- cgroups */
+
+#define VT_CG_ROOT "/sys/fs/cgroup"
+/* cgroup2 at VT_CG_ROOT (mounted if it is not); false if unavailable. */
+bool vt_cgroup_mount(void);
+/* Move this process into cgroup directory @dir (VT_CG_ROOT: back to the root). */
+bool vt_cgroup_join(const char *dir);
+/* Remove cgroup @dir, waiting up to a second for exiting tasks to leave it. */
+void vt_cgroup_remove(const char *dir);
+
 /* ------------------------------------------------------------- asserts */
 
 /* The test failed here; it goes on. */

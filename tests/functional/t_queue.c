@@ -670,8 +670,7 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 }
 
 #define OFFLOAD_PARAM "/sys/module/tcm_vhost/parameters/offload"
-#define CG_ROOT "/sys/fs/cgroup"
-#define CG_PIN CG_ROOT "/tvh-offload"
+#define CG_PIN VT_CG_ROOT "/tvh-offload"
 
 /*
  * 32 READs at once on request queue 0, traced: how many tvh_cmd_submitted
@@ -715,16 +714,6 @@ static bool offload_burst(struct vsc_dev *d, unsigned int *moved, unsigned int *
 	return sub == 32;
 }
 
-/* Move this process into @dir's cgroup.procs; false on error. */
-static bool cg_join(const char *dir)
-{
-	char path[128], pid[16];
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	return !vsc_cfs_write(path, pid);
-}
-
 /*
  * One device whose owner is this process, in cgroup @cg if not NULL (its
  * queue threads join the owner's cgroups): offload_burst() on it.
@@ -734,7 +723,7 @@ static bool offload_burst_in(const char *cg, unsigned int *moved, unsigned int *
 	struct vsc_dev *d;
 	bool ok;
 
-	if (cg && !cg_join(cg)) {
+	if (cg && !vt_cgroup_join(cg)) {
 		vt_note("cannot join %s", cg);
 		return false;
 	}
@@ -743,7 +732,7 @@ static bool offload_burst_in(const char *cg, unsigned int *moved, unsigned int *
 	if (d)
 		ft_close(d);
 	if (cg)
-		cg_join(CG_ROOT);
+		vt_cgroup_join(VT_CG_ROOT);
 	return ok;
 }
 
@@ -762,16 +751,15 @@ VT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload para
 		SKIP("one CPU");
 	if (!vsc_path_exists(TRACEFS "/trace"))
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
-	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
-		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
+	vt_cgroup_mount();
 	ASSERT(read_all(OFFLOAD_PARAM, was, sizeof(was)), "cannot read %s", OFFLOAD_PARAM);
 	ASSERT(!vsc_cfs_write(OFFLOAD_PARAM, "Y"), "cannot write Y to %s", OFFLOAD_PARAM);
 	ok0 = offload_burst_in(NULL, &moved0, &outside0);
 	mkdir(CG_PIN, 0755);
-	if (ok0 && !vsc_cfs_write(CG_ROOT "/cgroup.subtree_control", "+cpuset") &&
+	if (ok0 && !vsc_cfs_write(VT_CG_ROOT "/cgroup.subtree_control", "+cpuset") &&
 	    !vsc_cfs_write(CG_PIN "/cpuset.cpus", "0"))
 		ok = offload_burst_in(CG_PIN, &moved, &outside);
-	rmdir(CG_PIN);
+	vt_cgroup_remove(CG_PIN);
 	vsc_cfs_write(OFFLOAD_PARAM, was);
 	vt_note("without a cpuset %u of 32 moved (%u off CPU 0); in {0}: %u moved, %u off CPU 0",
 		moved0, outside0, moved, outside);
@@ -830,13 +818,12 @@ VT_TEST("queue", threads_join_the_owners_cgroup)
 	struct vsc_dev *d = NULL;
 	char was[8] = "N";
 
-	if (!vsc_path_exists(CG_ROOT "/cgroup.controllers"))
-		mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL);
+	vt_cgroup_mount();
 	if (has_offload && (!read_all(OFFLOAD_PARAM, was, sizeof(was)) ||
 			    vsc_cfs_write(OFFLOAD_PARAM, "Y")))
 		FAIL("cannot turn %s on", OFFLOAD_PARAM);
 	mkdir(CG_PIN, 0755);
-	if (cg_join(CG_PIN)) {
+	if (vt_cgroup_join(CG_PIN)) {
 		d = ft_open_ep(NULL);
 		if (d && vt_clear_ua(d, 1, 0)) {
 			in_proc = owner_threads_in("/proc", "0::/tvh-offload\n", &execs);
@@ -844,9 +831,9 @@ VT_TEST("queue", threads_join_the_owners_cgroup)
 		}
 		if (d)
 			ft_close(d);
-		cg_join(CG_ROOT);
+		vt_cgroup_join(VT_CG_ROOT);
 	}
-	rmdir(CG_PIN);
+	vt_cgroup_remove(CG_PIN);
 	if (has_offload)
 		vsc_cfs_write(OFFLOAD_PARAM, was);
 	vt_note("threads named vhost-%d: %d processes, %d of its own threads, %d executors",

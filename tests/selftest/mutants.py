@@ -190,6 +190,19 @@ MUTANTS = {
         "\t\t\t\t   cmd->data_len, dir == DMA_FROM_DEVICE);",
         "\t\t\t\t   cmd->data_len, false);",
         "badinput:bounce_datain_no_host_bytes", 300),
+    # #12.6: queue threads allocate bounce copies charged to no memcg.
+    "bounce-uncharged": (
+        [("tcm_vhost_vq.c", "\tkthread_use_mm(mm);\n\ttvh_charge_begin(&charge, mm);",
+          "\tkthread_use_mm(mm);"),
+         ("tcm_vhost_vq.c", "\ttvh_vq_thread_poll_end(thread);\n\ttvh_charge_end(&charge);",
+          "\ttvh_vq_thread_poll_end(thread);")],
+        "badinput:bounce_charged_to_the_owners_memcg", 300),
+    # #12.7: SET_FEATURES(LOG_ALL) does not wait for TMFs taken unlogged.
+    "log-all-ignores-tmfs": (
+        "tcm_vhost_io.c",
+        "\t\treturn atomic_read(&vdev->tmf_unlogged);",
+        "\t\treturn false;",
+        "badinput:log_all_waits_for_tmf_taken_before", 300),
 }
 
 

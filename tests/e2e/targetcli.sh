@@ -3,7 +3,8 @@
 #   tests/e2e/targetcli.sh [tcm_vhost|vhost_scsi]     (inside L1, or on the host: re-runs in L1)
 # targetcli itself loads the fabric (rtslib runs `modprobe tcm_vhost`), creates the ramdisk
 # backstore, the vhost WWN (rtslib adds tpg1 and a random nexus), and the LUN; a guest does
-# verified I/O; `targetcli clearconfig confirm=True` must leave nothing behind.
+# verified I/O after saveconfig, clearconfig and restoreconfig; `targetcli clearconfig
+# confirm=True` must leave nothing behind.
 set -euo pipefail
 # shellcheck source=tests/e2e/common.sh
 . "$(dirname "$0")/common.sh"
@@ -45,6 +46,20 @@ report_check "$SUITE/targetcli-loaded-$MODULE" "rtslib's modprobe tcm_vhost did 
 nexus=$(cat "$VHOST_CFS/$WWPN/tpgt_1/nexus" 2>/dev/null || true)
 report_check "$SUITE/targetcli-nexus" "rtslib made no nexus" test -n "$nexus"
 echo "nexus: $nexus"
+
+# What targetcli's service does at boot: the saved configuration restored
+# over a cleared one.  rtslib saves no nexus, so the restored TPG gets a new
+# one; the guest below runs on the restored target.
+saved=$TARGETCLI_HOME/saveconfig.json
+restore_ok() {
+	tc saveconfig "$saved" && tc clearconfig confirm=True &&
+		[[ ! -e $VHOST_CFS/$WWPN ]] && tc restoreconfig "$saved" &&
+		[[ -n $(cat "$VHOST_CFS/$WWPN/tpgt_1/nexus" 2>/dev/null) ]] &&
+		[[ -e $VHOST_CFS/$WWPN/tpgt_1/lun/lun_0 ]]
+}
+report_check "$SUITE/targetcli-restoreconfig" \
+	"saveconfig, clearconfig and restoreconfig did not rebuild the target" restore_ok
+echo "nexus after restoreconfig: $(cat "$VHOST_CFS/$WWPN/tpgt_1/nexus" 2>/dev/null || true)"
 
 report_check "$SUITE/targetcli-guest-io" "verified I/O through the targetcli-built LUN failed" \
 	"$L2" --wwpn "$WWPN" --queues 1 --timeout "$(l2_timeout $((2 * E2E_SECONDS)))" -- \

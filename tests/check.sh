@@ -225,7 +225,8 @@ check_kernel() {
 			rc=0
 		fi
 		if [ $rc -ne 0 ] && ! grep -q '^FAIL: ' "$out/$name.out"; then
-			crash=$(grep -aE -m1 'kernel BUG|Oops|general protection|list_(add|del) corruption|BUG: unable' \
+			# kernel lines only: a test's SKIP reason may name a crash
+			crash=$(grep -aE -m1 '^\[ *[0-9.]+\] .*(kernel BUG|Oops|general protection|list_(add|del) corruption|BUG: unable)' \
 				"$out/$name.log" | sed 's/^\[ *[0-9.]*\] //')
 		fi
 		if [ -z "$crash" ]; then

@@ -21,6 +21,10 @@
 # verify to the end (2026-12-04: 14 of 15 on 6.12 with QEMU 10 in L1, 12 of 12 on 6.1
 # with QEMU 7.2 in L1); the 27th was L1 itself resetting silently, which check.sh boots
 # again (died_of_nesting).
+# L2_LIBVIRT=1: libvirt starts the guest instead (tests/e2e/libvirt.sh starts libvirtd in L1):
+# a transient domain with the same kernel, 9p shares and console, and the disk as
+# <hostdev type='scsi_host'><source protocol='vhost' wwpn=.../> (libvirt opens
+# /dev/vhost-scsi itself and hands QEMU the descriptor); no --pidfile, one queue.
 # E2E_ROOT=trixie runs Debian 13's QEMU 10 (tests/vm/trixie.sh) instead of this system's;
 # E2E_VHOST_OPTS adds vhost-scsi-pci properties (e.g. worker_per_virtqueue=on, QEMU 9+).
 # Linux's virtio_scsi uses min(num_queues, CPUs) request queues: a 1-vCPU guest drives one
@@ -85,6 +89,7 @@ hp='' qemu_bin=(qemu-system-x86_64)
 if [[ ${E2E_ROOT:-} == trixie ]]; then
 	hp=/host qemu_bin=("$vmdir/trixie.sh" run qemu-system-x86_64)
 fi
+append="console=ttyS0 quiet loglevel=4 panic=-1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir"
 # shellcheck disable=SC2054 # the commas are QEMU's
 qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
 	-nographic -nodefaults -no-reboot -serial stdio -monitor none
@@ -93,11 +98,49 @@ qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "
 	-device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot
 	-fsdev "local,id=rw,path=$hp$run_dir,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=rw,mount_tag=rw
-	-append "console=ttyS0 quiet loglevel=4 panic=-1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir")
+	-append "$append")
 if [[ -n $wwpn ]]; then
 	qemu+=(-device "vhost-scsi-pci,wwpn=$wwpn,num_queues=$queues${vhost_opts:+,$vhost_opts}")
 fi
 [[ -n $pidfile ]] && qemu+=(-pidfile "$hp$pidfile")
+
+# The same guest as a libvirt domain (L2_LIBVIRT=1).
+# shellcheck disable=SC2016 # the quotes are XML's: $wwpn expands in the here-document
+libvirt_domain() {
+	local fs
+	fs="type='mount' accessmode='passthrough' multidevs='remap'"
+	cat <<-XML
+		<domain type='kvm'>
+		  <name>tcmv-l2-$$</name>
+		  <memory unit='MiB'>$mem</memory>
+		  <vcpu>$cpus</vcpu>
+		  <os>
+		    <type arch='x86_64' machine='q35'>hvm</type>
+		    <kernel>$cache/vmlinuz</kernel>
+		    <initrd>$cache/initrd-l2.gz</initrd>
+		    <cmdline>$append</cmdline>
+		  </os>
+		  <cpu mode='maximum'/>
+		  <on_poweroff>destroy</on_poweroff>
+		  <on_reboot>destroy</on_reboot>
+		  <on_crash>destroy</on_crash>
+		  <devices>
+		    <filesystem $fs><source dir='/'/><target dir='hostroot'/><readonly/></filesystem>
+		    <filesystem $fs><source dir='$run_dir'/><target dir='rw'/></filesystem>
+		    <serial type='file'><source path='$run_dir/console'/><target port='0'/></serial>
+		    <controller type='usb' model='none'/>
+		    <memballoon model='none'/>
+		    ${wwpn:+<hostdev mode='subsystem' type='scsi_host' managed='no'><source protocol='vhost' wwpn='$wwpn'/></hostdev>}
+		  </devices>
+		</domain>
+	XML
+}
+if [[ ${L2_LIBVIRT:-} == 1 ]]; then
+	[[ -z $pidfile ]] || { echo "l2.sh: --pidfile needs QEMU itself (not L2_LIBVIRT)" >&2; exit 2; }
+	libvirt_domain >"$run_dir/domain.xml"
+	qemu_bin=(libvirtd) # for the boot line: libvirt's version
+	qemu=("$here/virsh-run.sh" "$run_dir/domain.xml" "$run_dir/console")
+fi
 awk=(awk)
 awk -W version 2>&1 | grep -q mawk && awk=(awk -W interactive) # line by line, not blocks
 

@@ -572,13 +572,23 @@ VT_TEST_F(NULL, teardown_stuck_others_attach, BI_F_NEEDS_HOLD, NULL)
 #define BB_READS 17
 #define BB_BLOCKS 8192
 
+/* A 4 MiB READ of the hold LUN into a misaligned buffer (bounced), submitted. */
+static int bounced_read_submit(struct vsc_dev *d, struct vsc_req *q)
+{
+	uint8_t cdb[16];
+
+	vsc_req_init(d, q, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_rw(cdb, false, 10, 0, BB_BLOCKS));
+	q->din_len = BB_BLOCKS * 512;
+	q->layout.misalign = 13;
+	return vsc_req_submit(d, q);
+}
+
 VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 	  "upstream passes misaligned segments to the block layer unbounced (see misaligned_iblock)")
 {
 	struct vsc_opts o = bi_opts(64, 0);
 	struct vsc_req q[BB_READS];
 	struct vsc_dev *d;
-	uint8_t cdb[16];
 	int k, busy = 0, good = 0, r;
 
 	o.arena_size = 256UL << 20;
@@ -588,11 +598,7 @@ VT_TEST_F(NULL, bounce_bound_busy, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
 		return;
 	ASSERT(!bi_hold(true), "dmsetup suspend");
 	for (k = 0; k < BB_READS; k++) {
-		vsc_req_init(d, &q[k], REQ, BI_TGT, BI_LUN_HOLD, cdb,
-			     vsc_cdb_rw(cdb, false, 10, 0, BB_BLOCKS));
-		q[k].din_len = BB_BLOCKS * 512;
-		q[k].layout.misalign = 13;
-		r = vsc_req_submit(d, &q[k]);
+		r = bounced_read_submit(d, &q[k]);
 		if (r) {
 			bi_hold(false);
 			ASSERT(0, "submit %d: %s", k, vt_errstr(r));
@@ -652,7 +658,6 @@ static bool bounce_held_in_memcg(long long *before, long long *held)
 	struct vsc_opts o = bi_opts(64, 0);
 	struct vsc_req q[MC_READS];
 	struct vsc_dev *d;
-	uint8_t cdb[16];
 	int k, n, r = 0;
 
 	o.arena_size = 128UL << 20;
@@ -662,13 +667,8 @@ static bool bounce_held_in_memcg(long long *before, long long *held)
 		return false;
 	*before = memcg_kernel();
 	CHECK(!bi_hold(true), "dmsetup suspend");
-	for (n = 0; n < MC_READS && !r; n++) {
-		vsc_req_init(d, &q[n], REQ, BI_TGT, BI_LUN_HOLD, cdb,
-			     vsc_cdb_rw(cdb, false, 10, 0, BB_BLOCKS));
-		q[n].din_len = BB_BLOCKS * 512;
-		q[n].layout.misalign = 13;
-		r = vsc_req_submit(d, &q[n]);
-	}
+	for (n = 0; n < MC_READS && !r; n++)
+		r = bounced_read_submit(d, &q[n]);
 	vsc_kick(d, REQ);
 	usleep(1000000);
 	*held = memcg_kernel();

@@ -333,8 +333,7 @@ static const char *const files[] = { "t_proto.c", "t_vring.c", "t_flight.c", NUL
 
 const struct vt_suite vt_suite = {
 	.name = "badinput",
-	.usage = "vsc-badinput --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-		 "[--list] [-v] [--timeout S]",
+	.usage = "[--timeout S]",
 	.files = files,
 	.timeout = 90,
 	/* The upstream run is a comparison: any failure there is XFAIL. */

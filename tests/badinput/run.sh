@@ -6,14 +6,9 @@
 #
 # Prints the binary's PASS/FAIL/SKIP/XFAIL lines plus badinput/run.* checks, then
 # "N passed, N failed, N skipped, N xfail". Exit status 1 on any FAIL.
-set -uo pipefail
-
-mod=${1:-${FABRIC_MODULE:-tcm_vhost}}
-shift || true
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../vm/suite-lib.sh
-. "$here/../vm/suite-lib.sh"
-bin=$PROJECT/tests/bin/vsc-badinput
+suite=badinput
+# shellcheck source=../lib/suite-preamble.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/suite-preamble.sh"
 
 suite_start badinput "$bin" "$mod" target_core_iblock dm_mod loop
 suite_run "$bin" --module "$mod" "$@"

@@ -46,6 +46,15 @@ static void tur_cdb(uint8_t *cdb)
 	vsc_cdb_tur(cdb);
 }
 
+/* In @q a TEST UNIT READY to BI_LUN_RD, for the caller to spoil before sending it. */
+static void tur_init(struct vsc_dev *d, struct vsc_req *q)
+{
+	uint8_t cdb[16];
+
+	tur_cdb(cdb);
+	vsc_req_init(d, q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+}
+
 /* 1. AN request on the control queue while no endpoint is set */
 VT_TEST(NULL, ctl_an_no_endpoint)
 {
@@ -373,11 +382,10 @@ VT_TEST(NULL, resp_shorter_than_header)
 	int r;
 
 	ASSERT(d, "open");
-	tur_cdb(cdb);
 	for (k = 0; k < 2; k++) {
 		struct vsc_req q;
 
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		tur_init(d, &q);
 		q.resp_len = lens[k];
 		r = vsc_req_submit(d, &q);
 		ASSERT(!r, "submit");
@@ -396,6 +404,7 @@ VT_TEST(NULL, resp_shorter_than_header)
 		}
 	}
 	/* no device-writable descriptor at all */
+	tur_cdb(cdb);
 	h = bi_req_hdr(d, BI_TGT, BI_LUN_RD, cdb, 6, 0);
 	ASSERT(h, "alloc");
 	ds[0] = (struct bi_desc){ (uintptr_t)h->p, (uint32_t)h->len, 0, BI_NEXT_AUTO };
@@ -419,16 +428,14 @@ VT_TEST(NULL, req_shorter_than_header)
 	struct vsc_op op;
 	struct vsc_buf *w;
 	struct bi_desc ds[1];
-	uint8_t cdb[16];
 	unsigned int k;
 	int r;
 
 	ASSERT(d, "open");
-	tur_cdb(cdb);
 	for (k = 0; k < 3; k++) {
 		struct vsc_req q;
 
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		tur_init(d, &q);
 		q.hdr_len = lens[k];
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
 		ASSERT(!r, "%u-byte header: %s", lens[k], vt_errstr(r));
@@ -459,16 +466,14 @@ VT_TEST(NULL, lun0_not_1)
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint8_t v[] = { 0, 2, 0x40, 0xff };
 	struct vsc_result res;
-	uint8_t cdb[16];
 	unsigned int k;
 	int r;
 
 	ASSERT(d, "open");
-	tur_cdb(cdb);
 	for (k = 0; k < sizeof(v); k++) {
 		struct vsc_req q;
 
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		tur_init(d, &q);
 		q.lun[0] = v[k];
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
 		ASSERT(!r, "lun[0]=%#x: %s", v[k], vt_errstr(r));
@@ -483,16 +488,14 @@ VT_TEST(NULL, lun_tail_nonzero)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_result res;
-	uint8_t cdb[16];
 	unsigned int k;
 	int r;
 
 	ASSERT(d, "open");
-	tur_cdb(cdb);
 	for (k = 4; k < 8; k++) {
 		struct vsc_req q;
 
-		vsc_req_init(d, &q, REQ, BI_TGT, BI_LUN_RD, cdb, 6);
+		tur_init(d, &q);
 		q.lun[k] = 0x5a;
 		r = req_sync(d, &q, &res, NULL, BI_TMO);
 		ASSERT(!r, "lun[%u]!=0: %s", k, vt_errstr(r));
@@ -917,31 +920,46 @@ VT_TEST(NULL, bidirectional)
 	bi_healthy(d, "after");
 }
 
+/*
+ * A control request of @len readable bytes, the first @tlen of them those
+ * of type @type and zeros after, and a response buffer of @wlen bytes (in
+ * *@w), both with canaries around: posted, kicked and waited for up to 2 s
+ * as @op.  False (failed) if it could not be posted, else true with
+ * vsc_wait()'s result in *@r.
+ */
+static bool ctl_raw(struct vsc_dev *d, uint32_t type, uint32_t tlen, uint32_t len,
+		    uint32_t wlen, struct vsc_buf **w, struct vsc_op *op, int *r)
+{
+	struct vsc_buf *h = vsc_buf_alloc(d, len, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
+	uint32_t t = htole32(type);
+	struct bi_desc ds[2];
+
+	*w = bi_wbuf(d, wlen);
+	CHECK(h && *w, "alloc");
+	memcpy(h->p, &t, tlen);
+	ds[0] = (struct bi_desc){ (uintptr_t)h->p, len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[1] = (struct bi_desc){ (uintptr_t)(*w)->p, wlen, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
+	memset(op, 0, sizeof(*op));
+	CHECK(!bi_post_raw(d, VSC_VQ_CTL, ds, 2, op), "post");
+	vsc_kick(d, VSC_VQ_CTL);
+	*r = vsc_wait(d, op, 2000);
+	return true;
+}
+
 /* 17. unknown control type; control request shorter than its header */
 VT_TEST(NULL, ctl_unknown_type)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	static const uint32_t types[] = { 3, 99, 0x80000000u };
-	struct vsc_buf *h, *w;
-	struct bi_desc ds[2];
+	struct vsc_buf *w;
 	struct vsc_op op;
 	unsigned int k;
 	int r;
 
 	ASSERT(d, "open");
 	for (k = 0; k < 3; k++) {
-		uint32_t t = htole32(types[k]);
-
-		h = vsc_buf_alloc(d, 51, VSC_BUF_GUARD | VSC_BUF_ZERO, 0);
-		w = bi_wbuf(d, 8);
-		ASSERT(h && w, "alloc");
-		memcpy(h->p, &t, 4);
-		ds[0] = (struct bi_desc){ (uintptr_t)h->p, 51, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-		ds[1] = (struct bi_desc){ (uintptr_t)w->p, 8, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-		memset(&op, 0, sizeof(op));
-		ASSERT(!bi_post_raw(d, VSC_VQ_CTL, ds, 2, &op), "post");
-		vsc_kick(d, VSC_VQ_CTL);
-		r = vsc_wait(d, &op, 2000);
+		if (!ctl_raw(d, types[k], 4, 51, 8, &w, &op, &r))
+			return;
 		ASSERT(!vsc_buf_check(w, NULL), "type %#x: canary damaged", types[k]);
 		if (r) {
 			vt_differs(__LINE__, "type %#x: no used entry", types[k]);
@@ -953,51 +971,49 @@ VT_TEST(NULL, ctl_unknown_type)
 	bi_healthy(d, "after");
 }
 
+/*
+ * Control request @c sent with only @len of its bytes (@what: "8-byte TMF"):
+ * no answer is a difference, an error fails, so does OK if @never_ok, and
+ * anything but FAILURE is a difference.  False if it failed the test.
+ */
+static bool ctl_cut(struct vsc_dev *d, struct vsc_ctl *c, uint32_t len, bool never_ok,
+		    const char *what)
+{
+	int r;
+
+	c->req_len = len;
+	r = vsc_ctl_sync(d, c, 2000);
+	if (r == -ETIMEDOUT) {
+		vt_differs(__LINE__, "%s: no answer", what);
+		return true;
+	}
+	CHECK(!r, "%s: %s", what, vt_errstr(r));
+	CHECK(!never_ok || c->response != VIRTIO_SCSI_S_OK, "%s answered OK", what);
+	EXPECT_OR_DIFF(c->response == VIRTIO_SCSI_S_FAILURE, "%s: response %u", what,
+		       c->response);
+	return true;
+}
+
 VT_TEST(NULL, ctl_short_request)
 {
 	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
 	struct vsc_ctl c;
-	struct vsc_buf *h, *w;
-	struct bi_desc ds[2];
+	struct vsc_buf *w;
 	struct vsc_op op;
-	uint32_t t = htole32(VIRTIO_SCSI_T_TMF);
 	int r;
 
 	ASSERT(d, "open");
 	/* TMF with only its type and subtype */
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, BI_TGT, 0, 0);
-	c.req_len = 8;
-	r = vsc_ctl_sync(d, &c, 2000);
-	if (r == -ETIMEDOUT)
-		vt_differs(__LINE__, "8-byte TMF: no answer");
-	else {
-		ASSERT(!r, "8-byte TMF: %s", vt_errstr(r));
-		ASSERT(c.response != VIRTIO_SCSI_S_OK, "8-byte TMF answered OK");
-		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "8-byte TMF: response %u",
-			       c.response);
-	}
+	if (!ctl_cut(d, &c, 8, true, "8-byte TMF"))
+		return;
 	/* AN with 12 of its 16 bytes */
 	vsc_an_init(&c, false, BI_TGT, 0, 0);
-	c.req_len = 12;
-	r = vsc_ctl_sync(d, &c, 2000);
-	if (r == -ETIMEDOUT)
-		vt_differs(__LINE__, "12-byte AN: no answer");
-	else {
-		ASSERT(!r, "12-byte AN: %s", vt_errstr(r));
-		EXPECT_OR_DIFF(c.response == VIRTIO_SCSI_S_FAILURE, "12-byte AN: response %u",
-			       c.response);
-	}
+	if (!ctl_cut(d, &c, 12, false, "12-byte AN"))
+		return;
 	/* two bytes: not even a type */
-	h = vsc_buf_alloc(d, 2, VSC_BUF_GUARD, 0);
-	w = bi_wbuf(d, 1);
-	ASSERT(h && w, "alloc");
-	memcpy(h->p, &t, 2);
-	ds[0] = (struct bi_desc){ (uintptr_t)h->p, 2, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
-	ds[1] = (struct bi_desc){ (uintptr_t)w->p, 1, VRING_DESC_F_WRITE, BI_NEXT_AUTO };
-	memset(&op, 0, sizeof(op));
-	ASSERT(!bi_post_raw(d, VSC_VQ_CTL, ds, 2, &op), "post");
-	vsc_kick(d, VSC_VQ_CTL);
-	r = vsc_wait(d, &op, 2000);
+	if (!ctl_raw(d, VIRTIO_SCSI_T_TMF, 2, 2, 1, &w, &op, &r))
+		return;
 	ASSERT(!vsc_buf_check(w, NULL), "2-byte request: canary");
 	if (r)
 		vt_differs(__LINE__, "2-byte control request: no used entry");

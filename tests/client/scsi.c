@@ -111,22 +111,26 @@ unsigned int vsc_cdb_sync_cache10(uint8_t *cdb, uint32_t lba, uint16_t blocks)
 	return 10;
 }
 
-unsigned int vsc_cdb_mode_sense6(uint8_t *cdb, uint8_t page, uint8_t subpage, uint8_t alloc)
+/* MODE SENSE(6) and (10) alike: a @len-byte CDB, page and subpage in bytes 2 and 3 */
+static void cdb_mode_sense(uint8_t *cdb, unsigned int len, uint8_t op, uint8_t page,
+			   uint8_t subpage)
 {
-	memset(cdb, 0, 6);
-	cdb[0] = VSC_OP_MODE_SENSE6;
+	memset(cdb, 0, len);
+	cdb[0] = op;
 	cdb[2] = page & 0x3f;
 	cdb[3] = subpage;
+}
+
+unsigned int vsc_cdb_mode_sense6(uint8_t *cdb, uint8_t page, uint8_t subpage, uint8_t alloc)
+{
+	cdb_mode_sense(cdb, 6, VSC_OP_MODE_SENSE6, page, subpage);
 	cdb[4] = alloc;
 	return 6;
 }
 
 unsigned int vsc_cdb_mode_sense10(uint8_t *cdb, uint8_t page, uint8_t subpage, uint16_t alloc)
 {
-	memset(cdb, 0, 10);
-	cdb[0] = VSC_OP_MODE_SENSE10;
-	cdb[2] = page & 0x3f;
-	cdb[3] = subpage;
+	cdb_mode_sense(cdb, 10, VSC_OP_MODE_SENSE10, page, subpage);
 	vsc_put_be16(cdb + 7, alloc);
 	return 10;
 }

@@ -521,9 +521,12 @@ static bool in_pass(const struct vt_test *t, unsigned int g)
 	return t->group && !strcmp(t->group, suite->groups[g]);
 }
 
+/* The options vt_main() parses for every suite, then the suite's own. */
 static void usage(void)
 {
-	fprintf(stderr, "usage: %s\n", suite->usage);
+	fprintf(stderr,
+		"usage: vsc-%s --module tcm_vhost|vhost_scsi [--filter SUBSTR]... [--list] [-v]%s%s\n",
+		suite->name, suite->usage ? " " : "", suite->usage ? suite->usage : "");
 	exit(2);
 }
 

@@ -178,8 +178,8 @@ struct vt_test {
 
 /* What a test program tells vt_main(); every hook may be NULL. */
 struct vt_suite {
-	const char *name;	/* "functional": lines read "PASS: functional/..." */
-	const char *usage;	/* "vsc-functional --module ..." */
+	const char *name;	/* "functional": vsc-functional, lines "PASS: functional/..." */
+	const char *usage;	/* usage line's options after the common ones: "[--unsafe]" */
 	const char *const *groups;	/* NULL-terminated run order of the groups */
 	const char *const *files;	/* NULL-terminated run order of the source files */
 	unsigned int timeout;	/* s: one test (watchdog) */

@@ -212,8 +212,7 @@ static bool option(int c, const char *arg)
 
 const struct vt_suite vt_suite = {
 	.name = "functional",
-	.usage = "vsc-functional --module tcm_vhost|vhost_scsi [--filter SUBSTR]... "
-		 "[--list] [-v] [--unsafe]",
+	.usage = "[--unsafe]",
 	.groups = group_order,
 	.timeout = 120,
 	.flags = VT_S_NEED_DEV | VT_S_LIST_HOW,

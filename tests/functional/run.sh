@@ -7,14 +7,9 @@
 # Prints the binary's PASS/FAIL/SKIP/XFAIL lines plus its own checks
 # (functional/run.*), then one summary line "N passed, N failed, N skipped, N xfail".
 # Exit status 1 on any FAIL.
-set -uo pipefail
-
-mod=${1:-${FABRIC_MODULE:-tcm_vhost}}
-shift || true
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../vm/suite-lib.sh
-. "$here/../vm/suite-lib.sh"
-bin=$PROJECT/tests/bin/vsc-functional
+suite=functional
+# shellcheck source=../lib/suite-preamble.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/suite-preamble.sh"
 
 suite_start functional "$bin" "$mod"
 suite_run "$bin" --module "$mod" "$@"

@@ -16,6 +16,18 @@ VT_TEST("scsi", tur)
 		vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_tur(cdb), NULL, 0, NULL, 0, NULL);
 }
 
+/*
+ * The command in @cdb (@cdb_len bytes) to target @tgt LUN 0, with @b as its
+ * @len-byte data-in buffer, filled with 0xee first: answered GOOD, else false
+ * (vt_cmd_good() failed the test).
+ */
+static bool din_good(struct vsc_dev *d, uint8_t tgt, const uint8_t *cdb, unsigned int cdb_len,
+		     uint8_t *b, uint16_t len)
+{
+	memset(b, 0xee, len);
+	return vt_cmd_good(d, Q0, tgt, 0, cdb, cdb_len, NULL, 0, b, len, NULL);
+}
+
 VT_TEST("scsi", inquiry_standard)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -23,9 +35,7 @@ VT_TEST("scsi", inquiry_standard)
 
 	if (!d)
 		return;
-	memset(b, 0xee, sizeof(b));
-	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), NULL, 0, b,
-			 sizeof(b), NULL))
+	if (!din_good(d, 1, cdb, vsc_cdb_inquiry(cdb, false, 0, sizeof(b)), b, sizeof(b)))
 		return;
 	ASSERT(b[0] == 0x00, "peripheral byte 0x%02x, want 0 (connected disk)", b[0]);
 	ASSERT(b[4] + 5 >= 36, "additional length %u too short", b[4]);
@@ -37,9 +47,7 @@ static bool vpd(struct vsc_dev *d, uint8_t page, uint8_t *b, uint16_t len)
 {
 	uint8_t cdb[6];
 
-	memset(b, 0xee, len);
-	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, true, page, len), NULL, 0, b, len,
-			 NULL))
+	if (!din_good(d, 1, cdb, vsc_cdb_inquiry(cdb, true, page, len), b, len))
 		return false;
 	CHECK(b[1] == page, "VPD page byte 0x%02x, want 0x%02x", b[1], page);
 	return true;
@@ -118,9 +126,7 @@ static bool report_luns(struct vsc_dev *d, uint8_t tgt, uint16_t *luns, unsigned
 	uint8_t cdb[12], b[512];
 	unsigned int len, i;
 
-	memset(b, 0xee, sizeof(b));
-	if (!vt_cmd_good(d, Q0, tgt, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b,
-			 sizeof(b), NULL))
+	if (!din_good(d, tgt, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), b, sizeof(b)))
 		return false;
 	len = vsc_get_be32(b) / 8;
 	CHECK(len <= 63, "lun list length %u", len);
@@ -332,14 +338,10 @@ VT_TEST("scsi", mode_sense)
 
 	if (!d)
 		return;
-	memset(b, 0xee, sizeof(b));
-	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), NULL, 0, b, 255,
-			 NULL))
+	if (!din_good(d, 1, cdb, vsc_cdb_mode_sense6(cdb, 0x3f, 0, 255), b, 255))
 		return;
 	ASSERT(b[0] >= 3 && b[0] < 255, "MODE SENSE(6) data length %u", b[0]);
-	memset(b, 0xee, sizeof(b));
-	if (!vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), NULL, 0, b, 255,
-			 NULL))
+	if (!din_good(d, 1, cdb, vsc_cdb_mode_sense10(cdb, 0x08, 0, 255), b, 255))
 		return;
 	ASSERT(vsc_get_be16(b) >= 6 + 20, "MODE SENSE(10) caching page: data length %u",
 	       vsc_get_be16(b));
@@ -379,16 +381,22 @@ VT_TEST("scsi", unmap_rd_answer)
 }
 
 /*
- * The residual tests: 8 blocks of random data written at @lba, then a READ
- * of those 8 blocks into a buffer of @r_blocks blocks.  Returns the READ's
- * vsc_cmd() result in *@e with its answer in @res, and both buffers (the
- * caller frees them); false if the write failed (vt_rw() reported it).
+ * The residual tests: on a device of their own, 8 blocks of random data
+ * written at @lba, then a READ of those 8 blocks into a buffer of @r_blocks
+ * blocks.  Returns the READ's vsc_cmd() result in *@e with its answer in
+ * @res, and both buffers (NULL without a device; the caller frees them);
+ * false if there is no device or the write failed (reported already).
  */
-static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, uint8_t **w,
-		      uint8_t **r, struct vsc_result *res, int *e)
+static bool read_back(uint64_t lba, unsigned int r_blocks, uint8_t **w, uint8_t **r,
+		      struct vsc_result *res, int *e)
 {
+	struct vsc_dev *d = ft_open_ep(NULL);
 	uint8_t cdb[10];
 
+	*w = NULL;
+	*r = NULL;
+	if (!d)
+		return false;
 	*w = vt_xmalloc(8 * BS);
 	*r = vt_xmalloc(r_blocks * BS);
 	vt_fill(*w, 8 * BS);
@@ -401,15 +409,12 @@ static bool read_back(struct vsc_dev *d, uint64_t lba, unsigned int r_blocks, ui
 
 VT_TEST("scsi", read_residual_buffer_larger)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
 	uint8_t *w, *r;
 	int e;
 
-	if (!d)
-		return;
 	/* 8 blocks requested, 16 blocks of buffer: underrun of 8 blocks */
-	if (!read_back(d, 300, 16, &w, &r, &res, &e))
+	if (!read_back(300, 16, &w, &r, &res, &e))
 		goto out;
 	if (e || res.response || res.status) {
 		vt_fail(__LINE__, "READ: %s %s", vt_errstr(e), vt_res(&res));
@@ -433,14 +438,11 @@ out:
  */
 static void read_overflow(void)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
 	uint8_t *w, *r;
 	int e;
 
-	if (!d)
-		return;
-	if (!read_back(d, 400, 4, &w, &r, &res, &e))
+	if (!read_back(400, 4, &w, &r, &res, &e))
 		goto out;
 	if (!e && res.response == VIRTIO_SCSI_S_OVERRUN) {
 		vt_note("READ overrun: %s", vt_res(&res));

@@ -7,13 +7,9 @@
 #
 # Prints PASS/FAIL: fuzz/seed-<S> per seed plus fuzz/run.* checks, then
 # "N passed, N failed, N skipped, N xfail". Exit status 1 on any FAIL.
-set -uo pipefail
-
-mod=${1:-${FABRIC_MODULE:-tcm_vhost}}
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../vm/suite-lib.sh
-. "$here/../vm/suite-lib.sh"
-bin=$PROJECT/tests/bin/vsc-fuzz
+suite=fuzz
+# shellcheck source=../lib/suite-preamble.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/suite-preamble.sh"
 seeds=${FUZZ_SEEDS:-"1 2 3 4 5 6"}
 secs=${FUZZ_SECONDS:-20}
 

@@ -8,14 +8,9 @@
 # Environment: TMF_DELAY_MS (dm-delay latency, default 1000).
 # Prints the binary's PASS/FAIL/SKIP/XFAIL lines, its own checks (tmf/run.*), and one
 # summary line "N passed, N failed, N skipped, N xfail". Exit status 1 on any FAIL.
-set -uo pipefail
-
-mod=${1:-${FABRIC_MODULE:-tcm_vhost}}
-shift || true
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../vm/suite-lib.sh
-. "$here/../vm/suite-lib.sh"
-bin=$PROJECT/tests/bin/vsc-tmf
+suite=tmf
+# shellcheck source=../lib/suite-preamble.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/suite-preamble.sh"
 
 start=$(date +%s)
 suite_start tmf "$bin" "$mod" dm_mod

@@ -1598,8 +1598,7 @@ static bool option(int c, const char *arg)
 
 const struct vt_suite vt_suite = {
 	.name = "tmf",
-	.usage = "vsc-tmf --module tcm_vhost|vhost_scsi [--slowdev DEV]... "
-		 "[--filter SUBSTR]... [--list] [--keep] [-v]",
+	.usage = "[--slowdev DEV]... [--keep]",
 	.timeout = TEST_TMO,
 	.cmd_tmo = TMO,
 	.flags = VT_S_FORK,

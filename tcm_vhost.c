@@ -305,35 +305,37 @@ out_free_targets:
 	return ret;
 }
 
-static int tvh_set_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
+/* CLEAR_ENDPOINT under dev.mutex: only of the endpoint that is set, if any. */
+static int tvh_clear_endpoint_locked(struct tvh_dev *vdev,
+				     struct vhost_scsi_target *t)
 {
-	int ret;
-
-	ret = tvh_check_target(t);
-	if (ret)
-		return ret;
-	mutex_lock(&vdev->dev.mutex);
-	ret = tvh_set_endpoint_locked(vdev, t);
-	mutex_unlock(&vdev->dev.mutex);
-	return ret;
-}
-
-static int tvh_clear_endpoint(struct tvh_dev *vdev, struct vhost_scsi_target *t)
-{
-	int ret;
-
-	ret = tvh_check_target(t);
-	if (ret)
-		return ret;
-
-	mutex_lock(&vdev->dev.mutex);
+	lockdep_assert_held(&vdev->dev.mutex);
 	if (vdev->targets && strcmp(vdev->wwpn, t->vhost_wwpn)) {
 		pr_warn_ratelimited("CLEAR_ENDPOINT %s refused: the endpoint is %s\n",
 				    t->vhost_wwpn, vdev->wwpn);
-		ret = -EINVAL;
-	} else {
-		tvh_endpoint_teardown(vdev);
+		return -EINVAL;
 	}
+	tvh_endpoint_teardown(vdev);
+	return 0;
+}
+
+/* VHOST_SCSI_SET_ENDPOINT and VHOST_SCSI_CLEAR_ENDPOINT. */
+static int tvh_endpoint_ioctl(struct tvh_dev *vdev, unsigned int ioctl,
+			      void __user *argp)
+{
+	struct vhost_scsi_target t;
+	int ret;
+
+	if (copy_from_user(&t, argp, sizeof(t)))
+		return -EFAULT;
+	ret = tvh_check_target(&t);
+	if (ret)
+		return ret;
+	mutex_lock(&vdev->dev.mutex);
+	if (ioctl == VHOST_SCSI_SET_ENDPOINT)
+		ret = tvh_set_endpoint_locked(vdev, &t);
+	else
+		ret = tvh_clear_endpoint_locked(vdev, &t);
 	mutex_unlock(&vdev->dev.mutex);
 	return ret;
 }
@@ -488,18 +490,13 @@ static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 {
 	struct tvh_dev *vdev = f->private_data;
 	void __user *argp = (void __user *)arg;
-	struct vhost_scsi_target t;
 	u64 features;
 	long ret;
 
 	switch (ioctl) {
 	case VHOST_SCSI_SET_ENDPOINT:
 	case VHOST_SCSI_CLEAR_ENDPOINT:
-		if (copy_from_user(&t, argp, sizeof(t)))
-			return -EFAULT;
-		if (ioctl == VHOST_SCSI_SET_ENDPOINT)
-			return tvh_set_endpoint(vdev, &t);
-		return tvh_clear_endpoint(vdev, &t);
+		return tvh_endpoint_ioctl(vdev, ioctl, argp);
 	case VHOST_SCSI_GET_ABI_VERSION:
 		return put_user(VHOST_SCSI_ABI_VERSION, (int __user *)argp);
 	case VHOST_SCSI_SET_EVENTS_MISSED:

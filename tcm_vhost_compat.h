@@ -81,4 +81,49 @@ static inline void tvh_vq_poll_set_wakeup(struct vhost_poll *poll,
 	.default_submit_type = TARGET_DIRECT_SUBMIT,
 #endif
 
+/*
+ * Fabric ops that target_core requires up to 6.3 and fills in itself from
+ * 6.4 on ("scsi: target: Add default fabric ops callouts"): demo and
+ * production mode write protection off, TPG instance index 1, session
+ * index 0, no node ACL defaults, command state 0.  No header tells 6.4
+ * apart; target_queue_submission() left them in 6.10, so a kernel that
+ * still declares it gets these, which on 6.4 to 6.9 equal the core's own.
+ * Either way the module reports the same on every kernel.
+ */
+#ifdef TVH_HAVE_QUEUE_SUBMISSION
+static inline int tvh_compat_tpg_no(struct se_portal_group *se_tpg)
+{
+	return 0;
+}
+
+static inline u32 tvh_compat_tpg_inst_index(struct se_portal_group *se_tpg)
+{
+	return 1;
+}
+
+static inline u32 tvh_compat_sess_index(struct se_session *se_sess)
+{
+	return 0;
+}
+
+static inline void tvh_compat_node_attrs(struct se_node_acl *nacl)
+{
+}
+
+static inline int tvh_compat_cmd_state(struct se_cmd *se_cmd)
+{
+	return 0;
+}
+
+#define TVH_FABRIC_DEFAULT_OPS \
+	.tpg_check_demo_mode_write_protect = tvh_compat_tpg_no, \
+	.tpg_check_prod_mode_write_protect = tvh_compat_tpg_no, \
+	.tpg_get_inst_index = tvh_compat_tpg_inst_index, \
+	.sess_get_index = tvh_compat_sess_index, \
+	.set_default_node_attributes = tvh_compat_node_attrs, \
+	.get_cmd_state = tvh_compat_cmd_state,
+#else
+#define TVH_FABRIC_DEFAULT_OPS
+#endif
+
 #endif /* _TCM_VHOST_COMPAT_H */

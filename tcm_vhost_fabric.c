@@ -52,34 +52,10 @@ static int tvh_check_true(struct se_portal_group *se_tpg)
 	return 1;
 }
 
-static int tvh_check_false(struct se_portal_group *se_tpg)
-{
-	return 0;
-}
-
 /* Asked while a nexus is made, under the TPG's lock (tvh_nexus_make()). */
 static int tvh_check_prot_fabric_only(struct se_portal_group *se_tpg)
 {
 	return to_tvh_tpg(se_tpg)->prot_type;
-}
-
-static u32 tvh_tpg_get_inst_index(struct se_portal_group *se_tpg)
-{
-	return 1;
-}
-
-static u32 tvh_sess_get_index(struct se_session *se_sess)
-{
-	return 0;
-}
-
-static void tvh_set_default_node_attrs(struct se_node_acl *nacl)
-{
-}
-
-static int tvh_get_cmd_state(struct se_cmd *se_cmd)
-{
-	return 0;
 }
 
 static int tvh_check_stop_free(struct se_cmd *se_cmd)
@@ -762,17 +738,11 @@ static const struct target_core_fabric_ops tvh_fabric_ops = {
 	.tpg_get_tag			= tvh_tpg_get_tag,
 	.tpg_check_demo_mode		= tvh_check_true,
 	.tpg_check_demo_mode_cache	= tvh_check_true,
-	.tpg_check_demo_mode_write_protect = tvh_check_false,
-	.tpg_check_prod_mode_write_protect = tvh_check_false,
 	.tpg_check_prot_fabric_only	= tvh_check_prot_fabric_only,
-	.tpg_get_inst_index		= tvh_tpg_get_inst_index,
 	.release_cmd			= tvh_release_cmd,
 	.close_session			= tvh_close_session,
 	.check_stop_free		= tvh_check_stop_free,
-	.sess_get_index			= tvh_sess_get_index,
 	.write_pending			= tvh_write_pending,
-	.set_default_node_attributes	= tvh_set_default_node_attrs,
-	.get_cmd_state			= tvh_get_cmd_state,
 	.queue_data_in			= tvh_io_queue_answer,
 	.queue_status			= tvh_io_queue_answer,
 	.queue_tm_rsp			= tvh_tmf_queue_rsp,
@@ -787,6 +757,7 @@ static const struct target_core_fabric_ops tvh_fabric_ops = {
 	.tfc_tpg_base_attrs		= tvh_tpg_attrs,
 	.tfc_tpg_attrib_attrs		= tvh_tpg_attrib_attrs,
 	TVH_FABRIC_SUBMIT_OPS
+	TVH_FABRIC_DEFAULT_OPS
 };
 
 int tvh_fabric_register(void)

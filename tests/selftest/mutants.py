@@ -78,9 +78,11 @@ MUTANTS = {
     "exec-outside-cgroup": (
         "tcm_vhost_vq.c",
         "\tthread->start_ret = cgroup_attach_task_all(thread->owner, current);\n"
-        "\tcomplete(&thread->started);\n\n\tfor (;;) {\n",
+        "\tcomplete(&thread->started);\n"
+        "\ttvh_charge_begin(&charge, thread->vdev->dev.mm);\n",
         "\tthread->start_ret = 0;\n"
-        "\tcomplete(&thread->started);\n\n\tfor (;;) {\n",
+        "\tcomplete(&thread->started);\n"
+        "\ttvh_charge_begin(&charge, thread->vdev->dev.mm);\n",
         "queue.threads_join_the_owners_cgroup", 300),
     "pi-partial-tuples": (
         "tcm_vhost_io.c",
@@ -232,7 +234,26 @@ def build(name, spec):
     return os.path.relpath(os.path.join(work, "tcm_vhost.ko"), TOP), None
 
 
+def applies():
+    """--applies: each mutant's text stands exactly once in today's tree.
+
+    Silent when so (make check's static step wants no output); otherwise
+    one line per stale mutant, and exit status 1.
+    """
+    stale = 0
+    for name, spec in MUTANTS.items():
+        for path, old, _ in edits(spec)[0]:
+            n = open(os.path.join(TOP, path)).read().count(old)
+            if n != 1:
+                print(f"{name}: its text stands {n} times in {path} "
+                      "(update the mutant)")
+                stale += 1
+    return 1 if stale else 0
+
+
 def main():
+    if sys.argv[1:] == ["--applies"]:
+        return applies()
     names = sys.argv[1:] or list(MUTANTS)
     passed = failed = 0
     for name in names:

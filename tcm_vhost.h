@@ -229,12 +229,19 @@ struct tvh_vq_thread {
 	struct task_struct *exec_task;
 	struct llist_head exec_cmds;
 	/*
+	 * Time the executor spent submitting commands, in ns: written only by
+	 * the executor (WRITE_ONCE), read by the queue thread (READ_ONCE).
+	 */
+	u64 exec_busy_ns;
+	/*
 	 * The queue thread's own view of its spare CPU time (no lock: only it
-	 * reads and writes these): the idle time of the CPUs it may run on at
-	 * the last sample, when that was, and whether they had at least half
-	 * a CPU idle in the interval before (tvh_vq_thread_sample_idle()).
+	 * reads and writes these): the idle time of the CPUs it may run on
+	 * and the executor's busy time at the last sample, when that was, and
+	 * whether the two together made at least half a CPU in the interval
+	 * before (tvh_vq_thread_sample_idle()).
 	 */
 	u64 idle_us;
+	u64 exec_seen_ns;
 	u64 idle_at_ns;
 	bool idle_spare;
 	struct tvh_dev *vdev;
@@ -413,7 +420,7 @@ int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq);
-void tvh_io_exec_list(struct llist_node *list);
+void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns);
 void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);

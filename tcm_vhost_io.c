@@ -19,6 +19,7 @@
 
 #include <linux/delay.h>
 #include <linux/mm.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
@@ -464,18 +465,24 @@ static bool tvh_io_offload(struct tvh_cmd *cmd, u32 data_len)
 /**
  * tvh_io_exec_list - execute commands a queue thread handed over
  * @list: their exec_node entries, oldest first
+ * @busy_ns: the executor's busy time, advanced after each command
  *
  * The executor thread runs this; each command is submitted as the queue
  * thread would have, and answers through the queue thread as usual.
+ * @busy_ns moves per command, not per list, so that the queue thread's
+ * next idle sample sees a long list's work while it is still going on.
  */
-void tvh_io_exec_list(struct llist_node *list)
+void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns)
 {
 	struct tvh_cmd *cmd, *next;
+	u64 start;
 
 	llist_for_each_entry_safe(cmd, next, list, exec_node) {
 		trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head,
 					raw_smp_processor_id());
+		start = local_clock();
 		tvh_target_submit(&cmd->se_cmd, true);
+		WRITE_ONCE(*busy_ns, *busy_ns + local_clock() - start);
 	}
 }
 

@@ -321,16 +321,19 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 /*
  * Refresh thread->idle_spare of a thread with an executor, at most every
  * TVH_IDLE_SAMPLE_NS: did the CPUs this thread may run on (the owner's
- * cpuset) sit idle for at least half a CPU's worth of the interval since
- * the last sample?  Only then is
+ * cpuset) have at least half a CPU's worth of the interval since the last
+ * sample to spare, idle or already running the executor?  Only then is
  * handing commands to the executor worth a wake-up: the scheduler would
- * otherwise put it on a busy CPU, a vCPU's perhaps.  An idle CPU's
- * current idle period counts; without NOHZ no idle time is known, and
- * nothing is spare.
+ * otherwise put it on a busy CPU, a vCPU's perhaps.  The executor's own
+ * time counts as spare because it is this thread's work moved over: were
+ * it left out, a busy executor would make its CPU look taken, offload
+ * would stop, the CPU would go idle and offload would start again.  An
+ * idle CPU's current idle period counts; without NOHZ no idle time is
+ * known, and nothing is spare.
  */
 static void tvh_vq_thread_sample_idle(struct tvh_vq_thread *thread)
 {
-	u64 now = ktime_get_ns(), idle = 0, t;
+	u64 now = ktime_get_ns(), idle = 0, t, exec_ns, spare_ns;
 	int cpu;
 
 	if (!thread->exec_task || now - thread->idle_at_ns < TVH_IDLE_SAMPLE_NS)
@@ -343,10 +346,14 @@ static void tvh_vq_thread_sample_idle(struct tvh_vq_thread *thread)
 		}
 		idle += t;
 	}
-	thread->idle_spare = thread->idle_at_ns && idle > thread->idle_us &&
-		(idle - thread->idle_us) * NSEC_PER_USEC * 2 >=
-		now - thread->idle_at_ns;
+	exec_ns = READ_ONCE(thread->exec_busy_ns);
+	spare_ns = exec_ns - thread->exec_seen_ns;
+	if (idle > thread->idle_us)
+		spare_ns += (idle - thread->idle_us) * NSEC_PER_USEC;
+	thread->idle_spare = thread->idle_at_ns && idle &&
+		spare_ns * 2 >= now - thread->idle_at_ns;
 	thread->idle_us = idle;
+	thread->exec_seen_ns = exec_ns;
 	thread->idle_at_ns = now;
 }
 
@@ -377,7 +384,8 @@ static int tvh_vq_exec_thread(void *data)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
-		tvh_io_exec_list(llist_reverse_order(list));
+		tvh_io_exec_list(llist_reverse_order(list),
+				 &thread->exec_busy_ns);
 		cond_resched();
 	}
 	WARN_ON_ONCE(!llist_empty(&thread->exec_cmds));

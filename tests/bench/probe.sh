@@ -7,9 +7,11 @@
 #   PROBE_LIVE="poll_us=0 poll_us=50" PROBE_ROUNDS=3 tests/bench/probe.sh
 #
 # Knobs (environment):
-#   PROBE_BOOTS   guests per round, each MODULE[:param=value,...] (default
+#   PROBE_BOOTS   guests per round, each MODULE[@KO][:param=value,...] (default
 #                 "tcm_vhost vhost_scsi"); the parameters are written before the guest
-#                 boots, so load-time ones (vq_threads, offload) apply to its device
+#                 boots, so load-time ones (vq_threads, offload) apply to its device;
+#                 tcm_vhost@KO loads that build (a path under the project) instead of
+#                 $TCM_VHOST_KO, to compare two builds of the module
 #   PROBE_LIVE    settings alternated inside every tcm_vhost guest, each param=value[,...]
 #                 written while the guest runs (default "-": none); one boot per round
 #                 then compares them on the same guest, which removes the boot-to-boot noise
@@ -19,6 +21,7 @@
 #                 4k, 32, 75 (% read), 1, 2 jobs, 5 s); 4k is randrw, anything else rw
 #   PROBE_CPUS PROBE_QUEUES  L2 vCPUs and vhost-scsi-pci num_queues (default 1 and 1)
 #   KV            the L1 kernel (tests/vm/run)
+#   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
 # Prints one PROBE line per point, then the medians per configuration and the ratio of
 # each to the first, per round (min..max): build/probe/<timestamp>/{points.jsonl,summary.md}.
 # Counters per I/O: L1's kvm exits and injected interrupts (debugfs kvm, both modules),
@@ -132,7 +135,7 @@ watch_guest() {
 }
 
 in_vm() {
-	local out=/project/$1 r i b mod params labels lg
+	local out=/project/$1 r i b mod params labels lg ko
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -145,15 +148,16 @@ in_vm() {
 	kvm_load || return 1
 	for ((r = 0; r < PROBE_ROUNDS; r++)); do
 		for b in $(round_order "$r" "$PROBE_BOOTS"); do
-			mod=${b%%:*} params=-
+			mod=${b%%:*} params=- ko=${TCM_VHOST_KO:-}
 			[[ $b == *:* ]] && params=${b#*:}
+			[[ $mod == *@* ]] && ko=/project/${mod#*@} mod=${mod%%@*}
 			labels=-
 			# odd rounds also reverse the live settings
 			[[ $mod == tcm_vhost ]] && labels=$(round_order "$r" "$PROBE_LIVE" | xargs)
 			log "round $r: $b, live settings: $labels"
-			switch_to "$mod" && set_params "$mod" "$params" || return 1
+			TCM_VHOST_KO=$ko switch_to "$mod" && set_params "$mod" "$params" || return 1
 			watch_guest "$mod" &
-			lg=$out/l2-$r-${b//[:,=]/_}.log
+			lg=$out/l2-$r-${b//[^A-Za-z0-9_.+-]/_}.log
 			"$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
 				--timeout $((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30))) \
 				--log "$lg.console" -- \
@@ -165,7 +169,7 @@ in_vm() {
 			wait 2>/dev/null
 			rm -rf /var/tmp/l2.*
 			((i == 0)) || log "guest of $b ended with status $i (see $lg)"
-			sed -n 's/^PROBE {/{"boot":"'"$b"'","round":'"$r"',/p' "$lg" | tee -a "$out/points.jsonl"
+			sed -n 's|^PROBE {|{"boot":"'"$b"'","round":'"$r"',|p' "$lg" | tee -a "$out/points.jsonl"
 		done
 	done
 	unload_all
@@ -188,7 +192,7 @@ mkdir -p "$top/$rel"
 make -s -C "$top" >"$top/$rel/build.log" 2>&1 && make -s -C "$top/tests" >>"$top/$rel/build.log" 2>&1 ||
 	{ cat "$top/$rel/build.log" >&2; exit 1; }
 envs=()
-for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$)'); do envs+=(-e "$name=${!name}"); done
+for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)'); do envs+=(-e "$name=${!name}"); done
 echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
 	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
 	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2

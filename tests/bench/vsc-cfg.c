@@ -10,7 +10,6 @@
  *
  * Built on libvsc's configfs helpers (tgt.c); modules are loaded by the caller.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,84 +26,6 @@ static int die(const char *what, int r)
 	return 1;
 }
 
-/* Removes every entry of @dir whose name starts with @prefix via @fn. */
-static int each(const char *dir, const char *prefix, int (*fn)(const char *path))
-{
-	struct dirent *e;
-	char p[1024];
-	int r = 0, x;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		x = fn(p);
-		if (x && !r)
-			r = x;
-	}
-	closedir(d);
-	return r;
-}
-
-static int rm_link(const char *p)
-{
-	return unlink(p) && errno != ENOENT ? -errno : 0;
-}
-
-static int rm_lun(const char *p)
-{
-	struct dirent *e;
-	char q[1024];
-	DIR *d = opendir(p);
-
-	if (d) {
-		while ((e = readdir(d))) {
-			if (e->d_type != DT_LNK)
-				continue;
-			snprintf(q, sizeof(q), "%s/%s", p, e->d_name);
-			rm_link(q);
-		}
-		closedir(d);
-	}
-	return rmdir(p) ? -errno : 0;
-}
-
-static int rm_tpg(const char *p)
-{
-	char q[1024], buf[256];
-	int r;
-
-	snprintf(q, sizeof(q), "%s/lun", p);
-	r = each(q, "lun_", rm_lun);
-	snprintf(q, sizeof(q), "%s/nexus", p);
-	if (!vsc_cfs_read(q, buf, sizeof(buf)) && buf[0] && buf[0] != '\n')
-		vsc_cfs_write(q, "NULL");
-	if (rmdir(p) && !r)
-		r = -errno;
-	return r;
-}
-
-static int rm_wwn(const char *p)
-{
-	int r = each(p, "tpgt_", rm_tpg);
-
-	if (rmdir(p) && !r)
-		r = -errno;
-	return r;
-}
-
-static int loop_teardown(void)
-{
-	int r = each(LOOP_CFS, "naa.", rm_wwn);
-
-	if (vsc_path_exists(LOOP_CFS) && rmdir(LOOP_CFS) && !r)
-		r = -errno;
-	return r;
-}
-
 int main(int argc, char **argv)
 {
 	char p[512], name[32];
@@ -114,7 +35,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		goto usage;
 	if (!strcmp(argv[1], "teardown")) {
-		r = loop_teardown();
+		r = vsc_tgt_fabric_teardown("loopback", true);
 		if (r)
 			return die("loopback teardown", r);
 		r = vsc_tgt_teardown_all(true);

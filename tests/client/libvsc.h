@@ -456,6 +456,11 @@ int vsc_tgt_lun_link(const char *wwpn, unsigned int tpgt, unsigned int lun,
 		     const char *hba, const char *name);
 int vsc_tgt_lun_unlink(const char *wwpn, unsigned int tpgt, unsigned int lun);
 int vsc_tgt_tpg_remove(const char *wwpn, unsigned int tpgt);
+/*
+ * Removes every WWN below target/@fabric ("vhost", "loopback", ...): LUN links,
+ * nexus, ACLs, TPGs; with @remove_fabric_dir target/@fabric too.  Backstores stay.
+ */
+int vsc_tgt_fabric_teardown(const char *fabric, bool remove_fabric_dir);
 /* Removes everything below target/vhost and core/ (all fabrics' LUN links too). */
 int vsc_tgt_teardown_all(bool remove_fabric_dir);
 /* losetup helpers (via the losetup binary) */

@@ -217,28 +217,35 @@ int vsc_tgt_lun_link(const char *wwpn, unsigned int tpgt, unsigned int lun,
 	return 0;
 }
 
-int vsc_tgt_lun_unlink(const char *wwpn, unsigned int tpgt, unsigned int lun)
+/* A LUN directory of any fabric: the links in it (to the backstore), then itself. */
+static int rm_lun(const char *lun)
 {
-	char p[512], q[1024];
+	char q[1200];
 	struct dirent *de;
-	DIR *dir;
+	DIR *d = opendir(lun);
 	int r = 0;
 
-	snprintf(p, sizeof(p), VSC_CFS_TARGET "/vhost/%s/tpgt_%u/lun/lun_%u", wwpn, tpgt, lun);
-	dir = opendir(p);
-	if (!dir)
-		return -errno;
-	while ((de = readdir(dir))) {
-		if (de->d_type != DT_LNK)
-			continue;
-		snprintf(q, sizeof(q), "%s/%s", p, de->d_name);
-		if (unlink(q))
-			r = -errno;
+	if (d) {
+		while ((de = readdir(d))) {
+			if (de->d_type != DT_LNK)
+				continue;
+			snprintf(q, sizeof(q), "%s/%s", lun, de->d_name);
+			if (unlink(q))
+				r = -errno;
+		}
+		closedir(d);
 	}
-	closedir(dir);
-	if (rmdir(p) && !r)
+	if (rmdir(lun) && !r)
 		r = -errno;
 	return r;
+}
+
+int vsc_tgt_lun_unlink(const char *wwpn, unsigned int tpgt, unsigned int lun)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), VSC_CFS_TARGET "/vhost/%s/tpgt_%u/lun/lun_%u", wwpn, tpgt, lun);
+	return rm_lun(p);
 }
 
 int vsc_tgt_tpg_remove(const char *wwpn, unsigned int tpgt)
@@ -291,28 +298,6 @@ static int rm_wwn_only(const char *p)
 static int rm_plain(const char *p)
 {
 	return rmdir(p) ? -errno : 0;
-}
-
-static int rm_lun(const char *lun)
-{
-	char q[1200];
-	struct dirent *de;
-	DIR *d = opendir(lun);
-	int r = 0;
-
-	if (d) {
-		while ((de = readdir(d))) {
-			if (de->d_type != DT_LNK)
-				continue;
-			snprintf(q, sizeof(q), "%s/%s", lun, de->d_name);
-			if (unlink(q))
-				r = -errno;
-		}
-		closedir(d);
-	}
-	if (rmdir(lun) && !r)
-		r = -errno;
-	return r;
 }
 
 /* An ACL's mapped LUNs: a directory each, holding the link to the TPG's LUN. */
@@ -368,14 +353,22 @@ static int rm_hba(const char *hba)
 	return r;
 }
 
-int vsc_tgt_teardown_all(bool remove_fabric_dir)
+int vsc_tgt_fabric_teardown(const char *fabric, bool remove_fabric_dir)
 {
+	char p[512];
 	int r;
 
-	r = for_each_dir(VSC_CFS_TARGET "/vhost", NULL, rm_wwn_only);
-	if (remove_fabric_dir && vsc_path_exists(VSC_CFS_TARGET "/vhost") &&
-	    rmdir(VSC_CFS_TARGET "/vhost") && !r)
+	snprintf(p, sizeof(p), VSC_CFS_TARGET "/%s", fabric);
+	r = for_each_dir(p, NULL, rm_wwn_only);
+	if (remove_fabric_dir && vsc_path_exists(p) && rmdir(p) && !r)
 		r = -errno;
+	return r;
+}
+
+int vsc_tgt_teardown_all(bool remove_fabric_dir)
+{
+	int r = vsc_tgt_fabric_teardown("vhost", remove_fabric_dir);
+
 	{
 		int e = for_each_dir(VSC_CFS_TARGET "/core", NULL, rm_hba);
 

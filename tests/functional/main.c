@@ -97,6 +97,18 @@ const char *ft_iblock_dev(void)
 	return loopdev;
 }
 
+/* WWPN_A's tpgt_1 with a nexus for INIT_1 and backstore @hba/@name as its LUN 0. */
+static int export_lun0(const char *hba, const char *name)
+{
+	int r = vsc_tgt_tpg_create(WWPN_A, 1);
+
+	if (!r)
+		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
+	if (!r)
+		r = vsc_tgt_lun_link(WWPN_A, 1, 0, hba, name);
+	return r;
+}
+
 static bool fixture_fileio(void)
 {
 	int r = vsc_tgt_fileio_create("fileio_102", "f16", FILEIO_PATH, RD16_BYTES);
@@ -105,11 +117,7 @@ static bool fixture_fileio(void)
 	if (!r)
 		vsc_cfs_write(VSC_CFS_TARGET "/core/fileio_102/f16/attrib/emulate_tpu", "1");
 	if (!r)
-		r = vsc_tgt_tpg_create(WWPN_A, 1);
-	if (!r)
-		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-	if (!r)
-		r = vsc_tgt_lun_link(WWPN_A, 1, 0, "fileio_102", "f16");
+		r = export_lun0("fileio_102", "f16");
 	if (r)
 		vt_fail(__LINE__, "fileio fixture: %s", vt_errstr(r));
 	return !r;
@@ -135,11 +143,7 @@ static bool fixture_iblock(void)
 	}
 	r = vsc_tgt_iblock_create("iblock_103", "b16", loopdev);
 	if (!r)
-		r = vsc_tgt_tpg_create(WWPN_A, 1);
-	if (!r)
-		r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
-	if (!r)
-		r = vsc_tgt_lun_link(WWPN_A, 1, 0, "iblock_103", "b16");
+		r = export_lun0("iblock_103", "b16");
 	if (r)
 		vt_fail(__LINE__, "iblock fixture on %s: %s", loopdev, vt_errstr(r));
 	return !r;

@@ -361,21 +361,36 @@ VT_TEST("scsi", synchronize_cache)
 		vt_cmd_good(d, Q0, 1, 0, cdb, vsc_cdb_sync_cache10(cdb, 0, 0), NULL, 0, NULL, 0, NULL);
 }
 
-VT_TEST("scsi", unmap_rd_answer)
+/*
+ * On a device of its own with the endpoint set, the command in @cdb
+ * (@cdb_len bytes) to target 1 LUN 0 with the given data-out and data-in
+ * buffers: answered with response OK (whatever its status), its answer in
+ * @res; else false (the test failed).
+ */
+static bool cmd_answered(const uint8_t *cdb, unsigned int cdb_len, const void *dout,
+			 size_t dout_len, void *din, size_t din_len, struct vsc_result *res)
 {
-	/* rd_mcp has no UNMAP: a well-formed ILLEGAL REQUEST (or GOOD) is expected */
 	struct vsc_dev *d = ft_open_ep(NULL);
-	struct vsc_result res;
-	uint8_t cdb[10], p[24];
 	int e;
 
 	if (!d)
+		return false;
+	memset(res, 0, sizeof(*res));
+	e = vsc_cmd(d, Q0, 1, 0, cdb, cdb_len, dout, dout_len, din, din_len, res, TMO);
+	CHECK(!e && res->response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(res));
+	return true;
+}
+
+VT_TEST("scsi", unmap_rd_answer)
+{
+	/* rd_mcp has no UNMAP: a well-formed ILLEGAL REQUEST (or GOOD) is expected */
+	struct vsc_result res;
+	uint8_t cdb[10], p[24];
+	unsigned int n = vsc_cdb_unmap(cdb, 24);
+
+	if (!cmd_answered(cdb, n, p, vsc_unmap_param(p, 0, 8), NULL, 0, &res))
 		return;
-	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_unmap(cdb, 24), p, vsc_unmap_param(p, 0, 8), NULL, 0,
-		    &res, TMO);
-	ASSERT(!e, "%s", vt_errstr(e));
 	vt_note("UNMAP on rd_mcp: %s", vt_res(&res));
-	ASSERT(res.response == VIRTIO_SCSI_S_OK, "%s", vt_res(&res));
 	ASSERT(res.status == SAM_STAT_GOOD || vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_OPCODE),
 	       "UNMAP: %s, want GOOD or ILLEGAL REQUEST 0x20", vt_res(&res));
 }
@@ -478,20 +493,17 @@ VT_TEST("scsi", read_residual_buffer_smaller)
 
 VT_TEST("scsi", write_length_mismatch_rejected)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
-	uint8_t cdb[10], *w;
-	int e;
+	uint8_t cdb[10], *w = vt_xmalloc(16 * BS);
+	unsigned int n = vsc_cdb_rw(cdb, true, 10, 500, 8);
+	bool ok;
 
-	if (!d)
-		return;
-	w = vt_xmalloc(16 * BS);
 	vt_fill(w, 16 * BS);
 	/* data-out larger than the CDB's transfer length: LIO refuses data CDBs */
-	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_rw(cdb, true, 10, 500, 8), w, 16 * BS, NULL, 0, &res,
-		    TMO);
+	ok = cmd_answered(cdb, n, w, 16 * BS, NULL, 0, &res);
 	free(w);
-	ASSERT(!e && res.response == VIRTIO_SCSI_S_OK, "%s %s", vt_errstr(e), vt_res(&res));
+	if (!ok)
+		return;
 	vt_note("WRITE with too much data-out: %s", vt_res(&res));
 	ASSERT(res.status == SAM_STAT_CHECK_CONDITION && res.key == ILLEGAL_REQUEST, "WRITE len mismatch: %s, want ILLEGAL REQUEST",
 	       vt_res(&res));
@@ -522,18 +534,15 @@ VT_TEST("scsi", task_attributes_accepted)
 
 VT_TEST("scsi", inquiry_short_allocation_residual)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_result res;
 	uint8_t cdb[6], b[96];
-	int e;
+	unsigned int n = vsc_cdb_inquiry(cdb, false, 0, 5);
 
-	if (!d)
-		return;
 	/* allocation length 5 with a 96-byte buffer: 5 bytes moved, 91 residual */
 	memset(b, 0xee, sizeof(b));
-	e = vsc_cmd(d, Q0, 1, 0, cdb, vsc_cdb_inquiry(cdb, false, 0, 5), NULL, 0, b, sizeof(b), &res,
-		    TMO);
-	ASSERT(!e && !res.response && !res.status, "%s %s", vt_errstr(e), vt_res(&res));
+	if (!cmd_answered(cdb, n, NULL, 0, b, sizeof(b), &res))
+		return;
+	ASSERT(!res.status, "%s", vt_res(&res));
 	ASSERT(res.resid == sizeof(b) - 5, "resid %u, want %zu", res.resid, sizeof(b) - 5);
 	ASSERT(b[0] == 0 && b[4] != 0xcc, "first 5 bytes not written");
 	/* bytes past the allocation length are undefined (LIO zeroes the first

@@ -8,36 +8,54 @@
 
 #define Q0 VSC_VQ_REQ(0)
 
-VT_TEST("ctl", an_query_answered)
+/*
+ * On a device of its own with the endpoint set, control request @c (@what in
+ * messages) answered, the guards around its response intact: the device, else
+ * NULL (the test failed).
+ */
+static struct vsc_dev *ctl_answered(struct vsc_ctl *c, const char *what)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
-	struct vsc_ctl c;
 	int e;
 
 	if (!d)
-		return;
+		return NULL;
+	e = vsc_ctl_sync(d, c, TMO);
+	if (e == -EFAULT)
+		vt_fail(__LINE__, "%s: answer overflowed the response buffer (canary damaged)",
+			what);
+	else if (e)
+		vt_fail(__LINE__, "%s: %s", what, vt_errstr(e));
+	return e ? NULL : d;
+}
+
+/* ctl_answered(), and the answer is response @want; else false (the test failed). */
+static bool ctl_answers(struct vsc_ctl *c, const char *what, uint8_t want)
+{
+	if (!ctl_answered(c, what))
+		return false;
+	CHECK(c->response == want, "%s: %s, want %s", what, vsc_response_name(c->response),
+	      vsc_response_name(want));
+	return true;
+}
+
+VT_TEST("ctl", an_query_answered)
+{
+	struct vsc_ctl c;
+
 	vsc_an_init(&c, false, 1, 0, 0xffff);
-	e = vsc_ctl_sync(d, &c, TMO);
-	ASSERT(!e, "AN query: %s", vt_errstr(e));
-	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN query response %s",
-	       vsc_response_name(c.response));
+	if (!ctl_answers(&c, "AN query", VIRTIO_SCSI_S_OK))
+		return;
 	vt_note("AN query event_actual 0x%x", c.event_actual);
 	ASSERT(!(c.event_actual & ~0xffffu), "event_actual 0x%x outside requested", c.event_actual);
 }
 
 VT_TEST("ctl", an_subscribe_answered)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
-	int e;
 
-	if (!d)
-		return;
 	vsc_an_init(&c, true, 1, 0, 1u << 1 /* operational change */);
-	e = vsc_ctl_sync(d, &c, TMO);
-	ASSERT(!e, "AN subscribe: %s", vt_errstr(e));
-	ASSERT(c.response == VIRTIO_SCSI_S_OK, "AN subscribe response %s",
-	       vsc_response_name(c.response));
+	ctl_answers(&c, "AN subscribe", VIRTIO_SCSI_S_OK);
 }
 
 VT_TEST("ctl", tmf_lun_reset_succeeds)
@@ -191,51 +209,34 @@ VT_TEST_BEYOND("ctl", tmf_query_task_set_completes, UP_TMF)
 VT_TEST_BEYOND("ctl", tmf_bad_target_answer_fits,
 	       "upstream writes a 108-byte command response into the 1-byte TMF response")
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
-	int e;
 
-	if (!d)
-		return;
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 9, 0, 0);
-	e = vsc_ctl_sync(d, &c, TMO);
-	ASSERT(e != -EFAULT, "answer overflowed the TMF response buffer (canary damaged)");
-	ASSERT(!e, "%s", vt_errstr(e));
-	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "TMF to target 9: %s, want BAD_TARGET",
-	       vsc_response_name(c.response));
+	ctl_answers(&c, "TMF to target 9", VIRTIO_SCSI_S_BAD_TARGET);
 }
 
 VT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	       "upstream writes a 108-byte command response into the 5-byte AN response")
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_ctl c;
-	int e;
 
-	if (!d)
-		return;
 	vsc_an_init(&c, false, 1, 0, 0);
 	c.lun[0] = 0;	/* must be 1 */
-	e = vsc_ctl_sync(d, &c, TMO);
-	ASSERT(e != -EFAULT, "answer overflowed the AN response buffer (canary damaged)");
-	ASSERT(!e, "%s", vt_errstr(e));
-	ASSERT(c.response == VIRTIO_SCSI_S_BAD_TARGET, "AN with lun[0]=0: %s, want BAD_TARGET",
-	       vsc_response_name(c.response));
+	ctl_answers(&c, "AN with lun[0]=0", VIRTIO_SCSI_S_BAD_TARGET);
 }
 
 VT_TEST("ctl", tmf_split_request_header)
 {
-	struct vsc_dev *d = ft_open_ep(NULL);
+	struct vsc_dev *d;
 	struct vsc_ctl c;
 	int e;
 
-	if (!d)
-		return;
 	/* ABORT_TASK_SET: answered by every implementation, no LU state change */
 	vsc_tmf_init(&c, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 1, 0, 0);
 	c.layout.hdr_split = 1;	/* 24 one-byte descriptors */
-	e = vsc_ctl_sync(d, &c, TMO);
-	ASSERT(!e, "%s", vt_errstr(e));
+	d = ctl_answered(&c, "ABORT_TASK_SET with split header");
+	if (!d)
+		return;
 	ASSERT(c.response == VIRTIO_SCSI_S_FUNCTION_SUCCEEDED || c.response == 0 ||
 	       c.response == VIRTIO_SCSI_S_FUNCTION_REJECTED,
 	       "ABORT_TASK_SET with split header: %s", vsc_response_name(c.response));

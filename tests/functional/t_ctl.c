@@ -251,6 +251,22 @@ VT_TEST("ctl", tmf_split_request_header)
 
 /* ---------------------------------------------------------------- events */
 
+/*
+ * @n event buffers of @size bytes posted on @d, then WWPN_A's tpgt_@tpgt
+ * LUN @lun linked to HBA_RD/@name: the event the tests wait for.  False
+ * (the test failed) if either step failed.
+ */
+static bool evt_post_link(struct vsc_dev *d, struct vsc_evt *ev, unsigned int n, size_t size,
+			  unsigned int tpgt, unsigned int lun, const char *name)
+{
+	int e = vsc_evt_post(d, ev, n, size);
+
+	CHECK(!e, "post: %s", vt_errstr(e));
+	e = vsc_tgt_lun_link(WWPN_A, tpgt, lun, HBA_RD, name);
+	CHECK(!e, "link lun %u: %s", lun, vt_errstr(e));
+	return true;
+}
+
 VT_TEST("evt", hotplug_link_unlink_events)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
@@ -260,10 +276,8 @@ VT_TEST("evt", hotplug_link_unlink_events)
 	if (!d)
 		return;
 	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG), "HOTPLUG not negotiated");
-	e = vsc_evt_post(d, ev, 4, sizeof(struct virtio_scsi_event));
-	ASSERT(!e, "post: %s", vt_errstr(e));
-	e = vsc_tgt_lun_link(WWPN_A, 1, 3, HBA_RD, "rd8");
-	ASSERT(!e, "link lun 3: %s", vt_errstr(e));
+	if (!evt_post_link(d, ev, 4, sizeof(struct virtio_scsi_event), 1, 3, "rd8"))
+		return;
 	if (ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 3)) {
 		vsc_kick(d, VSC_VQ_EVT);
 		e = vsc_tgt_lun_unlink(WWPN_A, 1, 3);
@@ -281,14 +295,11 @@ VT_TEST("evt", hotplug_high_lun_encoding)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[2];
-	int e;
 
 	if (!d)
 		return;
-	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	ASSERT(!e, "post: %s", vt_errstr(e));
-	e = vsc_tgt_lun_link(WWPN_A, 2, 300, HBA_RD, "rd8");
-	ASSERT(!e, "link lun 300: %s", vt_errstr(e));
+	if (!evt_post_link(d, ev, 2, sizeof(struct virtio_scsi_event), 2, 300, "rd8"))
+		return;
 	if (ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 2, 300)) {
 		uint64_t blocks;
 		uint32_t bs;
@@ -343,14 +354,11 @@ VT_TEST("evt", no_hotplug_feature_no_event)
 	struct vsc_opts o = { .features = VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG) };
 	struct vsc_dev *d = ft_open_ep(&o);
 	struct vsc_evt ev[2], *x;
-	int e;
 
 	if (!d)
 		return;
-	e = vsc_evt_post(d, ev, 2, sizeof(struct virtio_scsi_event));
-	ASSERT(!e, "post: %s", vt_errstr(e));
-	e = vsc_tgt_lun_link(WWPN_A, 1, 5, HBA_RD, "rd4");
-	ASSERT(!e, "link: %s", vt_errstr(e));
+	if (!evt_post_link(d, ev, 2, sizeof(struct virtio_scsi_event), 1, 5, "rd4"))
+		return;
 	x = vsc_evt_next(d, ev, 2, 500);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 5);
 	ASSERT(!x, "event %#x delivered without VIRTIO_SCSI_F_HOTPLUG", x ? x->event : 0);
@@ -419,14 +427,11 @@ VT_TEST_BEYOND("evt", event_buffer_larger_than_16_bytes,
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[2];
-	int e;
 
 	if (!d)
 		return;
-	e = vsc_evt_post(d, ev, 2, 32);
-	ASSERT(!e, "post: %s", vt_errstr(e));
-	e = vsc_tgt_lun_link(WWPN_A, 1, 6, HBA_RD, "rd4");
-	ASSERT(!e, "link: %s", vt_errstr(e));
+	if (!evt_post_link(d, ev, 2, 32, 1, 6, "rd4"))
+		return;
 	ft_wait_event(d, ev, 2, VIRTIO_SCSI_T_TRANSPORT_RESET, VIRTIO_SCSI_EVT_RESET_RESCAN, 1, 6);
 	vsc_tgt_lun_unlink(WWPN_A, 1, 6);
 	usleep(100000);

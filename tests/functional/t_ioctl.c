@@ -12,6 +12,25 @@ static bool tur_ok(struct vsc_dev *d, uint8_t tgt)
 	return vt_cmd_good(d, VSC_VQ_REQ(0), tgt, 0, cdb, n, NULL, 0, NULL, 0, NULL);
 }
 
+/* @r, the answer to the ioctl @what, is a refusal (noted); else false (the test failed). */
+static bool refused(int r, const char *what)
+{
+	vt_note("%s: %s", what, vt_errstr(r));
+	CHECK(r < 0, "%s succeeded", what);
+	return true;
+}
+
+/* WWPN_C's tpgt_@tpgt with a nexus for @initiator: a second WWPN a device can use. */
+static bool wwpn_c_tpg(unsigned int tpgt, const char *initiator)
+{
+	int r = vsc_tgt_tpg_create(WWPN_C, tpgt);
+
+	CHECK(!r, "tpg create: %s", vt_errstr(r));
+	r = vsc_tgt_nexus_set(WWPN_C, tpgt, initiator);
+	CHECK(!r, "nexus: %s", vt_errstr(r));
+	return true;
+}
+
 VT_TEST("ioctl", abi_version)
 {
 	struct vsc_opts o = { .stage = VSC_STAGE_OWNER };
@@ -75,31 +94,22 @@ VT_TEST("ioctl", endpoint_cleared_no_io)
 VT_TEST("ioctl", endpoint_double_set_refused)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
-	int r;
 
 	if (!d)
 		return;
-	r = vsc_set_endpoint(d, WWPN_A);
-	ASSERT(r < 0, "second SET_ENDPOINT (same WWPN) succeeded");
-	vt_note("second SET_ENDPOINT: %s", vt_errstr(r));
-	tur_ok(d, 1);	/* the first endpoint still works */
+	if (refused(vsc_set_endpoint(d, WWPN_A), "second SET_ENDPOINT (same WWPN)"))
+		tur_ok(d, 1);	/* the first endpoint still works */
 }
 
 VT_TEST("ioctl", endpoint_second_wwpn_refused)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
-	int r;
 
-	if (!d)
-		return;
 	/* WWPN_B has no nexus; use a fresh one with a nexus */
-	r = vsc_tgt_tpg_create(WWPN_C, 1);
-	ASSERT(!r, "tpg create: %s", vt_errstr(r));
-	r = vsc_tgt_nexus_set(WWPN_C, 1, INIT_1);
-	ASSERT(!r, "nexus: %s", vt_errstr(r));
-	r = vsc_set_endpoint(d, WWPN_C);
-	vt_note("SET_ENDPOINT second WWPN: %s", vt_errstr(r));
-	ASSERT(r < 0, "SET_ENDPOINT with a second WWPN succeeded");
+	if (!d || !wwpn_c_tpg(1, INIT_1))
+		return;
+	if (!refused(vsc_set_endpoint(d, WWPN_C), "SET_ENDPOINT with a second WWPN"))
+		return;
 	tur_ok(d, 1);
 	ft_close(d);
 	vsc_tgt_nexus_drop(WWPN_C, 1);
@@ -113,11 +123,10 @@ VT_TEST("ioctl", endpoint_wrong_wwpn)
 
 	if (!d)
 		return;
-	r = vsc_set_endpoint(d, "naa.5001405000000bad");
-	vt_note("unknown WWPN: %s", vt_errstr(r));
-	ASSERT(r < 0, "SET_ENDPOINT with an unknown WWPN succeeded");
-	r = vsc_set_endpoint(d, "");
-	ASSERT(r < 0, "SET_ENDPOINT with an empty WWPN succeeded");
+	if (!refused(vsc_set_endpoint(d, "naa.5001405000000bad"),
+		     "SET_ENDPOINT with an unknown WWPN") ||
+	    !refused(vsc_set_endpoint(d, ""), "SET_ENDPOINT with an empty WWPN"))
+		return;
 	/* the device is still usable */
 	r = vsc_set_endpoint(d, WWPN_A);
 	ASSERT(!r, "SET_ENDPOINT after failures: %s", vt_errstr(r));
@@ -151,13 +160,10 @@ VT_TEST("ioctl", endpoint_reserved_nonzero)
 VT_TEST("ioctl", endpoint_tpg_without_nexus)
 {
 	struct vsc_dev *d = ft_open(NULL);
-	int r;
 
 	if (!d)
 		return;
-	r = vsc_set_endpoint(d, WWPN_B);
-	vt_note("WWPN with TPG but no nexus: %s", vt_errstr(r));
-	ASSERT(r < 0, "SET_ENDPOINT to a WWPN whose only TPG has no nexus succeeded");
+	refused(vsc_set_endpoint(d, WWPN_B), "SET_ENDPOINT to a WWPN whose only TPG has no nexus");
 }
 
 VT_TEST("ioctl", endpoint_busy_in_other_device)
@@ -170,9 +176,9 @@ VT_TEST("ioctl", endpoint_busy_in_other_device)
 	b = ft_open(NULL);
 	if (!b)
 		return;
-	r = vsc_set_endpoint(b, WWPN_A);
-	vt_note("second device, same WWPN: %s", vt_errstr(r));
-	ASSERT(r < 0, "two devices share the same TPGs");
+	/* two devices must not share the same TPGs */
+	if (!refused(vsc_set_endpoint(b, WWPN_A), "SET_ENDPOINT of a second device, same WWPN"))
+		return;
 	ft_close(a);
 	r = vsc_set_endpoint(b, WWPN_A);
 	ASSERT(!r, "WWPN not released by close of the first device: %s", vt_errstr(r));
@@ -182,14 +188,11 @@ VT_TEST("ioctl", endpoint_busy_in_other_device)
 VT_TEST("ioctl", clear_endpoint_wrong_wwpn)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
-	int r;
 
 	if (!d)
 		return;
-	r = vsc_clear_endpoint(d, WWPN_B);
-	vt_note("CLEAR with another WWPN: %s", vt_errstr(r));
-	ASSERT(r < 0, "CLEAR_ENDPOINT with a different WWPN succeeded");
-	tur_ok(d, 1);
+	if (refused(vsc_clear_endpoint(d, WWPN_B), "CLEAR_ENDPOINT with a different WWPN"))
+		tur_ok(d, 1);
 }
 
 VT_TEST("ioctl", close_releases_endpoint)
@@ -311,12 +314,8 @@ VT_TEST("ioctl", two_devices_two_wwpns)
 	uint32_t bs;
 	int r;
 
-	if (!a)
+	if (!a || !wwpn_c_tpg(3, INIT_2))
 		return;
-	r = vsc_tgt_tpg_create(WWPN_C, 3);
-	ASSERT(!r, "tpg: %s", vt_errstr(r));
-	r = vsc_tgt_nexus_set(WWPN_C, 3, INIT_2);
-	ASSERT(!r, "nexus: %s", vt_errstr(r));
 	r = vsc_tgt_lun_link(WWPN_C, 3, 0, HBA_RD, "rd8");
 	ASSERT(!r, "lun: %s", vt_errstr(r));
 	b = ft_open(NULL);

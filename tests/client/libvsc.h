@@ -461,7 +461,10 @@ int vsc_tgt_tpg_remove(const char *wwpn, unsigned int tpgt);
  * nexus, ACLs, TPGs; with @remove_fabric_dir target/@fabric too.  Backstores stay.
  */
 int vsc_tgt_fabric_teardown(const char *fabric, bool remove_fabric_dir);
-/* Removes everything below target/vhost and core/ (all fabrics' LUN links too). */
+/*
+ * Removes target/vhost's WWNs (vsc_tgt_fabric_teardown()) and then the
+ * backstores below core/; one that another fabric still links stays.
+ */
 int vsc_tgt_teardown_all(bool remove_fabric_dir);
 /* losetup helpers (via the losetup binary) */
 int vsc_loop_attach(const char *file, char *dev, size_t devlen);

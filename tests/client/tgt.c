@@ -369,12 +369,8 @@ int vsc_tgt_teardown_all(bool remove_fabric_dir)
 {
 	int r = vsc_tgt_fabric_teardown("vhost", remove_fabric_dir);
 
-	{
-		int e = for_each_dir(VSC_CFS_TARGET "/core", NULL, rm_hba);
-
-		/* alua/ and other core entries are not removable: ignore their errors */
-		(void)e;
-	}
+	/* alua/ and other core entries are not removable: ignore their errors */
+	(void)for_each_dir(VSC_CFS_TARGET "/core", NULL, rm_hba);
 	return r;
 }
 

@@ -82,6 +82,16 @@ watch_vm() {
 	done
 }
 
+# Stopped from outside (Ctrl-C, kill): stop the VM that runs and start no other.  wait
+# returns at once for a trapped signal, so no VM is started after this one.
+sid=
+stop_bench() {
+	echo "bench: stopped; stopping the L1 VM" >&2
+	[[ -n $sid ]] && pkill -TERM -s "$sid" 2>/dev/null
+	exit 143
+}
+trap stop_bench TERM INT
+
 start=$(date +%s)
 vm=0
 rc=0

@@ -19,7 +19,6 @@
 
 #include <linux/delay.h>
 #include <linux/mm.h>
-#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <scsi/scsi_common.h>
@@ -470,19 +469,22 @@ static bool tvh_io_offload(struct tvh_cmd *cmd, u32 data_len)
  * The executor thread runs this; each command is submitted as the queue
  * thread would have, and answers through the queue thread as usual.
  * @busy_ns moves per command, not per list, so that the queue thread's
- * next idle sample sees a long list's work while it is still going on.
+ * next idle sample sees a long list's work while it is still going on; it
+ * uses the clock of that sample, which, unlike local_clock(), stays
+ * monotonic when the executor moves to another CPU mid-command.
  */
 void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns)
 {
 	struct tvh_cmd *cmd, *next;
-	u64 start;
+	u64 then = ktime_get_ns(), now;
 
 	llist_for_each_entry_safe(cmd, next, list, exec_node) {
 		trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head,
 					raw_smp_processor_id());
-		start = local_clock();
 		tvh_target_submit(&cmd->se_cmd, true);
-		WRITE_ONCE(*busy_ns, *busy_ns + local_clock() - start);
+		now = ktime_get_ns();
+		WRITE_ONCE(*busy_ns, *busy_ns + now - then);
+		then = now;
 	}
 }
 

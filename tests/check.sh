@@ -123,7 +123,7 @@ tag=all
 # shellcheck disable=SC2207 # file names without blanks
 sources=($(scripts/sources.sh))
 static_result checkpatch scripts/lint.sh checkpatch "${sources[@]}"
-# make mutants is not part of the check; that each mutant still applies is
+# make mutants is not part of the check, but whether each mutant still applies is:
 static_result mutants-apply python3 tests/selftest/mutants.py --applies
 
 # check_kernel KV: build the module for KV in build/check/KV/ko (a copy of the

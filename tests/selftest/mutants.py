@@ -215,6 +215,11 @@ def edits(spec):
     return [spec[:3]], spec[3:]
 
 
+def stands(root, path, old):
+    """How many times a mutant's text stands in @path below @root."""
+    return open(os.path.join(root, path)).read().count(old)
+
+
 def build(name, spec):
     work = os.path.join(TOP, "build", "mutants", name)
     shutil.rmtree(work, ignore_errors=True)
@@ -223,10 +228,10 @@ def build(name, spec):
         s, d = os.path.join(TOP, src), os.path.join(work, src)
         (shutil.copytree if os.path.isdir(s) else shutil.copy)(s, d)
     for path, old, new in edits(spec)[0]:
+        if stands(work, path, old) != 1:
+            return None, f"the code to break in {path} is not there once (update the mutant)"
         text = open(os.path.join(work, path)).read()
-        if old not in text:
-            return None, f"the code to break in {path} is gone (update the mutant)"
-        open(os.path.join(work, path), "w").write(text.replace(old, new, 1))
+        open(os.path.join(work, path), "w").write(text.replace(old, new))
     r = subprocess.run(["make", "-s", "-C", work, "modules"],
                        capture_output=True, text=True)
     if r.returncode:
@@ -243,7 +248,7 @@ def applies():
     stale = 0
     for name, spec in MUTANTS.items():
         for path, old, _ in edits(spec)[0]:
-            n = open(os.path.join(TOP, path)).read().count(old)
+            n = stands(TOP, path, old)
             if n != 1:
                 print(f"{name}: its text stands {n} times in {path} "
                       "(update the mutant)")

@@ -47,6 +47,18 @@ fabric_loaded() {
 	return 0
 }
 
+# _glib_depmod [KO]: what `depmod -a $KV` does once KO is installed as
+# updates/tcm_vhost.ko (without KO: once it is removed).  In a test VM the host
+# built those indexes already (tests/vm/kernel.sh depmod): they are copied in.
+_glib_depmod() {
+	local idx=${VM_CACHE_DIR:-/nonexistent}/depmod/stock
+	[[ -z ${1:-} ]] || idx=${idx%/*}/$(sha256sum "$1" | cut -c1-16)
+	if [[ -f $idx/modules.dep.bin ]] && cp "$idx"/modules.* "/lib/modules/$KV/"; then
+		return 0
+	fi
+	depmod -a "$KV"
+}
+
 # fabric_install tcm_vhost|vhost_scsi: make a plain `modprobe tcm_vhost` (what
 # targetcli/rtslib does) load MOD, without loading it. tcm_vhost: installs $TCM_VHOST_KO
 # (default /project/tcm_vhost.ko) as /lib/modules/$KV/updates/tcm_vhost.ko, which wins
@@ -57,11 +69,11 @@ fabric_install() {
 	tcm_vhost)
 		ko=${TCM_VHOST_KO:-$PROJECT/tcm_vhost.ko}
 		[[ -f $ko ]] || { _glib_err "$ko not found (build the module first)"; return 1; }
-		mkdir -p "${upd%/*}" && cp "$ko" "$upd" && depmod -a "$KV"
+		mkdir -p "${upd%/*}" && cp "$ko" "$upd" && _glib_depmod "$ko"
 		;;
 	vhost_scsi)
 		[[ -f $upd ]] || return 0
-		rm -f "$upd" && depmod -a "$KV"
+		rm -f "$upd" && _glib_depmod
 		;;
 	*) _glib_err "unknown fabric module '$mod' (tcm_vhost|vhost_scsi)" ;;
 	esac

@@ -4,6 +4,8 @@
 #   kernel.sh kv        print the Debian kernel ABI name (KV) the VMs boot
 #   kernel.sh deps      apt-get install the host tools the VMs need (only missing ones)
 #   kernel.sh prepare   fill ${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/$KV and print that dir
+#   kernel.sh depmod [KO]  the module indexes with KO as updates/tcm_vhost.ko (or
+#                       without it), under $KV/depmod/; print their dir
 #
 # KV defaults to what linux-image-amd64 depends on; override with KV=... (e.g. a 6.12 kernel).
 # The cache dir holds: vmlinuz, lib/modules/$KV (extracted from the image .deb, depmod'ed),
@@ -118,6 +120,51 @@ modules_dir() {
 	fi
 }
 
+# The module indexes that `depmod -a` writes (modules.dep, .alias, .symbols,
+# their .bin forms, ...): every modules.* file but depmod's own inputs.
+index_files() {
+	find "$1" -maxdepth 1 -name 'modules.*' ! -name modules.order \
+		! -name modules.builtin ! -name modules.builtin.modinfo
+}
+
+# depmod_index KV [KO]: a dir with KV's module indexes as `depmod -a` writes
+# them once KO is installed as updates/tcm_vhost.ko (without KO: the kernel's
+# own), built here once per KO.  Natively that takes seconds; depmod in L1,
+# under TCG, reads every (xz-compressed) module over 9p: about a minute on
+# 6.12, half that on 6.1, at each fabric_load.  guest-lib.sh's fabric_install
+# copies these in instead.
+depmod_index() {
+	local kv=$1 ko=${2:-} mdir out tmp base f
+	mdir=$(modules_dir "$CACHE_ROOT/$kv/image" "$kv")
+	out=$CACHE_ROOT/$kv/depmod/stock
+	[[ -z $ko ]] || out=$CACHE_ROOT/$kv/depmod/$(sha256sum "$ko" | cut -c1-16)
+	if [[ ! -f $out/modules.dep.bin ]]; then
+		tmp=$(mktemp -d "$CACHE_ROOT/$kv/depmod.XXXXXX")
+		base=$tmp/lib/modules/$kv
+		if [[ -z $ko ]]; then
+			base=$mdir
+		else
+			mkdir -p "$base/updates"
+			for f in kernel modules.order modules.builtin modules.builtin.modinfo; do
+				[[ ! -e $mdir/$f ]] || ln -s "$mdir/$f" "$base/$f"
+			done
+			cp "$ko" "$base/updates/tcm_vhost.ko"
+			depmod -b "$tmp" "$kv" || die "depmod for $ko failed"
+		fi
+		mkdir -p "$tmp/out"
+		index_files "$base" | xargs cp -t "$tmp/out"
+		mkdir -p "${out%/*}"
+		rm -rf "$out"
+		mv "$tmp/out" "$out"
+		rm -rf "$tmp"
+		# one index per module build: keep the last day's
+		find "${out%/*}" -mindepth 1 -maxdepth 1 -type d ! -name stock -mtime +0 \
+			-exec rm -rf {} + 2>/dev/null || true
+	fi
+	touch "$out"
+	echo "$out"
+}
+
 L1_MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 L2_MODULES=(virtio_pci 9pnet_virtio 9p overlay virtio_scsi sd_mod)
 
@@ -138,7 +185,7 @@ prepare() {
 		dpkg -x "$deb" "$dir/image.tmp"
 		depmod -b "$dir/image.tmp" "$kv" ||
 			depmod -b "$dir/image.tmp/usr" "$kv"
-		rm -rf "$dir/image"
+		rm -rf "$dir/image" "$dir/depmod"
 		mv "$dir/image.tmp" "$dir/image"
 		cp "$dir/image/boot/vmlinuz-$kv" "$dir/vmlinuz.tmp"
 		mv "$dir/vmlinuz.tmp" "$dir/vmlinuz"
@@ -165,13 +212,21 @@ prepare)
 	flock 8
 	prepare "$(resolve_kv)"
 	;;
+depmod)
+	# Host side of fabric_install: the indexes with KO ($2) installed, or
+	# without it; prints their dir.
+	mkdir -p "$CACHE_ROOT"
+	exec 8>>"$CACHE_ROOT/.prepare.lock"
+	flock 8
+	depmod_index "$(resolve_kv)" "${2:-}"
+	;;
 mods-dir)
 	# Helper for run: path of the extracted modules for KV inside the cache.
 	kv=$(resolve_kv)
 	modules_dir "$CACHE_ROOT/$kv/image" "$kv"
 	;;
 *)
-	echo "usage: $0 kv|deps|prepare|mods-dir" >&2
+	echo "usage: $0 kv|deps|prepare|depmod [KO]|mods-dir" >&2
 	exit 2
 	;;
 esac

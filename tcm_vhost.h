@@ -19,9 +19,11 @@
  * Lock order, outermost first.  Nothing is ever taken in the other direction:
  *
  *   struct vhost_dev.mutex
- *     tvh_tpg_list_lock (global, static in tcm_vhost_fabric.c: the TPG list)
- *       struct tvh_tpg.lock
- *         struct vhost_virtqueue.mutex
+ *     configfs's inode locks and subsystem mutex (configfs calls in with
+ *     them held; target_depend_item() takes them)
+ *       tvh_tpg_list_lock (global, static in tcm_vhost_fabric.c: the TPG list)
+ *         struct tvh_tpg.lock
+ *           struct vhost_virtqueue.mutex
  *
  * Context rules.  Everything that touches a virtqueue or guest memory runs
  * with that queue's mutex held, in a thread that has the owner's mm: the

@@ -250,13 +250,12 @@ void tvh_tpgs_detach(struct tvh_tpg **targets)
  * Pin @tpg for @vdev if it has a nexus and no device: 1 if it did.  The
  * pin comes before tpg->lock: configfs_depend_item() takes configfs's
  * inode locks, which configfs holds around tvh_port_link() when that takes
- * tpg->lock.  The list lock keeps @tpg alive meanwhile.
+ * tpg->lock.  The caller's configfs reference keeps @tpg alive meanwhile.
  */
 static int tvh_tpg_attach(struct tvh_tpg *tpg, struct tvh_dev *vdev)
 {
 	int ret;
 
-	lockdep_assert_held(&tvh_tpg_list_lock);
 	/* a hint, taken again under tpg->lock below */
 	if (!READ_ONCE(tpg->sess) || READ_ONCE(tpg->vdev))
 		return 0;
@@ -278,41 +277,64 @@ static int tvh_tpg_attach(struct tvh_tpg *tpg, struct tvh_dev *vdev)
 }
 
 /*
+ * The TPGs of @wwpn that have a nexus and no device (a hint), into
+ * @targets by tag, each with a reference on its configfs item: that keeps
+ * the TPG, whose release is tvh_drop_tpg(), until tvh_tpgs_attach() has
+ * pinned it or let it go.  target_depend_item() must not be called under
+ * tvh_tpg_list_lock: configfs takes the subsystem mutex under its inode
+ * locks (rmdir), and tvh_make_tpg() takes the list lock under the
+ * subsystem mutex.  An item whose count is already 0 is being released.
+ */
+static void tvh_tpgs_collect(const char *wwpn, struct tvh_tpg **targets)
+{
+	struct tvh_tpg *tpg;
+
+	mutex_lock(&tvh_tpg_list_lock);
+	list_for_each_entry(tpg, &tvh_tpg_list, node) {
+		if (strcmp(tpg->tport->name, wwpn) || !READ_ONCE(tpg->sess) ||
+		    READ_ONCE(tpg->vdev))
+			continue;
+		if (config_item_get_unless_zero(&tpg->se_tpg.tpg_group.cg_item))
+			targets[tpg->tag] = tpg;
+	}
+	mutex_unlock(&tvh_tpg_list_lock);
+}
+
+/*
  * Attach to @vdev every TPG of @wwpn that has a nexus and no other device;
- * @targets (indexed by tag) holds them, pinned until tvh_tpgs_detach().
+ * @targets (indexed by tag, all NULL) holds them, pinned until
+ * tvh_tpgs_detach().  On failure @targets is all NULL again.
  */
 int tvh_tpgs_attach(struct tvh_dev *vdev, const char *wwpn,
 		    struct tvh_tpg **targets)
 {
-	struct tvh_tpg *tpg;
-	int ret = -ENODEV;
+	int i, one, err = 0, attached = 0;
 
-	mutex_lock(&tvh_tpg_list_lock);
-	list_for_each_entry(tpg, &tvh_tpg_list, node) {
-		int one;
+	tvh_tpgs_collect(wwpn, targets);
+	for (i = 0; i < VHOST_SCSI_MAX_TARGET; i++) {
+		struct tvh_tpg *tpg = targets[i];
 
-		if (strcmp(tpg->tport->name, wwpn))
+		if (!tpg)
 			continue;
-		one = tvh_tpg_attach(tpg, vdev);
-		if (one < 0) {
-			ret = one;
-			goto out_detach;
-		}
-		if (one) {
-			targets[tpg->tag] = tpg;
-			ret = 0;
-		}
+		one = err ? 0 : tvh_tpg_attach(tpg, vdev);
+		if (one < 0)
+			err = one;
+		if (one <= 0)
+			targets[i] = NULL;
+		attached += one > 0;
+		config_item_put(&tpg->se_tpg.tpg_group.cg_item);
 	}
-	mutex_unlock(&tvh_tpg_list_lock);
-	if (ret)
+	if (err) {
+		tvh_tpgs_detach(targets);
+		memset(targets, 0, VHOST_SCSI_MAX_TARGET * sizeof(*targets));
+		return err;
+	}
+	if (!attached) {
 		pr_warn_ratelimited("SET_ENDPOINT %s: no free TPG with a nexus under this WWPN\n",
 				    wwpn);
-	return ret;
-
-out_detach:
-	mutex_unlock(&tvh_tpg_list_lock);
-	tvh_tpgs_detach(targets);
-	return ret;
+		return -ENODEV;
+	}
+	return 0;
 }
 
 static int tvh_nexus_drop(struct tvh_tpg *tpg)

@@ -5,6 +5,8 @@
 #   make                 build tcm_vhost.ko (W=1 and C=1 pass through)
 #   make check           install what is needed, build, static checks, the
 #                        whole test suite in a VM; prints "N passed, N failed"
+#   make check-debug     the suites on a debug kernel (KASAN, lockdep, kmemleak)
+#                        with the module's line coverage; not part of check
 #   make demo            boot a VM and a nested guest doing verified I/O
 #   make bench           tcm_vhost vs Debian's vhost_scsi (QUICK=1: short)
 #   make fuzz            descriptor fuzzer (SECONDS=N SEED=S)
@@ -48,8 +50,8 @@ else
 endif
 export KV
 
-.PHONY: all modules clean check demo bench fuzz lint checkpatch install deps \
-	kdir mutants deb
+.PHONY: all modules clean check check-debug demo bench fuzz lint checkpatch \
+	install deps kdir mutants deb
 
 all: modules
 
@@ -89,6 +91,9 @@ lint: kdir
 
 check:
 	$(TOP)/tests/check.sh
+
+check-debug:
+	$(TOP)/tests/check-debug.sh
 
 demo:
 	$(TOP)/tests/demo.sh

@@ -56,12 +56,35 @@ bash -c "$(<"$run/cmd")" </dev/null
 rc=$?
 kill "$hang_pid" 2>/dev/null
 
+# On a debug kernel (make check-debug): kmemleak's report of what is
+# unreferenced now (two scans: an object must be seen unreferenced twice),
+# and the module's line counts (gcov) into TCMV_GCOV_DIR/<this run>.
+if [[ -w /sys/kernel/debug/kmemleak ]]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak >"$run/kmemleak" 2>/dev/null
+	leaks=$(grep -c '^unreferenced object' "$run/kmemleak")
+	if ((leaks > 0)); then
+		echo "kmemleak: $leaks unreferenced objects; the first:" >/dev/kmsg
+		awk '/^unreferenced object/ { n++ } n == 1' "$run/kmemleak" | head -n 20 |
+			sed 's/^/kmemleak: /'
+	fi
+fi
+if [[ -n ${TCMV_GCOV_DIR:-} && -d /sys/kernel/debug/gcov ]]; then
+	mkdir -p "$TCMV_GCOV_DIR/$TCMV_NONCE"
+	find /sys/kernel/debug/gcov -name 'tcm_vhost*.gcda' | while IFS= read -r f; do
+		cat "$f" >"$TCMV_GCOV_DIR/$TCMV_NONCE/${f##*/}"
+	done
+fi
+
 # Kernel complaints: anything that means the kernel found a bug. Harmless emulation
 # artifacts are ignored: kvm_amd's "Unhandled WRMSR" in L1, and L2's boot-time
 # "XSAVE consistency problem" warning (nested SVM under TCG reports an XSAVE size that
-# does not match the features it offers; it fires before any module is loaded).
-pattern='WARNING:|BUG:|Oops|refcount_t|use-after-free|list_del corruption|hung_task|blocked for more than|general protection|KASAN'
-ignore='Unhandled WRMSR|WARNING: CPU: [0-9]+ PID: 0 at arch/x86/kernel/fpu/xstate.c:[0-9]+ fpu__init_system_xstate'
+# does not match the features it offers; it fires before any module is loaded); so is
+# the debug kernel's boot line that names an RCU debug option.
+pattern='WARNING:|BUG:|Oops|refcount_t|use-after-free|list_del corruption|hung_task|blocked for more than|general protection|KASAN|kmemleak: [0-9]+ unreferenced'
+ignore='Unhandled WRMSR|WARNING: CPU: [0-9]+ PID: 0 at arch/x86/kernel/fpu/xstate.c:[0-9]+ fpu__init_system_xstate|RCU callback double-/use-after-free debug is enabled'
 complaints=$(dmesg | grep -E "$pattern" | grep -Ev "$ignore")
 n=0
 if [[ -n $complaints ]]; then

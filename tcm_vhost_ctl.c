@@ -583,10 +583,11 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 		vhost_add_used_and_signal(&vdev->dev, vq, head, 0);
 		/*
 		 * A guest refilling bad buffers must not keep the worker
-		 * here: after a ring's worth, the rest waits for another
+		 * here: after a pass's weight of them (each may be a chain
+		 * of UIO_MAXIOV descriptors), the rest waits for another
 		 * pass, behind whatever else the worker has to do.
 		 */
-		if (++bad >= vq->num) {
+		if (++bad >= TVH_WEIGHT) {
 			tvh_dev_queue_work(vdev, vq, &vq->poll.work);
 			return false;
 		}
@@ -620,9 +621,13 @@ static bool tvh_evt_wanted(struct vhost_virtqueue *vq, u32 event)
 	return vhost_has_feature(vq, VIRTIO_SCSI_F_HOTPLUG);
 }
 
-/* Deliver pending events; those of a kind the guest did not ask for go. */
+/*
+ * Deliver pending events; those of a kind the guest did not ask for go.
+ * Once one found no buffer (@room false), the others find none in this
+ * pass either: they are missed without another look at the ring.
+ */
 static void tvh_evt_flush_locked(struct tvh_dev *vdev,
-				 struct vhost_virtqueue *vq)
+				 struct vhost_virtqueue *vq, bool room)
 {
 	struct tvh_event *e, *next;
 	bool attached;
@@ -631,9 +636,12 @@ static void tvh_evt_flush_locked(struct tvh_dev *vdev,
 	attached = vhost_vq_get_backend(vq);
 
 	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
-		if (attached && tvh_evt_wanted(vq, e->event) &&
-		    !tvh_evt_send_one(vdev, vq, e))
-			vdev->events_missed = true;
+		if (attached && tvh_evt_wanted(vq, e->event)) {
+			if (room)
+				room = tvh_evt_send_one(vdev, vq, e);
+			if (!room)
+				vdev->events_missed = true;
+		}
 		list_del(&e->node);
 		vdev->evt_count--;
 		kfree(e);
@@ -646,7 +654,7 @@ void tvh_evt_work(struct vhost_work *work)
 	struct vhost_virtqueue *vq = &vdev->vqs[VHOST_SCSI_VQ_EVT].vq;
 
 	mutex_lock(&vq->mutex);
-	tvh_evt_flush_locked(vdev, vq);
+	tvh_evt_flush_locked(vdev, vq, true);
 	mutex_unlock(&vq->mutex);
 }
 
@@ -660,11 +668,12 @@ void tvh_evt_handle_kick(struct vhost_work *work)
 						  poll.work);
 	struct tvh_dev *vdev = tvh_vq_dev(vq);
 	struct tvh_event missed = { .event = VIRTIO_SCSI_T_NO_EVENT };
+	bool room = true;
 
 	mutex_lock(&vq->mutex);
 	if (vhost_vq_get_backend(vq) && vdev->events_missed)
-		tvh_evt_send_one(vdev, vq, &missed);
-	tvh_evt_flush_locked(vdev, vq);
+		room = tvh_evt_send_one(vdev, vq, &missed);
+	tvh_evt_flush_locked(vdev, vq, room);
 	mutex_unlock(&vq->mutex);
 }
 

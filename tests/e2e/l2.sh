@@ -91,7 +91,7 @@ hp='' qemu_bin=(qemu-system-x86_64)
 if [[ ${E2E_ROOT:-} == trixie ]]; then
 	hp=/host qemu_bin=("$vmdir/trixie.sh" run qemu-system-x86_64)
 fi
-append="console=ttyS0 quiet loglevel=4 panic=-1 softlockup_panic=1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir"
+append="console=ttyS0 quiet loglevel=4 panic=-1 softlockup_panic=1 softlockup_all_cpu_backtrace=1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir"
 # shellcheck disable=SC2054 # the commas are QEMU's
 qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
 	-nographic -nodefaults -no-reboot -serial stdio -monitor none

@@ -26,9 +26,9 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 # CHECK_OUT: where results and logs go (tests/check-debug.sh: build/check-debug)
-root=${CHECK_OUT:-$top/build/check}
-rel=${root#"$top"/}
-out=$root
+check_out=${CHECK_OUT:-$top/build/check}
+rel=${check_out#"$top"/}
+out=$check_out
 rm -rf "$out"
 mkdir -p "$out"
 parts=${CHECK_ONLY:-static,functional,badinput,tmf,fuzz,e2e,pkg}
@@ -54,10 +54,10 @@ record_step() {
 		tail -n 15 "$out/$name.out" | sed 's/^/    /'
 	fi
 	if [ "$rc" -ne 0 ]; then
-		{ echo "$tag/$name:"; step_evidence "$out/$name.out"; } >>"$root/evidence.txt"
+		{ echo "$tag/$name:"; step_evidence "$out/$name.out"; } >>"$check_out/evidence.txt"
 		step_evidence "$out/$name.out"
 	fi
-	echo "$tag/$name $((SECONDS - step_t0))" >>"$root/times.txt"
+	echo "$tag/$name $((SECONDS - step_t0))" >>"$check_out/times.txt"
 	echo "   ($name: $((SECONDS - step_t0)) s)"
 	return "$rc"
 }
@@ -136,7 +136,7 @@ check_kernel() {
 	local kv=$1 ko_dir
 	export KV=$kv
 	tag=$(echo "$kv" | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')
-	out=$root/$kv
+	out=$check_out/$kv
 	mkdir -p "$out"
 	ko_dir=$out/ko
 	say "kernel $KV: build"
@@ -336,7 +336,7 @@ if [[ $parts == *pkg* ]]; then
 		run_step "pkg-$suite" tests/pkg/dkms.sh "$suite"
 	done
 fi
-out=$root
+out=$check_out
 
 passed=$(grep -c '^PASS: ' "$results")
 failed=$(grep -c '^FAIL: ' "$results")
@@ -363,9 +363,9 @@ if [ "$failed" -gt 0 ]; then
 	echo "Failures:"
 	grep '^FAIL: ' "$results" | sed 's/^/  /'
 	# Again here, where a reader of the summary's tail looks for them.
-	if [ -s "$root/evidence.txt" ]; then
+	if [ -s "$check_out/evidence.txt" ]; then
 		echo "What the failed steps said ($rel/evidence.txt):"
-		sed 's/^/  /' "$root/evidence.txt" | head -n 120
+		sed 's/^/  /' "$check_out/evidence.txt" | head -n 120
 	fi
 fi
 retried=$(find "$out" -name '*.out' -exec grep -h 'l2: RETRY: ' {} + 2>/dev/null | sed 's/^.*l2: RETRY: /  /')

@@ -2,7 +2,7 @@
 # tests/vm/irq-while-masked.sh LOG: did a kernel in LOG (a VM's console) take a
 # maskable interrupt while interrupts were masked, or a CPU in a nested guest never take
 # one?  Prints where, and exits 0 if so.  A CPU never does that, whatever the kernel
-# runs: it is the emulation.  Three kinds of evidence:
+# runs: it is the emulation.  Four kinds of evidence:
 #
 # - A backtrace whose RIP is in __svm_vcpu_run: between VMRUN and the host's VMLOAD the
 #   CPU runs with GIF clear, where no interrupt can arrive; one that TCG delivers there
@@ -22,6 +22,11 @@
 #   never lets it out (seen: khugepaged's TLB flush waiting 26 s while a 2-vCPU L2
 #   booted).  A CPU stuck anywhere else, a module's loop with interrupts off
 #   included, prints its backtrace.  The VMs have 2 CPUs unless the log says.
+# - A vCPU thread (a task of QEMU running KVM, as the first kind) that panics with
+#   "corrupted stack end detected inside scheduler": its stack overflowed, the end
+#   state of the first kind's fault loop when it overflows before anything prints
+#   (seen: L1 CPU 1 stalled, then CPU 0's vCPU thread of a 2-vCPU L2).  The module
+#   never runs on a vCPU thread's stack.
 set -euo pipefail
 log=${1:?usage: irq-while-masked.sh LOG}
 [[ -r $log ]] || exit 1
@@ -56,6 +61,15 @@ awk '
 			exit
 		}
 		task = 0
+	}
+	/^Kernel panic - not syncing: corrupted stack end detected inside scheduler/ {
+		stackend = 1; next
+	}
+	stackend == 1 && /^CPU: [0-9]+ .* Comm: qemu-system-x8/ { stackend = 2; next }
+	stackend == 2 && /^ *(\? )?(kvm_vcpu_ioctl|kvm_arch_vcpu_ioctl_run|vcpu_run)\+/ {
+		printf "a vCPU thread of QEMU overflowed its stack (corrupted stack end)\n"
+		found = 1
+		exit
 	}
 	/ Brought up [0-9]+ nodes?, [0-9]+ CPUs/ { ncpus = $(NF - 1) }
 	/^watchdog: BUG: soft lockup - CPU#[0-9]+ stuck/ && stuck == "" {

@@ -43,20 +43,14 @@ struct fault_saved {
 	int n;
 };
 
+/* A one-line attribute without its newline. */
 static int read_small(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
+	int r = vsc_cfs_read(path, buf, len);
 
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
+	if (!r)
+		buf[strcspn(buf, "\n")] = 0;
+	return r;
 }
 
 /* Set @n attributes of both fault kinds, keeping the old values in @s. */

@@ -303,7 +303,8 @@ static void tvh_tpgs_collect(const char *wwpn, struct tvh_tpg **targets)
 /*
  * Attach to @vdev every TPG of @wwpn that has a nexus and no other device;
  * @targets (indexed by tag, all NULL) holds them, pinned until
- * tvh_tpgs_detach().  On failure @targets is all NULL again.
+ * tvh_tpgs_detach().  On failure none stays attached (the caller frees
+ * @targets).
  */
 int tvh_tpgs_attach(struct tvh_dev *vdev, const char *wwpn,
 		    struct tvh_tpg **targets)
@@ -326,7 +327,6 @@ int tvh_tpgs_attach(struct tvh_dev *vdev, const char *wwpn,
 	}
 	if (err) {
 		tvh_tpgs_detach(targets);
-		memset(targets, 0, VHOST_SCSI_MAX_TARGET * sizeof(*targets));
 		return err;
 	}
 	if (!attached) {

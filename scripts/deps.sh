@@ -41,7 +41,7 @@ packages=(
 	# system bus; the TMF tests a dm-delay device)
 	fio sg3-utils targetcli-fb dbus dmsetup jq
 	# a guest started by libvirt (tests/e2e/libvirt.sh)
-	libvirt-daemon-driver-qemu libvirt-clients
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# benchmark report
 	gnuplot-nox
 )

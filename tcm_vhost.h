@@ -160,11 +160,23 @@ enum tvh_cmd_flags {
 	TVH_CMD_LIVE,
 };
 
+/*
+ * Above those bits, cmd->flags counts the times its tag was taken: a group
+ * TMF's scan marks a command only if that count is still the one it saw,
+ * not the next command that took the same tag meanwhile.
+ */
+#define TVH_CMD_GEN_ONE		BIT(8)
+#define TVH_CMD_BITS		(TVH_CMD_GEN_ONE - 1)
+
 /* One SCSI command in flight, preallocated per request queue. */
 struct tvh_cmd {
 	struct se_cmd se_cmd;
 	struct tvh_vq *tvq;
-	unsigned long flags;		/* enum tvh_cmd_flags, atomic bitops */
+	/*
+	 * enum tvh_cmd_flags and the generation: atomic bitops once the
+	 * command is LIVE, plain writes only by its taker before that.
+	 */
+	unsigned long flags;
 	unsigned int tag;		/* index in tvq->cmds */
 	unsigned int head;		/* descriptor head to return */
 	/* Who the command is for; read unlocked by group TMFs (ctl.c). */

@@ -252,22 +252,39 @@ struct tvh_tmf_scan {
 	bool found;
 };
 
+/* Mark @cmd cancelled by a reset, if it is still the command @seen was of. */
+static void tvh_tmf_mark_reset(struct tvh_cmd *cmd, unsigned long seen)
+{
+	unsigned long old = READ_ONCE(cmd->flags);
+
+	do {
+		if ((old ^ seen) & ~TVH_CMD_BITS)
+			return;
+	} while (!try_cmpxchg(&cmd->flags, &old, old | BIT(TVH_CMD_RESET)));
+}
+
 static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 			     void *data)
 {
 	struct tvh_tmf_scan *scan = data;
 	struct tvh_cmd *cmd = &scan->cmds[bitnr];
+	unsigned long seen = READ_ONCE(cmd->flags);
 	struct tvh_tmf *child;
 	u64 lun, id;
+	u8 target;
 
 	/* A tag taken for a command not filled in yet: not in flight. */
-	if (!test_bit(TVH_CMD_LIVE, &cmd->flags))
+	if (!(seen & BIT(TVH_CMD_LIVE)))
 		return true;
 	smp_rmb();	/* pairs with smp_mb__before_atomic() in tvh_io_start() */
+	target = READ_ONCE(cmd->target);
 	lun = READ_ONCE(cmd->lun);
 	id = READ_ONCE(cmd->id);
-	if (READ_ONCE(cmd->target) != scan->target ||
-	    (!scan->all_luns && lun != scan->lun) ||
+	smp_rmb();	/* pairs with smp_wmb() in tvh_io_get_cmd() */
+	/* Recycled and taken again meanwhile: those were the next command's. */
+	if ((READ_ONCE(cmd->flags) ^ seen) & ~TVH_CMD_BITS)
+		return true;
+	if (target != scan->target || (!scan->all_luns && lun != scan->lun) ||
 	    (scan->one_task && id != scan->id))
 		return true;
 	/*
@@ -278,7 +295,7 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 		return true;
 	scan->found = true;
 	if (scan->reset)
-		set_bit(TVH_CMD_RESET, &cmd->flags);
+		tvh_tmf_mark_reset(cmd, seen);
 	if (!scan->abort)
 		return true;
 

@@ -611,7 +611,10 @@ static struct tvh_cmd *tvh_io_get_cmd(struct tvh_vq *tvq, int head,
 	tvh_stat_max(&tvq->vq, TVH_STAT_INFLIGHT_MAX, inflight);
 	cmd = &tvq->cmds[tag];
 	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
-	cmd->flags = 0;
+	/* A new generation; a scan that looked at the last one leaves it. */
+	WRITE_ONCE(cmd->flags, (READ_ONCE(cmd->flags) & ~TVH_CMD_BITS) +
+			       TVH_CMD_GEN_ONE);
+	smp_wmb();	/* pairs with the second smp_rmb() in tvh_tmf_scan_cmd() */
 	cmd->head = head;
 	WRITE_ONCE(cmd->target, req->target);
 	WRITE_ONCE(cmd->lun, req->unpacked_lun);

@@ -104,10 +104,10 @@ else
 fi
 say "kernels: $(xargs <<<"$kvs")"
 newest_kv=$(echo "$kvs" | head -n 1)
-# Debian 13's root gives every VM its emulator (QEMU 10, see tests/vm/run) and the
-# e2e tests their L1 userspace (QEMU 10, targetcli-fb).  Without it the VMs fall back
-# to this system's QEMU.
-say "Debian 13 userspace (QEMU 10 as the emulator; QEMU 10 and targetcli-fb in L1)"
+# Debian 13's root gives the e2e tests their L1 userspace (QEMU 10, targetcli-fb),
+# and the VMs their emulator when the next root is missing.  Without both the VMs
+# fall back to this system's QEMU.
+say "Debian 13 userspace (QEMU 10 and targetcli-fb in L1)"
 if ! trixie_root=$(tests/vm/trixie.sh prepare 2>"$out/trixie.out"); then
 	trixie_root=
 	if [[ $parts == *e2e* ]]; then
@@ -115,6 +115,12 @@ if ! trixie_root=$(tests/vm/trixie.sh prepare 2>"$out/trixie.out"); then
 	else
 		say "no Debian 13 root ($rel/trixie.out): this system's QEMU emulates the VMs"
 	fi
+fi
+# trixie-backports' QEMU as the emulator when it can be had: Debian 13's QEMU 10
+# can drop an interrupt of a vCPU that enters its nested guest (tests/vm/run).
+say "trixie-backports' QEMU as the emulator"
+if ! TVH_TRIXIE_EMULATOR=1 tests/vm/trixie.sh prepare >/dev/null 2>"$out/emulator.out"; then
+	say "no trixie-backports root ($rel/emulator.out): Debian 13's QEMU 10 emulates the VMs"
 fi
 if ! make -s -C tests >"$out/tests-build.out" 2>&1; then
 	result "FAIL: setup/tests-build: see $rel/tests-build.out"

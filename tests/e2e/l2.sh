@@ -20,7 +20,9 @@
 # 13's QEMU 10 as L0 (tests/vm/run's default), 26 of 27 2-vCPU, 4-queue boots ran fio
 # verify to the end (2026-12-04: 14 of 15 on 6.12 with QEMU 10 in L1, 12 of 12 on 6.1
 # with QEMU 7.2 in L1); the 27th was L1 itself resetting silently, which check.sh boots
-# again (died_of_nesting).
+# again (died_of_nesting). Later, 5 of 10 L1s under QEMU 10 died during 2-vCPU boots;
+# under trixie-backports' QEMU 11.1 (tests/vm/run's default once its root is prepared),
+# 6 of 6 2-vCPU, 4-queue boots in 2 L1s ran fio verify to the end (2026-12-05).
 # L2_LIBVIRT=1: libvirt starts the guest instead (tests/e2e/libvirt.sh starts libvirtd in L1):
 # a transient domain with the same kernel, 9p shares and console, and the disk as
 # <hostdev type='scsi_host'><source protocol='vhost' wwpn=.../> (libvirt opens

@@ -199,6 +199,41 @@ MUTANTS = {
          ("tcm_vhost_vq.c", "\ttvh_vq_thread_poll_end(thread);\n\ttvh_charge_end(&charge);",
           "\ttvh_vq_thread_poll_end(thread);")],
         "badinput:bounce_charged_to_the_owners_memcg", 300),
+    # #12 (also checked): QUERY TASK SET counts a command whose answer is
+    # being written.
+    "query-counts-answered": (
+        "tcm_vhost_ctl.c",
+        "\tif (!scan->abort && test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))\n"
+        "\t\treturn true;\n",
+        "",
+        "badinput:query_task_set_skips_answer_on_its_way", 300),
+    # #12.8: the pool carved reading inline_sg at every use (as before the
+    # fix): a write in between sizes the arrays with one value and cuts
+    # them with another.  Shown by KASAN: run it on the debug kernel.
+    "inline-sg-read-again": (
+        "tcm_vhost_io.c",
+        "\tunsigned int inline_sg = READ_ONCE(tvh_inline_sg);\n",
+        "#define inline_sg READ_ONCE(tvh_inline_sg)\n",
+        "badinput:inline_sg_changed_during_attach", 600),
+    # #12.9: the last recycling reads the device after its count reached 0
+    # with nothing keeping the device (as before the fix), that window
+    # widened on the first request queue.  Shown by KASAN.
+    "recycle-window-unprotected": (
+        [("tcm_vhost_io.c",
+          "\trcu_read_lock();\n"
+          "\tif (atomic_dec_and_test(&tvq->inflight) && wq_has_sleeper(&vdev->idle_wq))\n"
+          "\t\twake_up(&vdev->idle_wq);\n"
+          "\trcu_read_unlock();\n",
+          "\tif (atomic_dec_and_test(&tvq->inflight)) {\n"
+          "\t\tif (tvh_vq_index(&tvq->vq) == VHOST_SCSI_VQ_IO)\n"
+          "\t\t\tmdelay(200);\n"
+          "\t\tif (wq_has_sleeper(&vdev->idle_wq))\n"
+          "\t\t\twake_up(&vdev->idle_wq);\n"
+          "\t}\n"),
+         ("tcm_vhost.c",
+          "\t/* Let the last waker of idle_wq leave (tvh_io_recycle()). */\n"
+          "\tsynchronize_rcu();\n", "")],
+        "badinput:close_while_two_queues_answer", 600),
     # #12.7: SET_FEATURES(LOG_ALL) does not wait for TMFs taken unlogged.
     "log-all-ignores-tmfs": (
         "tcm_vhost_io.c",
@@ -206,6 +241,24 @@ MUTANTS = {
         "\t\treturn false;",
         "badinput:log_all_waits_for_tmf_taken_before", 300),
 }
+
+
+# Mutants whose harm only KASAN sees (an access out of bounds or after a
+# free that lands in memory still mapped): run on the debug kernel
+# (KV=<release of scripts/debug-kernel.sh>), skipped on others.
+KASAN_ONLY = {"inline-sg-read-again", "recycle-window-unprotected"}
+
+
+def kasan_kernel():
+    """Whether the kernel the VMs boot (KV) has KASAN."""
+    kv = os.environ.get("KV", "")
+    cache = os.environ.get("TCM_VHOST_CACHE", "/var/cache/tcm_vhost")
+    base = os.path.realpath(os.path.join(cache, kv)) if kv else ""
+    for cfg in (os.path.join(base, "build", ".config"),
+                os.path.join(base, "image", "boot", f"config-{kv}")):
+        if kv and os.path.isfile(cfg):
+            return "CONFIG_KASAN=y" in open(cfg).read().split("\n")
+    return False
 
 
 def edits(spec):
@@ -261,8 +314,13 @@ def main():
         return applies()
     names = sys.argv[1:] or list(MUTANTS)
     passed = failed = 0
+    kasan = kasan_kernel()
     for name in names:
         spec = MUTANTS[name]
+        if name in KASAN_ONLY and not kasan:
+            print(f"SKIP: selftest/{name}: only KASAN shows it "
+                  "(KV=<the debug kernel>, see tests/check-debug.sh)")
+            continue
         ko, err = build(name, spec)
         if err:
             print(f"FAIL: selftest/{name}: {err}")

@@ -215,25 +215,6 @@ MUTANTS = {
         "\tunsigned int inline_sg = READ_ONCE(tvh_inline_sg);\n",
         "#define inline_sg READ_ONCE(tvh_inline_sg)\n",
         "badinput:inline_sg_changed_during_attach", 600),
-    # #12.9: the last recycling reads the device after its count reached 0
-    # with nothing keeping the device (as before the fix), that window
-    # widened on the first request queue.  Shown by KASAN.
-    "recycle-window-unprotected": (
-        [("tcm_vhost_io.c",
-          "\trcu_read_lock();\n"
-          "\tif (atomic_dec_and_test(&tvq->inflight) && wq_has_sleeper(&vdev->idle_wq))\n"
-          "\t\twake_up(&vdev->idle_wq);\n"
-          "\trcu_read_unlock();\n",
-          "\tif (atomic_dec_and_test(&tvq->inflight)) {\n"
-          "\t\tif (tvh_vq_index(&tvq->vq) == VHOST_SCSI_VQ_IO)\n"
-          "\t\t\tmdelay(200);\n"
-          "\t\tif (wq_has_sleeper(&vdev->idle_wq))\n"
-          "\t\t\twake_up(&vdev->idle_wq);\n"
-          "\t}\n"),
-         ("tcm_vhost.c",
-          "\t/* Let the last waker of idle_wq leave (tvh_io_recycle()). */\n"
-          "\tsynchronize_rcu();\n", "")],
-        "badinput:close_while_two_queues_answer", 600),
     # #12.7: SET_FEATURES(LOG_ALL) does not wait for TMFs taken unlogged.
     "log-all-ignores-tmfs": (
         "tcm_vhost_io.c",
@@ -243,10 +224,10 @@ MUTANTS = {
 }
 
 
-# Mutants whose harm only KASAN sees (an access out of bounds or after a
-# free that lands in memory still mapped): run on the debug kernel
+# Mutants whose harm KASAN sees first (an access out of bounds that lands
+# in memory still mapped): run on the debug kernel
 # (KV=<release of scripts/debug-kernel.sh>), skipped on others.
-KASAN_ONLY = {"inline-sg-read-again", "recycle-window-unprotected"}
+KASAN_ONLY = {"inline-sg-read-again"}
 
 
 def kasan_kernel():

@@ -371,11 +371,17 @@ static int tvh_io_save_resp(struct tvh_cmd *cmd, const struct iovec *in,
 	return 0;
 }
 
+/*
+ * The guest's task attribute, as target_core gets it.  ORDERED goes in as
+ * SIMPLE, as QEMU's own virtio-scsi treats every attribute: target_core
+ * holds an ORDERED command until the commands before it have left, and it
+ * never counts out a command aborted while the backstore had it (6.1 and
+ * 6.12).  After one ABORT TASK an ORDERED command would wait for ever, and
+ * every later command of that backstore, from any initiator, behind it.
+ */
 static int tvh_io_task_attr(u8 virtio_attr)
 {
 	switch (virtio_attr) {
-	case VIRTIO_SCSI_S_ORDERED:
-		return TCM_ORDERED_TAG;
 	case VIRTIO_SCSI_S_HEAD:
 		return TCM_HEAD_TAG;
 	case VIRTIO_SCSI_S_ACA:

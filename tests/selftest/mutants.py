@@ -207,6 +207,14 @@ MUTANTS = {
         "\t\treturn true;\n",
         "",
         "badinput:query_task_set_skips_answer_on_its_way", 300),
+    # A guest's ORDERED command handed to target_core as ORDERED: after an
+    # abort it waits for ever (the test process is left unkillable).
+    "ordered-passed-through": (
+        "tcm_vhost_io.c",
+        "\tcase VIRTIO_SCSI_S_HEAD:\n\t\treturn TCM_HEAD_TAG;\n",
+        "\tcase VIRTIO_SCSI_S_ORDERED:\n\t\treturn TCM_ORDERED_TAG;\n"
+        "\tcase VIRTIO_SCSI_S_HEAD:\n\t\treturn TCM_HEAD_TAG;\n",
+        "tmf:ordered_after_abort", 400),
     # #12.8: the pool carved reading inline_sg at every use (as before the
     # fix): a write in between sizes the arrays with one value and cuts
     # them with another.  Shown by KASAN: run it on the debug kernel.

@@ -596,6 +596,86 @@ out:
 	close_dev(d);
 }
 
+/*
+ * target_core counts the commands an ORDERED one must wait for, and a
+ * command aborted while the backstore had it never leaves that count
+ * (6.1 and 6.12): an ORDERED command after such an abort would wait for
+ * ever, every later command of the LUN behind it, and a LUN RESET or the
+ * device's teardown with them.  A guest's ORDERED command must still be
+ * answered, and the LUN keep working.
+ */
+static bool upstream_ordered_unsafe(void)
+{
+	const char *e = getenv("TMF_UPSTREAM_UNSAFE");
+
+	if (!vt_upstream() || (e && *e == '1'))
+		return false;
+	vt_skip("would hang the VM on upstream: it passes ORDERED to target_core, where it "
+		"waits for ever once a command was aborted; TMF_UPSTREAM_UNSAFE=1 runs it");
+	return true;
+}
+
+VT_TEST_F(NULL, ordered_after_abort, TMF_SLOW | VT_F_BEYOND,
+	  "upstream hands ORDERED to target_core")
+{
+	struct vsc_dev *d;
+	struct vsc_result res;
+	struct vsc_req slow, ord;
+	uint8_t cdb[16], cdb2[16], resp;
+	uint8_t *exp = malloc(8 * BS), *got = malloc(8 * BS);
+	int e;
+
+	if (upstream_ordered_unsafe() || !exp || !got)
+		goto out_free;
+	d = open_dev(false);
+	if (!d)
+		goto out_free;
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0))
+		goto out;
+	/* a READ the backstore holds, aborted while it does */
+	vsc_req_init(d, &slow, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb, vsc_cdb_rw(cdb, false, 10, 0, 8));
+	slow.din_len = 8 * BS;
+	slow.tag = 0x0de0;
+	e = vsc_req_submit(d, &slow);
+	if (e) {
+		FAIL("submit the slow READ: %s", vt_errstr(e));
+		goto out;
+	}
+	vsc_kick(d, VSC_VQ_REQ(0));
+	settle_ms(150);
+	if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_SLOW0, slow.tag, &resp))
+		goto out_slow;
+	e = vsc_wait(d, &slow.op, TMO);
+	if (e) {
+		FAIL("the aborted READ: %s", vt_errstr(e));
+		goto out_slow;
+	}
+	note("ABORT_TASK -> %s, the READ -> %s", resp_name(resp),
+	     vsc_response_name(slow.res.response));
+	/* now an ORDERED READ, then a SIMPLE one */
+	vsc_req_init(d, &ord, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb2,
+		     vsc_cdb_rw(cdb2, false, 10, 16, 8));
+	ord.din_len = 8 * BS;
+	ord.task_attr = VIRTIO_SCSI_S_ORDERED;
+	e = vsc_cmd_layout(d, &ord, got, &res, TMO);
+	if (e || !good(&res)) {
+		FAIL("ORDERED READ after an abort: %s %s", vt_errstr(e), e ? "" : vt_res(&res));
+		goto out_slow;
+	}
+	pattern(exp, LUN_SLOW0, 16, 8);
+	if (memcmp(exp, got, 8 * BS))
+		FAIL("ORDERED READ: GOOD but its data is wrong");
+	else
+		verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
+out_slow:
+	vsc_req_release(d, &slow);
+out:
+	close_dev(d);
+out_free:
+	free(exp);
+	free(got);
+}
+
 VT_TEST_F(NULL, abort_task_set, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 {
 	struct tmf_case tc = {

@@ -411,6 +411,7 @@ static int tvh_open(struct inode *inode, struct file *f)
 	vdev->nvqs = nvqs;
 	init_waitqueue_head(&vdev->idle_wq);
 	init_llist_head(&vdev->tmf_done);
+	init_llist_head(&vdev->tmf_parked);
 	vhost_work_init(&vdev->tmf_work, tvh_tmf_done_work);
 	INIT_WORK(&vdev->reap_work, tvh_dev_reap_work);
 	INIT_LIST_HEAD(&vdev->evt_list);
@@ -456,9 +457,12 @@ static int tvh_release(struct inode *inode, struct file *f)
 
 	vhost_dev_stop(&vdev->dev);
 	vhost_dev_cleanup(&vdev->dev);
-	flush_work(&vdev->reap_work);
-	/* Let the last waker of idle_wq leave (tvh_io_recycle()). */
+	/*
+	 * Let the last waker of idle_wq (tvh_io_recycle()) and the last
+	 * queuer of reap_work (tvh_tmf_owed_put()) leave.
+	 */
 	synchronize_rcu();
+	flush_work(&vdev->reap_work);
 	tvh_evt_drain(vdev);
 	kfree(vdev->dev.vqs);
 	kvfree(vdev->vqs);

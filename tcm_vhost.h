@@ -158,6 +158,14 @@ enum tvh_cmd_flags {
 	 * written).  Set before submission, cleared at recycling.
 	 */
 	TVH_CMD_LIVE,
+	/*
+	 * A TMF that was in flight when the command was: the TMF's answer
+	 * must follow the command's (it is counted in vdev->tmf_owed).
+	 * Set by the TMF's scan, cleared when the answer is queued.
+	 */
+	TVH_CMD_TMF_OWED,
+	/* Being put on the done list: no TMF may count it any more. */
+	TVH_CMD_PUSHED,
 };
 
 /*
@@ -370,6 +378,14 @@ struct tvh_dev {
 	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */
 	atomic_t tmf_unlogged;		/* of those, taken with logging off */
 	struct llist_head tmf_done;	/* TMFs ready to be answered */
+	/*
+	 * Commands marked TVH_CMD_TMF_OWED whose answer is not queued yet
+	 * (it may run high: it is raised before a mark is tried).  While it
+	 * is not 0, finished TMFs wait on tmf_parked (only tmf_work and, once
+	 * the worker is dead, reap_work touch that list).
+	 */
+	atomic_t tmf_owed;
+	struct llist_head tmf_parked;
 	struct vhost_work tmf_work;
 	/*
 	 * Finishes, without answering, what a dead vhost worker can no
@@ -447,6 +463,7 @@ void tvh_io_release(struct se_cmd *se_cmd);
 void tvh_ctl_handle_kick(struct vhost_work *work);
 void tvh_evt_handle_kick(struct vhost_work *work);
 void tvh_tmf_done_work(struct vhost_work *work);
+void tvh_tmf_owed_put(struct tvh_dev *vdev);
 void tvh_tmf_drop_answers(struct tvh_dev *vdev);
 void tvh_evt_work(struct vhost_work *work);
 void tvh_tmf_queue_rsp(struct se_cmd *se_cmd);

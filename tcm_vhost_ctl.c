@@ -147,12 +147,46 @@ static void tvh_tmf_finish_list(struct tvh_dev *vdev, struct llist_node *list)
 	}
 }
 
+/* A command a TMF waited for has its answer queued (any context). */
+void tvh_tmf_owed_put(struct tvh_dev *vdev)
+{
+	/*
+	 * Nothing is parked without a TMF in flight; the caller holds the
+	 * RCU read side, which tvh_release() waits for before it frees vdev.
+	 */
+	if (atomic_dec_and_test(&vdev->tmf_owed) &&
+	    atomic_read(&vdev->tmf_inflight))
+		tvh_dev_queue_work(vdev, &vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
+				   &vdev->tmf_work);
+}
+
+/*
+ * The finished TMFs that may be answered now, oldest first: none while a
+ * command that was in flight with one of them has no answer queued yet
+ * (target_core finishes a reset without waiting for the commands it found
+ * complete, whose answers are then still on their way to us).
+ */
+static struct llist_node *tvh_tmf_take_ready(struct tvh_dev *vdev)
+{
+	struct llist_node *first = llist_del_all(&vdev->tmf_done), *last;
+
+	if (first) {
+		for (last = first; last->next; last = last->next)
+			;
+		llist_add_batch(first, last, &vdev->tmf_parked);
+	}
+	smp_mb();	/* pairs with atomic_dec_and_test() in tvh_tmf_owed_put() */
+	if (atomic_read(&vdev->tmf_owed) > 0)
+		return NULL;
+	return llist_reverse_order(llist_del_all(&vdev->tmf_parked));
+}
+
 /**
  * tvh_tmf_done_work - answer finished TMFs
  * @work: vdev->tmf_work, on the control queue's worker
  *
- * Answers of the commands a TMF affected were queued before target_core
- * finished the TMF; they are put on their used rings first.
+ * Answers of the commands that were in flight when a TMF came are queued
+ * before it is answered; they are put on their used rings first.
  */
 void tvh_tmf_done_work(struct vhost_work *work)
 {
@@ -163,10 +197,9 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	struct iov_iter iter;
 	int i;
 
-	list = llist_del_all(&vdev->tmf_done);
+	list = tvh_tmf_take_ready(vdev);
 	if (!list)
 		return;
-	list = llist_reverse_order(list);
 
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
 		tvh_io_flush_answers(&vdev->vqs[i]);
@@ -190,6 +223,7 @@ void tvh_tmf_done_work(struct vhost_work *work)
 /* As tvh_io_drop_answers(), for TMFs: nobody will read their answers. */
 void tvh_tmf_drop_answers(struct tvh_dev *vdev)
 {
+	tvh_tmf_finish_list(vdev, llist_del_all(&vdev->tmf_parked));
 	tvh_tmf_finish_list(vdev, llist_del_all(&vdev->tmf_done));
 }
 
@@ -239,6 +273,7 @@ static bool tvh_tmf_submit(struct tvh_tmf *tmf, struct se_session *sess,
 
 /* What a group TMF looks for among the commands in flight. */
 struct tvh_tmf_scan {
+	struct tvh_dev *vdev;
 	struct tvh_tmf *parent;
 	struct se_session *sess;
 	struct tvh_cmd *cmds;
@@ -248,19 +283,35 @@ struct tvh_tmf_scan {
 	bool one_task;			/* QUERY_TASK: only @id */
 	u64 id;
 	bool abort;			/* abort each match */
+	bool owed;			/* the TMF's answer follows the matches' */
 	bool reset;			/* mark matches as cancelled by a reset */
 	bool found;
 };
 
-/* Mark @cmd cancelled by a reset, if it is still the command @seen was of. */
-static void tvh_tmf_mark_reset(struct tvh_cmd *cmd, unsigned long seen)
+/*
+ * Mark @cmd owed an answer before the TMF's (and cancelled by a reset if
+ * @reset), if it is still the command @seen was of and its own answer is
+ * not on its way yet.
+ */
+static void tvh_tmf_mark(struct tvh_dev *vdev, struct tvh_cmd *cmd,
+			 unsigned long seen, bool reset)
 {
 	unsigned long old = READ_ONCE(cmd->flags);
+	unsigned long set = BIT(TVH_CMD_TMF_OWED);
 
+	if (reset)
+		set |= BIT(TVH_CMD_RESET);
+	/* Counted first: the count never runs below the marks. */
+	atomic_inc(&vdev->tmf_owed);
 	do {
-		if ((old ^ seen) & ~TVH_CMD_BITS)
+		if (((old ^ seen) & ~TVH_CMD_BITS) ||
+		    (old & BIT(TVH_CMD_PUSHED))) {
+			tvh_tmf_owed_put(vdev);
 			return;
-	} while (!try_cmpxchg(&cmd->flags, &old, old | BIT(TVH_CMD_RESET)));
+		}
+	} while (!try_cmpxchg(&cmd->flags, &old, old | set));
+	if (old & BIT(TVH_CMD_TMF_OWED))
+		tvh_tmf_owed_put(vdev);		/* another TMF counted it */
 }
 
 static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
@@ -287,17 +338,18 @@ static bool tvh_tmf_scan_cmd(struct sbitmap *sb, unsigned int bitnr,
 	if (target != scan->target || (!scan->all_luns && lun != scan->lun) ||
 	    (scan->one_task && id != scan->id))
 		return true;
-	/*
-	 * A command whose answer is on its way (or aborted, its answer
-	 * pending) is no task in the task set for a query any more.
-	 */
-	if (!scan->abort && test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))
+	if (scan->owed)
+		tvh_tmf_mark(scan->vdev, cmd, seen, scan->reset);
+	if (!scan->abort) {
+		/*
+		 * A command whose answer is on its way (or aborted, its
+		 * answer pending) is no task in the task set for a query.
+		 */
+		if (!test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))
+			scan->found = true;
 		return true;
+	}
 	scan->found = true;
-	if (scan->reset)
-		tvh_tmf_mark_reset(cmd, seen);
-	if (!scan->abort)
-		return true;
 
 	child = tvh_tmf_alloc(scan->parent->vdev, NULL, 0, NULL);
 	if (!child) {
@@ -337,6 +389,7 @@ static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
 			  u32 subtype, u8 target, u64 lun, u64 id)
 {
 	struct tvh_tmf_scan scan = {
+		.vdev = parent->vdev,
 		.parent = parent,
 		.sess = sess,
 		.target = target,
@@ -349,6 +402,7 @@ static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
 		.reset = subtype == VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET,
 	};
 
+	scan.owed = scan.abort;
 	parent->group = true;
 	parent->response = TVH_S_FUNCTION_COMPLETE;
 	atomic_set(&parent->pending, 1);
@@ -437,12 +491,19 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 		tvh_tmf_group(tmf, sess, subtype, target, lun, id);
 		return TVH_SUBMITTED;
 	}
-	if (tmr == TMR_LUN_RESET) {
-		/* What the reset cancels is answered RESET, not ABORTED. */
+	if (tmr == TMR_LUN_RESET || tmr == TMR_ABORT_TASK) {
+		/*
+		 * Answered after what it may cancel; what a reset cancels is
+		 * answered RESET, not ABORTED.
+		 */
 		struct tvh_tmf_scan scan = {
+			.vdev = vdev,
 			.target = target,
 			.lun = lun,
-			.reset = true,
+			.one_task = tmr == TMR_ABORT_TASK,
+			.id = id,
+			.owed = true,
+			.reset = tmr == TMR_LUN_RESET,
 		};
 
 		tvh_tmf_scan_all(vdev, &scan);

@@ -145,14 +145,31 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	rcu_read_unlock();
 }
 
+/*
+ * Queue @cmd for its answer.  A TMF that counted it (TVH_CMD_TMF_OWED) is
+ * told once it is on the done list, which TMFs flush before answering.
+ */
 static void tvh_io_push_done(struct tvh_cmd *cmd)
 {
 	struct tvh_vq *tvq = cmd->tvq;
+	unsigned long old = READ_ONCE(cmd->flags);
+	bool first;
 
-	if (!llist_add(&cmd->done_node, &tvq->done))
-		return;		/* whoever added the first one woke the worker */
-	if (!tvh_vq_thread_wake(tvq, TVH_VQ_DONE))
+	/* From here on no TMF marks it; @cmd may be recycled once added. */
+	do {
+		if (old & BIT(TVH_CMD_PUSHED))
+			break;
+	} while (!try_cmpxchg(&cmd->flags, &old,
+			      (old | BIT(TVH_CMD_PUSHED)) &
+			      ~BIT(TVH_CMD_TMF_OWED)));
+	rcu_read_lock();
+	first = llist_add(&cmd->done_node, &tvq->done);
+	if (old & BIT(TVH_CMD_TMF_OWED))
+		tvh_tmf_owed_put(tvq->vdev);
+	/* whoever added the first one woke the worker */
+	if (first && !tvh_vq_thread_wake(tvq, TVH_VQ_DONE))
 		tvh_dev_queue_work(tvq->vdev, &tvq->vq, &tvq->done_work);
+	rcu_read_unlock();
 }
 
 /* target_core's queue_status and queue_data_in: any context. */

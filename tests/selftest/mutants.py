@@ -203,10 +203,17 @@ MUTANTS = {
     # being written.
     "query-counts-answered": (
         "tcm_vhost_ctl.c",
-        "\tif (!scan->abort && test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))\n"
-        "\t\treturn true;\n",
-        "",
+        "\t\tif (!test_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags))\n"
+        "\t\t\tscan->found = true;\n",
+        "\t\tscan->found = true;\n",
         "badinput:query_task_set_skips_answer_on_its_way", 300),
+    # A TMF answered while commands it found in flight have no answer
+    # queued yet (target_core finishes a reset without them).
+    "tmf-answer-not-parked": (
+        "tcm_vhost_ctl.c",
+        "\tif (atomic_read(&vdev->tmf_owed) > 0)\n\t\treturn NULL;\n",
+        "",
+        "tmf:tmf_answer_follows_completions", 400),
     # A guest's ORDERED command handed to target_core as ORDERED: after an
     # abort it waits for ever (the test process is left unkillable).
     "ordered-passed-through": (

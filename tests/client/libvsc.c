@@ -106,6 +106,7 @@ unsigned int vsc_num_vqs(const struct vsc_dev *d) { return d->nvqs; }
 void *vsc_arena_base(const struct vsc_dev *d) { return d->arena; }
 size_t vsc_arena_size(const struct vsc_dev *d) { return d->arena_size; }
 size_t vsc_arena_used(const struct vsc_dev *d) { return d->live; }
+size_t vsc_arena_reserved(const struct vsc_dev *d) { return d->bump; }
 
 unsigned int vsc_vq_size(const struct vsc_dev *d, unsigned int vq)
 {
@@ -248,7 +249,24 @@ static int attach_workers(struct vsc_dev *d)
 	return 0;
 }
 
+static struct vsc_dev *open_dev(const struct vsc_opts *opts, void *arena);
+
 struct vsc_dev *vsc_open(const struct vsc_opts *opts)
+{
+	return open_dev(opts, NULL);
+}
+
+struct vsc_dev *vsc_open_arena(const struct vsc_opts *opts, void *arena)
+{
+	if (!arena) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return open_dev(opts, arena);
+}
+
+/* vsc_open(), with the caller's @arena if not NULL */
+static struct vsc_dev *open_dev(const struct vsc_opts *opts, void *arena)
 {
 	struct vsc_opts o = opts ? *opts : (struct vsc_opts){ 0 };
 	struct vhost_memory *mem;
@@ -279,8 +297,8 @@ struct vsc_dev *vsc_open(const struct vsc_opts *opts)
 		d->vq[i].kick_fd = d->vq[i].call_fd = d->vq[i].err_fd = -1;
 	d->nvqs = 2 + o.num_req_queues;
 
-	d->arena = mmap(NULL, o.arena_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	d->arena = arena ? arena : mmap(NULL, o.arena_size, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (d->arena == MAP_FAILED) {
 		d->arena = NULL;
 		r = -errno;
@@ -341,6 +359,8 @@ out:
 	if (!r)
 		return d;
 fail:
+	if (arena)
+		d->arena = NULL;	/* the caller's, not vsc_close()'s to unmap */
 	vsc_close(d);
 	errno = -r;
 	return NULL;
@@ -374,6 +394,18 @@ void vsc_close(struct vsc_dev *d)
 		munmap(d->arena, d->arena_size);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+void *vsc_close_keep_arena(struct vsc_dev *d)
+{
+	void *arena;
+
+	if (!d)
+		return NULL;
+	arena = d->arena;
+	d->arena = NULL;	/* vsc_close() unmaps only what it still has */
+	vsc_close(d);
+	return arena;
 }
 
 static int endpoint_ioctl(struct vsc_dev *d, unsigned long req, const char *wwpn)
@@ -838,9 +870,29 @@ int vsc_reap(struct vsc_dev *d, unsigned int vq, int timeout_ms)
 	}
 }
 
-int vsc_reap_all(struct vsc_dev *d, int timeout_ms)
+/* A vq error arrived since we last looked (it is added to the vq's count). */
+static bool new_vq_error(struct vsc_dev *d)
 {
-	struct pollfd p[VSC_MAX_VQS];
+	unsigned int i;
+	bool seen = false;
+
+	for (i = 0; i < d->nvqs; i++) {
+		struct vsc_vq *q = &d->vq[i];
+		uint64_t before = q->errs;
+
+		if (!q->setup)
+			continue;
+		drain_fd(q->err_fd, &q->errs);
+		if (q->errs != before)
+			seen = true;
+	}
+	return seen;
+}
+
+/* vsc_reap_all(), and with @stop_on_err vsc_reap_all_err(). */
+static int reap_all(struct vsc_dev *d, int timeout_ms, bool stop_on_err)
+{
+	struct pollfd p[2 * VSC_MAX_VQS];
 	uint64_t deadline;
 	unsigned int i, np;
 	int n;
@@ -857,7 +909,7 @@ int vsc_reap_all(struct vsc_dev *d, int timeout_ms)
 			drain_fd(q->call_fd, &q->calls);
 			n += process_used(d, q);
 		}
-		if (n || timeout_ms == 0)
+		if (n || (stop_on_err && new_vq_error(d)) || timeout_ms == 0)
 			return n;
 		for (i = 0; i < d->nvqs; i++) {
 			struct vsc_vq *q = &d->vq[i];
@@ -868,6 +920,11 @@ int vsc_reap_all(struct vsc_dev *d, int timeout_ms)
 			n += process_used(d, q);
 			if (q->call_fd >= 0) {
 				p[np].fd = q->call_fd;
+				p[np].events = POLLIN;
+				np++;
+			}
+			if (stop_on_err && q->err_fd >= 0) {
+				p[np].fd = q->err_fd;
 				p[np].events = POLLIN;
 				np++;
 			}
@@ -885,6 +942,16 @@ int vsc_reap_all(struct vsc_dev *d, int timeout_ms)
 				return -errno;
 		}
 	}
+}
+
+int vsc_reap_all(struct vsc_dev *d, int timeout_ms)
+{
+	return reap_all(d, timeout_ms, false);
+}
+
+int vsc_reap_all_err(struct vsc_dev *d, int timeout_ms)
+{
+	return reap_all(d, timeout_ms, true);
 }
 
 int vsc_wait(struct vsc_dev *d, struct vsc_op *op, int timeout_ms)
@@ -1043,6 +1110,32 @@ void vsc_raw_set_desc(struct vsc_dev *d, unsigned int vq, uint16_t i, uint64_t a
 	q->desc[i].next = next;
 }
 
+void vsc_raw_track(struct vsc_dev *d, unsigned int vq, uint16_t head, struct vsc_op *op,
+		   unsigned int n, const uint16_t *descs)
+{
+	struct vsc_vq *q = getq(d, vq);
+
+	if (!q || !op || head >= q->num)
+		return;
+	op->vq = vq;
+	op->head = head;
+	op->done = false;
+	op->itab = NULL;
+	op->ndesc = (uint16_t)n;
+	op->descs = NULL;
+	if (n) {
+		op->descs = malloc(n * sizeof(*descs));
+		if (op->descs)
+			memcpy(op->descs, descs, n * sizeof(*descs));
+		else
+			op->ndesc = 0;
+	}
+	op->inflight = true;
+	op->submit_ns = vsc_now_ns();
+	q->ops[head] = op;
+	q->inflight++;
+}
+
 void vsc_raw_publish(struct vsc_dev *d, unsigned int vq, uint16_t head, struct vsc_op *op,
 		     unsigned int n, const uint16_t *descs)
 {
@@ -1050,25 +1143,7 @@ void vsc_raw_publish(struct vsc_dev *d, unsigned int vq, uint16_t head, struct v
 
 	if (!q)
 		return;
-	if (op && head < q->num) {
-		op->vq = vq;
-		op->head = head;
-		op->done = false;
-		op->itab = NULL;
-		op->ndesc = (uint16_t)n;
-		op->descs = NULL;
-		if (n) {
-			op->descs = malloc(n * sizeof(*descs));
-			if (op->descs)
-				memcpy(op->descs, descs, n * sizeof(*descs));
-			else
-				op->ndesc = 0;
-		}
-		op->inflight = true;
-		op->submit_ns = vsc_now_ns();
-		q->ops[head] = op;
-		q->inflight++;
-	}
+	vsc_raw_track(d, vq, head, op, n, descs);
 	publish(q, head);
 }
 

@@ -87,6 +87,15 @@ struct vsc_opts {
 /* Opens and sets up the device; NULL on failure with errno set. */
 struct vsc_dev *vsc_open(const struct vsc_opts *opts);
 void vsc_close(struct vsc_dev *d);
+/*
+ * A device that lives in an arena its caller already has: one that
+ * vsc_close_keep_arena() left (or any mapping of opts->arena_size bytes,
+ * rounded up to a page), whose pages are already backed. The arena starts
+ * empty: nothing allocated from it before survives.
+ */
+struct vsc_dev *vsc_open_arena(const struct vsc_opts *opts, void *arena);
+/* vsc_close() that leaves the arena mapped and returns it (for vsc_open_arena()). */
+void *vsc_close_keep_arena(struct vsc_dev *d);
 int vsc_fd(const struct vsc_dev *d);
 /* ioctl(fd, req, arg): 0 or -errno */
 int vsc_ioctl(struct vsc_dev *d, unsigned long req, void *arg);
@@ -145,6 +154,8 @@ int vsc_canary_check_all(struct vsc_dev *d);
 void *vsc_arena_base(const struct vsc_dev *d);
 size_t vsc_arena_size(const struct vsc_dev *d);
 size_t vsc_arena_used(const struct vsc_dev *d);
+/* Arena bytes handed out so far, free lists included (never shrinks). */
+size_t vsc_arena_reserved(const struct vsc_dev *d);
 
 /* ------------------------------------------------------------------ ring */
 
@@ -192,6 +203,11 @@ void vsc_kick_force(struct vsc_dev *d, unsigned int vq);
 int vsc_reap(struct vsc_dev *d, unsigned int vq, int timeout_ms);
 /* Same over every set-up vq. */
 int vsc_reap_all(struct vsc_dev *d, int timeout_ms);
+/*
+ * vsc_reap_all() that also stops waiting when a vq error is signalled on
+ * any set-up vq (counted for vsc_vq_errors()): the number collected, maybe 0.
+ */
+int vsc_reap_all_err(struct vsc_dev *d, int timeout_ms);
 /* Waits for @op; 0, or -ETIMEDOUT. */
 int vsc_wait(struct vsc_dev *d, struct vsc_op *op, int timeout_ms);
 /* Waits until @vq has nothing in flight; 0 or -ETIMEDOUT. */
@@ -223,6 +239,13 @@ void vsc_raw_set_desc(struct vsc_dev *d, unsigned int vq, uint16_t i, uint64_t a
  */
 void vsc_raw_publish(struct vsc_dev *d, unsigned int vq, uint16_t head,
 		     struct vsc_op *op, unsigned int n, const uint16_t *descs);
+/*
+ * The bookkeeping half of vsc_raw_publish(): @op completes when the device
+ * uses @head, which the caller put in an avail slot itself (say, in place
+ * of a head the device refused); nothing is published.
+ */
+void vsc_raw_track(struct vsc_dev *d, unsigned int vq, uint16_t head, struct vsc_op *op,
+		   unsigned int n, const uint16_t *descs);
 /* Writes avail->ring[slot % num] without touching idx. */
 void vsc_raw_put_avail(struct vsc_dev *d, unsigned int vq, uint16_t slot, uint16_t head);
 /* Stores avail->idx (and the shadow) to any value. */

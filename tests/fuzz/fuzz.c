@@ -4,27 +4,44 @@
  * run inside L1 with the module loaded (it builds its own configfs fixture).
  *
  *   vsc-fuzz [--module tcm_vhost|vhost_scsi] --seed S (--seconds N | --iterations N)
- *            [--start I] [--batch B] [--dev-seed D] [-v]
+ *            [--start I] [--batch B] [--dev-seed D] [--rotate-ms T] [-v]
  *
  * Iteration i runs one case generated from a case seed: the run seed itself
  * for i == 0, else a hash of (seed, i); so "--seed <case seed> --iterations 1"
  * replays one case alone ("--dev-seed D" gives the device the ring size and
- * features it had, as the FAILURE line says). A batch ends early after a
- * case the vhost core is expected to refuse. Cases are posted in batches of B on one device;
- * after every batch the answers are checked (used length within the
- * device-writable bytes, device-readable buffers unchanged, canaries intact,
- * no stray used entries, every request answered unless the vhost core
- * signalled a vq error), then a health check (TUR, WRITE+READ of a pattern,
- * AN on the control queue) must pass. A vq error makes the fuzzer reopen
- * the device (an outcome, not a failure).
+ * features it had, as the FAILURE line says). Cases are posted in batches
+ * of B (64) on one device, kicked now and then, whenever the device went
+ * idle, and all at the end; after every batch the answers are checked (used
+ * length within the device-writable bytes, device-readable buffers
+ * unchanged, canaries intact, no stray used entries, every request answered
+ * unless the vhost core signalled a vq error on its queue), and a failing
+ * batch is replayed case by case on fresh devices to name the culprit.
+ *
+ * The health check (TUR, WRITE+READ of a pattern, AN on the control queue)
+ * runs every HEALTH_EVERY (4) batches, before the device is replaced, and
+ * at the end (it cost as much as a quarter of a batch): a failing one names
+ * the iterations since the last good one, which are replayed batch by batch,
+ * then the first batch failing alone case by case.
+ *
+ * A vq error (the vhost core refused a chain and stops at it) is cured in
+ * place: the refused chain's head becomes a harmless filler, or an avail
+ * index that jumped is put back (rescue()), and the chains behind it run as
+ * usual; only a refusal the fuzzer cannot point at costs a new device. Cases
+ * that spoil the avail ring act after the rest of their batch. The device
+ * is replaced every T ms (2000; 0: never) so that runs still see many ring
+ * sizes and feature sets; its arena, already backed, goes to the next one.
+ * Reopening per vq error was 130 ms a time and most of the fuzzer's time,
+ * with batches cut short at the first expected refusal.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "libvsc.h"
@@ -47,6 +64,101 @@ static uint64_t cur_dev_seed;	/* device configuration of the current device */
 static bool dev_seed_fixed;	/* --dev-seed: every device opened alike (replays) */
 static bool verbose;
 static uint64_t selftest_seed;	/* --selftest-fail-iter: a case that "fails" (tests shrinking) */
+
+/* ------------------------------------------------------------ profile */
+
+/* where the time goes, printed at the end ("fuzz: time:") */
+enum { T_GEN, T_ROOM, T_COLLECT, T_CHECK, T_REOPEN, T_HEALTH, T_ROTATE, T_N };
+static const char *const t_name[T_N] = { "generate", "of which ring-full waits", "collect",
+					  "check", "reopen", "health", "rotate" };
+static uint64_t t_ns[T_N], t_cnt[T_N];
+
+/* the machine's CPU time so far, in jiffies: all of it, and idle */
+static void cpu_jiffies(unsigned long long *all, unsigned long long *idle)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int k;
+
+	*all = *idle = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (k = 0; k < 8; k++)
+			*all += v[k];
+		*idle = v[3] + v[4];
+	}
+	fclose(f);
+}
+
+/* charge the time since *@t0 to @k; *@t0 becomes now */
+static void tadd(int k, uint64_t *t0)
+{
+	uint64_t now = vsc_now_ns();
+
+	t_ns[k] += now - *t0;
+	t_cnt[k]++;
+	*t0 = now;
+}
+
+/* ------------------------------------------------------------- memory */
+
+/*
+ * Under QEMU's TCG, glibc's memset (rep stosb from 2 KiB on) runs a byte at
+ * a time, 350 MB/s: filling data-out buffers took half the fuzzer's time.
+ * Sixteen bytes a store instead (the empty asm keeps the compiler from
+ * turning the loop back into a memset call).
+ */
+typedef uint64_t v16 __attribute__((vector_size(16)));
+
+static v16 v16_of(uint8_t v)
+{
+	uint64_t w = 0x0101010101010101ULL * v;
+
+	return (v16){ w, w };
+}
+
+static void fill(void *dst, uint8_t v, size_t n)
+{
+	uint8_t *p = dst;
+	v16 pat = v16_of(v);
+
+	for (; n && ((uintptr_t)p & 15); n--)
+		*p++ = v;
+	for (; n >= 64; n -= 64, p += 64) {
+		v16 *q = (v16 *)(void *)p;
+
+		q[0] = pat;
+		q[1] = pat;
+		q[2] = pat;
+		q[3] = pat;
+		__asm__ volatile("" : : "r"(q) : "memory");
+	}
+	for (; n; n--)
+		*p++ = v;
+}
+
+/* every one of the @n bytes at @p is @v */
+static bool all_byte(const uint8_t *p, size_t n, uint8_t v)
+{
+	v16 pat = v16_of(v), acc = { 0, 0 };
+
+	for (; n && ((uintptr_t)p & 15); n--)
+		if (*p++ != v)
+			return false;
+	for (; n >= 64; n -= 64, p += 64) {
+		const v16 *q = (const v16 *)(const void *)p;
+
+		acc |= (q[0] ^ pat) | (q[1] ^ pat) | (q[2] ^ pat) | (q[3] ^ pat);
+		if (acc[0] | acc[1])
+			return false;
+	}
+	for (; n; n--)
+		if (*p++ != v)
+			return false;
+	return true;
+}
 
 /* ------------------------------------------------------------- random */
 
@@ -116,8 +228,8 @@ static void outcome(const char *fmt, ...)
 
 /* ---------------------------------------------------------------- cases */
 
-enum kind { K_SCSI, K_RAW, K_CTL, K_EVT, K_AVAIL, K_LUNTOGGLE };
-static const char *const kind_name[] = { "scsi", "raw", "ctl", "evt", "avail", "lun" };
+enum kind { K_SCSI, K_RAW, K_CTL, K_EVT, K_AVAIL, K_LUNTOGGLE, K_HEALTH };
+static const char *const kind_name[] = { "scsi", "raw", "ctl", "evt", "avail", "lun", "health" };
 
 struct seg {
 	uint32_t len;
@@ -135,6 +247,7 @@ struct fcase {
 	/* buffers */
 	struct vsc_buf *buf[MAX_BUFS];
 	uint8_t *copy[MAX_BUFS];	/* readable buffers: expected content */
+	int16_t byte[MAX_BUFS];		/* or every byte is this one (data-out), -1 if not */
 	unsigned int nbuf;
 	uint64_t writable;		/* bytes the chain lets the device write */
 	bool must_answer;		/* no vq error: an answer is due */
@@ -147,7 +260,31 @@ struct fcase {
 	unsigned int nw;
 	uint32_t resp_len;
 	bool is_ctl_tmf;
+	/* vq errors cured in place (see rescue()) */
+	bool rescued;			/* the device got a filler in its place */
+	struct vsc_buf *fill[3];	/* the filler's table, request and response */
+	/* K_AVAIL: acts once the rest of the batch is posted */
+	bool avail_jump;		/* else: a head out of range */
+	uint16_t avail_val;		/* how far it jumps, or the head */
+	bool applied, cured;
+	uint16_t avail_slot;		/* avail idx when applied: the slot it spoils */
+	uint16_t spare;			/* descriptor kept for the filler of that slot */
+	unsigned int tries;		/* refusals of its filler */
 };
+
+/* The batch being run: what rescue() and make_room() work on */
+static struct {
+	struct fcase **cs;
+	unsigned int n;			/* cases generated so far */
+	uint64_t err0[3], seen[3];	/* vq error counts: before the batch, handled */
+	bool broken[3];			/* a vq error no rescue cured: the device must go */
+	unsigned int errors, rescues;
+} B;
+
+#define STALL_NS	3000000000ULL	/* this long without progress: stop waiting */
+#define HEALTH_EVERY	4		/* batches per health check */
+
+static bool make_room(struct vsc_dev *d, unsigned int vq, unsigned int need);
 
 static void d_add(struct fcase *c, const char *fmt, ...)
 {
@@ -162,27 +299,48 @@ static void d_add(struct fcase *c, const char *fmt, ...)
 		c->dlen = sizeof(c->desc) - 1;
 }
 
+/*
+ * A guarded arena buffer for a case. Device-readable: @content, else @byte
+ * (>= 0) in every byte (data-out, checked by a scan: no copy to keep), else
+ * zeros. Device-writable: 0xcc where a response can land (gather_resp()
+ * looks for it), which is all of a small buffer but only the head of a
+ * large one: nothing reads the rest, and filling megabytes per case was
+ * most of the fuzzer's time.
+ */
+#define WFILL_ALL	4096
+#define WFILL_HEAD	128		/* >= RESP_SZ */
+
 static struct vsc_buf *c_buf(struct vsc_dev *d, struct fcase *c, size_t len, bool write,
-			     const uint8_t *content, unsigned int misalign)
+			     const uint8_t *content, int byte, unsigned int misalign)
 {
+	unsigned int k = c->nbuf;
 	struct vsc_buf *b;
 
-	if (c->nbuf >= MAX_BUFS)
+	if (k >= MAX_BUFS)
 		return NULL;
-	b = vsc_buf_alloc(d, len ? len : 1, VSC_BUF_GUARD | (write ? VSC_BUF_FILL : VSC_BUF_ZERO),
-			  misalign);
+	b = vsc_buf_alloc(d, len ? len : 1, VSC_BUF_GUARD, misalign);
 	if (!b)
 		return NULL;
-	if (!write && content)
-		memcpy(b->p, content, len);
-	c->buf[c->nbuf] = b;
-	c->copy[c->nbuf] = NULL;
-	if (!write && len) {
-		c->copy[c->nbuf] = malloc(len);
-		if (c->copy[c->nbuf])
-			memcpy(c->copy[c->nbuf], b->p, len);
-	}
+	c->buf[k] = b;
+	c->copy[k] = NULL;
+	c->byte[k] = -1;
 	c->nbuf++;
+	if (write) {
+		fill(b->p, 0xcc, b->len > WFILL_ALL ? WFILL_HEAD : b->len);
+	} else if (!content && byte >= 0) {
+		fill(b->p, (uint8_t)byte, b->len);
+		c->byte[k] = (int16_t)byte;
+	} else {
+		if (content)
+			memcpy(b->p, content, len);
+		else
+			fill(b->p, 0, b->len);
+		if (len) {
+			c->copy[k] = malloc(len);
+			if (c->copy[k])
+				memcpy(c->copy[k], b->p, len);
+		}
+	}
 	return b;
 }
 
@@ -195,7 +353,21 @@ static void c_free(struct vsc_dev *d, struct fcase *c, bool dev_alive)
 			vsc_buf_free(d, c->buf[k]);
 		free(c->copy[k]);
 	}
+	for (k = 0; k < 3; k++)
+		if (dev_alive && !c->op.inflight && c->fill[k])
+			vsc_buf_free(d, c->fill[k]);
 	c->nbuf = 0;
+}
+
+static const uint8_t canary[VSC_CANARY_LEN] = { [0 ... VSC_CANARY_LEN - 1] = VSC_CANARY_BYTE };
+
+/* vsc_buf_check() a word at a time (c_buf()'s buffers are all guarded) */
+static int canary_check(const struct vsc_buf *b, long *where)
+{
+	if (!memcmp(b->p - VSC_CANARY_LEN, canary, VSC_CANARY_LEN) &&
+	    !memcmp(b->p + b->len, canary, VSC_CANARY_LEN))
+		return 0;
+	return vsc_buf_check(b, where);
 }
 
 /* Check buffers after the device is done with them: "" or a reason. */
@@ -206,12 +378,15 @@ static const char *c_check(struct fcase *c)
 	long where;
 
 	for (k = 0; k < c->nbuf; k++) {
-		if (vsc_buf_check(c->buf[k], &where)) {
+		const struct vsc_buf *b = c->buf[k];
+
+		if (canary_check(b, &where)) {
 			snprintf(why, sizeof(why), "canary damaged around buffer %u (offset %ld)", k,
 				 where);
 			return why;
 		}
-		if (c->copy[k] && memcmp(c->copy[k], c->buf[k]->p, c->buf[k]->len)) {
+		if ((c->copy[k] && memcmp(c->copy[k], b->p, b->len)) ||
+		    (c->byte[k] >= 0 && !all_byte(b->p, b->len, (uint8_t)c->byte[k]))) {
 			snprintf(why, sizeof(why), "device-readable buffer %u was modified", k);
 			return why;
 		}
@@ -240,11 +415,13 @@ static void dl_add(struct dl *l, uint64_t addr, uint32_t len, bool write)
 }
 
 /*
- * Build buffers for a stream of bytes @data (len) cut into @nseg segments;
- * appends descriptors. Returns false on allocation failure.
+ * Build buffers for a stream of bytes @data (len), or of @byte repeated,
+ * cut into @nseg segments; appends descriptors. Returns false on
+ * allocation failure.
  */
 static bool stream(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl *l,
-		   const uint8_t *data, size_t len, bool write, unsigned int nseg, bool one_byte)
+		   const uint8_t *data, int byte, size_t len, bool write, unsigned int nseg,
+		   bool one_byte)
 {
 	size_t pos = 0;
 	unsigned int k;
@@ -269,7 +446,7 @@ static bool stream(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl 
 			take = 1 + below(r, (uint32_t)(left > 1 ? left : 1));
 		if (take > left)
 			take = left;
-		b = c_buf(d, c, take, write, data ? data + pos : NULL,
+		b = c_buf(d, c, take, write, data ? data + pos : NULL, byte,
 			  chance(r, 30) ? below(r, 64) : 0);
 		if (!b)
 			return false;
@@ -310,7 +487,7 @@ static bool post(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl *l
 			if (tlen % 16 || !tlen)
 				c->expect_vq_err = true;
 		}
-		t = c_buf(d, c, 16 * l->n, false, NULL, 0);
+		t = c_buf(d, c, 16 * l->n, false, NULL, -1, 0);
 		if (!t)
 			return false;
 		td = (void *)t->p;
@@ -335,16 +512,15 @@ static bool post(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl *l
 			d_add(c, " nested-ind@%u", k);
 			c->expect_vq_err = true;
 		}
-		memcpy(c->copy[c->nbuf - 1], t->p, 16 * l->n);
-		if (vsc_raw_take(d, c->vq, 1, idx))
+		if (c->copy[c->nbuf - 1])
+			memcpy(c->copy[c->nbuf - 1], t->p, 16 * l->n);
+		if (!make_room(d, c->vq, 1) || vsc_raw_take(d, c->vq, 1, idx))
 			return false;
 		vsc_raw_set_desc(d, c->vq, idx[0], (uintptr_t)t->p, tlen, flags, 0);
 		vsc_raw_publish(d, c->vq, idx[0], &c->op, 1, idx);
 		d_add(c, " indirect(%u)", l->n);
 	} else {
-		if (vsc_free_descs(d, c->vq) < l->n)
-			return false;
-		if (vsc_raw_take(d, c->vq, l->n, idx))
+		if (!make_room(d, c->vq, l->n) || vsc_raw_take(d, c->vq, l->n, idx))
 			return false;
 		for (k = 0; k < l->n; k++) {
 			int nx = l->next[k];
@@ -356,8 +532,13 @@ static bool post(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl *l
 					next = idx[k + 1];
 				}
 			} else {
+				/*
+				 * One of its own (a chain shortened after the
+				 * mutation may point past its end): never
+				 * another chain's, say a filler's.
+				 */
 				fl |= VRING_DESC_F_NEXT;
-				next = (uint16_t)(nx >= 1000 ? nx - 1000 : idx[nx]);
+				next = (uint16_t)(nx >= 1000 ? nx - 1000 : idx[nx % l->n]);
 			}
 			vsc_raw_set_desc(d, c->vq, idx[k], l->addr[k], l->len[k], fl, next);
 		}
@@ -397,6 +578,7 @@ static void mutate(struct vsc_dev *d, struct fcase *c, struct rng *r, struct dl 
 					    l->addr[k] < (uintptr_t)c->buf[b]->p + c->buf[b]->len) {
 						free(c->copy[b]);
 						c->copy[b] = NULL;
+						c->byte[b] = -1;
 					}
 				c->writable += l->len[k];
 			}
@@ -515,13 +697,14 @@ static uint32_t gen_cdb(struct rng *r, uint8_t *cdb, uint32_t *dout, uint32_t *d
 
 static bool gen_scsi(struct vsc_dev *d, struct fcase *c, struct rng *r, bool raw)
 {
-	uint8_t hdr[sizeof(struct virtio_scsi_cmd_req_pi) + 16], cdb[32], *dout = NULL;
+	uint8_t hdr[sizeof(struct virtio_scsi_cmd_req_pi) + 16], cdb[32];
 	bool pi = vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI);
 	size_t hlen = pi ? sizeof(struct virtio_scsi_cmd_req_pi) : sizeof(struct virtio_scsi_cmd_req);
 	uint32_t dlen_out, dlen_in, resp_len = RESP_SZ;
 	struct dl l = { 0 };
 	unsigned int nsplit;
 	bool ok = true, one = chance(r, 4), ind = chance(r, 35);
+	int dout = -1;
 	uint8_t op;
 
 	op = (uint8_t)gen_cdb(r, cdb, &dlen_out, &dlen_in);
@@ -562,33 +745,28 @@ static bool gen_scsi(struct vsc_dev *d, struct fcase *c, struct rng *r, bool raw
 	}
 	if (one)
 		d_add(c, " 1byte-hdrs");
-	if (dlen_out) {
-		dout = malloc(dlen_out);
-		if (!dout)
-			return false;
-		memset(dout, (int)(rnd(r) & 0xff), dlen_out);
-	}
+	if (dlen_out)
+		dout = (int)(rnd(r) & 0xff);	/* the data-out bytes, all alike */
 	/* out stream: header, data-out (merged or not) */
 	nsplit = chance(r, 50) ? 1 : 1 + below(r, 6);
-	ok = stream(d, c, r, &l, hdr, hlen, false, nsplit, one && hlen < 60);
+	ok = stream(d, c, r, &l, hdr, -1, hlen, false, nsplit, one && hlen < 60);
 	if (ok)
-		ok = stream(d, c, r, &l, dout, dlen_out, false, dlen_out > 65536 ? 1 + below(r, 8) :
-			    1 + below(r, 12), false);
+		ok = stream(d, c, r, &l, NULL, dout, dlen_out, false,
+			    dlen_out > 65536 ? 1 + below(r, 8) : 1 + below(r, 12), false);
 	/* in stream: response, data-in */
 	if (ok) {
 		unsigned int first = c->nbuf;
 
-		ok = stream(d, c, r, &l, NULL, resp_len, true, chance(r, 50) ? 1 : 1 + below(r, 5),
-			    one && resp_len <= RESP_SZ);
+		ok = stream(d, c, r, &l, NULL, -1, resp_len, true,
+			    chance(r, 50) ? 1 : 1 + below(r, 5), one && resp_len <= RESP_SZ);
 		if (ok && c->nbuf > first) {
 			c->resp = c->buf[first];
 			c->resp_len = c->resp->len >= RESP_SZ ? RESP_SZ : 0;
 		}
 	}
 	if (ok)
-		ok = stream(d, c, r, &l, NULL, dlen_in, true, dlen_in > 65536 ? 1 + below(r, 8) :
-			    1 + below(r, 12), false);
-	free(dout);
+		ok = stream(d, c, r, &l, NULL, -1, dlen_in, true,
+			    dlen_in > 65536 ? 1 + below(r, 8) : 1 + below(r, 12), false);
 	if (!ok)
 		return false;
 	if (l.n > 60 && !ind)
@@ -604,8 +782,8 @@ static bool gen_scsi(struct vsc_dev *d, struct fcase *c, struct rng *r, bool raw
 				c->wlen[c->nw++] = l.len[k];
 			}
 	}
-	/* a long chain in a direct ring eats descriptors: go indirect */
-	if (!ind && l.n > vsc_free_descs(d, c->vq))
+	/* a chain longer than the ring can only go indirect */
+	if (!ind && l.n > vsc_vq_size(d, c->vq))
 		ind = true;
 	return post(d, c, r, &l, ind);
 }
@@ -657,13 +835,13 @@ static bool gen_ctl(struct vsc_dev *d, struct fcase *c, struct rng *r)
 		d_add(c, " resp=%u", resp);
 	}
 	if (rlen) {
-		b = c_buf(d, c, rlen, false, req, 0);
+		b = c_buf(d, c, rlen, false, req, -1, 0);
 		if (!b)
 			return false;
 		dl_add(&l, (uintptr_t)b->p, rlen, false);
 	}
 	if (resp) {
-		b = c_buf(d, c, resp, true, NULL, 0);
+		b = c_buf(d, c, resp, true, NULL, -1, 0);
 		if (!b)
 			return false;
 		dl_add(&l, (uintptr_t)b->p, resp, true);
@@ -683,7 +861,7 @@ static bool gen_evt(struct vsc_dev *d, struct fcase *c, struct rng *r)
 
 	if (vsc_inflight(d, VSC_VQ_EVT) > 24)
 		return false;
-	b = c_buf(d, c, len, true, NULL, 0);
+	b = c_buf(d, c, len, true, NULL, -1, 0);
 	if (!b)
 		return false;
 	dl_add(&l, (uintptr_t)b->p, len, true);
@@ -711,7 +889,8 @@ static int fixture(void)
 	return 0;
 }
 
-static bool lun_linked;
+static bool lun_linked;		/* as configfs has it (the toggler's) */
+static bool lun_wanted;		/* once the toggles asked for are done */
 
 static void toggle_lun(void)
 {
@@ -722,7 +901,81 @@ static void toggle_lun(void)
 	lun_linked = !lun_linked;
 }
 
+/*
+ * A LUN toggle takes 24 ms under TCG, mostly waiting for RCU grace periods
+ * in target_core: a thread of its own does it while the batch goes on
+ * (the events it raises were never synchronous anyway). A batch waits for
+ * its toggles before its checks, so the health check still follows them.
+ */
+static pthread_mutex_t lun_mx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lun_cv = PTHREAD_COND_INITIALIZER;
+static unsigned int lun_asked, lun_done;
+static bool lun_thread_up;
+
+static void *lun_worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lun_mx);
+	for (;;) {
+		while (lun_done == lun_asked)
+			pthread_cond_wait(&lun_cv, &lun_mx);
+		pthread_mutex_unlock(&lun_mx);
+		toggle_lun();
+		pthread_mutex_lock(&lun_mx);
+		lun_done++;
+		pthread_cond_broadcast(&lun_cv);
+	}
+	return NULL;
+}
+
+static void lun_toggle_async(void)
+{
+	pthread_t t;
+
+	lun_wanted = !lun_wanted;
+	if (!lun_thread_up) {
+		lun_thread_up = !pthread_create(&t, NULL, lun_worker, NULL);
+		if (!lun_thread_up) {
+			toggle_lun();
+			return;
+		}
+		pthread_detach(t);
+	}
+	pthread_mutex_lock(&lun_mx);
+	lun_asked++;
+	pthread_cond_broadcast(&lun_cv);
+	pthread_mutex_unlock(&lun_mx);
+}
+
+static void lun_wait(void)
+{
+	pthread_mutex_lock(&lun_mx);
+	while (lun_done != lun_asked)
+		pthread_cond_wait(&lun_cv, &lun_mx);
+	pthread_mutex_unlock(&lun_mx);
+}
+
 /* -------------------------------------------------------------- device */
+
+/*
+ * A device now lives for many batches, and its arena's free lists keep
+ * blocks of every size class it was asked for: a new device once the
+ * arena is half handed out (a batch may need tens of MiB more).
+ */
+#define ARENA		(384UL << 20)
+#define ARENA_RECYCLE	(ARENA / 2)
+
+/*
+ * The arena outlives its devices: a page touched the first time costs
+ * 24 us under TCG, and a fresh arena per device touched tens of MiB.
+ */
+static void *arena;
+
+static void dev_close(struct vsc_dev *d)
+{
+	if (d)
+		arena = vsc_close_keep_arena(d);
+}
 
 static struct vsc_dev *dev_open(uint64_t seed, char *why, size_t wl)
 {
@@ -745,8 +998,8 @@ static struct vsc_dev *dev_open(uint64_t seed, char *why, size_t wl)
 		o.features |= VSC_F(VIRTIO_SCSI_F_T10_PI);
 	if (chance(&r, 25))
 		o.features &= ~VSC_F(VIRTIO_RING_F_EVENT_IDX);
-	o.arena_size = 192UL << 20;
-	d = vsc_open(&o);
+	o.arena_size = ARENA;
+	d = arena ? vsc_open_arena(&o, arena) : vsc_open(&o);
 	if (!d) {
 		snprintf(why, wl, "vsc_open: errno %d", errno);
 		return NULL;
@@ -754,7 +1007,7 @@ static struct vsc_dev *dev_open(uint64_t seed, char *why, size_t wl)
 	ret = vsc_set_endpoint(d, WWPN);
 	if (ret) {
 		snprintf(why, wl, "SET_ENDPOINT: %d", ret);
-		vsc_close(d);
+		dev_close(d);
 		return NULL;
 	}
 	return d;
@@ -868,10 +1121,15 @@ static void classify(struct vsc_dev *d, struct fcase *c)
 }
 
 struct run {
-	uint64_t seed, start, iters, done, failures, reopen, vqerr, batches;
+	uint64_t seed, start, iters, done, failures, reopen, vqerr, rescued, batches, rotations;
 	unsigned int batch;
 	double seconds;
 	bool shrinking;
+	/* the iterations no passing health check covers yet, on the device of hseed */
+	uint64_t hfirst, hseed;
+	unsigned int unchecked;		/* batches */
+	bool hfailed;			/* the last health check failed: for the range */
+	uint64_t hfail_first, hfail_n, hfail_seed;
 };
 
 /* event buffers stay posted across batches */
@@ -915,133 +1173,339 @@ static void report_fail(struct run *R, struct fcase *c, const char *why)
 }
 
 /* chains the device still holds (it may answer them later): the device must go */
-static bool any_stuck(struct fcase **cs, unsigned int n)
+static bool any_stuck(void)
 {
 	unsigned int k;
 
-	for (k = 0; k < n; k++)
-		if (cs[k]->posted && !cs[k]->op.done && cs[k]->kind != K_EVT)
+	for (k = 0; k < B.n; k++) {
+		struct fcase *c = B.cs[k];
+
+		if (c->posted && !c->op.done && c->kind != K_EVT)
 			return true;
+		/* a filler still out, or a spoiled avail ring nobody put right */
+		if (c->kind == K_AVAIL && (c->op.inflight || (c->applied && !c->cured)))
+			return true;
+	}
 	return false;
 }
 
-static int run_batch(struct run *R, struct vsc_dev **dp, uint64_t first, unsigned int n,
-		     unsigned int *taken)
+/* ---------------------------------------------------------- vq errors */
+
+/* The case whose chain starts at @head of @vq, still in flight */
+static struct fcase *find_head(unsigned int vq, uint16_t head)
 {
-	struct fcase **cs = calloc(n, sizeof(*cs));
-	struct vsc_dev *d = *dp;
-	uint64_t err0[3], end;
-	bool vq_broken[3] = { false, false, false }, hok;
-	uint64_t bseed = cur_dev_seed;	/* the device this batch runs on */
-	char why[256];
-	unsigned int k, q;
+	unsigned int k;
+
+	for (k = 0; k < B.n; k++) {
+		struct fcase *c = B.cs[k];
+
+		if (c->posted && c->vq == vq && c->op.inflight && c->op.head == head)
+			return c;
+	}
+	return NULL;
+}
+
+/* The K_AVAIL case acting now: it moved the index, or spoiled @slot */
+static struct fcase *find_avail(bool jump, uint16_t slot)
+{
+	unsigned int k;
+
+	for (k = 0; k < B.n; k++) {
+		struct fcase *c = B.cs[k];
+
+		if (c->kind == K_AVAIL && c->applied && !c->cured && c->avail_jump == jump &&
+		    (jump || c->avail_slot == slot))
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Point descriptor @desc of @vq at a filler the device takes: one indirect
+ * descriptor to a TUR (request queue) or an AN query (control queue), with
+ * room for the answer, for a target no TPG has: answered BAD_TARGET at
+ * once, without a trip through target_core. Its buffers go with @c.
+ */
+#define FILL_TGT	255
+static bool filler(struct vsc_dev *d, struct fcase *c, unsigned int vq, uint16_t desc)
+{
+	uint8_t req[sizeof(struct virtio_scsi_cmd_req_pi)];
+	struct vring_desc *t;
+	uint32_t rlen, alen;
+	unsigned int k;
+
+	memset(req, 0, sizeof(req));
+	if (vq == VSC_VQ_CTL) {
+		struct virtio_scsi_ctrl_an_req *a = (void *)req;
+
+		a->type = VIRTIO_SCSI_T_AN_QUERY;
+		vsc_lun_encode(a->lun, FILL_TGT, 0);
+		rlen = sizeof(*a);
+		alen = sizeof(struct virtio_scsi_ctrl_an_resp);
+	} else {
+		/* both headers start with the LUN; an all-zero CDB is a TUR */
+		vsc_lun_encode(req, FILL_TGT, 0);
+		rlen = vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI) ?
+		       sizeof(struct virtio_scsi_cmd_req_pi) : sizeof(struct virtio_scsi_cmd_req);
+		alen = RESP_SZ;
+	}
+	c->fill[0] = vsc_buf_alloc(d, 2 * sizeof(*t), VSC_BUF_ZERO, 0);
+	c->fill[1] = vsc_buf_alloc(d, rlen, VSC_BUF_ZERO, 0);
+	c->fill[2] = vsc_buf_alloc(d, alen, VSC_BUF_FILL, 0);
+	for (k = 0; k < 3; k++)
+		if (!c->fill[k])
+			return false;
+	memcpy(c->fill[1]->p, req, rlen);
+	t = (void *)c->fill[0]->p;
+	t[0].addr = (uintptr_t)c->fill[1]->p;
+	t[0].len = rlen;
+	t[0].flags = VRING_DESC_F_NEXT;
+	t[0].next = 1;
+	t[1].addr = (uintptr_t)c->fill[2]->p;
+	t[1].len = alen;
+	t[1].flags = VRING_DESC_F_WRITE;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vsc_raw_set_desc(d, vq, desc, (uintptr_t)t, 2 * sizeof(*t), VRING_DESC_F_INDIRECT, 0);
+	c->rescued = true;
+	return true;
+}
+
+/*
+ * A vq error on @vq. The vhost core refused the chain in the slot at the
+ * device's last_avail_idx (VHOST_GET_VRING_BASE) and tries that slot again
+ * at the next kick: put a filler in place of what it refused (or, after an
+ * avail index jump, put the index back) and the batch goes on. This costs
+ * an ioctl where a new device cost 130 ms, and the chains behind the
+ * refused one are tested instead of dropped. The case replaced has no
+ * answer to check; its buffers still are. False if none of ours waits
+ * there (the device took the chain and then complained, as vhost_scsi
+ * may): the vq is broken and the device must go, as before.
+ */
+static bool rescue(struct vsc_dev *d, unsigned int vq)
+{
+	struct vhost_vring_state st = { .index = vq };
+	uint16_t shadow = vsc_raw_avail_idx(d, vq), slot, head;
+	unsigned int num = vsc_vq_size(d, vq);
+	struct fcase *c;
+
+	if (vq == VSC_VQ_EVT || !vsc_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC) ||
+	    vsc_ioctl(d, VHOST_GET_VRING_BASE, &st))
+		return false;
+	slot = (uint16_t)st.num;
+	if (slot == shadow)
+		return false;
+	if ((uint16_t)(shadow - slot) > num) {
+		c = find_avail(true, 0);
+		if (!c)
+			return false;
+		vsc_raw_set_avail_idx(d, vq, c->avail_slot);
+		c->cured = true;
+		return true;
+	}
+	head = vsc_raw_avail(d, vq)->ring[slot % num];
+	if (head < num) {
+		c = find_head(vq, head);
+		if (!c)
+			return false;
+		/* refused again: a retry that read it half rewritten, say */
+		if (c->rescued)
+			return c->tries++ < 3;
+		return filler(d, c, vq, head);
+	}
+	c = find_avail(false, slot);
+	if (!c || !filler(d, c, vq, c->spare))
+		return false;
+	vsc_raw_track(d, vq, c->spare, &c->op, 1, &c->spare);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	vsc_raw_put_avail(d, vq, slot, c->spare);
+	c->cured = true;
+	return true;
+}
+
+/* Handle the vq errors signalled since we last looked: true if one was cured. */
+static bool vq_errors(struct vsc_dev *d)
+{
+	static const char *const vq_name[] = { "ctl", "evt", "req" };
+	bool cured = false;
+	unsigned int q;
+
+	for (q = 0; q < 3; q++) {
+		uint64_t e = vsc_vq_errors(d, q);
+
+		if (e == B.seen[q])
+			continue;
+		B.seen[q] = e;
+		if (B.broken[q])
+			continue;
+		B.errors++;
+		outcome("vq-error:%s", vq_name[q]);
+		if (!rescue(d, q)) {
+			B.broken[q] = true;
+			continue;
+		}
+		/* retries of the slot before it was put right are no news */
+		B.seen[q] = vsc_vq_errors(d, q);
+		B.rescues++;
+		vsc_kick_force(d, q);
+		cured = true;
+	}
+	return cured;
+}
+
+/*
+ * Wait until @vq has @need free descriptors, kicking it and curing vq
+ * errors meanwhile: a small ring fills long before a batch of 64 is
+ * posted. False after 3 s without progress, or on a broken vq.
+ */
+static bool make_room(struct vsc_dev *d, unsigned int vq, unsigned int need)
+{
+	uint64_t end = vsc_now_ns() + STALL_NS, t0 = vsc_now_ns();
+
+	if (vsc_free_descs(d, vq) >= need)
+		return true;
+	while (vsc_free_descs(d, vq) < need) {
+		if (need > vsc_vq_size(d, vq) || B.broken[vq] || vsc_now_ns() > end)
+			return false;
+		vsc_kick_force(d, vq);
+		if (vsc_reap_all_err(d, 10) > 0 || vq_errors(d))
+			end = vsc_now_ns() + STALL_NS;
+	}
+	tadd(T_ROOM, &t0);
+	return true;
+}
+
+/*
+ * K_AVAIL cases act after the rest of the batch is posted, one at a time:
+ * the slot or index one spoils must be the last published, or putting it
+ * right would mean moving the chains behind it.
+ */
+static bool apply_avail(struct vsc_dev *d)
+{
+	struct fcase *c = NULL;
+	unsigned int k, num = vsc_vq_size(d, REQ);
+	uint16_t slot;
+
+	for (k = 0; k < B.n; k++) {
+		if (B.cs[k]->kind != K_AVAIL)
+			continue;
+		if (B.cs[k]->applied && !B.cs[k]->cured)
+			return false;
+		if (!B.cs[k]->applied && !c)
+			c = B.cs[k];
+	}
+	if (!c || B.broken[REQ] || !make_room(d, REQ, 1))
+		return false;
+	slot = vsc_raw_avail_idx(d, REQ);
+	c->applied = true;
+	c->avail_slot = slot;
+	if (c->avail_jump) {
+		vsc_raw_set_avail_idx(d, REQ, (uint16_t)(slot + num + 1 + c->avail_val));
+	} else {
+		vsc_raw_take(d, REQ, 1, &c->spare);
+		vsc_raw_put_avail(d, REQ, slot, (uint16_t)(num + c->avail_val));
+		vsc_raw_set_avail_idx(d, REQ, (uint16_t)(slot + 1));
+	}
+	vsc_kick_force(d, REQ);
+	return true;
+}
+
+/* ------------------------------------------------------------ the batch */
+
+static void gen_case(struct vsc_dev *d, struct fcase *c, const struct run *R, uint64_t iter)
+{
+	struct rng r;
+	unsigned int w;
+
+	/* a queue stopped at a refused chain idles until we look: look often */
+	vq_errors(d);
+	c->iter = iter;
+	c->seed = case_seed(R->seed, iter);
+	r.s = c->seed;
+	w = below(&r, 100);
+	c->kind = w < 55 ? K_SCSI : w < 70 ? K_RAW : w < 90 ? K_CTL : w < 97 ? K_EVT :
+		  w < 98 ? K_AVAIL : K_LUNTOGGLE;
+	c->vq = c->kind == K_CTL ? VSC_VQ_CTL : c->kind == K_EVT ? VSC_VQ_EVT : REQ;
+	c->must_answer = c->kind != K_EVT;
+	switch (c->kind) {
+	case K_SCSI:
+	case K_RAW:
+		gen_scsi(d, c, &r, c->kind == K_RAW);
+		break;
+	case K_CTL:
+		gen_ctl(d, c, &r);
+		break;
+	case K_EVT:
+		gen_evt(d, c, &r);
+		break;
+	case K_AVAIL:
+		c->avail_jump = chance(&r, 50);
+		c->avail_val = (uint16_t)(c->avail_jump ? below(&r, 1000) : below(&r, 60000));
+		d_add(c, c->avail_jump ? "avail idx jump (+ring+1+%u)" :
+		      "avail head out of range (ring+%u)", c->avail_val);
+		c->must_answer = false;
+		c->expect_vq_err = true;
+		break;
+	case K_LUNTOGGLE:
+		lun_toggle_async();
+		d_add(c, "lun %s", lun_wanted ? "link" : "unlink");
+		c->must_answer = false;
+		break;
+	case K_HEALTH:	/* reports only */
+		break;
+	}
+	if (!c->posted)
+		c->must_answer = false;
+	if (verbose)
+		fprintf(stderr, "# %llu [%llu] %s %s\n", (unsigned long long)c->iter,
+			(unsigned long long)c->seed, kind_name[c->kind], c->desc);
+	if (chance(&r, 30))
+		vsc_kick_force(d, c->vq);
+	else
+		vsc_kick(d, c->vq);	/* only if it went idle: a driver would */
+}
+
+/* anything the device still owes: answers, or a K_AVAIL case to act or be put right */
+static bool pending(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < B.n; k++) {
+		struct fcase *c = B.cs[k];
+
+		if (c->kind == K_AVAIL) {
+			if (!B.broken[REQ] && (!c->applied || !c->cured || c->op.inflight))
+				return true;
+		} else if (c->posted && c->kind != K_EVT && !c->op.done && !B.broken[c->vq]) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* collect: until nothing is pending, or 3 s without progress */
+static void collect(struct vsc_dev *d)
+{
+	uint64_t end = vsc_now_ns() + STALL_NS;
+
+	for (;;) {
+		bool progress = vsc_reap_all_err(d, 50) > 0;
+
+		progress |= vq_errors(d);
+		progress |= apply_avail(d);
+		if (progress)
+			end = vsc_now_ns() + STALL_NS;
+		if (!pending() || vsc_now_ns() > end)
+			break;
+	}
+	vq_errors(d);
+}
+
+/* event buffers posted by earlier batches that got an event since */
+static int check_pend(struct run *R, struct vsc_dev *d)
+{
+	unsigned int k;
 	int fails = 0;
 
-	if (!cs)
-		return -1;
-	for (k = 0; k < n; k++) {
-		cs[k] = calloc(1, sizeof(**cs));
-		if (!cs[k])
-			return -1;
-	}
-	for (q = 0; q < 3; q++)
-		err0[q] = vsc_vq_errors(d, q);
-	for (k = 0; k < n; k++) {
-		struct fcase *c = cs[k];
-		struct rng r;
-		unsigned int w;
-
-		c->iter = first + k;
-		c->seed = case_seed(R->seed, c->iter);
-		r.s = c->seed;
-		w = below(&r, 100);
-		c->kind = w < 55 ? K_SCSI : w < 70 ? K_RAW : w < 90 ? K_CTL : w < 97 ? K_EVT :
-			  w < 98 ? K_AVAIL : K_LUNTOGGLE;
-		if (vsc_free_descs(d, REQ) < 8 || vsc_free_descs(d, VSC_VQ_CTL) < 4)
-			vsc_reap_all(d, 0);	/* answered ones give their descriptors back */
-		c->vq = c->kind == K_CTL ? VSC_VQ_CTL : c->kind == K_EVT ? VSC_VQ_EVT : REQ;
-		c->must_answer = c->kind != K_EVT;
-		switch (c->kind) {
-		case K_SCSI:
-		case K_RAW:
-			gen_scsi(d, c, &r, c->kind == K_RAW);
-			break;
-		case K_CTL:
-			gen_ctl(d, c, &r);
-			break;
-		case K_EVT:
-			gen_evt(d, c, &r);
-			break;
-		case K_AVAIL: {
-			uint16_t idx = vsc_raw_avail_idx(d, REQ);
-
-			if (chance(&r, 50)) {
-				vsc_raw_set_avail_idx(d, REQ, (uint16_t)(idx + vsc_vq_size(d, REQ) + 1 +
-							   below(&r, 1000)));
-				d_add(c, "avail idx jump");
-			} else {
-				vsc_raw_put_avail(d, REQ, idx, (uint16_t)(vsc_vq_size(d, REQ) + below(&r, 60000)));
-				vsc_raw_set_avail_idx(d, REQ, (uint16_t)(idx + 1));
-				d_add(c, "avail head out of range");
-			}
-			c->must_answer = false;
-			c->expect_vq_err = true;
-			break;
-		}
-		case K_LUNTOGGLE:
-			toggle_lun();
-			d_add(c, "lun %s", lun_linked ? "link" : "unlink");
-			c->must_answer = false;
-			break;
-		}
-		if (!c->posted)
-			c->must_answer = false;
-		if (verbose)
-			fprintf(stderr, "# %llu [%llu] %s %s\n", (unsigned long long)c->iter,
-				(unsigned long long)c->seed, kind_name[c->kind], c->desc);
-		if (chance(&r, 30))
-			vsc_kick_force(d, c->vq);
-		if (c->expect_vq_err && k + 1 < n) {
-			/* the rest would only queue up behind a refused chain: next batch */
-			for (q = k + 1; q < n; q++)
-				free(cs[q]);
-			n = k + 1;
-			break;
-		}
-	}
-	*taken = n;
-	for (q = 0; q < 3; q++)
-		vsc_kick_force(d, q);
-
-	/* collect: until everything due is answered, or 3 s without progress */
-	end = vsc_now_ns() + 3000000000ULL;
-	for (;;) {
-		bool pending = false;
-		int got = vsc_reap_all(d, 50);
-
-		if (got > 0)
-			end = vsc_now_ns() + 3000000000ULL;
-		for (q = 0; q < 3; q++)
-			if (vsc_vq_errors(d, q) > err0[q])
-				vq_broken[q] = true;
-		for (k = 0; k < n; k++) {
-			struct fcase *c = cs[k];
-
-			if (c->must_answer && !c->op.done && !vq_broken[c->vq])
-				pending = true;
-			/* a refusal is signalled asynchronously: wait for it too */
-			if (c->expect_vq_err && !c->op.done && !vq_broken[c->vq] &&
-			    (c->posted || c->kind == K_AVAIL))
-				pending = true;
-		}
-		if (!pending || vsc_now_ns() > end)
-			break;
-	}
-	for (q = 0; q < 3; q++)
-		if (vsc_vq_errors(d, q) > err0[q])
-			vq_broken[q] = true;
-
-	/* event buffers posted by earlier batches that got an event since */
 	for (k = 0; k < MAX_PEND; k++) {
 		struct fcase *c = evt_pend[k];
 		const char *bad;
@@ -1058,133 +1522,238 @@ static int run_batch(struct run *R, struct vsc_dev **dp, uint64_t first, unsigne
 		free(c);
 		evt_pend[k] = NULL;
 	}
-	for (k = 0; k < n; k++) {
-		struct fcase *c = cs[k];
-		const char *bad;
+	return fails;
+}
 
-		if (c->kind == K_AVAIL || c->kind == K_LUNTOGGLE) {
-			outcome("%s", kind_name[c->kind]);
-			continue;
-		}
-		if (!c->posted) {
-			outcome("not-posted");
-			continue;
-		}
-		if (selftest_seed && c->seed == selftest_seed) {
-			report_fail(R, c, "selftest failure (--selftest-fail-iter)");
-			fails++;
-		}
-		if (c->op.done) {
-			classify(d, c);
-			bad = c_check(c);
-			if (*bad) {
-				report_fail(R, c, bad);
-				fails++;
-			} else if (c->op.used_len > c->writable) {
-				snprintf(why, sizeof(why), "used len %u > %llu device-writable bytes",
-					 c->op.used_len, (unsigned long long)c->writable);
-				report_fail(R, c, why);
-				fails++;
-			} else if (c->kind == K_SCSI && strcmp(module, "vhost_scsi")) {
-				struct virtio_scsi_cmd_resp rs;
-				size_t room = gather_resp(c, &rs);
+/* The answer of a clean scsi case must hold a response if it has room for one. */
+static int check_resp(struct run *R, struct fcase *c)
+{
+	struct virtio_scsi_cmd_resp rs;
+	size_t room = gather_resp(c, &rs);
+	char why[160];
 
-				if (c->op.used_len && (room < RESP_SZ || c->op.used_len < RESP_SZ ||
-						       rs.response == 0xcc)) {
-					snprintf(why, sizeof(why), "used len %u but %s", c->op.used_len,
-						 room < RESP_SZ ? "no room for a response" :
-						 c->op.used_len < RESP_SZ ? "less than a response" :
-						 "no response written");
-					report_fail(R, c, why);
-					fails++;
-				} else if (!c->op.used_len && room >= RESP_SZ) {
-					report_fail(R, c, "dropped (used len 0) with room for a response");
-					fails++;
-				}
-			}
-		} else if (vq_broken[c->vq]) {
+	if (c->op.used_len && (room < RESP_SZ || c->op.used_len < RESP_SZ || rs.response == 0xcc)) {
+		snprintf(why, sizeof(why), "used len %u but %s", c->op.used_len,
+			 room < RESP_SZ ? "no room for a response" :
+			 c->op.used_len < RESP_SZ ? "less than a response" : "no response written");
+		report_fail(R, c, why);
+		return 1;
+	}
+	if (!c->op.used_len && room >= RESP_SZ) {
+		report_fail(R, c, "dropped (used len 0) with room for a response");
+		return 1;
+	}
+	return 0;
+}
+
+/* One case after the batch: failures found */
+static int check_case(struct run *R, struct vsc_dev *d, struct fcase *c, const bool *vq_err)
+{
+	const char *bad;
+	char why[160];
+
+	if (c->kind == K_AVAIL || c->kind == K_LUNTOGGLE) {
+		outcome("%s", kind_name[c->kind]);
+		return 0;
+	}
+	if (!c->posted) {
+		outcome("not-posted");
+		return 0;
+	}
+	if (selftest_seed && c->seed == selftest_seed) {
+		report_fail(R, c, "selftest failure (--selftest-fail-iter)");
+		return 1;
+	}
+	if (!c->op.done) {
+		if (vq_err[c->vq]) {
 			outcome("%s:stuck-after-vq-error", kind_name[c->kind]);
 		} else if (c->must_answer) {
 			outcome("%s:no-answer", kind_name[c->kind]);
 			if (strcmp(module, "vhost_scsi")) {	/* upstream drops some: counted only */
 				report_fail(R, c, "no answer within 3 s and no vq error");
-				fails++;
+				return 1;
 			}
 		}
+		return 0;
 	}
-	for (q = 0; q < 3; q++)
-		if (vq_broken[q]) {
-			outcome("vq-error:%s", q == 0 ? "ctl" : q == 1 ? "evt" : "req");
-			R->vqerr++;
-		}
-	if (vsc_stray_used(d, REQ) || vsc_stray_used(d, VSC_VQ_CTL)) {
-		report_fail(R, cs[0], "used entries for heads not in flight (stray)");
-		fails++;
+	bad = c_check(c);
+	if (*bad) {
+		report_fail(R, c, bad);
+		return 1;
 	}
+	if (c->rescued) {	/* the answer is the filler's */
+		outcome("%s:refused-then-filled", kind_name[c->kind]);
+		return 0;
+	}
+	classify(d, c);
+	if (c->op.used_len > c->writable) {
+		snprintf(why, sizeof(why), "used len %u > %llu device-writable bytes",
+			 c->op.used_len, (unsigned long long)c->writable);
+		report_fail(R, c, why);
+		return 1;
+	}
+	if (c->kind == K_SCSI && strcmp(module, "vhost_scsi"))
+		return check_resp(R, c);
+	return 0;
+}
 
-	if (vq_broken[0] || vq_broken[1] || vq_broken[2] || fails || any_stuck(cs, n)) {
-		/* the queue may be stopped at a bad chain: new device */
-		for (k = 0; k < n; k++) {
-			c_free(d, cs[k], false);
-			free(cs[k]);
-			cs[k] = NULL;
-		}
-		pend_drop_all();
-		vsc_close(d);
-		*dp = d = dev_open(R->seed + first, why, sizeof(why));
-		R->reopen++;
-		if (!d) {
-			printf("FAILURE: cannot reopen the device: %s\n", why);
-			R->failures++;
-			free(cs);
-			return -1;
-		}
-	} else {
-		for (k = 0; k < n; k++) {
-			if (cs[k]->kind == K_EVT && cs[k]->posted && !cs[k]->op.done &&
-			    pend_add(cs[k])) {
-				cs[k] = NULL;	/* still posted: kept for a later event */
-				continue;
-			}
-			c_free(d, cs[k], !cs[k]->op.inflight);
-			free(cs[k]);
-			cs[k] = NULL;
-		}
+/* Free the batch's cases; event buffers still posted stay for later events. */
+static void drop_cases(struct vsc_dev *d, bool dev_alive)
+{
+	unsigned int k;
+
+	for (k = 0; k < B.n; k++) {
+		struct fcase *c = B.cs[k];
+
+		if (dev_alive && c->kind == K_EVT && c->posted && !c->op.done && pend_add(c))
+			continue;
+		c_free(d, c, dev_alive && !c->op.inflight);
+		free(c);
 	}
+	B.n = 0;
+	if (!dev_alive)
+		pend_drop_all();
+}
+
+static struct vsc_dev *reopen(struct run *R, struct vsc_dev *d, uint64_t seed)
+{
+	char why[256];
+
+	dev_close(d);
+	d = dev_open(seed, why, sizeof(why));
+	R->reopen++;
+	if (!d) {
+		printf("FAILURE: cannot reopen the device: %s\n", why);
+		R->failures++;
+	}
+	return d;
+}
+
+/* The health check failed: say which cases ran since the last good one. */
+static void report_health(struct run *R, uint64_t first, uint64_t n, uint64_t bseed,
+			  const char *why)
+{
+	struct fcase hc = { .iter = first + n - 1, .seed = case_seed(R->seed, first + n - 1),
+			    .kind = K_HEALTH };
+	char msg[400];
+
+	snprintf(hc.desc, sizeof(hc.desc), "(after iterations %llu..%llu; see the range line)",
+		 (unsigned long long)first, (unsigned long long)(first + n - 1));
+	snprintf(msg, sizeof(msg), "health check failed: %s", why);
+	report_fail(R, &hc, msg);
+	printf("  range: vsc-fuzz --module %s --seed %llu --start %llu --iterations %llu "
+	       "--batch %u --dev-seed %llu\n", module, (unsigned long long)R->seed,
+	       (unsigned long long)first, (unsigned long long)n, R->batch,
+	       (unsigned long long)bseed);
+}
+
+/*
+ * The health check for the iterations since the last one (up to @end), on
+ * the device they ran on (@alive) or on the one that replaced it. 1 if it
+ * fails: the range is kept for shrinking, and the device replaced.
+ */
+static int check_health(struct run *R, struct vsc_dev **dp, bool alive, uint64_t end)
+{
+	struct vsc_dev *d = *dp;
+	uint64_t t0 = vsc_now_ns();
+	char why[256];
+	bool hok;
+
 	hok = health(d, why, sizeof(why));
-	if (!hok && (vsc_vq_errors(d, REQ) > err0[2] || vsc_vq_errors(d, VSC_VQ_CTL) > err0[0])) {
+	if (!hok && alive && (vsc_vq_errors(d, REQ) > B.seen[REQ] ||
+			      vsc_vq_errors(d, VSC_VQ_CTL) > B.seen[VSC_VQ_CTL])) {
 		/* the vhost core stopped a queue after we looked: legitimate, reopen */
 		outcome("late-vq-error");
 		pend_drop_all();
-		vsc_close(d);
-		*dp = d = dev_open(R->seed + first + 2, why, sizeof(why));
-		R->reopen++;
-		if (!d) {
-			free(cs);
-			return -1;
-		}
+		*dp = d = reopen(R, d, R->seed + end + 2);
+		if (!d)
+			return 0;
 		hok = health(d, why, sizeof(why));
 	}
+	R->hfailed = !hok;
 	if (!hok) {
-		struct fcase hc = { .iter = first + n - 1, .seed = case_seed(R->seed, first + n - 1),
-				    .kind = cs[n - 1] ? cs[n - 1]->kind : K_SCSI };
-
-		snprintf(hc.desc, sizeof(hc.desc), "(last case of the batch; see the batch line)");
-		char msg[400];
-
-		snprintf(msg, sizeof(msg), "health check after the batch failed: %s", why);
-		report_fail(R, &hc, msg);
-		fails++;
-		printf("  batch: vsc-fuzz --module %s --seed %llu --start %llu --iterations %u "
-		       "--batch %u --dev-seed %llu\n", module, (unsigned long long)R->seed,
-		       (unsigned long long)first, n, R->batch, (unsigned long long)bseed);
+		report_health(R, R->hfirst, end - R->hfirst, R->hseed, why);
+		R->hfail_first = R->hfirst;
+		R->hfail_n = end - R->hfirst;
+		R->hfail_seed = R->hseed;
 		pend_drop_all();
-		vsc_close(d);
-		*dp = dev_open(R->seed + first + 1, why, sizeof(why));
-		R->reopen++;
+		*dp = reopen(R, d, R->seed + end + 1);
 	}
-	free(cs);
-	return fails;
+	R->hfirst = end;
+	R->hseed = cur_dev_seed;
+	R->unchecked = 0;
+	tadd(T_HEALTH, &t0);
+	return !hok;
+}
+
+/* One batch, and the health check if @health (or the device had to go). */
+static int run_batch(struct run *R, struct vsc_dev **dp, uint64_t first, unsigned int n,
+		     unsigned int *taken, bool health)
+{
+	struct vsc_dev *d = *dp;
+	bool vq_err[3], alive = true;
+	unsigned int k, q;
+	int fails = 0;
+	uint64_t t0 = vsc_now_ns();
+
+	memset(&B, 0, sizeof(B));
+	B.cs = calloc(n, sizeof(*B.cs));
+	if (!B.cs)
+		return -1;
+	for (q = 0; q < 3; q++)
+		B.err0[q] = B.seen[q] = vsc_vq_errors(d, q);
+	for (k = 0; k < n; k++) {
+		B.cs[k] = malloc(sizeof(*B.cs[k]));	/* 9 KiB: calloc would rep stosb */
+		if (!B.cs[k])
+			break;
+		fill(B.cs[k], 0, sizeof(*B.cs[k]));
+		B.n++;
+		gen_case(d, B.cs[k], R, first + k);
+	}
+	*taken = n = B.n;
+	if (!n) {
+		free(B.cs);
+		return -1;
+	}
+	R->unchecked++;
+	for (q = 0; q < 3; q++)
+		vsc_kick_force(d, q);
+	tadd(T_GEN, &t0);
+	collect(d);
+	lun_wait();
+	tadd(T_COLLECT, &t0);
+
+	fails += check_pend(R, d);
+	for (q = 0; q < 3; q++)
+		vq_err[q] = vsc_vq_errors(d, q) > B.err0[q];
+	for (k = 0; k < n; k++)
+		fails += check_case(R, d, B.cs[k], vq_err);
+	if (vsc_stray_used(d, REQ) || vsc_stray_used(d, VSC_VQ_CTL)) {
+		report_fail(R, B.cs[0], "used entries for heads not in flight (stray)");
+		fails++;
+	}
+	R->vqerr += B.errors;
+	R->rescued += B.rescues;
+	tadd(T_CHECK, &t0);
+
+	if (B.broken[VSC_VQ_CTL] || B.broken[VSC_VQ_EVT] || B.broken[REQ] || fails ||
+	    any_stuck()) {
+		/* a queue stopped at a chain we could not replace, or worse: new device */
+		alive = false;
+		drop_cases(d, false);
+		*dp = d = reopen(R, d, R->seed + first);
+		tadd(T_REOPEN, &t0);
+		if (!d)
+			goto out;
+	} else {
+		drop_cases(d, true);
+	}
+	if (health || !alive)
+		fails += check_health(R, dp, alive, first + n);
+out:
+	free(B.cs);
+	B.cs = NULL;
+	return *dp ? fails : -1;
 }
 
 /*
@@ -1205,17 +1774,16 @@ static void shrink(struct run *R, uint64_t first, unsigned int n)
 	dev_seed_fixed = true;
 	for (k = 0; k < n; k++) {
 		struct run R2 = { .seed = case_seed(R->seed, first + k), .batch = 1,
-				  .shrinking = true };
+				  .shrinking = true, .hseed = dev_seed };
 		struct vsc_dev *d = dev_open(dev_seed, why, sizeof(why));
 		int f;
 
 		if (!d)
 			continue;
 		alarm(120);
-		f = run_batch(&R2, &d, 0, 1, &t);
+		f = run_batch(&R2, &d, 0, 1, &t, true);
 		alarm(0);
-		if (d)
-			vsc_close(d);
+		dev_close(d);
 		cur_dev_seed = dev_seed;
 		if (f > 0) {
 			printf("shrink: minimal reproducer: vsc-fuzz --module %s --seed %llu "
@@ -1232,6 +1800,109 @@ static void shrink(struct run *R, uint64_t first, unsigned int n)
 	       "--start %llu --iterations %u --batch %u --dev-seed %llu\n", module,
 	       (unsigned long long)R->seed, (unsigned long long)first, n, R->batch,
 	       (unsigned long long)dev_seed);
+}
+
+/*
+ * Shrink a failing health check's range, which holds a few batches: replay
+ * them one at a time on fresh devices (health checked after each), then the
+ * cases of the first one that fails alone.
+ */
+static void shrink_range(struct run *R, uint64_t first, uint64_t n, uint64_t dev_seed)
+{
+	bool was_fixed = dev_seed_fixed;
+	unsigned int t, m;
+	uint64_t b;
+	char why[256];
+
+	printf("shrink: replaying the %llu iterations since the last good health check "
+	       "batch by batch (dev seed %llu)\n", (unsigned long long)n,
+	       (unsigned long long)dev_seed);
+	dev_seed_fixed = true;
+	for (b = first; b < first + n; b += m) {
+		struct run R2 = { .seed = R->seed, .batch = R->batch, .shrinking = true,
+				  .hfirst = b, .hseed = dev_seed };
+		struct vsc_dev *d;
+		int f;
+
+		m = (unsigned int)(first + n - b < R->batch ? first + n - b : R->batch);
+		cur_dev_seed = dev_seed;
+		d = dev_open(dev_seed, why, sizeof(why));
+		if (!d)
+			continue;
+		alarm(120);
+		f = run_batch(&R2, &d, b, m, &t, true);
+		alarm(0);
+		dev_close(d);
+		if (f > 0) {
+			dev_seed_fixed = was_fixed;
+			cur_dev_seed = dev_seed;
+			shrink(R, b, m);
+			return;
+		}
+	}
+	dev_seed_fixed = was_fixed;
+	printf("shrink: no batch fails alone; replay the range: vsc-fuzz --module %s --seed %llu "
+	       "--start %llu --iterations %llu --batch %u --dev-seed %llu\n", module,
+	       (unsigned long long)R->seed, (unsigned long long)first, (unsigned long long)n,
+	       R->batch, (unsigned long long)dev_seed);
+}
+
+/*
+ * A new device between batches: every @period (a device per batch, as
+ * before, cost 130 ms a time; one every few seconds still tries ring
+ * sizes and features), and whenever its arena is half handed out. Unless
+ * --dev-seed pins the device, the next one is drawn anew. True if none
+ * can be had.
+ */
+static bool rotation_due(struct vsc_dev *d, uint64_t born, uint64_t period)
+{
+	return vsc_arena_reserved(d) >= ARENA_RECYCLE ||
+	       (!dev_seed_fixed && period && vsc_now_ns() - born >= period);
+}
+
+static bool rotate(struct run *R, struct vsc_dev **dp, uint64_t first, uint64_t *born)
+{
+	uint64_t t0 = vsc_now_ns();
+	char why[256];
+
+	pend_drop_all();
+	dev_close(*dp);
+	*dp = dev_open(R->seed + first, why, sizeof(why));
+	*born = vsc_now_ns();
+	R->hseed = cur_dev_seed;
+	R->rotations++;
+	tadd(T_ROTATE, &t0);
+	if (!*dp) {
+		printf("FAILURE: cannot open a new device: %s\n", why);
+		R->failures++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * After the first failure: the endpoint allows one device, so this one goes
+ * to the replays that look for the culprit (the cases of the batch, or of
+ * every batch since the last good health check); then a new one.
+ */
+static struct vsc_dev *after_failure(struct run *R, struct vsc_dev *d, uint64_t first,
+				     unsigned int n, uint64_t bseed)
+{
+	char why[256];
+
+	pend_drop_all();
+	dev_close(d);
+	if (R->hfailed) {
+		shrink_range(R, R->hfail_first, R->hfail_n, R->hfail_seed);
+	} else {
+		cur_dev_seed = bseed;
+		shrink(R, first, n);
+	}
+	d = dev_open(R->seed + first + 1, why, sizeof(why));
+	R->hfirst = first + n;
+	R->hseed = cur_dev_seed;
+	R->unchecked = 0;
+	return d;
 }
 
 static void on_alarm(int s)
@@ -1256,11 +1927,14 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "selftest-fail-iter", required_argument, NULL, 'X' },
 		{ "dev-seed", required_argument, NULL, 'D' },
+		{ "rotate-ms", required_argument, NULL, 'R' },
 		{ 0 }
 	};
-	struct run R = { .seed = 1, .batch = 8 };
+	struct run R = { .seed = 1, .batch = 64 };
 	struct vsc_dev *d;
-	uint64_t t0, i;
+	uint64_t t0, i, born, rotate_ns = 2000000000ULL;
+	unsigned long long j_all, j_idle, j_all2, j_idle2;
+	struct rusage ru;
 	char why[256];
 	bool fix = true, shrunk = false;
 	uint64_t selftest_iter = 0;
@@ -1269,7 +1943,7 @@ int main(int argc, char **argv)
 	double dt;
 	int c, k;
 
-	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:R:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': module = optarg; break;
 		case 's': R.seed = strtoull(optarg, NULL, 0); break;
@@ -1284,9 +1958,11 @@ int main(int argc, char **argv)
 			dev_seed_fixed = true;
 			break;
 		case 'X': selftest_iter = strtoull(optarg, NULL, 0) + 1; break;
+		case 'R': rotate_ns = strtoull(optarg, NULL, 0) * 1000000ULL; break;
 		default:
 			fprintf(stderr, "usage: vsc-fuzz [--module M] --seed S (--seconds N | "
-				"--iterations N) [--start I] [--batch B] [-v]\n");
+				"--iterations N) [--start I] [--batch B] [--dev-seed D] "
+				"[--rotate-ms T] [-v]\n");
 			return 2;
 		}
 	}
@@ -1308,9 +1984,13 @@ int main(int argc, char **argv)
 		printf("FAIL: fuzz/seed-%llu: initial device: %s\n", (unsigned long long)R.seed, why);
 		return 1;
 	}
-	t0 = vsc_now_ns();
-	for (i = R.start;; i += taken) {
+	cpu_jiffies(&j_all, &j_idle);
+	t0 = born = vsc_now_ns();
+	R.hfirst = i = R.start;
+	R.hseed = cur_dev_seed;
+	for (;; i += taken) {
 		unsigned int n = R.batch;
+		bool last;
 
 		if (R.iters && i >= R.start + R.iters)
 			break;
@@ -1318,39 +1998,61 @@ int main(int argc, char **argv)
 			n = (unsigned int)(R.start + R.iters - i);
 		if (R.seconds && (double)(vsc_now_ns() - t0) / 1e9 >= R.seconds)
 			break;
+		if (rotation_due(d, born, rotate_ns)) {
+			/* the batches on this device get their health check first */
+			if (R.unchecked && check_health(&R, &d, true, i) && d && !shrunk) {
+				d = after_failure(&R, d, i, 0, cur_dev_seed);
+				shrunk = true;
+			}
+			if (!d || rotate(&R, &d, i, &born))
+				break;
+		}
+		last = R.iters && i + n >= R.start + R.iters;
 		alarm(120);
 		bseed = cur_dev_seed;
-		k = run_batch(&R, &d, i, n, &taken);
+		k = run_batch(&R, &d, i, n, &taken, last || R.unchecked + 1 >= HEALTH_EVERY);
 		alarm(0);
 		n = taken;
 		if (k > 0 && !shrunk && d) {
-			/* the endpoint allows one device: give it to the replays */
-			pend_drop_all();
-			vsc_close(d);
-			cur_dev_seed = bseed;
-			shrink(&R, i, n);
+			d = after_failure(&R, d, i, n, bseed);
 			shrunk = true;
-			d = dev_open(R.seed + i + 1, why, sizeof(why));
 		}
 		R.done += n;
 		R.batches++;
 		if (k < 0 || !d)
 			break;
 	}
+	/* the last batches' health check, if the run ended before theirs */
+	if (d && R.unchecked && check_health(&R, &d, true, i) && d && !shrunk)
+		d = after_failure(&R, d, i, 0, cur_dev_seed);
 	dt = (double)(vsc_now_ns() - t0) / 1e9;
+	cpu_jiffies(&j_all2, &j_idle2);
+	getrusage(RUSAGE_SELF, &ru);
 	if (d)
 		vsc_close(d);
+	lun_wait();
 	if (lun_linked)
 		toggle_lun();
 	if (fix)
 		vsc_tgt_teardown_all(false);
 
 	printf("fuzz: module %s seed %llu: %llu iterations in %llu batches, %.1f s, %.1f it/s; "
-	       "%llu vq errors, %llu reopens, %llu failures\n", module,
+	       "%llu vq errors, %llu reopens, %llu failures; %llu vq errors cured in place, "
+	       "%llu devices rotated\n", module,
 	       (unsigned long long)R.seed, (unsigned long long)R.done,
 	       (unsigned long long)R.batches, dt, dt > 0 ? (double)R.done / dt : 0.0,
 	       (unsigned long long)R.vqerr, (unsigned long long)R.reopen,
-	       (unsigned long long)R.failures);
+	       (unsigned long long)R.failures, (unsigned long long)R.rescued,
+	       (unsigned long long)R.rotations);
+	printf("fuzz: time:");
+	for (k = 0; k < T_N; k++)
+		printf(" %s %.2f s/%llu", t_name[k], (double)t_ns[k] / 1e9,
+		       (unsigned long long)t_cnt[k]);
+	printf("; machine idle %.0f%%, fuzzer user %.1f s sys %.1f s",
+	       j_all2 > j_all ? 100.0 * (double)(j_idle2 - j_idle) / (double)(j_all2 - j_all) : 0.0,
+	       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+	printf("\n");
 	for (k = 0; k < MAX_OUTCOMES && outcomes[k].name[0]; k++)
 		;
 	printf("fuzz: %d distinct outcomes:", k);

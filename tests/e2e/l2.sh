@@ -8,8 +8,9 @@
 # and every tool are there. With --wwpn, L2 gets -device vhost-scsi-pci,wwpn=WWPN,
 # num_queues=N (the vhost fabric must be loaded and configured); its disks are /dev/sd*.
 # CMD (one argument: a shell line; several: an exact argv) runs under bash -c, cwd /project.
-# Output between L2's markers is printed; the whole L2 console goes to --log (default
-# /tmp/l2-console-<pid>.log in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
+# Output between L2's markers is printed, L2's kernel lines with "l2| " in front (L1's
+# own complaints are told from the nested guest's); the whole L2 console goes to --log
+# (default /tmp/l2-console-<pid>.log in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
 # the background and kill -9 QEMU.
 # Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
 # kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
@@ -203,6 +204,7 @@ boot_once() {
 		"${awk[@]}" -v logf="$log" -v nonce="$nonce" '
 			{ sub(/\r+$/, ""); print > logf; fflush(logf) }
 			index($0, "TCMV-END-" nonce) { show = 0 }
+			show && /^\[ *[0-9]+\.[0-9]+\]/ { printf "l2| " }
 			show { print; fflush() }
 			index($0, "TCMV-BEGIN-" nonce) { show = 1 }'
 	qemu_rc=${PIPESTATUS[0]}

@@ -33,6 +33,7 @@ log=${1:?usage: irq-while-masked.sh LOG}
 # shellcheck disable=SC2016 # the $ are awk's
 awk '
 	{
+		sub(/^l2\| /, "")	# a line of the nested guest kernel (tests/e2e/l2.sh)
 		ts = ""
 		if (match($0, /^\[ *[0-9.]+\]/))
 			ts = substr($0, 2, RLENGTH - 2) + 0

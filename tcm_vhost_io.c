@@ -155,13 +155,13 @@ static void tvh_io_push_done(struct tvh_cmd *cmd)
 	unsigned long old = READ_ONCE(cmd->flags);
 	bool first;
 
-	/* From here on no TMF marks it; @cmd may be recycled once added. */
-	do {
-		if (old & BIT(TVH_CMD_PUSHED))
-			break;
-	} while (!try_cmpxchg(&cmd->flags, &old,
-			      (old | BIT(TVH_CMD_PUSHED)) &
-			      ~BIT(TVH_CMD_TMF_OWED)));
+	/*
+	 * Pushed once per taking: from here on no TMF marks it, and it may
+	 * be recycled once added.
+	 */
+	while (!try_cmpxchg(&cmd->flags, &old, (old | BIT(TVH_CMD_PUSHED)) &
+			    ~BIT(TVH_CMD_TMF_OWED)))
+		;
 	rcu_read_lock();
 	first = llist_add(&cmd->done_node, &tvq->done);
 	if (old & BIT(TVH_CMD_TMF_OWED))

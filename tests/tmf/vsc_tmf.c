@@ -598,6 +598,67 @@ out:
 }
 
 /*
+ * A test that would crash or hang the VM on upstream is skipped there, saying
+ * @why; TMF_UPSTREAM_UNSAFE=1 runs it anyway (with --keep, and no module
+ * unload afterwards).
+ */
+static bool upstream_unsafe(const char *why)
+{
+	const char *e = getenv("TMF_UPSTREAM_UNSAFE");
+
+	if (!vt_upstream() || (e && *e == '1'))
+		return false;
+	vt_skip("%s; TMF_UPSTREAM_UNSAFE=1 runs it", why);
+	return true;
+}
+
+/*
+ * Debian 6.1 vhost_scsi: every LUN RESET that reaches target_core leaves the
+ * TPG's list of preallocated TMFs corrupted; the next LUN unlinks of that TPG
+ * take a general protection fault in vhost_scsi_port_unlink (LIST_POISON) and
+ * the VM is lost at teardown.
+ */
+static bool upstream_lun_reset_unsafe(void)
+{
+	return upstream_unsafe("would crash the VM on upstream: after a LUN RESET, the next LUN "
+			       "unlinks of the TPG take a GPF in vhost_scsi_port_unlink (TMF "
+			       "list corrupted)");
+}
+
+/* A slow READ of LUN 0 at @lba, cancelled by TMF @sub while the backstore has it. */
+static bool cancel_slow_read(struct vsc_dev *d, uint32_t sub, uint64_t lba, uint64_t tag)
+{
+	struct vsc_req r;
+	uint8_t cdb[16], resp;
+	bool ok = false;
+	int e;
+
+	vsc_req_init(d, &r, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb, vsc_cdb_rw(cdb, false, 10, lba, 8));
+	r.din_len = 8 * BS;
+	r.tag = tag;
+	e = vsc_req_submit(d, &r);
+	if (e) {
+		FAIL("submit the slow READ for %s: %s", vsc_tmf_name(sub), vt_errstr(e));
+		return false;
+	}
+	vsc_kick(d, VSC_VQ_REQ(0));
+	settle_ms(150);
+	if (!vt_tmf(d, sub, TGT, LUN_SLOW0, sub == VIRTIO_SCSI_T_TMF_ABORT_TASK ? tag : 0, &resp))
+		goto out;
+	e = vsc_wait(d, &r.op, TMO);
+	if (e) {
+		FAIL("the READ %s cancelled: %s", vsc_tmf_name(sub), vt_errstr(e));
+		goto out;
+	}
+	note("%s -> %s, the READ -> %s", vsc_tmf_name(sub), resp_name(resp),
+	     vsc_response_name(r.res.response));
+	ok = true;
+out:
+	vsc_req_release(d, &r);
+	return ok;
+}
+
+/*
  * target_core counts the commands an ORDERED one must wait for, and a
  * command aborted (ABORT TASK, LUN RESET) while the backstore had it never
  * leaves that count (6.1 and 6.12): an ORDERED command after such an abort
@@ -605,95 +666,46 @@ out:
  * RESET or the device's teardown with them.  A guest's ORDERED command must
  * still be answered, and the LUN keep working.
  */
-static bool upstream_ordered_unsafe(void)
-{
-	const char *e = getenv("TMF_UPSTREAM_UNSAFE");
-
-	if (!vt_upstream() || (e && *e == '1'))
-		return false;
-	vt_skip("would hang the VM on upstream: it passes ORDERED to target_core, where it "
-		"waits for ever once a command was aborted (here by a LUN RESET, itself "
-		"unsafe on upstream 6.1); TMF_UPSTREAM_UNSAFE=1 runs it");
-	return true;
-}
-
 VT_TEST_F(NULL, ordered_after_abort, TMF_SLOW | VT_F_BEYOND,
 	  "upstream hands ORDERED to target_core")
 {
 	struct vsc_dev *d;
 	struct vsc_result res;
-	struct vsc_req slow, ord;
-	uint8_t cdb[16], cdb2[16], resp;
+	struct vsc_req ord;
+	uint8_t cdb[16];
 	uint8_t *exp = malloc(8 * BS), *got = malloc(8 * BS);
 	int e;
 
-	if (upstream_ordered_unsafe() || !exp || !got)
+	if (upstream_unsafe("would hang the VM on upstream: it passes ORDERED to target_core, "
+			    "where it waits for ever once a command was aborted (here by a LUN "
+			    "RESET, itself unsafe on upstream 6.1)") || !exp || !got)
 		goto out_free;
 	d = open_dev(false);
 	if (!d)
 		goto out_free;
 	if (!vt_clear_ua(d, TGT, LUN_SLOW0))
 		goto out;
-	/* a READ the backstore holds, aborted while it does */
-	vsc_req_init(d, &slow, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb, vsc_cdb_rw(cdb, false, 10, 0, 8));
-	slow.din_len = 8 * BS;
-	slow.tag = 0x0de0;
-	e = vsc_req_submit(d, &slow);
-	if (e) {
-		FAIL("submit the slow READ: %s", vt_errstr(e));
+	/* READs the backstore holds, cancelled while it does */
+	if (!cancel_slow_read(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, 0, 0x0de0) ||
+	    /* a LUN RESET cancels one the same way (upstream rejects ABORT_TASK) */
+	    !cancel_slow_read(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, 8, 0x0de1) ||
+	    !vt_clear_ua(d, TGT, LUN_SLOW0))
 		goto out;
-	}
-	vsc_kick(d, VSC_VQ_REQ(0));
-	settle_ms(150);
-	if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, TGT, LUN_SLOW0, slow.tag, &resp))
-		goto out_slow;
-	e = vsc_wait(d, &slow.op, TMO);
-	if (e) {
-		FAIL("the aborted READ: %s", vt_errstr(e));
-		goto out_slow;
-	}
-	note("ABORT_TASK -> %s, the READ -> %s", resp_name(resp),
-	     vsc_response_name(slow.res.response));
-	/* a LUN RESET aborts one the same way (upstream rejects ABORT_TASK) */
-	vsc_req_release(d, &slow);
-	vsc_req_init(d, &slow, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb, vsc_cdb_rw(cdb, false, 10, 8, 8));
-	slow.din_len = 8 * BS;
-	slow.tag = 0x0de1;
-	e = vsc_req_submit(d, &slow);
-	if (e) {
-		FAIL("submit the second slow READ: %s", vt_errstr(e));
-		goto out;
-	}
-	vsc_kick(d, VSC_VQ_REQ(0));
-	settle_ms(150);
-	if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET, TGT, LUN_SLOW0, 0, &resp))
-		goto out_slow;
-	e = vsc_wait(d, &slow.op, TMO);
-	if (e) {
-		FAIL("the READ a LUN RESET cancelled: %s", vt_errstr(e));
-		goto out_slow;
-	}
-	note("LOGICAL_UNIT_RESET -> %s, the READ -> %s", resp_name(resp),
-	     vsc_response_name(slow.res.response));
-	if (!vt_clear_ua(d, TGT, LUN_SLOW0))
-		goto out_slow;
-	/* now an ORDERED READ, then a SIMPLE one */
-	vsc_req_init(d, &ord, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb2,
-		     vsc_cdb_rw(cdb2, false, 10, 16, 8));
+	/* now an ORDERED READ */
+	vsc_req_init(d, &ord, VSC_VQ_REQ(0), TGT, LUN_SLOW0, cdb,
+		     vsc_cdb_rw(cdb, false, 10, 16, 8));
 	ord.din_len = 8 * BS;
 	ord.task_attr = VIRTIO_SCSI_S_ORDERED;
 	e = vsc_cmd_layout(d, &ord, got, &res, TMO);
 	if (e || !good(&res)) {
 		FAIL("ORDERED READ after an abort: %s %s", vt_errstr(e), e ? "" : vt_res(&res));
-		goto out_slow;
+		goto out;
 	}
 	pattern(exp, LUN_SLOW0, 16, 8);
 	if (memcmp(exp, got, 8 * BS))
 		FAIL("ORDERED READ: GOOD but its data is wrong");
 	else
 		verify_rw(d, LUN_SLOW0, VERIFY_LBA, 8);
-out_slow:
-	vsc_req_release(d, &slow);
 out:
 	close_dev(d);
 out_free:
@@ -721,25 +733,6 @@ VT_TEST_F(NULL, clear_task_set, TMF_SLOW | VT_F_BEYOND, UP_ABORT)
 	};
 
 	tmf_under_load(&tc);
-}
-
-/*
- * Debian 6.1 vhost_scsi: every LUN RESET that reaches target_core leaves the
- * TPG's list of preallocated TMFs corrupted; the next LUN unlinks of that TPG
- * take a general protection fault in vhost_scsi_port_unlink (LIST_POISON) and
- * the VM is lost at teardown. Set TMF_UPSTREAM_UNSAFE=1 to run them anyway
- * (with --keep, and no module unload afterwards).
- */
-static bool upstream_lun_reset_unsafe(void)
-{
-	const char *e = getenv("TMF_UPSTREAM_UNSAFE");
-
-	if (!vt_upstream() || (e && *e == '1'))
-		return false;
-	vt_skip("would crash the VM on upstream: after a LUN RESET, the next LUN unlinks of the "
-	     "TPG take a GPF in vhost_scsi_port_unlink (TMF list corrupted); "
-	     "TMF_UPSTREAM_UNSAFE=1 runs it");
-	return true;
 }
 
 VT_TEST_F(NULL, lun_reset_load, TMF_SLOW | VT_F_BEYOND,

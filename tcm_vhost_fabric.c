@@ -86,17 +86,30 @@ static void tvh_aborted_task(struct se_cmd *se_cmd)
 
 /*
  * A LUN appeared in or left a TPG.  A guest using the TPG is told with a
- * TRANSPORT_RESET event so that it rescans or removes the disk.
+ * TRANSPORT_RESET event so that it rescans or removes the disk.  The event
+ * names the guest's own number of the LUN, which an explicit ACL may
+ * renumber; a LUN the nexus does not map is not the guest's, and an event
+ * for its TPG number would name another disk.  target_core maps a new LUN
+ * into demo-mode ACLs before post_link and unmaps it after pre_unlink.
  */
+static void tvh_port_event(struct tvh_tpg *tpg, struct se_lun *lun,
+			   u32 reason)
+{
+	u64 mapped;
+
+	lockdep_assert_held(&tpg->lock);
+	if (tpg->vdev && tvh_nexus_lun(tpg, lun->unpacked_lun, false, &mapped))
+		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,
+			     mapped, reason);
+}
+
 static int tvh_port_link(struct se_portal_group *se_tpg, struct se_lun *lun)
 {
 	struct tvh_tpg *tpg = to_tvh_tpg(se_tpg);
 
 	mutex_lock(&tpg->lock);
 	tpg->lun_count++;
-	if (tpg->vdev)
-		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,
-			     lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
+	tvh_port_event(tpg, lun, VIRTIO_SCSI_EVT_RESET_RESCAN);
 	mutex_unlock(&tpg->lock);
 	return 0;
 }
@@ -108,9 +121,7 @@ static void tvh_port_unlink(struct se_portal_group *se_tpg,
 
 	mutex_lock(&tpg->lock);
 	tpg->lun_count--;
-	if (tpg->vdev)
-		tvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,
-			     lun->unpacked_lun, VIRTIO_SCSI_EVT_RESET_REMOVED);
+	tvh_port_event(tpg, lun, VIRTIO_SCSI_EVT_RESET_REMOVED);
 	mutex_unlock(&tpg->lock);
 }
 

@@ -465,6 +465,44 @@ VT_TEST_BEYOND("cfg", acl_group_tmf_on_mapped_lun,
 	       vsc_response_name(c.response));
 }
 
+/*
+ * Hotplug events name the guest's numbers of its LUNs.  Through the ACL,
+ * the guest's LUN 5 is TPG lun_1: linking and unlinking a TPG lun_5 that
+ * the ACL does not map must tell the guest nothing (an event for "LUN 5"
+ * would make it rescan or drop the disk it has there), and unlinking TPG
+ * lun_1 must tell it that its LUN 5 went away.
+ */
+VT_TEST_BEYOND("cfg", acl_hotplug_events_name_mapped_luns,
+	       "events carry the TPG's LUN numbers, not the ACL's")
+{
+	struct vsc_evt ev[4], *x;
+	struct vsc_dev *d;
+	int r;
+
+	d = acl_open();
+	if (!d)
+		return;
+	ASSERT(vsc_has_feature(d, VIRTIO_SCSI_F_HOTPLUG), "HOTPLUG not negotiated");
+	r = vsc_evt_post(d, ev, 4, sizeof(struct virtio_scsi_event));
+	ASSERT(!r, "post: %s", vt_errstr(r));
+	r = vsc_tgt_lun_link(WWPN_A, 1, ACL_MAPPED, HBA_RD, "rd16");
+	if (!r)
+		r = vsc_tgt_lun_unlink(WWPN_A, 1, ACL_MAPPED);
+	x = r ? NULL : vsc_evt_next(d, ev, 4, 500);
+	if (r)
+		vt_fail(__LINE__, "link and unlink TPG lun_%u: %s", ACL_MAPPED, vt_errstr(r));
+	else if (x)
+		vt_fail(__LINE__, "unmapped TPG lun_%u came and went: event %#x reason %u for "
+			"lun %u, want none", ACL_MAPPED, x->event, x->reason,
+			((x->lun[2] & 0x3f) << 8) | x->lun[3]);
+	else if ((r = vsc_tgt_lun_unlink(WWPN_A, 1, 1)))
+		vt_fail(__LINE__, "unlink TPG lun_1: %s", vt_errstr(r));
+	else
+		ft_wait_event(d, ev, 4, VIRTIO_SCSI_T_TRANSPORT_RESET,
+			      VIRTIO_SCSI_EVT_RESET_REMOVED, 1, ACL_MAPPED);
+	vsc_evt_release(d, ev, 4);
+}
+
 #define UP_ACL_HANG "upstream has no close_session: rmdir of the nexus initiator's ACL waits forever (the test would hang the suite)"
 
 /* Unmap mapped LUN 5 of ACL_1: allowed under a live session. */

@@ -7,8 +7,9 @@
 #   PROBE_LIVE="poll_us=0 poll_us=50" PROBE_ROUNDS=3 tests/bench/probe.sh
 #
 # Knobs (environment):
-#   PROBE_BOOTS   guests per round, each MODULE[@KO][:param=value,...] (default
-#                 "tcm_vhost vhost_scsi"); the parameters are written before the guest
+#   PROBE_BOOTS   guests per round, each MODULE[@KO][:param=value,...][%QEMU_OPTS] (default
+#                 "tcm_vhost vhost_scsi"); QEMU_OPTS are vhost-scsi-pci properties for that
+#                 guest (vhost_scsi%worker_per_virtqueue=on); the parameters are written before the guest
 #                 boots, so load-time ones (vq_threads, offload) apply to its device;
 #                 tcm_vhost@KO loads that build (a path under the project) instead of
 #                 $TCM_VHOST_KO, to compare two builds of the module
@@ -135,7 +136,7 @@ watch_guest() {
 }
 
 in_vm() {
-	local out=/project/$1 r i b mod params labels lg ko
+	local out=/project/$1 r i b mod params labels lg ko qopts
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -148,8 +149,11 @@ in_vm() {
 	kvm_load || return 1
 	for ((r = 0; r < PROBE_ROUNDS; r++)); do
 		for b in $(round_order "$r" "$PROBE_BOOTS"); do
-			mod=${b%%:*} params=- ko=${TCM_VHOST_KO:-}
-			[[ $b == *:* ]] && params=${b#*:}
+			qopts=${b#*%} mod=${b%%%*}
+			[[ $b == *%* ]] || qopts=
+			params=- ko=${TCM_VHOST_KO:-}
+			[[ $mod == *:* ]] && params=${mod#*:}
+			mod=${mod%%:*}
 			[[ $mod == *@* ]] && ko=/project/${mod#*@} mod=${mod%%@*}
 			labels=-
 			# odd rounds also reverse the live settings
@@ -158,7 +162,7 @@ in_vm() {
 			TCM_VHOST_KO=$ko switch_to "$mod" && set_params "$mod" "$params" || return 1
 			watch_guest "$mod" &
 			lg=$out/l2-$r-${b//[^A-Za-z0-9_.+-]/_}.log
-			"$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
+			E2E_VHOST_OPTS=$qopts "$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
 				--timeout $((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30))) \
 				--log "$lg.console" -- \
 				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q bash %q --in-l2 %s' \

@@ -268,6 +268,12 @@ struct tvh_vq_thread {
 	bool idle_spare;
 	struct tvh_dev *vdev;
 	struct task_struct *owner;	/* start-up only: whose cgroups */
+	/*
+	 * The owner's KCOV remote handle (0 without KCOV): the thread's work
+	 * is reported to a fuzzer that collects remote coverage, as the vhost
+	 * worker's is.  Set before the thread starts, read only by it.
+	 */
+	u64 kcov_handle;
 	struct completion started;
 	int start_ret;
 	unsigned int nqueues;

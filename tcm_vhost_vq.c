@@ -11,6 +11,7 @@
 
 #include <linux/cgroup.h>
 #include <linux/completion.h>
+#include <linux/kcov.h>
 #include <linux/kthread.h>
 #include <linux/llist.h>
 #include <linux/sched/clock.h>
@@ -358,6 +359,22 @@ static void tvh_vq_thread_sample_idle(struct tvh_vq_thread *thread)
 }
 
 /*
+ * Coverage of a thread's work goes to the owner's KCOV remote handle, if it
+ * has one (a coverage-guided fuzzer), as the vhost worker's does.
+ */
+static void tvh_vq_kcov_start(struct tvh_vq_thread *thread)
+{
+	if (thread->kcov_handle)
+		kcov_remote_start_common(thread->kcov_handle);
+}
+
+static void tvh_vq_kcov_stop(struct tvh_vq_thread *thread)
+{
+	if (thread->kcov_handle)
+		kcov_remote_stop();
+}
+
+/*
  * A queue thread's executor: submits what the queue thread hands it
  * (tvh_io_offload()), oldest first, then sleeps until handed more.
  */
@@ -384,8 +401,10 @@ static int tvh_vq_exec_thread(void *data)
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		tvh_vq_kcov_start(thread);
 		tvh_io_exec_list(llist_reverse_order(list),
 				 &thread->exec_busy_ns);
+		tvh_vq_kcov_stop(thread);
 		cond_resched();
 	}
 	WARN_ON_ONCE(!llist_empty(&thread->exec_cmds));
@@ -429,11 +448,13 @@ static int tvh_vq_thread(void *data)
 		__set_current_state(TASK_RUNNING);
 		tvh_vq_thread_sample_idle(thread);
 		poll_us = READ_ONCE(tvh_poll_us);
+		tvh_vq_kcov_start(thread);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		if (poll_us)
 			tvh_vq_thread_poll(thread, poll_us);
 		else	/* poll_us was just set to 0: no ring may stay muted */
 			tvh_vq_thread_poll_end(thread);
+		tvh_vq_kcov_stop(thread);
 		cond_resched();
 	}
 
@@ -454,6 +475,7 @@ static struct task_struct *tvh_vq_task_start(struct tvh_vq_thread *thread,
 	struct task_struct *task;
 
 	thread->owner = current;
+	thread->kcov_handle = kcov_common_handle();
 	init_completion(&thread->started);
 	task = kthread_create(fn, thread, "vhost-%d-%s%u",
 			      task_pid_nr(current), kind, idx);

@@ -320,6 +320,7 @@ int bi_errdev_up(void)
 	}
 	snprintf(table, sizeof(table), "dmsetup create " BI_DM_ERR " --noudevsync --table '0 %u linear %s 0'",
 		 BI_ERR_SECTORS, err_loop);
+	run("dmsetup remove --noudevsync " BI_DM_ERR);	/* left by a run that crashed */
 	if (run("modprobe dm_mod") || run(table)) {
 		r = -EIO;
 		goto fail;

@@ -401,10 +401,17 @@ VT_TEST(NULL, lun_unlink_under_io)
  */
 #define OWNER_ARENA	(8UL << 20)
 
-/* Where the child's rings keep their indices: addresses in the shared arena. */
+/*
+ * What the child shows the parent: where its rings keep their indices and
+ * where its held READs get their answers (addresses in the shared arena),
+ * and the UNIT ATTENTIONs it cleared on the hold LUN before posting them.
+ */
 struct owner_view {
 	uint16_t *req_avail, *req_used;
 	uint16_t *ctl_avail, *ctl_used;
+	uint8_t *held_resp[16];
+	unsigned int uas;
+	uint8_t ua_asc, ua_ascq;
 };
 
 static unsigned int owner_inflight(const uint16_t *avail, const uint16_t *used)
@@ -440,8 +447,30 @@ static pid_t spawn_owner(bool held, bool tmf, int *rfd, void *arena, struct owne
 		v->req_used = &vsc_raw_used(d, REQ)->idx;
 		v->ctl_avail = &vsc_raw_avail(d, VSC_VQ_CTL)->idx;
 		v->ctl_used = &vsc_raw_used(d, VSC_VQ_CTL)->idx;
-		if (held)
+		if (held) {
+			struct vsc_result res;
+			uint8_t cdb[16];
+			int k;
+
+			/*
+			 * A LUN RESET of the round before may leave a UNIT
+			 * ATTENTION that a READ would take: TURs (answered by
+			 * target_core, not the suspended backstore) first.
+			 */
+			for (k = 0; k < 10; k++) {
+				if (vsc_cmd(d, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_tur(cdb), NULL, 0,
+					    NULL, 0, &res, BI_TMO))
+					_exit(7);
+				if (!vt_sense_is(&res, UNIT_ATTENTION, res.asc))
+					break;
+				v->uas++;
+				v->ua_asc = res.asc;
+				v->ua_ascq = res.ascq;
+			}
 			held_reads(d, q, 16);
+			for (k = 0; k < 16; k++)
+				v->held_resp[k] = q[k].bufs[2] ? q[k].bufs[2]->p : NULL;
+		}
 		if (tmf) {
 			/* waits for the held reads: answered after the kill */
 			vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
@@ -481,9 +510,29 @@ static int wait_child(pid_t pid, int ms)
 }
 
 struct kill_stats {
-	unsigned int rounds, min, max, ctl_min;
+	unsigned int rounds, min, max, ctl_min, ua_rounds;
+	uint8_t ua_asc, ua_ascq;
 	unsigned long sum;
 };
+
+/* The held READs answered so far, for a failure message. */
+static const char *held_answered(const struct owner_view *v)
+{
+	static char buf[400];
+	size_t n = 0;
+	int k;
+
+	buf[0] = 0;
+	for (k = 0; k < 16 && n < sizeof(buf) - 80; k++) {
+		struct vsc_result res;
+
+		if (!v->held_resp[k] || bi_all_cc(v->held_resp[k], RESP_SZ))
+			continue;
+		bi_resp_decode(v->held_resp[k], &res);
+		n += snprintf(buf + n, sizeof(buf) - n, "; held READ %d answered: %s", k, vt_res(&res));
+	}
+	return buf;
+}
 
 /*
  * One owner started and killed with commands in flight: at least @want on
@@ -494,6 +543,7 @@ static bool owner_kill_round(bool held, bool tmf, int round, unsigned int want,
 			     struct owner_view *v, struct kill_stats *ks)
 {
 	unsigned int n = 0, ctl = 0, tries;
+	const char *why;
 	struct pollfd pf;
 	void *arena;
 	int fd = -1, r;
@@ -536,6 +586,8 @@ static bool owner_kill_round(bool held, bool tmf, int round, unsigned int want,
 		usleep(1000);
 	}
 	kill(pid, SIGKILL);
+	/* (the arena goes below) */
+	why = n < want && held ? held_answered(v) : "";
 	if (held) {
 		usleep(500000);
 		r = bi_hold(false);
@@ -550,14 +602,21 @@ static bool owner_kill_round(bool held, bool tmf, int round, unsigned int want,
 	CHECK(!r, "round %d: killed owner did not exit within 30 s (release stuck)", round);
 	vt_note("round %d: %u commands in flight at the kill%s", round, n,
 		tmf ? (ctl ? ", and the LUN RESET" : ", the LUN RESET answered") : "");
-	CHECK(n >= want, "round %d: %u commands in flight at the kill, want at least %u", round,
-	      n, want);
+	CHECK(n >= want, "round %d: %u commands in flight at the kill, want at least %u%s", round,
+	      n, want, why);
 	CHECK(!tmf || ctl, "round %d: the LUN RESET was answered before the kill", round);
 	ks->rounds++;
 	ks->sum += n;
 	ks->min = ks->rounds == 1 || n < ks->min ? n : ks->min;
 	ks->max = n > ks->max ? n : ks->max;
 	ks->ctl_min = ks->rounds == 1 || ctl < ks->ctl_min ? ctl : ks->ctl_min;
+	if (v->uas) {
+		vt_note("round %d: the owner cleared %u UNIT ATTENTION(s) (%02x/%02x) first",
+			round, v->uas, v->ua_asc, v->ua_ascq);
+		ks->ua_rounds++;
+		ks->ua_asc = v->ua_asc;
+		ks->ua_ascq = v->ua_ascq;
+	}
 	return true;
 }
 
@@ -608,6 +667,9 @@ static void owner_killed(bool held, bool tmf)
 		vt_name(), ks.rounds, rounds, ks.min, ks.rounds ? (double)ks.sum / ks.rounds : 0.0,
 		ks.max, tmf ? (ks.ctl_min ? ", each with its LUN RESET" : "") : "",
 		(unsigned long long)((vsc_now_ns() - t0) / 1000000));
+	if (ks.ua_rounds)
+		fprintf(stderr, "# %s: in %u rounds the new owner found a UNIT ATTENTION on the hold LUN (last %02x/%02x) although the one before had cleared them\n",
+			vt_name(), ks.ua_rounds, ks.ua_asc, ks.ua_ascq);
 }
 
 VT_TEST_F(NULL, owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)

@@ -393,7 +393,8 @@ VT_TEST(NULL, lun_unlink_under_io)
  * rings' indices the device writes: the commands in flight at the kill are
  * those the child posted (avail idx) and the device had not answered (used
  * idx), read just before SIGKILL.  After every round the endpoint must be
- * free and a new owner must do a verified WRITE+READ.
+ * free and a new owner must do a verified WRITE+READ.  At least 16 must be
+ * in flight at each kill with held READs, 8 under I/O alone.
  *
  * BI_KILL_ROUNDS sets the rounds of every owner_killed* test (default: 1
  * with held READs, 3 under I/O); one line on stderr gives the rounds and
@@ -659,7 +660,7 @@ static void owner_killed(bool held, bool tmf)
 	bi_close(d);
 	for (round = 0; ok && round < rounds; round++) {
 		vt_alarm(90);	/* per round */
-		ok = owner_kill_round(held, tmf, round, held ? 16 : 1, v, &ks) &&
+		ok = owner_kill_round(held, tmf, round, held ? 16 : 8, v, &ks) &&
 		     owner_after(round);
 	}
 	munmap(v, sizeof(*v));

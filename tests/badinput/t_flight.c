@@ -473,7 +473,13 @@ static pid_t spawn_owner(bool held, bool tmf, int *rfd, void *arena, struct owne
 				v->held_resp[k] = q[k].bufs[2] ? q[k].bufs[2]->p : NULL;
 		}
 		if (tmf) {
-			/* waits for the held reads: answered after the kill */
+			/*
+			 * Waits for the held reads: answered after the kill.
+			 * Only once they reached the backstore: the device may
+			 * serve the control queue before the request queue (6.1,
+			 * round 2 of 50: the LUN RESET found nothing to wait for).
+			 */
+			usleep(300000);
 			vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 				     BI_TGT, BI_LUN_HOLD, 0);
 			if (vsc_ctl_submit(d, &reset))

@@ -27,9 +27,12 @@
 #define BI_HBA_RD	"rd_mcp_211"
 #define BI_HBA_IB	"iblock_212"
 #define BI_DM_NAME	"vsc_bi_hold"
+#define BI_DM_ERR	"vsc_bi_err"	/* linear over a loop file; tables with an error window */
+#define BI_ERR_SECTORS	16384		/* its size: 8 MiB */
 #define BI_TGT		1
 #define BI_LUN_RD	0	/* rd16: 16 MiB RAM disk */
 #define BI_LUN_HOLD	1	/* iblock on a dm device we can suspend */
+#define BI_LUN_ERR	2	/* iblock on BI_DM_ERR: linked by the test that needs it */
 #define BI_LUN_EVT	5	/* linked/unlinked to make hotplug events */
 #define BI_LUN_PI	6	/* rdpi, Type 1 PI: linked by the test that needs it */
 #define BI_TMO		10000
@@ -75,6 +78,19 @@ bool bi_all_cc(const uint8_t *p, size_t len);
 /* dm hold LUN */
 int bi_hold(bool on);
 bool bi_relink_hold(void);
+
+/*
+ * Error-window LUN (BI_LUN_ERR on BI_WWPN_A tpgt 1): bi_errdev_up() builds and
+ * links it (linear table), bi_errdev_down() removes it (idempotent; also run
+ * after every test).  bi_errdev_load() loads the inactive table: linear over
+ * the whole device if @len is 0, else with sectors [@start, @start + @len)
+ * mapped to dm's "error" target; bi_errdev_resume() makes it live.
+ */
+int bi_errdev_up(void);
+void bi_errdev_down(void);
+int bi_errdev_suspend(void);
+int bi_errdev_load(uint64_t start, uint64_t len);
+int bi_errdev_resume(void);
 
 /* configfs helpers */
 int bi_evt_link(bool link, unsigned int lun);

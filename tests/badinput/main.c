@@ -10,6 +10,7 @@
  * on any FAIL.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -248,9 +249,123 @@ bool bi_relink_hold(void)
 	return true;
 }
 
+/*
+ * The error-window LUN: iblock "errdev" on dm device BI_DM_ERR, a linear
+ * map of a loop device on a file in /tmp (so written data can be read
+ * back), whose table a test swaps for one with an "error" segment.
+ * Set up by the test that uses it, torn down by bi_errdev_down() (after
+ * the test, and at the end of the suite).
+ */
+#define ERR_FILE "/tmp/vsc-bi-err.img"
+static char err_loop[64];
+static bool err_dm, err_bs, err_lun;
+
+static int dm_err_cmd(const char *args)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "dmsetup %s --noudevsync " BI_DM_ERR, args);
+	return run(cmd) ? -EIO : 0;
+}
+
+int bi_errdev_suspend(void)
+{
+	return dm_err_cmd("suspend --noflush --nolockfs");
+}
+
+int bi_errdev_resume(void)
+{
+	return dm_err_cmd("resume");
+}
+
+int bi_errdev_load(uint64_t start, uint64_t len)
+{
+	FILE *f;
+	int st;
+
+	if (!err_dm)
+		return -ENODEV;
+	f = popen("dmsetup load " BI_DM_ERR " >/dev/null 2>&1", "w");
+	if (!f)
+		return -errno;
+	if (!len) {
+		fprintf(f, "0 %u linear %s 0\n", BI_ERR_SECTORS, err_loop);
+	} else {
+		fprintf(f, "0 %llu linear %s 0\n", (unsigned long long)start, err_loop);
+		fprintf(f, "%llu %llu error\n", (unsigned long long)start, (unsigned long long)len);
+		fprintf(f, "%llu %llu linear %s %llu\n", (unsigned long long)(start + len),
+			(unsigned long long)(BI_ERR_SECTORS - start - len), err_loop,
+			(unsigned long long)(start + len));
+	}
+	st = pclose(f);
+	return st ? -EIO : 0;
+}
+
+int bi_errdev_up(void)
+{
+	char table[160];
+	int fd, r;
+
+	bi_errdev_down();
+	fd = open(ERR_FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = ftruncate(fd, (off_t)BI_ERR_SECTORS * 512) ? -errno : 0;
+	close(fd);
+	if (!r)
+		r = vsc_loop_attach(ERR_FILE, err_loop, sizeof(err_loop));
+	if (r) {
+		err_loop[0] = 0;
+		goto fail;
+	}
+	snprintf(table, sizeof(table), "dmsetup create " BI_DM_ERR " --noudevsync --table '0 %u linear %s 0'",
+		 BI_ERR_SECTORS, err_loop);
+	run("dmsetup remove --noudevsync " BI_DM_ERR);	/* left by a run that crashed */
+	if (run("modprobe dm_mod") || run(table)) {
+		r = -EIO;
+		goto fail;
+	}
+	err_dm = true;
+	if (run("dmsetup mknodes " BI_DM_ERR)) {
+		r = -EIO;
+		goto fail;
+	}
+	r = vsc_tgt_iblock_create(BI_HBA_IB, "errdev", "/dev/mapper/" BI_DM_ERR);
+	if (r)
+		goto fail;
+	err_bs = true;
+	r = vsc_tgt_lun_link(BI_WWPN_A, 1, BI_LUN_ERR, BI_HBA_IB, "errdev");
+	if (r)
+		goto fail;
+	err_lun = true;
+	return 0;
+fail:
+	bi_errdev_down();
+	return r;
+}
+
+void bi_errdev_down(void)
+{
+	if (err_dm)
+		bi_errdev_resume();	/* a suspended device would hold up the unlink */
+	if (err_lun)
+		vsc_tgt_lun_unlink(BI_WWPN_A, 1, BI_LUN_ERR);
+	if (err_bs)
+		vsc_tgt_backstore_remove(BI_HBA_IB, "errdev");
+	if (err_dm)
+		run("dmsetup remove --noudevsync " BI_DM_ERR);
+	if (err_loop[0])
+		vsc_loop_detach(err_loop);
+	if (err_dm || err_loop[0])
+		unlink(ERR_FILE);
+	err_lun = err_bs = err_dm = false;
+	err_loop[0] = 0;
+}
+
 static void hold_teardown(void)
 {
 	run("dmsetup resume --noudevsync " BI_DM_NAME);
+	bi_errdev_down();
 	vsc_tgt_teardown_all(false);
 	run("dmsetup remove --noudevsync " BI_DM_NAME);
 }
@@ -306,6 +421,9 @@ static void release_hold(void)
 	if (system("dmsetup resume --noudevsync " BI_DM_NAME " >/dev/null 2>&1")) {
 		/* best effort */
 	}
+	if (system("dmsetup resume --noudevsync " BI_DM_ERR " >/dev/null 2>&1")) {
+		/* best effort: the error-window device may not exist */
+	}
 }
 
 static void before(const struct vt_test *t)
@@ -319,6 +437,7 @@ static void after(const struct vt_test *t)
 	(void)t;
 	if (bi_have_hold)
 		bi_hold(false);
+	bi_errdev_down();
 }
 
 static bool option(int c, const char *arg)

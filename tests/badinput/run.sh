@@ -13,4 +13,8 @@ suite=badinput
 suite_start badinput "$bin" "$mod" target_core_iblock dm_mod loop
 suite_run "$bin" --module "$mod" "$@"
 dmsetup remove --noudevsync vsc_bi_hold >/dev/null 2>&1 || true
+# backend_errors_reach_the_guest's device, if the binary did not end cleanly
+dmsetup remove --noudevsync vsc_bi_err >/dev/null 2>&1 || true
+for dev in $(losetup -j /tmp/vsc-bi-err.img -O NAME -n 2>/dev/null); do losetup -d "$dev"; done
+rm -f /tmp/vsc-bi-err.img
 suite_end "$mod" 512 8192 65536

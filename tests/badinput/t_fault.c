@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Allocation failures, through the kernel's fault injection (failslab and
- * fail_page_alloc; only the debug kernel of make check-debug has them,
- * elsewhere these tests are skipped):
+ * Faults: backend I/O errors (a dm "error" window swapped in under I/O,
+ * backend_errors_reach_the_guest, at the end), and allocation failures,
+ * through the kernel's fault injection (failslab and fail_page_alloc; only
+ * the debug kernel of make check-debug has them, elsewhere these tests are
+ * skipped):
  *  - each allocation of open(2) and of SET_ENDPOINT fails in turn
  *    (/proc/thread-self/fail-nth);
  *  - allocations of the threads that serve the device fail at random
@@ -288,4 +290,374 @@ VT_TEST(NULL, io_alloc_faults)
 	d = bi_open_ep(NULL, BI_WWPN_A);
 	ASSERT(d && bi_healthy(d, "a fresh device after the faults"), "fresh device unhealthy");
 	bi_close(d);
+}
+
+/*
+ * Backend I/O errors.  The LUN is an iblock backstore on a dm device (a
+ * linear map of a loop file); while a client keeps EW_SLOTS 64 KiB WRITEs
+ * in flight, the table is swapped for one with an "error" segment (the
+ * window), and later back.  Each swap suspends the device first and posts
+ * a full set of WRITEs that the suspended device holds, so those are in
+ * flight when the table changes (and are mapped by the new one).
+ *
+ * target_core answers a command whose bio failed with CHECK CONDITION,
+ * NOT READY, LOGICAL UNIT COMMUNICATION FAILURE (08/00): iblock_bio_done()
+ * counts the error, iblock_complete_cmd() completes with
+ * SAM_STAT_CHECK_CONDITION, target_complete_cmd() turns that into
+ * TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE, whose sense is NOT READY 08/00
+ * (target_core_transport.c's sense_info_table, 6.1 and 6.12 alike).
+ *
+ * Checked: every WRITE and READ that touches the window while the error
+ * table is live gets that answer, every one outside it GOOD (a WRITE in
+ * flight at a swap may get either); every chunk whose last WRITE was
+ * answered GOOD reads back as written once the window is gone; the device
+ * and the fabric serve normally afterwards.
+ */
+#define REQ			VSC_VQ_REQ(0)
+#define NOT_READY		0x02
+#define ASC_LU_COMM_FAILURE	0x08
+
+#define EW_CHUNK	128			/* sectors one pumped WRITE covers: 64 KiB */
+#define EW_NCHUNK	(BI_ERR_SECTORS / EW_CHUNK)
+#define EW_WIN		4096			/* the window: sectors [4096, 8192) */
+#define EW_WLEN		4096
+#define EW_W0		(EW_WIN / EW_CHUNK)		/* its first chunk */
+#define EW_W1		((EW_WIN + EW_WLEN) / EW_CHUNK)	/* the chunk after it */
+#define EW_SLOTS	16
+#define EW_LEN		(EW_CHUNK * 512)
+
+enum ew_expect { EW_GOOD, EW_CC, EW_ANY };
+
+struct ew_slot {
+	struct vsc_req q;
+	bool busy;
+	unsigned int chunk;
+	uint32_t gen;
+	enum ew_expect expect;
+};
+
+struct ew {
+	struct vsc_dev *d;
+	struct ew_slot s[EW_SLOTS];
+	bool chunk_busy[EW_NCHUNK];
+	int64_t known[EW_NCHUNK];	/* generation last answered GOOD; -1: undefined */
+	uint32_t gen;
+	uint64_t seed;
+	bool err_live;			/* the table that maps a WRITE posted now */
+	unsigned int answered, good, cc, cc_win_held, any;
+	uint8_t buf[EW_LEN], rbuf[EW_LEN];
+};
+
+static bool ew_in_window(unsigned int chunk)
+{
+	return chunk >= EW_W0 && chunk < EW_W1;
+}
+
+/* What generation @gen of @chunk holds: 64 KiB from a seed of both. */
+static void ew_pattern(const struct ew *e, uint8_t *p, unsigned int chunk, uint32_t gen)
+{
+	uint64_t x = e->seed ^ ((uint64_t)chunk << 32) ^ gen;
+	size_t i;
+
+	for (i = 0; i < EW_LEN; i += 8) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		memcpy(p + i, &z, 8);
+	}
+	memcpy(p, &chunk, sizeof(chunk));	/* readable in a hexdump */
+	memcpy(p + 4, &gen, sizeof(gen));
+}
+
+/* A chunk no WRITE is in flight on: in the window one time in three. */
+static unsigned int ew_pick(struct ew *e, bool window)
+{
+	for (;;) {
+		unsigned int c;
+
+		if (window || vt_rand() % 3 == 0)
+			/* not the window's first and last chunk: the probes use them */
+			c = EW_W0 + 1 + vt_rand() % (EW_W1 - EW_W0 - 2);
+		else
+			do
+				c = vt_rand() % EW_NCHUNK;
+			while (c + 1 >= EW_W0 && c <= EW_W1);
+		if (!e->chunk_busy[c])
+			return c;
+	}
+}
+
+static bool ew_submit(struct ew *e, struct ew_slot *s, unsigned int chunk)
+{
+	uint8_t cdb[16];
+	int r;
+
+	s->chunk = chunk;
+	s->gen = ++e->gen;
+	ew_pattern(e, e->buf, chunk, s->gen);
+	vsc_req_init(e->d, &s->q, REQ, BI_TGT, BI_LUN_ERR, cdb,
+		     vsc_cdb_rw(cdb, true, 16, (uint64_t)chunk * EW_CHUNK, EW_CHUNK));
+	s->q.dout = e->buf;	/* copied at submit */
+	s->q.dout_len = EW_LEN;
+	r = vsc_req_submit(e->d, &s->q);
+	CHECK(!r, "submit WRITE of chunk %u: %s", chunk, vt_errstr(r));
+	s->expect = ew_in_window(chunk) && e->err_live ? EW_CC : EW_GOOD;
+	s->busy = true;
+	e->chunk_busy[chunk] = true;
+	return true;
+}
+
+static bool ew_is_cc(const struct vsc_result *r)
+{
+	return r->response == VIRTIO_SCSI_S_OK && vt_sense_is(r, NOT_READY, ASC_LU_COMM_FAILURE) &&
+	       r->ascq == 0;
+}
+
+/* Takes in the WRITEs answered so far. */
+static bool ew_collect(struct ew *e)
+{
+	unsigned int k;
+
+	for (k = 0; k < EW_SLOTS; k++) {
+		struct ew_slot *s = &e->s[k];
+		const struct vsc_result *r = &s->q.res;
+		bool good, cc;
+
+		if (!s->busy || !s->q.op.done)
+			continue;
+		good = r->response == VIRTIO_SCSI_S_OK && r->status == SAM_STAT_GOOD;
+		cc = ew_is_cc(r);
+		CHECK(!s->q.canary_err, "WRITE of chunk %u: guarded buffer damaged", s->chunk);
+		CHECK(good || cc, "WRITE of chunk %u (%s the window): %s, want GOOD or CHECK CONDITION 2/08/00",
+		      s->chunk, ew_in_window(s->chunk) ? "in" : "outside", vt_res(r));
+		CHECK(!cc || s->expect != EW_GOOD,
+		      "WRITE of chunk %u (%s the window, %s table) failed: %s", s->chunk,
+		      ew_in_window(s->chunk) ? "in" : "outside", e->err_live ? "error" : "linear",
+		      vt_res(r));
+		CHECK(!good || s->expect != EW_CC,
+		      "WRITE of chunk %u in the window answered GOOD while the error table was live",
+		      s->chunk);
+		e->known[s->chunk] = good ? (int64_t)s->gen : -1;
+		e->good += good;
+		e->cc += cc;
+		e->any += s->expect == EW_ANY;
+		e->answered++;
+		vsc_req_release(e->d, &s->q);
+		s->busy = false;
+		e->chunk_busy[s->chunk] = false;
+	}
+	return true;
+}
+
+/* Fills every free slot (@window: with chunks of the window only), kicks. */
+static bool ew_fill(struct ew *e, bool window)
+{
+	unsigned int k;
+
+	for (k = 0; k < EW_SLOTS; k++)
+		if (!e->s[k].busy && !ew_submit(e, &e->s[k], ew_pick(e, window && k % 2 == 0)))
+			return false;
+	vsc_kick_force(e->d, REQ);
+	return true;
+}
+
+/* Keeps EW_SLOTS WRITEs in flight until @n more were answered. */
+static bool ew_pump(struct ew *e, unsigned int n)
+{
+	unsigned int until = e->answered + n;
+
+	while (e->answered < until) {
+		int r;
+
+		if (!ew_fill(e, false))
+			return false;
+		r = vsc_reap(e->d, REQ, BI_TMO);
+		CHECK(r > 0, "no WRITE answered in %d ms (%s)", BI_TMO, r ? vt_errstr(r) : "none");
+		if (!ew_collect(e))
+			return false;
+	}
+	return true;
+}
+
+/* Waits for every WRITE in flight. */
+static bool ew_drain(struct ew *e)
+{
+	unsigned int k, busy;
+
+	do {
+		int r = vsc_reap(e->d, REQ, BI_TMO);
+
+		CHECK(r >= 0, "reap: %s", vt_errstr(r));
+		if (!ew_collect(e))
+			return false;
+		for (busy = k = 0; k < EW_SLOTS; k++)
+			busy += e->s[k].busy;
+		CHECK(!busy || r > 0, "%u WRITEs not answered in %d ms", busy, BI_TMO);
+	} while (busy);
+	return true;
+}
+
+/*
+ * Swap the table (@err: with the window) under WRITEs in flight: suspend,
+ * post a full set (half of them to the window: the suspended device holds
+ * them), load, resume.  *@held: commands unanswered when the table changed.
+ */
+static bool ew_switch(struct ew *e, bool err, unsigned int *held)
+{
+	unsigned int k, posted = 0;
+	int r;
+
+	CHECK(!bi_errdev_suspend(), "dmsetup suspend " BI_DM_ERR);
+	/* in flight at the suspend: mapped by either table */
+	for (k = 0; k < EW_SLOTS; k++)
+		if (e->s[k].busy && ew_in_window(e->s[k].chunk))
+			e->s[k].expect = EW_ANY;
+	e->err_live = err;
+	vsc_reap(e->d, REQ, 0);
+	if (!ew_collect(e))
+		return false;
+	for (k = 0; k < EW_SLOTS; k++)
+		posted += !e->s[k].busy;
+	if (!ew_fill(e, true))
+		return false;
+	usleep(300000);
+	*held = (uint16_t)(vsc_raw_avail_idx(e->d, REQ) - vsc_raw_used_idx(e->d, REQ));
+	r = bi_errdev_load(err ? EW_WIN : 0, err ? EW_WLEN : 0);
+	if (r) {
+		bi_errdev_resume();
+		CHECK(0, "dmsetup load (%s table): %s", err ? "error" : "linear", vt_errstr(r));
+	}
+	CHECK(!bi_errdev_resume(), "dmsetup resume " BI_DM_ERR);
+	CHECK(*held >= posted && posted >= EW_SLOTS / 2,
+	      "%u commands in flight at the table swap, %u posted while suspended", *held, posted);
+	return true;
+}
+
+/*
+ * One command to the LUN, answered as @want_cc says: CHECK CONDITION 2/08/00,
+ * or GOOD.  @buf: data-out, or where data-in goes.
+ */
+static bool ew_probe(struct ew *e, bool write, uint64_t lba, uint32_t blocks, bool want_cc,
+		     uint8_t *buf, const char *what)
+{
+	struct vsc_result res;
+	uint8_t cdb[16];
+	size_t len = (size_t)blocks * 512;
+	int r;
+
+	r = vsc_cmd(e->d, REQ, BI_TGT, BI_LUN_ERR, cdb, vsc_cdb_rw(cdb, write, 16, lba, blocks),
+		    write ? buf : NULL, write ? len : 0, write ? NULL : buf, write ? 0 : len, &res,
+		    BI_TMO);
+	CHECK(!r, "%s %s: %s", write ? "WRITE" : "READ", what, vt_errstr(r));
+	vt_note("%s %s (lba %llu, %u blocks): %s", write ? "WRITE" : "READ", what,
+		(unsigned long long)lba, blocks, vt_res(&res));
+	if (want_cc)
+		CHECK(ew_is_cc(&res), "%s %s: %s, want CHECK CONDITION NOT READY 08/00",
+		      write ? "WRITE" : "READ", what, vt_res(&res));
+	else
+		CHECK(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD,
+		      "%s %s: %s, want GOOD", write ? "WRITE" : "READ", what, vt_res(&res));
+	return ew_collect(e);	/* the probe's wait took in pumped WRITEs too */
+}
+
+/* Probes while the error table is live (and WRITEs are in flight). */
+static bool ew_probes(struct ew *e)
+{
+	uint8_t *w = e->buf, *r = e->rbuf;
+
+	vt_fill(w, EW_LEN);
+	if (!ew_probe(e, true, EW_WIN - 64, 128, true, w, "across the window's start") ||
+	    !ew_probe(e, false, EW_WIN + EW_WLEN - 64, 128, true, r, "across the window's end") ||
+	    !ew_probe(e, false, EW_WIN, 8, true, r, "inside the window") ||
+	    !ew_probe(e, true, EW_WIN + 8, 8, true, w, "inside the window") ||
+	    !ew_probe(e, false, EW_WIN - 8, 8, false, r, "just before the window") ||
+	    !ew_probe(e, true, EW_WIN + EW_WLEN, 8, false, w, "just after the window"))
+		return false;
+	memset(r, 0, 8 * 512);
+	if (!ew_probe(e, false, EW_WIN + EW_WLEN, 8, false, r, "just after the window"))
+		return false;
+	CHECK(!memcmp(w, r, 8 * 512), "the WRITE just after the window read back different data");
+	/* the failed WRITEs left chunks EW_W0 - 1 and EW_W0 undefined; EW_W1 was rewritten */
+	e->known[EW_W0 - 1] = e->known[EW_W0] = e->known[EW_W1] = -1;
+	return true;
+}
+
+/* Every chunk whose last WRITE was answered GOOD reads back as written. */
+static bool ew_verify(struct ew *e, unsigned int *checked, unsigned int *in_win)
+{
+	unsigned int c;
+
+	*checked = *in_win = 0;
+	for (c = 0; c < EW_NCHUNK; c++) {
+		if (e->known[c] < 0)
+			continue;
+		memset(e->rbuf, 0, EW_LEN);
+		CHECK(vt_rw(e->d, REQ, BI_TGT, BI_LUN_ERR, false, 16, (uint64_t)c * EW_CHUNK,
+			    EW_CHUNK, e->rbuf, NULL), "READ of chunk %u: %s", c, vt_reason());
+		ew_pattern(e, e->buf, c, (uint32_t)e->known[c]);
+		CHECK(!memcmp(e->buf, e->rbuf, EW_LEN),
+		      "chunk %u (%s the window): its last WRITE (generation %lld) was answered GOOD, it reads back other data (generation %u)",
+		      c, ew_in_window(c) ? "in" : "outside", (long long)e->known[c],
+		      *(uint32_t *)(e->rbuf + 4));
+		(*checked)++;
+		*in_win += ew_in_window(c);
+	}
+	return true;
+}
+
+VT_TEST(NULL, backend_errors_reach_the_guest)
+{
+	static struct ew e;
+	unsigned int c, held_err, held_lin, checked, in_win, good_before;
+	uint64_t t0 = vsc_now_ns();
+	int r;
+
+	vt_alarm(300);
+	memset(&e, 0, sizeof(e));
+	e.seed = vt_rand();
+	r = bi_errdev_up();
+	if (r)
+		SKIP("no dm device on a loop file (%s)", vt_errstr(r));
+	e.d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(e.d, "open");
+	if (!vt_clear_ua(e.d, BI_TGT, BI_LUN_ERR))
+		return;
+	/* every chunk written once, synchronously, with the linear table */
+	for (c = 0; c < EW_NCHUNK; c++) {
+		ew_pattern(&e, e.buf, c, ++e.gen);
+		ASSERT(vt_rw(e.d, REQ, BI_TGT, BI_LUN_ERR, true, 16, (uint64_t)c * EW_CHUNK, EW_CHUNK,
+			     e.buf, NULL), "initial WRITE of chunk %u: %s", c, vt_reason());
+		e.known[c] = e.gen;
+	}
+	if (!ew_pump(&e, 48))
+		return;
+	ASSERT(e.cc == 0, "%u WRITEs failed with the linear table", e.cc);
+	good_before = e.good;
+	/* the window appears under WRITEs in flight */
+	if (!ew_switch(&e, true, &held_err) || !ew_pump(&e, 48) || !ew_probes(&e) ||
+	    !ew_pump(&e, 48))
+		return;
+	ASSERT(e.cc > 0, "no pumped WRITE failed while the window was live");
+	/* and goes again */
+	if (!ew_switch(&e, false, &held_lin) || !ew_pump(&e, 48) || !ew_drain(&e))
+		return;
+	if (!ew_verify(&e, &checked, &in_win))
+		return;
+	/* the window reads GOOD again */
+	ASSERT(ew_probe(&e, false, EW_WIN - 64, 128, false, e.rbuf, "across the window's start, window gone"),
+	       "window still failing");
+	fprintf(stderr, "# backend_errors_reach_the_guest: %u pumped WRITEs: %u GOOD (%u before the window), "
+		"%u CHECK CONDITION 2/08/00, %u in flight at a swap; in flight at the swaps: %u (to the error table), "
+		"%u (back); %u chunks read back as last written (%u in the window); %llu ms\n",
+		e.answered, e.good, good_before, e.cc, e.any, held_err, held_lin, checked, in_win,
+		(unsigned long long)((vsc_now_ns() - t0) / 1000000));
+	ASSERT(!vsc_canary_check_all(e.d), "guarded buffers damaged");
+	ASSERT(bi_healthy(e.d, "after the error window"), "unhealthy after the error window");
+	ASSERT(vt_clear_ua(e.d, BI_TGT, BI_LUN_ERR), "error-window LUN not GOOD afterwards");
+	bi_close(e.d);
+	bi_errdev_down();
+	e.d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(e.d && bi_healthy(e.d, "a fresh device after the error window"), "fresh device unhealthy");
 }

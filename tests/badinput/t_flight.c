@@ -385,8 +385,43 @@ VT_TEST(NULL, lun_unlink_under_io)
 	bi_healthy(f.d, "after");
 }
 
-/* 22. the owner process killed with commands in flight */
-static pid_t spawn_owner(bool held, bool tmf, int *rfd)
+/*
+ * 22. the owner process killed with commands in flight.
+ *
+ * The owner is a child whose device lives in an arena shared with the
+ * parent (MAP_SHARED, mapped before the fork), so the parent reads the
+ * rings' indices the device writes: the commands in flight at the kill are
+ * those the child posted (avail idx) and the device had not answered (used
+ * idx), read just before SIGKILL.  After every round the endpoint must be
+ * free and a new owner must do a verified WRITE+READ.  At least 16 must be
+ * in flight at each kill with held READs, 8 under I/O alone.
+ *
+ * BI_KILL_ROUNDS sets the rounds of every owner_killed* test (default: 1
+ * with held READs, 3 under I/O); one line on stderr gives the rounds and
+ * the commands in flight at the kills.
+ */
+#define OWNER_ARENA	(8UL << 20)
+
+/*
+ * What the child shows the parent: where its rings keep their indices and
+ * where its held READs get their answers (addresses in the shared arena),
+ * and the UNIT ATTENTIONs it cleared on the hold LUN before posting them.
+ */
+struct owner_view {
+	uint16_t *req_avail, *req_used;
+	uint16_t *ctl_avail, *ctl_used;
+	uint8_t *held_resp[16];
+	unsigned int uas;
+	uint8_t ua_asc, ua_ascq;
+};
+
+static unsigned int owner_inflight(const uint16_t *avail, const uint16_t *used)
+{
+	return (uint16_t)(__atomic_load_n(avail, __ATOMIC_ACQUIRE) -
+			  __atomic_load_n(used, __ATOMIC_ACQUIRE));
+}
+
+static pid_t spawn_owner(bool held, bool tmf, int *rfd, void *arena, struct owner_view *v)
 {
 	int p[2];
 	pid_t pid;
@@ -405,13 +440,46 @@ static pid_t spawn_owner(bool held, bool tmf, int *rfd)
 		char c = 'r';
 
 		close(p[0]);
-		d = vsc_open(&o);
+		o.arena_size = OWNER_ARENA;
+		d = vsc_open_arena(&o, arena);
 		if (!d || vsc_set_endpoint(d, BI_WWPN_A))
 			_exit(3);
-		if (held)
+		v->req_avail = &vsc_raw_avail(d, REQ)->idx;
+		v->req_used = &vsc_raw_used(d, REQ)->idx;
+		v->ctl_avail = &vsc_raw_avail(d, VSC_VQ_CTL)->idx;
+		v->ctl_used = &vsc_raw_used(d, VSC_VQ_CTL)->idx;
+		if (held) {
+			struct vsc_result res;
+			uint8_t cdb[16];
+			int k;
+
+			/*
+			 * A LUN RESET of the round before may leave a UNIT
+			 * ATTENTION that a READ would take: TURs (answered by
+			 * target_core, not the suspended backstore) first.
+			 */
+			for (k = 0; k < 10; k++) {
+				if (vsc_cmd(d, REQ, BI_TGT, BI_LUN_HOLD, cdb, vsc_cdb_tur(cdb), NULL, 0,
+					    NULL, 0, &res, BI_TMO))
+					_exit(7);
+				if (!vt_sense_is(&res, UNIT_ATTENTION, res.asc))
+					break;
+				v->uas++;
+				v->ua_asc = res.asc;
+				v->ua_ascq = res.ascq;
+			}
 			held_reads(d, q, 16);
+			for (k = 0; k < 16; k++)
+				v->held_resp[k] = q[k].bufs[2] ? q[k].bufs[2]->p : NULL;
+		}
 		if (tmf) {
-			/* waits for the held reads: answered after the kill */
+			/*
+			 * Waits for the held reads: answered after the kill.
+			 * Only once they reached the backstore: the device may
+			 * serve the control queue before the request queue (6.1,
+			 * round 2 of 50: the LUN RESET found nothing to wait for).
+			 */
+			usleep(300000);
 			vsc_tmf_init(&reset, VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET,
 				     BI_TGT, BI_LUN_HOLD, 0);
 			if (vsc_ctl_submit(d, &reset))
@@ -448,48 +516,167 @@ static int wait_child(pid_t pid, int ms)
 	return -ETIMEDOUT;
 }
 
-static void owner_killed(bool held, bool tmf)
+struct kill_stats {
+	unsigned int rounds, min, max, ctl_min, ua_rounds;
+	uint8_t ua_asc, ua_ascq;
+	unsigned long sum;
+};
+
+/* The held READs answered so far, for a failure message. */
+static const char *held_answered(const struct owner_view *v)
 {
-	struct vsc_dev *d;
+	static char buf[400];
+	size_t n = 0;
+	int k;
+
+	buf[0] = 0;
+	for (k = 0; k < 16 && n < sizeof(buf) - 80; k++) {
+		struct vsc_result res;
+
+		if (!v->held_resp[k] || bi_all_cc(v->held_resp[k], RESP_SZ))
+			continue;
+		bi_resp_decode(v->held_resp[k], &res);
+		n += snprintf(buf + n, sizeof(buf) - n, "; held READ %d answered: %s", k, vt_res(&res));
+	}
+	return buf;
+}
+
+/*
+ * One owner started and killed with commands in flight: at least @want on
+ * the request queue (and with @tmf its LUN RESET on the control queue).
+ * False: the test failed.
+ */
+static bool owner_kill_round(bool held, bool tmf, int round, unsigned int want,
+			     struct owner_view *v, struct kill_stats *ks)
+{
+	unsigned int n = 0, ctl = 0, tries;
+	const char *why;
 	struct pollfd pf;
-	int fd = -1, round, r;
+	void *arena;
+	int fd = -1, r;
 	pid_t pid;
 	char c;
 
+	arena = mmap(NULL, OWNER_ARENA, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(arena != MAP_FAILED, "mmap of a shared arena: %s", vt_errstr(-errno));
+	memset(arena, 0, OWNER_ARENA);	/* backed, as vsc_open_arena() wants */
+	memset(v, 0, sizeof(*v));
+	if (held && bi_hold(true)) {
+		munmap(arena, OWNER_ARENA);
+		CHECK(0, "round %d: dmsetup suspend", round);
+	}
+	pid = spawn_owner(held, tmf, &fd, arena, v);
+	if (pid <= 0) {
+		bi_hold(false);
+		munmap(arena, OWNER_ARENA);
+		CHECK(0, "round %d: fork", round);
+	}
+	pf.fd = fd;
+	pf.events = POLLIN;
+	r = poll(&pf, 1, 10000);
+	if (r != 1 || read(fd, &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		bi_hold(false);
+		wait_child(pid, 20000);
+		close(fd);
+		munmap(arena, OWNER_ARENA);
+		CHECK(0, "round %d: child did not set up its device", round);
+	}
+	close(fd);
+	usleep(held ? 400000 : 300000 + 200000 * (round % 3));
+	/* a moment when enough are in flight (under I/O the count moves) */
+	for (tries = 0; tries < 500; tries++) {
+		n = owner_inflight(v->req_avail, v->req_used);
+		ctl = owner_inflight(v->ctl_avail, v->ctl_used);
+		if (n >= want && (!tmf || ctl))
+			break;
+		usleep(1000);
+	}
+	kill(pid, SIGKILL);
+	/* (the arena goes below) */
+	why = n < want && held ? held_answered(v) : "";
+	if (held) {
+		usleep(500000);
+		r = bi_hold(false);
+		if (r) {
+			wait_child(pid, 30000);
+			munmap(arena, OWNER_ARENA);
+			CHECK(0, "round %d: dmsetup resume", round);
+		}
+	}
+	r = wait_child(pid, 30000);
+	munmap(arena, OWNER_ARENA);
+	CHECK(!r, "round %d: killed owner did not exit within 30 s (release stuck)", round);
+	vt_note("round %d: %u commands in flight at the kill%s", round, n,
+		tmf ? (ctl ? ", and the LUN RESET" : ", the LUN RESET answered") : "");
+	CHECK(n >= want, "round %d: %u commands in flight at the kill, want at least %u%s", round,
+	      n, want, why);
+	CHECK(!tmf || ctl, "round %d: the LUN RESET was answered before the kill", round);
+	ks->rounds++;
+	ks->sum += n;
+	ks->min = ks->rounds == 1 || n < ks->min ? n : ks->min;
+	ks->max = n > ks->max ? n : ks->max;
+	ks->ctl_min = ks->rounds == 1 || ctl < ks->ctl_min ? ctl : ks->ctl_min;
+	if (v->uas) {
+		vt_note("round %d: the owner cleared %u UNIT ATTENTION(s) (%02x/%02x) first",
+			round, v->uas, v->ua_asc, v->ua_ascq);
+		ks->ua_rounds++;
+		ks->ua_asc = v->ua_asc;
+		ks->ua_ascq = v->ua_ascq;
+	}
+	return true;
+}
+
+/* A new owner gets the endpoint and does a verified WRITE+READ. */
+static bool owner_after(int round)
+{
+	char what[64];
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	bool ok;
+
+	CHECK(d, "round %d: endpoint not free after the owner died", round);
+	/* a LUN RESET leaves a UNIT ATTENTION on the hold LUN for the next round */
+	if (bi_have_hold && !vt_clear_ua(d, BI_TGT, BI_LUN_HOLD)) {
+		bi_close(d);
+		return false;
+	}
+	snprintf(what, sizeof(what), "new owner after round %d", round);
+	ok = bi_healthy(d, what);
+	bi_close(d);
+	return ok;
+}
+
+static void owner_killed(bool held, bool tmf)
+{
+	const char *env = getenv("BI_KILL_ROUNDS");
+	int rounds = env && atoi(env) > 0 ? atoi(env) : held ? 1 : 3;
+	struct kill_stats ks = { 0 };
+	uint64_t t0 = vsc_now_ns();
+	struct owner_view *v;
+	struct vsc_dev *d;
+	int round;
+	bool ok = true;
+
+	v = mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT(v != MAP_FAILED, "mmap: %s", vt_errstr(-errno));
 	d = bi_open_ep(NULL, BI_WWPN_A);
 	ASSERT(d, "open");
 	if (bi_have_hold && !vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
 		return;
 	bi_close(d);
-	for (round = 0; round < (held ? 1 : 3); round++) {
-		if (held)
-			ASSERT(!bi_hold(true), "dmsetup suspend");
-		pid = spawn_owner(held, tmf, &fd);
-		ASSERT(pid > 0, "fork");
-		pf.fd = fd;
-		pf.events = POLLIN;
-		r = poll(&pf, 1, 10000);
-		if (r != 1 || read(fd, &c, 1) != 1) {
-			kill(pid, SIGKILL);
-			bi_hold(false);
-			wait_child(pid, 20000);
-			close(fd);
-			ASSERT(0, "child did not set up its device");
-		}
-		close(fd);
-		usleep(held ? 400000 : 300000 + 200000 * round);
-		kill(pid, SIGKILL);
-		if (held) {
-			usleep(500000);
-			ASSERT(!bi_hold(false), "dmsetup resume");
-		}
-		r = wait_child(pid, 30000);
-		ASSERT(!r, "killed owner did not exit within 30 s (release stuck)");
+	for (round = 0; ok && round < rounds; round++) {
+		vt_alarm(90);	/* per round */
+		ok = owner_kill_round(held, tmf, round, held ? 16 : 8, v, &ks) &&
+		     owner_after(round);
 	}
-	/* the endpoint (TPGs) must be free again for a new owner */
-	d = bi_open_ep(NULL, BI_WWPN_A);
-	ASSERT(d, "endpoint not free after the owner died");
-	bi_healthy(d, "new owner");
+	munmap(v, sizeof(*v));
+	fprintf(stderr, "# %s: %u of %d rounds; commands in flight at the kills: min %u, mean %.1f, max %u%s; %llu ms\n",
+		vt_name(), ks.rounds, rounds, ks.min, ks.rounds ? (double)ks.sum / ks.rounds : 0.0,
+		ks.max, tmf ? (ks.ctl_min ? ", each with its LUN RESET" : "") : "",
+		(unsigned long long)((vsc_now_ns() - t0) / 1000000));
+	if (ks.ua_rounds)
+		fprintf(stderr, "# %s: in %u rounds the new owner found a UNIT ATTENTION on the hold LUN (last %02x/%02x) although the one before had cleared them\n",
+			vt_name(), ks.ua_rounds, ks.ua_asc, ks.ua_ascq);
 }
 
 VT_TEST_F(NULL, owner_killed_inflight, BI_F_NEEDS_HOLD, NULL)

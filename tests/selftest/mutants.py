@@ -240,6 +240,16 @@ MUTANTS = {
         "\tunsigned int inline_sg = READ_ONCE(tvh_inline_sg);\n",
         "#define inline_sg READ_ONCE(tvh_inline_sg)\n",
         "badinput:inline_sg_changed_during_attach", 600),
+    # A backstore's I/O error (target_core's LOGICAL UNIT COMMUNICATION
+    # FAILURE, from a failed bio) answered GOOD: an acknowledged write lost.
+    "backend-error-answered-good": (
+        "tcm_vhost_io.c",
+        "\t\tresp.status = se_cmd->scsi_status;\n",
+        "\t\tresp.status = se_cmd->sense_reason == TCM_LOGICAL_UNIT_COMMUNICATION_FAILURE ?\n"
+        "\t\t\t      SAM_STAT_GOOD : se_cmd->scsi_status;\n"
+        "\t\tif (!resp.status)\n"
+        "\t\t\tsense_len = 0;\n",
+        "badinput:backend_errors_reach_the_guest", 400),
     # #12.7: SET_FEATURES(LOG_ALL) does not wait for TMFs taken unlogged.
     "log-all-ignores-tmfs": (
         "tcm_vhost_io.c",

@@ -59,7 +59,7 @@ MUTANTS = {
         "\tif (lun > TVH_MAX_LUN) {\n",
         "\tif (0) {\n",
         "tmf:hotplug_lun_beyond_14_bits", 400),
-    # #14: hotplug events name the TPG's LUN number, not the guest's (ACL).
+    # #14: hotplug events for TPG LUNs the nexus' ACL does not map.
     "evt-lun-tpg-number": (
         "tcm_vhost_fabric.c",
         "\tif (tpg->vdev && tvh_nexus_lun(tpg, lun->unpacked_lun, false, &mapped))\n"
@@ -68,7 +68,7 @@ MUTANTS = {
         "\tif (tpg->vdev)\n"
         "\t\ttvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,\n"
         "\t\t\t     lun->unpacked_lun, reason);\n",
-        "acl_hotplug_events_name_mapped_luns", 300),
+        "acl_hotplug_no_event_for_unmapped_lun", 300),
     # #12.3: target_core's inserted PI goes into the guest's own PI pages.
     "pi-out-not-bounced": (
         "tcm_vhost_io.c",

@@ -44,6 +44,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -2204,6 +2205,12 @@ int main(int argc, char **argv)
 		slot_init(&slots[k], (unsigned int)k);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A batch's cases (9 KiB each) are freed together, and glibc gave the
+	 * top of the heap back to the kernel after every batch: ~120 pages a
+	 * batch faulted in again, 24 us each under TCG. Keep them.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (fix && (k = fixture())) {
 		printf("FAIL: fuzz/seed-%llu: fixture: %d\n", (unsigned long long)opt.seed, k);
 		return 1;

@@ -897,7 +897,7 @@ static bool gen_evt(struct vsc_dev *d, struct fcase *c, struct rng *r)
  * event LUN toggles and health check never meet another's commands.
  */
 #define MAX_DEVS	4
-#define DEFAULT_DEVS	2
+#define DEFAULT_DEVS	3
 
 struct slot {
 	unsigned int idx;

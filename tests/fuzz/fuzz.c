@@ -29,8 +29,9 @@
  * index that jumped is put back (rescue()), and the chains behind it run as
  * usual; only a refusal the fuzzer cannot point at costs a new device. Cases
  * that spoil the avail ring act after the rest of their batch. The device
- * is replaced every T ms (2000; 0: never) so that runs still see many ring
- * sizes and feature sets; its arena, already backed, goes to the next one.
+ * is replaced every T ms (2000 times the devices fuzzed at once; 0: never)
+ * so that runs still see many ring sizes and feature sets; its arena,
+ * already backed, goes to the next one.
  * Reopening per vq error was 130 ms a time and most of the fuzzer's time,
  * with batches cut short at the first expected refusal.
  *
@@ -295,7 +296,8 @@ static __thread struct {
 
 #define WATCHDOG_S	120		/* a batch (or replay) longer than this hangs */
 static void watch(unsigned int s);
-static uint64_t rotate_ns = 2000000000ULL;	/* --rotate-ms */
+static uint64_t rotate_ns;			/* --rotate-ms, else ROTATE_MS per device */
+#define ROTATE_MS	2000
 
 #define STALL_NS	3000000000ULL	/* this long without progress: stop waiting */
 #define HEALTH_EVERY	4		/* batches per health check */
@@ -1188,7 +1190,6 @@ struct run {
 	unsigned int stride, slot;
 	uint64_t next;			/* where this run's next batch starts */
 	double seconds;
-	uint64_t t0;
 	bool shrinking;
 	/* the iterations no passing health check covers yet, on the device of hseed */
 	uint64_t hfirst, hseed;
@@ -2154,7 +2155,7 @@ int main(int argc, char **argv)
 	unsigned long long j_all, j_idle, j_all2, j_idle2;
 	unsigned int ndev = DEFAULT_DEVS, stride = 0, started;
 	struct rusage ru;
-	bool fix = true;
+	bool fix = true, rotate_set = false;
 	uint64_t selftest_iter = 0;
 	double dt;
 	int c, k;
@@ -2176,7 +2177,10 @@ int main(int argc, char **argv)
 			opt_dev_seed_fixed = true;
 			break;
 		case 'X': selftest_iter = strtoull(optarg, NULL, 0) + 1; break;
-		case 'R': rotate_ns = strtoull(optarg, NULL, 0) * 1000000ULL; break;
+		case 'R':
+			rotate_ns = strtoull(optarg, NULL, 0) * 1000000ULL;
+			rotate_set = true;
+			break;
 		case 'N': ndev = (unsigned int)atoi(optarg); break;
 		case 'I': stride = (unsigned int)atoi(optarg); break;
 		default:
@@ -2200,6 +2204,13 @@ int main(int argc, char **argv)
 	if (opt.iters && opt.iters <= opt.batch)
 		ndev = 1;
 	opt.stride = stride > ndev ? stride : ndev;
+	/*
+	 * Each device is replaced every ndev * ROTATE_MS: the run meets a new
+	 * device every ROTATE_MS, as it did with one, and N devices do not pay
+	 * N times the reopening (~130 ms each).
+	 */
+	if (!rotate_set)
+		rotate_ns = (uint64_t)ndev * ROTATE_MS * 1000000ULL;
 	nslots = ndev;
 	for (k = 0; k < (int)nslots; k++)
 		slot_init(&slots[k], (unsigned int)k);

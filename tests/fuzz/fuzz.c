@@ -4,7 +4,8 @@
  * run inside L1 with the module loaded (it builds its own configfs fixture).
  *
  *   vsc-fuzz [--module tcm_vhost|vhost_scsi] --seed S (--seconds N | --iterations N)
- *            [--start I] [--batch B] [--dev-seed D] [--rotate-ms T] [-v]
+ *            [--start I] [--batch B] [--dev-seed D] [--rotate-ms T]
+ *            [--devices N] [--stride K] [-v]
  *
  * Iteration i runs one case generated from a case seed: the run seed itself
  * for i == 0, else a hash of (seed, i); so "--seed <case seed> --iterations 1"
@@ -28,13 +29,23 @@
  * index that jumped is put back (rescue()), and the chains behind it run as
  * usual; only a refusal the fuzzer cannot point at costs a new device. Cases
  * that spoil the avail ring act after the rest of their batch. The device
- * is replaced every T ms (2000; 0: never) so that runs still see many ring
- * sizes and feature sets; its arena, already backed, goes to the next one.
+ * is replaced every T ms (2000 times the devices fuzzed at once; 0: never)
+ * so that runs still see many ring sizes and feature sets; its arena,
+ * already backed, goes to the next one.
  * Reopening per vq error was 130 ms a time and most of the fuzzer's time,
  * with batches cut short at the first expected refusal.
+ *
+ * N devices (--devices, DEFAULT_DEVS) are fuzzed at once, each by a thread
+ * of its own on a vhost target of its own: batch k of the run goes to
+ * device k % N, so a run still covers iterations 0, 1, 2, ... and every
+ * device does all of the above for its batches. One device spent most of
+ * its time waiting: for room in a small ring, for a batch's answers, or
+ * idle while its thread checked them. A range replay names the stride it
+ * needs ("--devices 1 --stride N": every Nth batch, on one device).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -46,9 +57,6 @@
 
 #include "libvsc.h"
 
-#define WWPN		"naa.5001405f0220a01"
-#define INIT1		"naa.5001405f0220f01"
-#define INIT2		"naa.5001405f0220f02"
 #define HBA		"rd_mcp_231"
 #define TGT		1
 #define RD_BLOCKS	(16u << 11)	/* 16 MiB of 512-byte blocks */
@@ -60,8 +68,11 @@
 #define MAX_BUFS	(MAX_SEGS + 4)
 
 static const char *module = "tcm_vhost";
-static uint64_t cur_dev_seed;	/* device configuration of the current device */
-static bool dev_seed_fixed;	/* --dev-seed: every device opened alike (replays) */
+/* per fuzzing thread (one a device, see struct slot) unless said otherwise */
+static __thread uint64_t cur_dev_seed;	/* device configuration of the current device */
+static __thread bool dev_seed_fixed;	/* --dev-seed: every device opened alike (replays) */
+static uint64_t opt_dev_seed;		/* --dev-seed, for every thread */
+static bool opt_dev_seed_fixed;
 static bool verbose;
 static uint64_t selftest_seed;	/* --selftest-fail-iter: a case that "fails" (tests shrinking) */
 
@@ -71,7 +82,7 @@ static uint64_t selftest_seed;	/* --selftest-fail-iter: a case that "fails" (tes
 enum { T_GEN, T_ROOM, T_COLLECT, T_CHECK, T_REOPEN, T_HEALTH, T_ROTATE, T_N };
 static const char *const t_name[T_N] = { "generate", "of which ring-full waits", "collect",
 					  "check", "reopen", "health", "rotate" };
-static uint64_t t_ns[T_N], t_cnt[T_N];
+static __thread uint64_t t_ns[T_N], t_cnt[T_N];
 
 /* the machine's CPU time so far, in jiffies: all of it, and idle */
 static void cpu_jiffies(unsigned long long *all, unsigned long long *idle)
@@ -200,10 +211,12 @@ static uint64_t case_seed(uint64_t seed, uint64_t i)
 /* ------------------------------------------------------------ outcomes */
 
 #define MAX_OUTCOMES 128
-static struct {
+struct outcome {
 	char name[48];
 	unsigned long n;
-} outcomes[MAX_OUTCOMES];
+};
+
+static __thread struct outcome outcomes[MAX_OUTCOMES];
 
 static void outcome(const char *fmt, ...)
 {
@@ -273,13 +286,18 @@ struct fcase {
 };
 
 /* The batch being run: what rescue() and make_room() work on */
-static struct {
+static __thread struct {
 	struct fcase **cs;
 	unsigned int n;			/* cases generated so far */
 	uint64_t err0[3], seen[3];	/* vq error counts: before the batch, handled */
 	bool broken[3];			/* a vq error no rescue cured: the device must go */
 	unsigned int errors, rescues;
 } B;
+
+#define WATCHDOG_S	120		/* a batch (or replay) longer than this hangs */
+static void watch(unsigned int s);
+static uint64_t rotate_ns;			/* --rotate-ms, else ROTATE_MS per device */
+#define ROTATE_MS	2000
 
 #define STALL_NS	3000000000ULL	/* this long without progress: stop waiting */
 #define HEALTH_EVERY	4		/* batches per health check */
@@ -373,7 +391,7 @@ static int canary_check(const struct vsc_buf *b, long *where)
 /* Check buffers after the device is done with them: "" or a reason. */
 static const char *c_check(struct fcase *c)
 {
-	static char why[160];
+	static __thread char why[160];
 	unsigned int k;
 	long where;
 
@@ -873,32 +891,77 @@ static bool gen_evt(struct vsc_dev *d, struct fcase *c, struct rng *r)
 
 /* ------------------------------------------------------------- fixture */
 
+/*
+ * The devices fuzzed at once (--devices), each driven by a thread of its
+ * own: while one waits for its device (a full small ring, a batch being
+ * answered), another generates or checks. Each has a vhost target of its
+ * own, WWPN, two TPGs and two backstores, so that one device's LUN resets,
+ * event LUN toggles and health check never meet another's commands.
+ */
+#define MAX_DEVS	4
+#define DEFAULT_DEVS	3
+
+struct slot {
+	unsigned int idx;
+	char wwpn[32], init1[32], init2[32], bs16[16], bs4[16];
+	/* its LUN toggles (lun_worker()) */
+	pthread_mutex_t lun_mx;
+	pthread_cond_t lun_cv;
+	unsigned int lun_asked, lun_done;
+	bool lun_linked;		/* as configfs has it (the toggler's) */
+	bool lun_wanted;		/* once the toggles asked for are done */
+	bool lun_thread_up;
+	/* the watchdog: when its current batch is overdue (0: none running) */
+	uint64_t deadline;
+};
+
+static struct slot slots[MAX_DEVS];
+static unsigned int nslots = 1;
+static __thread struct slot *S;	/* the calling thread's */
+
+/* Slot 0 keeps the names a single device always had. */
+static void slot_init(struct slot *sl, unsigned int k)
+{
+	sl->idx = k;
+	snprintf(sl->wwpn, sizeof(sl->wwpn), "naa.5001405f0220a%02x", k + 1);
+	snprintf(sl->init1, sizeof(sl->init1), "naa.5001405f0220f%u1", k);
+	snprintf(sl->init2, sizeof(sl->init2), "naa.5001405f0220f%u2", k);
+	snprintf(sl->bs16, sizeof(sl->bs16), k ? "f16_%u" : "f16", k);
+	snprintf(sl->bs4, sizeof(sl->bs4), k ? "f4_%u" : "f4", k);
+	pthread_mutex_init(&sl->lun_mx, NULL);
+	pthread_cond_init(&sl->lun_cv, NULL);
+}
+
 static int fixture(void)
 {
+	unsigned int k;
 	int r;
 
 	vsc_tgt_teardown_all(false);
-	if ((r = vsc_tgt_rd_create(HBA, "f16", 16ULL << 20)) ||
-	    (r = vsc_tgt_rd_create(HBA, "f4", 4ULL << 20)) ||
-	    (r = vsc_tgt_tpg_create(WWPN, 1)) || (r = vsc_tgt_nexus_set(WWPN, 1, INIT1)) ||
-	    (r = vsc_tgt_lun_link(WWPN, 1, 0, HBA, "f16")) ||
-	    (r = vsc_tgt_lun_link(WWPN, 1, 1, HBA, "f4")) ||
-	    (r = vsc_tgt_tpg_create(WWPN, 2)) || (r = vsc_tgt_nexus_set(WWPN, 2, INIT2)) ||
-	    (r = vsc_tgt_lun_link(WWPN, 2, 0, HBA, "f4")))
-		return r;
+	for (k = 0; k < nslots; k++) {
+		const struct slot *sl = &slots[k];
+
+		if ((r = vsc_tgt_rd_create(HBA, sl->bs16, 16ULL << 20)) ||
+		    (r = vsc_tgt_rd_create(HBA, sl->bs4, 4ULL << 20)) ||
+		    (r = vsc_tgt_tpg_create(sl->wwpn, 1)) ||
+		    (r = vsc_tgt_nexus_set(sl->wwpn, 1, sl->init1)) ||
+		    (r = vsc_tgt_lun_link(sl->wwpn, 1, 0, HBA, sl->bs16)) ||
+		    (r = vsc_tgt_lun_link(sl->wwpn, 1, 1, HBA, sl->bs4)) ||
+		    (r = vsc_tgt_tpg_create(sl->wwpn, 2)) ||
+		    (r = vsc_tgt_nexus_set(sl->wwpn, 2, sl->init2)) ||
+		    (r = vsc_tgt_lun_link(sl->wwpn, 2, 0, HBA, sl->bs4)))
+			return r;
+	}
 	return 0;
 }
 
-static bool lun_linked;		/* as configfs has it (the toggler's) */
-static bool lun_wanted;		/* once the toggles asked for are done */
-
-static void toggle_lun(void)
+static void toggle_lun(struct slot *sl)
 {
-	if (lun_linked)
-		vsc_tgt_lun_unlink(WWPN, 1, EVT_LUN);
+	if (sl->lun_linked)
+		vsc_tgt_lun_unlink(sl->wwpn, 1, EVT_LUN);
 	else
-		vsc_tgt_lun_link(WWPN, 1, EVT_LUN, HBA, "f4");
-	lun_linked = !lun_linked;
+		vsc_tgt_lun_link(sl->wwpn, 1, EVT_LUN, HBA, sl->bs4);
+	sl->lun_linked = !sl->lun_linked;
 }
 
 /*
@@ -907,23 +970,19 @@ static void toggle_lun(void)
  * (the events it raises were never synchronous anyway). A batch waits for
  * its toggles before its checks, so the health check still follows them.
  */
-static pthread_mutex_t lun_mx = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t lun_cv = PTHREAD_COND_INITIALIZER;
-static unsigned int lun_asked, lun_done;
-static bool lun_thread_up;
-
 static void *lun_worker(void *arg)
 {
-	(void)arg;
-	pthread_mutex_lock(&lun_mx);
+	struct slot *sl = arg;
+
+	pthread_mutex_lock(&sl->lun_mx);
 	for (;;) {
-		while (lun_done == lun_asked)
-			pthread_cond_wait(&lun_cv, &lun_mx);
-		pthread_mutex_unlock(&lun_mx);
-		toggle_lun();
-		pthread_mutex_lock(&lun_mx);
-		lun_done++;
-		pthread_cond_broadcast(&lun_cv);
+		while (sl->lun_done == sl->lun_asked)
+			pthread_cond_wait(&sl->lun_cv, &sl->lun_mx);
+		pthread_mutex_unlock(&sl->lun_mx);
+		toggle_lun(sl);
+		pthread_mutex_lock(&sl->lun_mx);
+		sl->lun_done++;
+		pthread_cond_broadcast(&sl->lun_cv);
 	}
 	return NULL;
 }
@@ -932,27 +991,27 @@ static void lun_toggle_async(void)
 {
 	pthread_t t;
 
-	lun_wanted = !lun_wanted;
-	if (!lun_thread_up) {
-		lun_thread_up = !pthread_create(&t, NULL, lun_worker, NULL);
-		if (!lun_thread_up) {
-			toggle_lun();
+	S->lun_wanted = !S->lun_wanted;
+	if (!S->lun_thread_up) {
+		S->lun_thread_up = !pthread_create(&t, NULL, lun_worker, S);
+		if (!S->lun_thread_up) {
+			toggle_lun(S);
 			return;
 		}
 		pthread_detach(t);
 	}
-	pthread_mutex_lock(&lun_mx);
-	lun_asked++;
-	pthread_cond_broadcast(&lun_cv);
-	pthread_mutex_unlock(&lun_mx);
+	pthread_mutex_lock(&S->lun_mx);
+	S->lun_asked++;
+	pthread_cond_broadcast(&S->lun_cv);
+	pthread_mutex_unlock(&S->lun_mx);
 }
 
 static void lun_wait(void)
 {
-	pthread_mutex_lock(&lun_mx);
-	while (lun_done != lun_asked)
-		pthread_cond_wait(&lun_cv, &lun_mx);
-	pthread_mutex_unlock(&lun_mx);
+	pthread_mutex_lock(&S->lun_mx);
+	while (S->lun_done != S->lun_asked)
+		pthread_cond_wait(&S->lun_cv, &S->lun_mx);
+	pthread_mutex_unlock(&S->lun_mx);
 }
 
 /* -------------------------------------------------------------- device */
@@ -969,7 +1028,7 @@ static void lun_wait(void)
  * The arena outlives its devices: a page touched the first time costs
  * 24 us under TCG, and a fresh arena per device touched tens of MiB.
  */
-static void *arena;
+static __thread void *arena;
 
 static void dev_close(struct vsc_dev *d)
 {
@@ -1004,7 +1063,7 @@ static struct vsc_dev *dev_open(uint64_t seed, char *why, size_t wl)
 		snprintf(why, wl, "vsc_open: errno %d", errno);
 		return NULL;
 	}
-	ret = vsc_set_endpoint(d, WWPN);
+	ret = vsc_set_endpoint(d, S->wwpn);
 	if (ret) {
 		snprintf(why, wl, "SET_ENDPOINT: %d", ret);
 		dev_close(d);
@@ -1123,6 +1182,13 @@ static void classify(struct vsc_dev *d, struct fcase *c)
 struct run {
 	uint64_t seed, start, iters, done, failures, reopen, vqerr, rescued, batches, rotations;
 	unsigned int batch;
+	/*
+	 * This run's batches start at start + (k * stride + slot) * batch: with
+	 * --devices N, device slot runs every Nth batch (stride N), so that a
+	 * run covers the iterations it always did, shared out between them.
+	 */
+	unsigned int stride, slot;
+	uint64_t next;			/* where this run's next batch starts */
 	double seconds;
 	bool shrinking;
 	/* the iterations no passing health check covers yet, on the device of hseed */
@@ -1134,7 +1200,7 @@ struct run {
 
 /* event buffers stay posted across batches */
 #define MAX_PEND 64
-static struct fcase *evt_pend[MAX_PEND];
+static __thread struct fcase *evt_pend[MAX_PEND];
 
 static void pend_drop_all(void)
 {
@@ -1447,7 +1513,7 @@ static void gen_case(struct vsc_dev *d, struct fcase *c, const struct run *R, ui
 		break;
 	case K_LUNTOGGLE:
 		lun_toggle_async();
-		d_add(c, "lun %s", lun_wanted ? "link" : "unlink");
+		d_add(c, "lun %s", S->lun_wanted ? "link" : "unlink");
 		c->must_answer = false;
 		break;
 	case K_HEALTH:	/* reports only */
@@ -1629,6 +1695,17 @@ static struct vsc_dev *reopen(struct run *R, struct vsc_dev *d, uint64_t seed)
 	return d;
 }
 
+/* What a replay of a range of @R needs to run only @R's batches of it */
+static const char *stride_opt(const struct run *R)
+{
+	static __thread char b[48];
+
+	if (R->stride <= 1)
+		return "";
+	snprintf(b, sizeof(b), " --devices 1 --stride %u", R->stride);
+	return b;
+}
+
 /* The health check failed: say which cases ran since the last good one. */
 static void report_health(struct run *R, uint64_t first, uint64_t n, uint64_t bseed,
 			  const char *why)
@@ -1640,11 +1717,13 @@ static void report_health(struct run *R, uint64_t first, uint64_t n, uint64_t bs
 	snprintf(hc.desc, sizeof(hc.desc), "(after iterations %llu..%llu; see the range line)",
 		 (unsigned long long)first, (unsigned long long)(first + n - 1));
 	snprintf(msg, sizeof(msg), "health check failed: %s", why);
+	flockfile(stdout);	/* the range line right below, whatever other devices print */
 	report_fail(R, &hc, msg);
 	printf("  range: vsc-fuzz --module %s --seed %llu --start %llu --iterations %llu "
-	       "--batch %u --dev-seed %llu\n", module, (unsigned long long)R->seed,
+	       "--batch %u --dev-seed %llu%s\n", module, (unsigned long long)R->seed,
 	       (unsigned long long)first, (unsigned long long)n, R->batch,
-	       (unsigned long long)bseed);
+	       (unsigned long long)bseed, stride_opt(R));
+	funlockfile(stdout);
 }
 
 /*
@@ -1679,7 +1758,7 @@ static int check_health(struct run *R, struct vsc_dev **dp, bool alive, uint64_t
 		pend_drop_all();
 		*dp = reopen(R, d, R->seed + end + 1);
 	}
-	R->hfirst = end;
+	R->hfirst = R->next;
 	R->hseed = cur_dev_seed;
 	R->unchecked = 0;
 	tadd(T_HEALTH, &t0);
@@ -1780,9 +1859,9 @@ static void shrink(struct run *R, uint64_t first, unsigned int n)
 
 		if (!d)
 			continue;
-		alarm(120);
+		watch(WATCHDOG_S);
 		f = run_batch(&R2, &d, 0, 1, &t, true);
-		alarm(0);
+		watch(0);
 		dev_close(d);
 		cur_dev_seed = dev_seed;
 		if (f > 0) {
@@ -1818,20 +1897,22 @@ static void shrink_range(struct run *R, uint64_t first, uint64_t n, uint64_t dev
 	       "batch by batch (dev seed %llu)\n", (unsigned long long)n,
 	       (unsigned long long)dev_seed);
 	dev_seed_fixed = true;
-	for (b = first; b < first + n; b += m) {
+	/* this run's batches only: every stride-th from first */
+	for (b = first; b < first + n; b += (uint64_t)R->stride * R->batch) {
 		struct run R2 = { .seed = R->seed, .batch = R->batch, .shrinking = true,
-				  .hfirst = b, .hseed = dev_seed };
+				  .stride = 1, .hfirst = b, .hseed = dev_seed };
 		struct vsc_dev *d;
 		int f;
 
 		m = (unsigned int)(first + n - b < R->batch ? first + n - b : R->batch);
+		R2.next = b + m;
 		cur_dev_seed = dev_seed;
 		d = dev_open(dev_seed, why, sizeof(why));
 		if (!d)
 			continue;
-		alarm(120);
+		watch(WATCHDOG_S);
 		f = run_batch(&R2, &d, b, m, &t, true);
-		alarm(0);
+		watch(0);
 		dev_close(d);
 		if (f > 0) {
 			dev_seed_fixed = was_fixed;
@@ -1842,9 +1923,9 @@ static void shrink_range(struct run *R, uint64_t first, uint64_t n, uint64_t dev
 	}
 	dev_seed_fixed = was_fixed;
 	printf("shrink: no batch fails alone; replay the range: vsc-fuzz --module %s --seed %llu "
-	       "--start %llu --iterations %llu --batch %u --dev-seed %llu\n", module,
+	       "--start %llu --iterations %llu --batch %u --dev-seed %llu%s\n", module,
 	       (unsigned long long)R->seed, (unsigned long long)first, (unsigned long long)n,
-	       R->batch, (unsigned long long)dev_seed);
+	       R->batch, (unsigned long long)dev_seed, stride_opt(R));
 }
 
 /*
@@ -1899,19 +1980,157 @@ static struct vsc_dev *after_failure(struct run *R, struct vsc_dev *d, uint64_t 
 		shrink(R, first, n);
 	}
 	d = dev_open(R->seed + first + 1, why, sizeof(why));
-	R->hfirst = first + n;
+	R->hfirst = R->next;
 	R->hseed = cur_dev_seed;
 	R->unchecked = 0;
 	return d;
 }
 
-static void on_alarm(int s)
+/* ----------------------------------------------------------- watchdog */
+
+/*
+ * A batch (or a replay) that takes more than WATCHDOG_S hangs: main()
+ * looks at every thread's deadline (alarm() is one per process).
+ */
+
+static void watch(unsigned int s)
 {
-	(void)s;
-	printf("FAILURE: watchdog: a batch took more than 120 s (hang)\n");
+	__atomic_store_n(&S->deadline, s ? vsc_now_ns() + s * 1000000000ULL : 0,
+			 __ATOMIC_RELAXED);
+}
+
+static void watchdog_fire(unsigned int k)
+{
+	printf("FAILURE: watchdog: a batch on device %u took more than %u s (hang)\n", k,
+	       WATCHDOG_S);
 	printf("FAIL: fuzz/watchdog\n");
 	fflush(stdout);
 	_exit(1);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static struct run opt;			/* the options, for every thread */
+static uint64_t run_t0;			/* when the threads started */
+static pthread_mutex_t merge_mx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t merge_cv = PTHREAD_COND_INITIALIZER;
+static unsigned int nfinished;
+static struct run total;		/* the threads' counts, added up */
+static uint64_t total_t_ns[T_N], total_t_cnt[T_N];
+static struct outcome total_outcomes[MAX_OUTCOMES];
+
+/* A thread's counts into the totals, once it is done. */
+static void merge(const struct run *R)
+{
+	unsigned int k, j;
+
+	pthread_mutex_lock(&merge_mx);
+	total.done += R->done;
+	total.batches += R->batches;
+	total.failures += R->failures;
+	total.reopen += R->reopen;
+	total.vqerr += R->vqerr;
+	total.rescued += R->rescued;
+	total.rotations += R->rotations;
+	for (k = 0; k < T_N; k++) {
+		total_t_ns[k] += t_ns[k];
+		total_t_cnt[k] += t_cnt[k];
+	}
+	for (k = 0; k < MAX_OUTCOMES && outcomes[k].name[0]; k++) {
+		for (j = 0; j < MAX_OUTCOMES && total_outcomes[j].name[0]; j++)
+			if (!strcmp(total_outcomes[j].name, outcomes[k].name))
+				break;
+		if (j == MAX_OUTCOMES)
+			continue;
+		if (!total_outcomes[j].name[0])
+			strcpy(total_outcomes[j].name, outcomes[k].name);
+		total_outcomes[j].n += outcomes[k].n;
+	}
+	nfinished++;
+	pthread_cond_broadcast(&merge_cv);
+	pthread_mutex_unlock(&merge_mx);
+}
+
+/*
+ * One device's thread: its batches are every stride-th of the run's, on
+ * devices of its own target, with health checks, rotation and the replays
+ * after a failure as a single device always had them.
+ */
+static void *slot_main(void *arg)
+{
+	struct run R = opt;
+	struct vsc_dev *d;
+	uint64_t i, born, bseed, step;
+	bool shrunk = false;
+	unsigned int taken = 0;
+	char why[256];
+	int k;
+
+	S = arg;
+	R.slot = S->idx;
+	dev_seed_fixed = opt_dev_seed_fixed;
+	cur_dev_seed = opt_dev_seed;
+	step = (uint64_t)R.stride * R.batch;
+	i = R.start + (uint64_t)R.slot * R.batch;
+	if (R.iters && i >= R.start + R.iters)
+		goto done;	/* nothing for this one (a short run) */
+	d = dev_open(R.seed + i, why, sizeof(why));
+	if (!d || !health(d, why, sizeof(why))) {
+		printf("FAIL: fuzz/seed-%llu: initial device %u: %s\n", (unsigned long long)R.seed,
+		       R.slot, why);
+		fflush(stdout);
+		_exit(1);
+	}
+	born = vsc_now_ns();
+	R.hfirst = R.next = i;
+	R.hseed = cur_dev_seed;
+	for (;; i += step) {
+		unsigned int n = R.batch;
+		bool last;
+
+		if (R.iters && i >= R.start + R.iters)
+			break;
+		if (R.iters && i + n > R.start + R.iters)
+			n = (unsigned int)(R.start + R.iters - i);
+		if (R.seconds && (double)(vsc_now_ns() - run_t0) / 1e9 >= R.seconds)
+			break;
+		R.next = i;
+		if (rotation_due(d, born, rotate_ns)) {
+			/* the batches on this device get their health check first */
+			if (R.unchecked && check_health(&R, &d, true, i) && d && !shrunk) {
+				d = after_failure(&R, d, i, 0, cur_dev_seed);
+				shrunk = true;
+			}
+			if (!d || rotate(&R, &d, i, &born))
+				break;
+		}
+		last = R.iters && i + step >= R.start + R.iters;
+		R.next = i + step;
+		watch(WATCHDOG_S);
+		bseed = cur_dev_seed;
+		k = run_batch(&R, &d, i, n, &taken, last || R.unchecked + 1 >= HEALTH_EVERY);
+		watch(0);
+		n = taken;
+		if (k > 0 && !shrunk && d) {
+			d = after_failure(&R, d, i, n, bseed);
+			shrunk = true;
+		}
+		R.done += n;
+		R.batches++;
+		if (k < 0 || !d)
+			break;
+	}
+	/* the last batches' health check, if the run ended before theirs */
+	if (d && R.unchecked && check_health(&R, &d, true, i) && d && !shrunk)
+		d = after_failure(&R, d, i, 0, cur_dev_seed);
+	if (d)
+		vsc_close(d);
+	lun_wait();
+	if (S->lun_linked)
+		toggle_lun(S);
+done:
+	merge(&R);
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -1928,141 +2147,147 @@ int main(int argc, char **argv)
 		{ "selftest-fail-iter", required_argument, NULL, 'X' },
 		{ "dev-seed", required_argument, NULL, 'D' },
 		{ "rotate-ms", required_argument, NULL, 'R' },
+		{ "devices", required_argument, NULL, 'N' },
+		{ "stride", required_argument, NULL, 'I' },
 		{ 0 }
 	};
-	struct run R = { .seed = 1, .batch = 64 };
-	struct vsc_dev *d;
-	uint64_t t0, i, born, rotate_ns = 2000000000ULL;
+	pthread_t th[MAX_DEVS];
 	unsigned long long j_all, j_idle, j_all2, j_idle2;
+	unsigned int ndev = DEFAULT_DEVS, stride = 0, started;
 	struct rusage ru;
-	char why[256];
-	bool fix = true, shrunk = false;
+	bool fix = true, rotate_set = false;
 	uint64_t selftest_iter = 0;
-	unsigned int taken = 0;
-	uint64_t bseed;
 	double dt;
 	int c, k;
 
-	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:R:", lo, NULL)) != -1) {
+	opt.seed = 1;
+	opt.batch = 64;
+	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:R:N:I:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': module = optarg; break;
-		case 's': R.seed = strtoull(optarg, NULL, 0); break;
-		case 't': R.seconds = atof(optarg); break;
-		case 'n': R.iters = strtoull(optarg, NULL, 0); break;
-		case 'S': R.start = strtoull(optarg, NULL, 0); break;
-		case 'b': R.batch = (unsigned int)atoi(optarg); break;
+		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
+		case 't': opt.seconds = atof(optarg); break;
+		case 'n': opt.iters = strtoull(optarg, NULL, 0); break;
+		case 'S': opt.start = strtoull(optarg, NULL, 0); break;
+		case 'b': opt.batch = (unsigned int)atoi(optarg); break;
 		case 'F': fix = false; break;
 		case 'v': verbose = true; break;
 		case 'D':
-			cur_dev_seed = strtoull(optarg, NULL, 0);
-			dev_seed_fixed = true;
+			opt_dev_seed = strtoull(optarg, NULL, 0);
+			opt_dev_seed_fixed = true;
 			break;
 		case 'X': selftest_iter = strtoull(optarg, NULL, 0) + 1; break;
-		case 'R': rotate_ns = strtoull(optarg, NULL, 0) * 1000000ULL; break;
+		case 'R':
+			rotate_ns = strtoull(optarg, NULL, 0) * 1000000ULL;
+			rotate_set = true;
+			break;
+		case 'N': ndev = (unsigned int)atoi(optarg); break;
+		case 'I': stride = (unsigned int)atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: vsc-fuzz [--module M] --seed S (--seconds N | "
 				"--iterations N) [--start I] [--batch B] [--dev-seed D] "
-				"[--rotate-ms T] [-v]\n");
+				"[--rotate-ms T] [--devices N] [--stride K] [-v]\n");
 			return 2;
 		}
 	}
 	if (selftest_iter)
-		selftest_seed = case_seed(R.seed, selftest_iter - 1);
-	if (!R.seconds && !R.iters)
-		R.iters = 1000;
-	if (!R.batch)
-		R.batch = 1;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGALRM, on_alarm);
-	signal(SIGPIPE, SIG_IGN);
-	if (fix && (k = fixture())) {
-		printf("FAIL: fuzz/seed-%llu: fixture: %d\n", (unsigned long long)R.seed, k);
-		return 1;
+		selftest_seed = case_seed(opt.seed, selftest_iter - 1);
+	if (!opt.seconds && !opt.iters)
+		opt.iters = 1000;
+	if (!opt.batch)
+		opt.batch = 1;
+	if (ndev < 1 || ndev > MAX_DEVS) {
+		fprintf(stderr, "vsc-fuzz: --devices 1..%d\n", MAX_DEVS);
+		return 2;
 	}
-	d = dev_open(R.seed + R.start, why, sizeof(why));
-	if (!d || !health(d, why, sizeof(why))) {
-		printf("FAIL: fuzz/seed-%llu: initial device: %s\n", (unsigned long long)R.seed, why);
+	/* a run of one batch needs one device; more would idle */
+	if (opt.iters && opt.iters <= opt.batch)
+		ndev = 1;
+	opt.stride = stride > ndev ? stride : ndev;
+	/*
+	 * Each device is replaced every ndev * ROTATE_MS: the run meets a new
+	 * device every ROTATE_MS, as it did with one, and N devices do not pay
+	 * N times the reopening (~130 ms each).
+	 */
+	if (!rotate_set)
+		rotate_ns = (uint64_t)ndev * ROTATE_MS * 1000000ULL;
+	nslots = ndev;
+	for (k = 0; k < (int)nslots; k++)
+		slot_init(&slots[k], (unsigned int)k);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A batch's cases (9 KiB each) are freed together, and glibc gave the
+	 * top of the heap back to the kernel after every batch: ~120 pages a
+	 * batch faulted in again, 24 us each under TCG. Keep them.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	if (fix && (k = fixture())) {
+		printf("FAIL: fuzz/seed-%llu: fixture: %d\n", (unsigned long long)opt.seed, k);
 		return 1;
 	}
 	cpu_jiffies(&j_all, &j_idle);
-	t0 = born = vsc_now_ns();
-	R.hfirst = i = R.start;
-	R.hseed = cur_dev_seed;
-	for (;; i += taken) {
-		unsigned int n = R.batch;
-		bool last;
-
-		if (R.iters && i >= R.start + R.iters)
+	run_t0 = vsc_now_ns();
+	for (started = 0; started < nslots; started++)
+		if (pthread_create(&th[started], NULL, slot_main, &slots[started]))
 			break;
-		if (R.iters && i + n > R.start + R.iters)
-			n = (unsigned int)(R.start + R.iters - i);
-		if (R.seconds && (double)(vsc_now_ns() - t0) / 1e9 >= R.seconds)
-			break;
-		if (rotation_due(d, born, rotate_ns)) {
-			/* the batches on this device get their health check first */
-			if (R.unchecked && check_health(&R, &d, true, i) && d && !shrunk) {
-				d = after_failure(&R, d, i, 0, cur_dev_seed);
-				shrunk = true;
-			}
-			if (!d || rotate(&R, &d, i, &born))
-				break;
-		}
-		last = R.iters && i + n >= R.start + R.iters;
-		alarm(120);
-		bseed = cur_dev_seed;
-		k = run_batch(&R, &d, i, n, &taken, last || R.unchecked + 1 >= HEALTH_EVERY);
-		alarm(0);
-		n = taken;
-		if (k > 0 && !shrunk && d) {
-			d = after_failure(&R, d, i, n, bseed);
-			shrunk = true;
-		}
-		R.done += n;
-		R.batches++;
-		if (k < 0 || !d)
-			break;
+	if (!started) {
+		printf("FAIL: fuzz/seed-%llu: no thread\n", (unsigned long long)opt.seed);
+		return 1;
 	}
-	/* the last batches' health check, if the run ended before theirs */
-	if (d && R.unchecked && check_health(&R, &d, true, i) && d && !shrunk)
-		d = after_failure(&R, d, i, 0, cur_dev_seed);
-	dt = (double)(vsc_now_ns() - t0) / 1e9;
+	/* the watchdog, until every thread is done */
+	pthread_mutex_lock(&merge_mx);
+	while (nfinished < started) {
+		struct timespec ts;
+		uint64_t now = vsc_now_ns();
+
+		for (k = 0; k < (int)started; k++) {
+			uint64_t dl = __atomic_load_n(&slots[k].deadline, __ATOMIC_RELAXED);
+
+			if (dl && now > dl)
+				watchdog_fire((unsigned int)k);
+		}
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&merge_cv, &merge_mx, &ts);
+	}
+	pthread_mutex_unlock(&merge_mx);
+	for (k = 0; k < (int)started; k++)
+		pthread_join(th[k], NULL);
+	dt = (double)(vsc_now_ns() - run_t0) / 1e9;
 	cpu_jiffies(&j_all2, &j_idle2);
 	getrusage(RUSAGE_SELF, &ru);
-	if (d)
-		vsc_close(d);
-	lun_wait();
-	if (lun_linked)
-		toggle_lun();
 	if (fix)
 		vsc_tgt_teardown_all(false);
 
-	printf("fuzz: module %s seed %llu: %llu iterations in %llu batches, %.1f s, %.1f it/s; "
-	       "%llu vq errors, %llu reopens, %llu failures; %llu vq errors cured in place, "
-	       "%llu devices rotated\n", module,
-	       (unsigned long long)R.seed, (unsigned long long)R.done,
-	       (unsigned long long)R.batches, dt, dt > 0 ? (double)R.done / dt : 0.0,
-	       (unsigned long long)R.vqerr, (unsigned long long)R.reopen,
-	       (unsigned long long)R.failures, (unsigned long long)R.rescued,
-	       (unsigned long long)R.rotations);
-	printf("fuzz: time:");
+	printf("fuzz: module %s seed %llu: %llu iterations in %llu batches on %u devices at "
+	       "once, %.1f s, %.1f it/s; %llu vq errors, %llu reopens, %llu failures; "
+	       "%llu vq errors cured in place, %llu devices rotated\n", module,
+	       (unsigned long long)opt.seed, (unsigned long long)total.done,
+	       (unsigned long long)total.batches, started, dt,
+	       dt > 0 ? (double)total.done / dt : 0.0,
+	       (unsigned long long)total.vqerr, (unsigned long long)total.reopen,
+	       (unsigned long long)total.failures, (unsigned long long)total.rescued,
+	       (unsigned long long)total.rotations);
+	printf("fuzz: time (added up over the devices' threads):");
 	for (k = 0; k < T_N; k++)
-		printf(" %s %.2f s/%llu", t_name[k], (double)t_ns[k] / 1e9,
-		       (unsigned long long)t_cnt[k]);
+		printf(" %s %.2f s/%llu", t_name[k], (double)total_t_ns[k] / 1e9,
+		       (unsigned long long)total_t_cnt[k]);
 	printf("; machine idle %.0f%%, fuzzer user %.1f s sys %.1f s",
 	       j_all2 > j_all ? 100.0 * (double)(j_idle2 - j_idle) / (double)(j_all2 - j_all) : 0.0,
 	       (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	printf("\n");
-	for (k = 0; k < MAX_OUTCOMES && outcomes[k].name[0]; k++)
+	for (k = 0; k < MAX_OUTCOMES && total_outcomes[k].name[0]; k++)
 		;
 	printf("fuzz: %d distinct outcomes:", k);
 	for (c = 0; c < k; c++)
-		printf(" %s=%lu", outcomes[c].name, outcomes[c].n);
+		printf(" %s=%lu", total_outcomes[c].name, total_outcomes[c].n);
 	printf("\n");
-	if (R.failures)
+	if (total.failures)
 		printf("FAIL: fuzz/seed-%llu: %llu failures (see FAILURE lines)\n",
-		       (unsigned long long)R.seed, (unsigned long long)R.failures);
+		       (unsigned long long)opt.seed, (unsigned long long)total.failures);
 	else
-		printf("PASS: fuzz/seed-%llu\n", (unsigned long long)R.seed);
-	return R.failures ? 1 : 0;
+		printf("PASS: fuzz/seed-%llu\n", (unsigned long long)opt.seed);
+	return total.failures ? 1 : 0;
 }

@@ -5,7 +5,8 @@
  *
  *   vsc-fuzz [--module tcm_vhost|vhost_scsi] --seed S (--seconds N | --iterations N)
  *            [--start I] [--batch B] [--dev-seed D] [--rotate-ms T]
- *            [--devices N] [--stride K] [-v]
+ *            [--devices N] [--stride K] [--kcov] [--corpus F] [--corpus-out F]
+ *            [--replay F] [--splices CUT:ALT,...] [-v]
  *
  * Iteration i runs one case generated from a case seed: the run seed itself
  * for i == 0, else a hash of (seed, i); so "--seed <case seed> --iterations 1"
@@ -42,6 +43,10 @@
  * its time waiting: for room in a small ring, for a batch's answers, or
  * idle while its thread checked them. A range replay names the stride it
  * needs ("--devices 1 --stride N": every Nth batch, on one device).
+ *
+ * With --kcov on a kernel that has KCOV, the run is coverage-guided by the
+ * module edges its batches reach ("coverage guidance" below); a case drawn
+ * from the corpus is named by its seed and splices ("--splices").
  */
 #include <errno.h>
 #include <getopt.h>
@@ -55,6 +60,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "kcov.h"
 #include "libvsc.h"
 
 #define HBA		"rd_mcp_231"
@@ -173,8 +179,24 @@ static bool all_byte(const uint8_t *p, size_t n, uint8_t v)
 
 /* ------------------------------------------------------------- random */
 
+/*
+ * A case's identity: its draws come from @seed, except that from draw
+ * cut[k] on they come from alt[k] (splices, cuts ascending).  A corpus case
+ * spliced at a cut keeps its shape up to there and varies after it.
+ */
+#define MAX_SPLICES 4
+struct ident {
+	uint64_t seed;
+	unsigned int n;			/* splices */
+	uint32_t cut[MAX_SPLICES];
+	uint64_t alt[MAX_SPLICES];
+};
+
 struct rng {
 	uint64_t s;
+	uint32_t draws;			/* made so far */
+	unsigned int k;			/* the next splice */
+	const struct ident *id;		/* NULL: the seed alone */
 };
 
 static uint64_t splitmix(uint64_t *x)
@@ -186,8 +208,19 @@ static uint64_t splitmix(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
+static void rng_init(struct rng *r, uint64_t seed, const struct ident *id)
+{
+	r->s = seed;
+	r->draws = 0;
+	r->k = 0;
+	r->id = id;
+}
+
 static uint64_t rnd(struct rng *r)
 {
+	if (r->id && r->k < r->id->n && r->draws == r->id->cut[r->k])
+		r->s = r->id->alt[r->k++];
+	r->draws++;
 	return splitmix(&r->s);
 }
 
@@ -206,6 +239,20 @@ static uint64_t case_seed(uint64_t seed, uint64_t i)
 	uint64_t x = seed ^ (i * 0xd1342543de82ef95ULL);
 
 	return i ? splitmix(&x) : seed;
+}
+
+/* " --splices C:A,..." for a replay command line, or "" */
+static const char *splices_opt(const struct ident *id)
+{
+	static __thread char b[MAX_SPLICES * 34 + 16];
+	size_t o = 0;
+	unsigned int k;
+
+	b[0] = 0;
+	for (k = 0; k < id->n; k++)
+		o += (size_t)snprintf(b + o, sizeof(b) - o, "%s%u:%llu", k ? "," : " --splices ",
+				      id->cut[k], (unsigned long long)id->alt[k]);
+	return b;
 }
 
 /* ------------------------------------------------------------ outcomes */
@@ -252,6 +299,8 @@ struct seg {
 
 struct fcase {
 	uint64_t seed;
+	struct ident id;		/* seed and splices */
+	uint32_t draws;			/* the generator's */
 	uint64_t iter;
 	enum kind kind;
 	unsigned int vq;
@@ -1043,7 +1092,7 @@ static struct vsc_dev *dev_open(uint64_t seed, char *why, size_t wl)
 	if (dev_seed_fixed)
 		seed = cur_dev_seed;
 	cur_dev_seed = seed;
-	r.s = seed ^ 0x5eed;
+	rng_init(&r, seed ^ 0x5eed, NULL);
 	struct vsc_opts o = { 0 };
 	static const unsigned int rings[] = { 8, 32, 64, 128, 256, 256, 128, 1024 };
 	struct vsc_dev *d;
@@ -1196,6 +1245,10 @@ struct run {
 	unsigned int unchecked;		/* batches */
 	bool hfailed;			/* the last health check failed: for the range */
 	uint64_t hfail_first, hfail_n, hfail_seed;
+	/* iteration 0 is this case (--splices, and a shrink's replays) */
+	bool forced;
+	struct ident force;
+	uint64_t newcov;		/* batches that reached new module edges */
 };
 
 /* event buffers stay posted across batches */
@@ -1232,9 +1285,10 @@ static void report_fail(struct run *R, struct fcase *c, const char *why)
 {
 	R->failures++;
 	printf("FAILURE: iteration %llu, case seed %llu: %s\n  case: %s %s\n"
-	       "  replay: vsc-fuzz --module %s --seed %llu --iterations 1 --dev-seed %llu\n",
+	       "  replay: vsc-fuzz --module %s --seed %llu%s --iterations 1 --dev-seed %llu\n",
 	       (unsigned long long)c->iter, (unsigned long long)c->seed, why, kind_name[c->kind],
-	       c->desc, module, (unsigned long long)c->seed, (unsigned long long)cur_dev_seed);
+	       c->desc, module, (unsigned long long)c->seed, splices_opt(&c->id),
+	       (unsigned long long)cur_dev_seed);
 	fflush(stdout);
 }
 
@@ -1475,6 +1529,223 @@ static bool apply_avail(struct vsc_dev *d)
 	return true;
 }
 
+/* ------------------------------------------------------ coverage guidance */
+
+/*
+ * On a kernel with KCOV (the debug kernel) and --kcov, the fuzzer is
+ * coverage-guided.  After each batch's checks its thread takes the module
+ * edges the batch reached (kcov.c); the cases of a batch that reached new
+ * ones join the corpus.  Then half of the new cases are corpus cases with a
+ * splice: the same draws up to a random cut, fresh ones after it.  A corpus
+ * file holds one case a line: "seed draws [cut:alt]...".  --corpus loads
+ * one, --corpus-out appends what is found, --replay runs each case of a
+ * file once (make check does, on every kernel).
+ */
+struct centry {
+	struct ident id;
+	uint32_t draws;
+};
+
+#define CORPUS_MAX	(1u << 16)
+static struct centry *corpus;		/* guidance: corpus_mx */
+static unsigned int ncorpus;
+static pthread_mutex_t corpus_mx = PTHREAD_MUTEX_INITIALIZER;
+static FILE *corpus_out;
+static bool use_kcov;			/* --kcov */
+static bool guided;			/* --kcov and KCOV works */
+static const char *kcov_why;		/* why not, once */
+static struct centry *replay;		/* --replay: iteration i is replay[i] */
+static unsigned int nreplay;
+static __thread struct kcov *kc;	/* the calling thread's coverage */
+
+/* Identities of recent iterations, for the replays after a failure. */
+#define IDRING 4096
+static __thread struct {
+	uint64_t seed, iter;
+	struct ident id;
+	bool used;
+} idring[IDRING];
+
+static bool ident_parse(const char *s, struct centry *e)
+{
+	char *end;
+
+	memset(e, 0, sizeof(*e));
+	e->id.seed = strtoull(s, &end, 0);
+	if (end == s)
+		return false;
+	s = end;
+	e->draws = (uint32_t)strtoul(s, &end, 0);
+	if (end == s)
+		return false;
+	for (s = end; e->id.n < MAX_SPLICES; s = end) {
+		unsigned long cut = strtoul(s, &end, 0);
+
+		if (end == s || *end != ':' || (e->id.n && cut <= e->id.cut[e->id.n - 1]))
+			break;
+		e->id.cut[e->id.n] = (uint32_t)cut;
+		s = end + 1;
+		e->id.alt[e->id.n++] = strtoull(s, &end, 0);
+	}
+	return true;
+}
+
+static bool splices_parse(const char *s, struct ident *id)
+{
+	char *end;
+
+	id->n = 0;
+	while (*s && id->n < MAX_SPLICES) {
+		id->cut[id->n] = (uint32_t)strtoul(s, &end, 0);
+		if (*end != ':')
+			return false;
+		id->alt[id->n++] = strtoull(end + 1, &end, 0);
+		if (*end && *end != ',')
+			return false;
+		s = *end ? end + 1 : end;
+	}
+	return !*s;
+}
+
+/* Reads a corpus file; the number of cases, or -errno. */
+static int corpus_read(const char *path, struct centry **out)
+{
+	unsigned int n = 0, cap = 0;
+	struct centry *v = NULL, e, *nv;
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && n < CORPUS_MAX) {
+		if (line[0] == '#' || !ident_parse(line, &e))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		v[n++] = e;
+	}
+	fclose(f);
+	*out = v;
+	return (int)n;
+}
+
+static void corpus_add(const struct fcase *c)
+{
+	char sp[MAX_SPLICES * 34];
+	unsigned int k;
+	size_t o = 0;
+
+	pthread_mutex_lock(&corpus_mx);
+	if (ncorpus < CORPUS_MAX) {
+		corpus[ncorpus].id = c->id;
+		corpus[ncorpus++].draws = c->draws;
+	}
+	if (corpus_out) {
+		sp[0] = 0;
+		for (k = 0; k < c->id.n; k++)
+			o += (size_t)snprintf(sp + o, sizeof(sp) - o, " %u:%llu", c->id.cut[k],
+					      (unsigned long long)c->id.alt[k]);
+		fprintf(corpus_out, "%llu %u%s\n", (unsigned long long)c->id.seed, c->draws, sp);
+		fflush(corpus_out);
+	}
+	pthread_mutex_unlock(&corpus_mx);
+}
+
+/* A corpus case spliced at a random cut, its later draws from @base. */
+static bool corpus_child(uint64_t base, struct ident *id)
+{
+	uint64_t x = base, v;
+	struct centry e;
+	uint32_t first;
+
+	pthread_mutex_lock(&corpus_mx);
+	if (!ncorpus) {
+		pthread_mutex_unlock(&corpus_mx);
+		return false;
+	}
+	e = corpus[splitmix(&x) % ncorpus];
+	pthread_mutex_unlock(&corpus_mx);
+	*id = e.id;
+	v = splitmix(&x);
+	/* a quarter cut anywhere (dropping the splices after it), else after the last */
+	if ((v & 3) == 0 || id->n == MAX_SPLICES) {
+		uint32_t cut = (uint32_t)((v >> 8) % (e.draws + 1ull));
+
+		while (id->n && id->cut[id->n - 1] >= cut)
+			id->n--;
+		id->cut[id->n] = cut;
+	} else {
+		first = id->n ? id->cut[id->n - 1] + 1 : 0;
+		id->cut[id->n] = first + (uint32_t)((v >> 8) % (e.draws >= first ?
+							     e.draws - first + 1ull : 1));
+	}
+	id->alt[id->n++] = base;
+	return true;
+}
+
+/* The identity of iteration @iter of @R: forced, replayed, recent, or new. */
+static void ident_for(const struct run *R, uint64_t iter, struct ident *id)
+{
+	unsigned int slot = (unsigned int)(iter % IDRING);
+	uint64_t base = case_seed(R->seed, iter), x = base;
+
+	if (R->forced && iter == 0) {
+		*id = R->force;
+		return;
+	}
+	if (nreplay) {
+		*id = replay[iter % nreplay].id;
+		return;
+	}
+	if (idring[slot].used && idring[slot].seed == R->seed && idring[slot].iter == iter) {
+		*id = idring[slot].id;
+		return;
+	}
+	memset(id, 0, sizeof(*id));
+	id->seed = base;
+	if (guided && (splitmix(&x) & 1))
+		corpus_child(splitmix(&x), id);
+	idring[slot].seed = R->seed;
+	idring[slot].iter = iter;
+	idring[slot].id = *id;
+	idring[slot].used = true;
+}
+
+/* The calling thread's coverage, before it opens its first device. */
+static void kcov_start(void)
+{
+	static pthread_mutex_t mx = PTHREAD_MUTEX_INITIALIZER;
+	char why[256];
+
+	if (!use_kcov)
+		return;
+	kc = kcov_open(module, why, sizeof(why));
+	pthread_mutex_lock(&mx);
+	if (!kc && !kcov_why)
+		kcov_why = strdup(why);
+	pthread_mutex_unlock(&mx);
+}
+
+/* After a batch's checks: its cases join the corpus if it reached new edges. */
+static void kcov_batch(struct run *R, struct fcase **cs, unsigned int n)
+{
+	unsigned int k;
+
+	if (!kc || R->shrinking || !kcov_collect(kc, NULL))
+		return;
+	R->newcov++;
+	if (!guided)
+		return;
+	for (k = 0; k < n; k++)
+		if (cs[k]->kind != K_HEALTH)
+			corpus_add(cs[k]);
+}
+
 /* ------------------------------------------------------------ the batch */
 
 static void gen_case(struct vsc_dev *d, struct fcase *c, const struct run *R, uint64_t iter)
@@ -1485,8 +1756,9 @@ static void gen_case(struct vsc_dev *d, struct fcase *c, const struct run *R, ui
 	/* a queue stopped at a refused chain idles until we look: look often */
 	vq_errors(d);
 	c->iter = iter;
-	c->seed = case_seed(R->seed, iter);
-	r.s = c->seed;
+	ident_for(R, iter, &c->id);
+	c->seed = c->id.seed;
+	rng_init(&r, c->seed, &c->id);
 	w = below(&r, 100);
 	c->kind = w < 55 ? K_SCSI : w < 70 ? K_RAW : w < 90 ? K_CTL : w < 97 ? K_EVT :
 		  w < 98 ? K_AVAIL : K_LUNTOGGLE;
@@ -1528,6 +1800,7 @@ static void gen_case(struct vsc_dev *d, struct fcase *c, const struct run *R, ui
 		vsc_kick_force(d, c->vq);
 	else
 		vsc_kick(d, c->vq);	/* only if it went idle: a driver would */
+	c->draws = r.draws;
 }
 
 /* anything the device still owes: answers, or a K_AVAIL case to act or be put right */
@@ -1813,6 +2086,7 @@ static int run_batch(struct run *R, struct vsc_dev **dp, uint64_t first, unsigne
 	}
 	R->vqerr += B.errors;
 	R->rescued += B.rescues;
+	kcov_batch(R, B.cs, n);
 	tadd(T_CHECK, &t0);
 
 	if (B.broken[VSC_VQ_CTL] || B.broken[VSC_VQ_EVT] || B.broken[REQ] || fails ||
@@ -1852,11 +2126,14 @@ static void shrink(struct run *R, uint64_t first, unsigned int n)
 	       n, (unsigned long long)dev_seed);
 	dev_seed_fixed = true;
 	for (k = 0; k < n; k++) {
-		struct run R2 = { .seed = case_seed(R->seed, first + k), .batch = 1,
-				  .shrinking = true, .hseed = dev_seed };
-		struct vsc_dev *d = dev_open(dev_seed, why, sizeof(why));
+		struct run R2 = { .batch = 1, .shrinking = true, .hseed = dev_seed,
+				  .forced = true };
+		struct vsc_dev *d;
 		int f;
 
+		ident_for(R, first + k, &R2.force);
+		R2.seed = R2.force.seed;
+		d = dev_open(dev_seed, why, sizeof(why));
 		if (!d)
 			continue;
 		watch(WATCHDOG_S);
@@ -1865,11 +2142,11 @@ static void shrink(struct run *R, uint64_t first, unsigned int n)
 		dev_close(d);
 		cur_dev_seed = dev_seed;
 		if (f > 0) {
-			printf("shrink: minimal reproducer: vsc-fuzz --module %s --seed %llu "
+			printf("shrink: minimal reproducer: vsc-fuzz --module %s --seed %llu%s "
 			       "--iterations 1 --dev-seed %llu (iteration %llu of seed %llu fails "
 			       "alone)\n", module, (unsigned long long)R2.seed,
-			       (unsigned long long)dev_seed, (unsigned long long)(first + k),
-			       (unsigned long long)R->seed);
+			       splices_opt(&R2.force), (unsigned long long)dev_seed,
+			       (unsigned long long)(first + k), (unsigned long long)R->seed);
 			dev_seed_fixed = was_fixed;
 			return;
 		}
@@ -2032,6 +2309,7 @@ static void merge(const struct run *R)
 	total.vqerr += R->vqerr;
 	total.rescued += R->rescued;
 	total.rotations += R->rotations;
+	total.newcov += R->newcov;
 	for (k = 0; k < T_N; k++) {
 		total_t_ns[k] += t_ns[k];
 		total_t_cnt[k] += t_cnt[k];
@@ -2068,6 +2346,7 @@ static void *slot_main(void *arg)
 
 	S = arg;
 	R.slot = S->idx;
+	kcov_start();
 	dev_seed_fixed = opt_dev_seed_fixed;
 	cur_dev_seed = opt_dev_seed;
 	step = (uint64_t)R.stride * R.batch;
@@ -2129,8 +2408,48 @@ static void *slot_main(void *arg)
 	if (S->lun_linked)
 		toggle_lun(S);
 done:
+	kcov_close(kc);
 	merge(&R);
 	return NULL;
+}
+
+/*
+ * Loads the corpus that guides (@in), opens the file new finds go to
+ * (@out), and the cases to replay (@rep).  Guidance needs KCOV.  Non-zero
+ * (after saying why) on a file that cannot be read.
+ */
+static int corpus_setup(const char *in, const char *out, const char *rep)
+{
+	struct centry *v;
+	int n;
+
+	guided = use_kcov && !access("/sys/kernel/debug/kcov", R_OK | W_OK);
+	corpus = calloc(CORPUS_MAX, sizeof(*corpus));
+	if (!corpus)
+		return 1;
+	if (in) {
+		n = corpus_read(in, &v);
+		if (n < 0) {
+			fprintf(stderr, "vsc-fuzz: %s: %s\n", in, strerror(-n));
+			return 1;
+		}
+		memcpy(corpus, v, (size_t)n * sizeof(*v));
+		ncorpus = (unsigned int)n;
+		free(v);
+	}
+	if (out && !(corpus_out = fopen(out, "a"))) {
+		fprintf(stderr, "vsc-fuzz: %s: %s\n", out, strerror(errno));
+		return 1;
+	}
+	if (rep) {
+		n = corpus_read(rep, &replay);
+		if (n <= 0) {
+			fprintf(stderr, "vsc-fuzz: %s: %s\n", rep, n ? strerror(-n) : "no cases");
+			return 1;
+		}
+		nreplay = (unsigned int)n;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -2149,12 +2468,18 @@ int main(int argc, char **argv)
 		{ "rotate-ms", required_argument, NULL, 'R' },
 		{ "devices", required_argument, NULL, 'N' },
 		{ "stride", required_argument, NULL, 'I' },
+		{ "kcov", no_argument, NULL, 'K' },
+		{ "corpus", required_argument, NULL, 'C' },
+		{ "corpus-out", required_argument, NULL, 'O' },
+		{ "replay", required_argument, NULL, 'P' },
+		{ "splices", required_argument, NULL, 'L' },
 		{ 0 }
 	};
 	pthread_t th[MAX_DEVS];
 	unsigned long long j_all, j_idle, j_all2, j_idle2;
 	unsigned int ndev = DEFAULT_DEVS, stride = 0, started;
 	struct rusage ru;
+	const char *corpus_in = NULL, *corpus_path = NULL, *replay_path = NULL;
 	bool fix = true, rotate_set = false;
 	uint64_t selftest_iter = 0;
 	double dt;
@@ -2162,7 +2487,7 @@ int main(int argc, char **argv)
 
 	opt.seed = 1;
 	opt.batch = 64;
-	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:R:N:I:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:t:n:S:b:FvX:D:R:N:I:KC:O:P:L:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': module = optarg; break;
 		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
@@ -2183,13 +2508,30 @@ int main(int argc, char **argv)
 			break;
 		case 'N': ndev = (unsigned int)atoi(optarg); break;
 		case 'I': stride = (unsigned int)atoi(optarg); break;
+		case 'K': use_kcov = true; break;
+		case 'C': corpus_in = optarg; break;
+		case 'O': corpus_path = optarg; break;
+		case 'P': replay_path = optarg; break;
+		case 'L':
+			if (!splices_parse(optarg, &opt.force)) {
+				fprintf(stderr, "vsc-fuzz: --splices CUT:ALT[,CUT:ALT...]\n");
+				return 2;
+			}
+			opt.forced = true;
+			break;
 		default:
 			fprintf(stderr, "usage: vsc-fuzz [--module M] --seed S (--seconds N | "
 				"--iterations N) [--start I] [--batch B] [--dev-seed D] "
-				"[--rotate-ms T] [--devices N] [--stride K] [-v]\n");
+				"[--rotate-ms T] [--devices N] [--stride K] [--kcov] [--corpus F] "
+				"[--corpus-out F] [--replay F] [--splices C:A,...] [-v]\n");
 			return 2;
 		}
 	}
+	opt.force.seed = opt.seed;
+	if (corpus_setup(corpus_in, corpus_path, replay_path))
+		return 2;
+	if (nreplay && !opt.iters && !opt.seconds)
+		opt.iters = nreplay;
 	if (selftest_iter)
 		selftest_seed = case_seed(opt.seed, selftest_iter - 1);
 	if (!opt.seconds && !opt.iters)
@@ -2280,6 +2622,11 @@ int main(int argc, char **argv)
 	printf("\n");
 	for (k = 0; k < MAX_OUTCOMES && total_outcomes[k].name[0]; k++)
 		;
+	if (use_kcov && kcov_why)
+		printf("fuzz: coverage: none (%s)\n", kcov_why);
+	else if (use_kcov)
+		printf("fuzz: coverage: %u module edges; %llu batches reached new ones; corpus "
+		       "%u cases\n", kcov_edges(), (unsigned long long)total.newcov, ncorpus);
 	printf("fuzz: %d distinct outcomes:", k);
 	for (c = 0; c < k; c++)
 		printf(" %s=%lu", total_outcomes[c].name, total_outcomes[c].n);

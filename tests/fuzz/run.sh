@@ -5,6 +5,10 @@
 #   tests/fuzz/run.sh [tcm_vhost|vhost_scsi]
 #   FUZZ_SEEDS="1 2 3" FUZZ_SECONDS=20 tests/fuzz/run.sh tcm_vhost   (seconds per seed)
 #
+# Then the corpus (tests/fuzz/corpus/corpus.txt), each of its cases once: fuzz/corpus.
+# On a kernel with KCOV (the debug kernel) the seeds are coverage-guided by that corpus
+# (vsc-fuzz --kcov), print the module edges they reached, and append the cases that
+# reached new ones to build/fuzz-corpus-new.txt (FUZZ_CORPUS_OUT), to be merged by hand.
 # Prints PASS/FAIL: fuzz/seed-<S> per seed plus fuzz/run.* checks, then
 # "N passed, N failed, N skipped, N xfail". Exit status 1 on any FAIL.
 suite=fuzz
@@ -15,9 +19,18 @@ secs=${FUZZ_SECONDS:-20}
 
 suite_start fuzz "$bin" "$mod"
 
+corpus=$here/corpus/corpus.txt
+guide=()
+mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+if [[ -w /sys/kernel/debug/kcov ]]; then
+	guide=(--kcov --corpus-out "${FUZZ_CORPUS_OUT:-$PROJECT/build/fuzz-corpus-new.txt}")
+	[[ -s $corpus ]] && guide+=(--corpus "$corpus")
+fi
+
 for s in $seeds; do
 	out=$tmp/seed-$s.out
-	timeout $((secs + 180)) "$bin" --module "$mod" --seed "$s" --seconds "$secs" >"$out" 2>&1
+	timeout $((secs + 180)) "$bin" --module "$mod" --seed "$s" --seconds "$secs" "${guide[@]}" \
+		>"$out" 2>&1
 	rc=$?
 	grep -E '^(fuzz:|FAILURE|  )' "$out" | head -n 40
 	if grep -q "^PASS: fuzz/seed-$s\$" "$out" && ((rc == 0)); then
@@ -27,5 +40,18 @@ for s in $seeds; do
 		echo "FAIL: fuzz/seed-$s: exit $rc${why:+: $why}"; fail=$((fail + 1))
 	fi
 done
+
+if [[ -s $corpus ]]; then
+	out=$tmp/corpus.out
+	timeout 600 "$bin" --module "$mod" --replay "$corpus" >"$out" 2>&1
+	rc=$?
+	grep -E '^(fuzz:|FAILURE|  )' "$out" | head -n 40
+	if grep -q '^PASS: fuzz/seed-' "$out" && ((rc == 0)); then
+		echo "PASS: fuzz/corpus"; pass=$((pass + 1))
+	else
+		why=$(grep -m1 '^FAILURE' "$out" | cut -c1-300)
+		echo "FAIL: fuzz/corpus: exit $rc${why:+: $why}"; fail=$((fail + 1))
+	fi
+fi
 
 suite_end "$mod" 512 8192 65536

@@ -27,31 +27,24 @@ if [[ -w /sys/kernel/debug/kcov ]]; then
 	[[ -s $corpus ]] && guide+=(--corpus "$corpus")
 fi
 
-for s in $seeds; do
-	out=$tmp/seed-$s.out
-	timeout $((secs + 180)) "$bin" --module "$mod" --seed "$s" --seconds "$secs" "${guide[@]}" \
-		>"$out" 2>&1
-	rc=$?
-	grep -E '^(fuzz:|FAILURE|  )' "$out" | head -n 40
-	if grep -q "^PASS: fuzz/seed-$s\$" "$out" && ((rc == 0)); then
-		echo "PASS: fuzz/seed-$s"; pass=$((pass + 1))
-	else
-		why=$(grep -m1 '^FAILURE' "$out" | cut -c1-300)
-		echo "FAIL: fuzz/seed-$s: exit $rc${why:+: $why}"; fail=$((fail + 1))
-	fi
-done
-
-if [[ -s $corpus ]]; then
-	out=$tmp/corpus.out
-	timeout 600 "$bin" --module "$mod" --replay "$corpus" >"$out" 2>&1
+# fuzz_run NAME TIMEOUT ARGS...: one vsc-fuzz run, reported as fuzz/NAME
+fuzz_run() {
+	local name=$1 tmo=$2 out=$tmp/$1.out rc why
+	shift 2
+	timeout "$tmo" "$bin" --module "$mod" "$@" >"$out" 2>&1
 	rc=$?
 	grep -E '^(fuzz:|FAILURE|  )' "$out" | head -n 40
 	if grep -q '^PASS: fuzz/seed-' "$out" && ((rc == 0)); then
-		echo "PASS: fuzz/corpus"; pass=$((pass + 1))
+		echo "PASS: fuzz/$name"; pass=$((pass + 1))
 	else
 		why=$(grep -m1 '^FAILURE' "$out" | cut -c1-300)
-		echo "FAIL: fuzz/corpus: exit $rc${why:+: $why}"; fail=$((fail + 1))
+		echo "FAIL: fuzz/$name: exit $rc${why:+: $why}"; fail=$((fail + 1))
 	fi
-fi
+}
+
+for s in $seeds; do
+	fuzz_run "seed-$s" $((secs + 180)) --seed "$s" --seconds "$secs" "${guide[@]}"
+done
+[[ -s $corpus ]] && fuzz_run corpus 600 --replay "$corpus"
 
 suite_end "$mod" 512 8192 65536

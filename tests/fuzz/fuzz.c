@@ -1724,7 +1724,7 @@ static void kcov_start(void)
 
 	if (!use_kcov)
 		return;
-	kc = kcov_open(module, why, sizeof(why));
+	kc = kcov_why ? NULL : kcov_open(why, sizeof(why));
 	pthread_mutex_lock(&mx);
 	if (!kc && !kcov_why)
 		kcov_why = strdup(why);
@@ -2371,7 +2371,8 @@ static void *slot_main(void *arg)
 			break;
 		if (R.iters && i + n > R.start + R.iters)
 			n = (unsigned int)(R.start + R.iters - i);
-		if (R.seconds && (double)(vsc_now_ns() - run_t0) / 1e9 >= R.seconds)
+		/* at least one batch each, however long the devices took to come up */
+		if (R.seconds && R.batches && (double)(vsc_now_ns() - run_t0) / 1e9 >= R.seconds)
 			break;
 		R.next = i;
 		if (rotation_due(d, born, rotate_ns)) {
@@ -2424,6 +2425,15 @@ static int corpus_setup(const char *in, const char *out, const char *rep)
 	int n;
 
 	guided = use_kcov && !access("/sys/kernel/debug/kcov", R_OK | W_OK);
+	if (use_kcov) {
+		char why[256];
+
+		if (!guided)
+			kcov_why = "no /sys/kernel/debug/kcov (kernel without KCOV?)";
+		else if (kcov_init(module, why, sizeof(why)))
+			kcov_why = strdup(why);
+		guided = !kcov_why;
+	}
 	corpus = calloc(CORPUS_MAX, sizeof(*corpus));
 	if (!corpus)
 		return 1;
@@ -2631,10 +2641,12 @@ int main(int argc, char **argv)
 	for (c = 0; c < k; c++)
 		printf(" %s=%lu", total_outcomes[c].name, total_outcomes[c].n);
 	printf("\n");
-	if (total.failures)
+	if (!total.done)
+		printf("FAIL: fuzz/seed-%llu: no case ran\n", (unsigned long long)opt.seed);
+	else if (total.failures)
 		printf("FAIL: fuzz/seed-%llu: %llu failures (see FAILURE lines)\n",
 		       (unsigned long long)opt.seed, (unsigned long long)total.failures);
 	else
 		printf("PASS: fuzz/seed-%llu\n", (unsigned long long)opt.seed);
-	return total.failures ? 1 : 0;
+	return total.failures || !total.done ? 1 : 0;
 }

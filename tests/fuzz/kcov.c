@@ -23,11 +23,11 @@
 /* The edges seen, shared by every thread's buffer. */
 static uint8_t seen[(1u << EDGE_BITS) / 8];
 static unsigned int edges;
+static uint64_t text_lo, text_hi;	/* the module's code (kcov_init()) */
 
 struct kcov {
 	int fd;
 	uint64_t *area;			/* [0]: PCs that follow */
-	uint64_t text_lo, text_hi;	/* the module's code */
 	uint64_t overflows;
 };
 
@@ -61,7 +61,17 @@ static int module_text(const char *module, uint64_t *lo, uint64_t *hi)
 	return 0;
 }
 
-struct kcov *kcov_open(const char *module, char *why, size_t wl)
+int kcov_init(const char *module, char *why, size_t wl)
+{
+	int r = module_text(module, &text_lo, &text_hi);
+
+	if (r)
+		snprintf(why, wl, "no text symbols of %s in /proc/kallsyms: %s", module,
+			 strerror(-r));
+	return r;
+}
+
+struct kcov *kcov_open(char *why, size_t wl)
 {
 	struct kcov_remote_arg arg = {
 		.trace_mode = KCOV_TRACE_PC,
@@ -70,18 +80,14 @@ struct kcov *kcov_open(const char *module, char *why, size_t wl)
 		.common_handle = (0x00ull << 56) | (uint32_t)gettid(),
 	};
 	struct kcov *k = calloc(1, sizeof(*k));
-	int r;
-
 	if (!k) {
 		snprintf(why, wl, "out of memory");
 		return NULL;
 	}
 	k->fd = -1;
 	k->area = MAP_FAILED;
-	r = module_text(module, &k->text_lo, &k->text_hi);
-	if (r) {
-		snprintf(why, wl, "no text symbols of %s in /proc/kallsyms: %s", module,
-			 strerror(-r));
+	if (!text_hi) {
+		snprintf(why, wl, "kcov_init() did not find the module");
 		goto fail;
 	}
 	k->fd = open("/sys/kernel/debug/kcov", O_RDWR);
@@ -135,7 +141,7 @@ unsigned int kcov_collect(struct kcov *k, uint64_t *pcs)
 	}
 	for (i = 1; i <= n; i++) {
 		pc = __atomic_load_n(&k->area[i], __ATOMIC_RELAXED);
-		if (pc < k->text_lo || pc >= k->text_hi) {
+		if (pc < text_lo || pc >= text_hi) {
 			prev = 0;	/* left the module: a new path starts */
 			continue;
 		}

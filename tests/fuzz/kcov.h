@@ -17,13 +17,18 @@
 struct kcov;
 
 /*
+ * Finds @module's code in /proc/kallsyms, once, before the threads start
+ * (reading it takes seconds under TCG).  0, or -errno and @why.
+ */
+int kcov_init(const char *module, char *why, size_t wl);
+
+/*
  * Enables remote coverage for the calling thread; call it before the
  * thread opens the devices it fuzzes (their threads take the handle then).
- * Each fuzzing thread has its own; the edges seen are shared.
- * @module names the module whose edges count.  NULL (and @why) if the
- * kernel has no KCOV or the module is not loaded.
+ * Each fuzzing thread has its own; the edges seen are shared.  NULL (and
+ * @why) if the kernel has no KCOV.
  */
-struct kcov *kcov_open(const char *module, char *why, size_t wl);
+struct kcov *kcov_open(char *why, size_t wl);
 
 /*
  * Takes what was collected since the last call: the number of module

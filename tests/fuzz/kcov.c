@@ -31,9 +31,20 @@ struct kcov {
 	uint64_t overflows;
 };
 
-/* The range of the module's text symbols in /proc/kallsyms (root sees them). */
+/*
+ * Where the kernel's text starts without KASLR: KCOV reports every PC, the
+ * modules' too, less the kernel's KASLR offset (canonicalize_ip()), which is
+ * where _text is less this (x86-64, PHYSICAL_START 16 MiB).
+ */
+#define TEXT_UNRANDOMIZED 0xffffffff81000000ull
+
+/*
+ * The range of the module's text symbols in /proc/kallsyms (root sees
+ * them), as KCOV reports PCs: less the KASLR offset.
+ */
 static int module_text(const char *module, uint64_t *lo, uint64_t *hi)
 {
+	uint64_t text = 0, off = 0;
 	char line[512], name[256], want[128], type;
 	unsigned long long a;
 	FILE *f = fopen("/proc/kallsyms", "r");
@@ -45,9 +56,11 @@ static int module_text(const char *module, uint64_t *lo, uint64_t *hi)
 	*hi = 0;
 	while (fgets(line, sizeof(line), f)) {
 		char mod[128] = "";
+		int n = sscanf(line, "%llx %c %255s %127s", &a, &type, name, mod);
 
-		if (sscanf(line, "%llx %c %255s %127s", &a, &type, name, mod) < 4 ||
-		    strcmp(mod, want) || (type != 't' && type != 'T') || !a)
+		if (n == 3 && !text && !strcmp(name, "_text"))
+			text = a;
+		if (n < 4 || strcmp(mod, want) || (type != 't' && type != 'T') || !a)
 			continue;
 		if (a < *lo)
 			*lo = a;
@@ -58,6 +71,11 @@ static int module_text(const char *module, uint64_t *lo, uint64_t *hi)
 	if (*lo > *hi)
 		return -ENOENT;
 	*hi += 4096;	/* the last function's length is not listed */
+	/* KASLR moves the kernel in 2 MiB steps; anything else: no offset */
+	if (text >= TEXT_UNRANDOMIZED && !((text - TEXT_UNRANDOMIZED) & ((2u << 20) - 1)))
+		off = text - TEXT_UNRANDOMIZED;
+	*lo -= off;
+	*hi -= off;
 	return 0;
 }
 

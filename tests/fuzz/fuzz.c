@@ -1736,7 +1736,7 @@ static void kcov_batch(struct run *R, struct fcase **cs, unsigned int n)
 {
 	unsigned int k;
 
-	if (!kc || R->shrinking || !kcov_collect(kc, NULL))
+	if (!kc || R->shrinking || !kcov_collect(kc))
 		return;
 	R->newcov++;
 	if (!guided)

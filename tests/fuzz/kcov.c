@@ -28,7 +28,6 @@ static uint64_t text_lo, text_hi;	/* the module's code (kcov_init()) */
 struct kcov {
 	int fd;
 	uint64_t *area;			/* [0]: PCs that follow */
-	uint64_t overflows;
 };
 
 /*
@@ -148,28 +147,23 @@ static bool edge_new(uint64_t from, uint64_t to)
 	return true;
 }
 
-unsigned int kcov_collect(struct kcov *k, uint64_t *pcs)
+unsigned int kcov_collect(struct kcov *k)
 {
-	uint64_t n = __atomic_load_n(&k->area[0], __ATOMIC_ACQUIRE), i, pc, prev = 0, mine = 0;
+	uint64_t n = __atomic_load_n(&k->area[0], __ATOMIC_ACQUIRE), i, pc, prev = 0;
 	unsigned int fresh = 0;
 
-	if (n >= KCOV_WORDS - 1) {
+	if (n > KCOV_WORDS - 1)
 		n = KCOV_WORDS - 1;
-		k->overflows++;
-	}
 	for (i = 1; i <= n; i++) {
 		pc = __atomic_load_n(&k->area[i], __ATOMIC_RELAXED);
 		if (pc < text_lo || pc >= text_hi) {
 			prev = 0;	/* left the module: a new path starts */
 			continue;
 		}
-		mine++;
 		fresh += edge_new(prev, pc);
 		prev = pc;
 	}
 	__atomic_store_n(&k->area[0], 0, __ATOMIC_RELEASE);
-	if (pcs)
-		*pcs = mine;
 	return fresh;
 }
 
@@ -178,10 +172,6 @@ unsigned int kcov_edges(void)
 	return __atomic_load_n(&edges, __ATOMIC_RELAXED);
 }
 
-uint64_t kcov_overflows(const struct kcov *k)
-{
-	return k->overflows;
-}
 
 void kcov_close(struct kcov *k)
 {

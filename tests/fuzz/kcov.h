@@ -32,16 +32,12 @@ struct kcov *kcov_open(char *why, size_t wl);
 
 /*
  * Takes what was collected since the last call: the number of module
- * edges never seen before in this run.  @pcs, if not NULL, gets the number
- * of module PCs in the trace (0 means nothing reached the module).
+ * edges never seen before in this run.
  */
-unsigned int kcov_collect(struct kcov *k, uint64_t *pcs);
+unsigned int kcov_collect(struct kcov *k);
 
 /* Distinct module edges seen so far, by all threads. */
 unsigned int kcov_edges(void);
-
-/* Trace records dropped because the buffer was full, so far. */
-uint64_t kcov_overflows(const struct kcov *k);
 
 void kcov_close(struct kcov *k);
 

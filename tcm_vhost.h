@@ -67,6 +67,11 @@
  * in meanwhile to go out before the next one.
  */
 #define TVH_BYTE_WEIGHT SZ_4M
+/*
+ * Guest descriptors an event pass looks at in unusable buffers before it
+ * yields: four of the longest chains, whatever their number.
+ */
+#define TVH_EVT_DESC_WEIGHT (4 * UIO_MAXIOV)
 /* Hotplug events queued for a guest before further ones count as missed. */
 #define TVH_MAX_EVENTS 128
 /* Used ring entries written at once when answering finished commands. */

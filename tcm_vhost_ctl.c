@@ -638,7 +638,7 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 	unsigned int out_num, in_num;
 	struct iov_iter in;
 	u32 event = e->event;
-	unsigned int bad = 0;
+	unsigned int bad = 0, bad_descs = 0;
 	int head;
 
 	lockdep_assert_held(&vq->mutex);
@@ -661,11 +661,12 @@ static bool tvh_evt_send_one(struct tvh_dev *vdev, struct vhost_virtqueue *vq,
 		vhost_add_used_and_signal(&vdev->dev, vq, head, 0);
 		/*
 		 * A guest refilling bad buffers must not keep the worker
-		 * here: after a pass's weight of them (each may be a chain
-		 * of UIO_MAXIOV descriptors), the rest waits for another
-		 * pass, behind whatever else the worker has to do.
+		 * here: after a pass's weight of them, or of their
+		 * descriptors (a buffer may chain UIO_MAXIOV), the rest waits
+		 * for another pass, behind whatever else the worker has to do.
 		 */
-		if (++bad >= TVH_WEIGHT) {
+		bad_descs += out_num + in_num;
+		if (++bad >= TVH_WEIGHT || bad_descs >= TVH_EVT_DESC_WEIGHT) {
 			tvh_dev_queue_work(vdev, vq, &vq->poll.work);
 			return false;
 		}

@@ -123,8 +123,8 @@ MUTANTS = {
     # #12.10: bad event buffers consumed without a bound on one pass.
     "evt-bad-buffers-unbounded": (
         "tcm_vhost_ctl.c",
-        "\t\tif (++bad >= TVH_WEIGHT) {",
-        "\t\tif (++bad >= TVH_WEIGHT && 0) {",
+        "\t\tif (++bad >= TVH_WEIGHT || bad_descs >= TVH_EVT_DESC_WEIGHT) {",
+        "\t\tif ((++bad >= TVH_WEIGHT || bad_descs >= TVH_EVT_DESC_WEIGHT) && 0) {",
         "badinput:evt_bad_buffers_endless", 300),
     # Teardown's drain under the global TPG list lock again (the lock made
     # visible outside tcm_vhost_fabric.c for it).

@@ -134,8 +134,12 @@ struct tvh_tpg {
 	 */
 	struct se_session *sess;
 	struct tvh_dev *vdev;		/* device that has us attached */
-	/* target_core closed sess (its ACL went) while vdev was set */
+	/*
+	 * sess is to be made again once vdev lets go: target_core closed it
+	 * (its ACL went), or the nexus takes the initiator in nexus_next.
+	 */
 	bool sess_closed;
+	char nexus_next[TVH_NAMELEN];	/* "" unless an ACL's initiator waits */
 	unsigned int lun_count;		/* LUNs linked into this TPG */
 	int prot_type;			/* attrib/fabric_prot_type: 0, 1 or 3 */
 };

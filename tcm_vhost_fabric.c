@@ -204,8 +204,9 @@ static void tvh_nexus_remake_locked(struct tvh_tpg *tpg)
 
 	lockdep_assert_held(&tpg->lock);
 	tpg->sess_closed = false;
-	strscpy(initiator, tpg->sess->se_node_acl->initiatorname,
-		sizeof(initiator));
+	strscpy(initiator, tpg->nexus_next[0] ? tpg->nexus_next :
+		tpg->sess->se_node_acl->initiatorname, sizeof(initiator));
+	tpg->nexus_next[0] = '\0';
 	target_remove_session(tpg->sess);
 	WRITE_ONCE(tpg->sess, NULL);
 	ret = tvh_nexus_make_locked(tpg, initiator);
@@ -230,6 +231,60 @@ static void tvh_close_session(struct se_session *sess)
 		tpg->tport->name, tpg->tag, sess->se_node_acl->initiatorname);
 out:
 	mutex_unlock(&tpg->lock);
+}
+
+/* Tell the admin that @acl, made over the nexus' demo-mode ACL, shows less than it maps. */
+static void tvh_acl_warn_demo_map(struct tvh_tpg *tpg, struct se_node_acl *acl)
+{
+	struct se_dev_entry *deve;
+	unsigned int hidden = 0;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(deve, &acl->lun_entry_hlist, link)
+		hidden += !deve->se_lun_acl;
+	rcu_read_unlock();
+	if (hidden)
+		pr_warn("%s/tpgt_%u: ACL %s took over the nexus' demo-mode LUN map: its %u LUNs stay visible to the guest without a mapped LUN in configfs (target_core); make the ACL before linking LUNs, or under another initiator name (the nexus then takes it)\n",
+			tpg->tport->name, tpg->tag, acl->initiatorname, hidden);
+}
+
+/*
+ * An ACL was made on @acl's TPG.  A vhost TPG has one initiator, its
+ * nexus.  A nexus without an ACL of its own (demo mode) takes the
+ * initiator of the first ACL made for this fabric's WWN format, so that
+ * the ACL applies to the guest whatever name the nexus had: targetcli's
+ * restoreconfig gives a TPG a new random nexus before it restores the
+ * saved ACLs.  While a guest uses the nexus the change waits for it to
+ * stop, as any ACL change does.
+ */
+static int tvh_init_nodeacl(struct se_node_acl *acl, const char *name)
+{
+	struct tvh_tpg *tpg = to_tvh_tpg(acl->se_tpg);
+	struct se_node_acl *cur;
+	u8 proto;
+
+	mutex_lock(&tpg->lock);
+	if (!tpg->sess)
+		goto out;
+	cur = tpg->sess->se_node_acl;
+	if (cur == acl) {
+		tvh_acl_warn_demo_map(tpg, acl);
+		goto out;
+	}
+	if (!cur->dynamic_node_acl || tpg->nexus_next[0] ||
+	    tvh_proto_from_name(name, &proto) || proto != tpg->tport->proto_id)
+		goto out;
+	strscpy(tpg->nexus_next, name, sizeof(tpg->nexus_next));
+	pr_info("%s/tpgt_%u: nexus %s had no ACL; it is %s now, under the new ACL%s\n",
+		tpg->tport->name, tpg->tag, cur->initiatorname, name,
+		tpg->vdev ? ", once the guest stops using the TPG" : "");
+	if (tpg->vdev)
+		tpg->sess_closed = true;
+	else
+		tvh_nexus_remake_locked(tpg);
+out:
+	mutex_unlock(&tpg->lock);
+	return 0;
 }
 
 /*
@@ -774,6 +829,7 @@ static const struct target_core_fabric_ops tvh_fabric_ops = {
 	.tpg_check_prot_fabric_only	= tvh_check_prot_fabric_only,
 	.release_cmd			= tvh_release_cmd,
 	.close_session			= tvh_close_session,
+	.fabric_init_nodeacl		= tvh_init_nodeacl,
 	.check_stop_free		= tvh_check_stop_free,
 	.write_pending			= tvh_write_pending,
 	.queue_data_in			= tvh_io_queue_answer,

@@ -346,30 +346,69 @@ VT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 #define ACL_1		VH "/" WWPN_A "/tpgt_1/acls/" INIT_1
 #define ACL_MAPPED	5	/* the guest's LUN number for TPG lun_1 */
 
-/*
- * An explicit ACL for the nexus initiator, made before the nexus (so the
- * session uses it, not a demo-mode ACL): mapped LUN 5 is the TPG's lun_1
- * (rd8); the TPG's lun_0 (rd16) is not mapped.
- */
-static bool acl_base(void)
+#define ACL_2		VH "/" WWPN_A "/tpgt_1/acls/" INIT_2
+
+/* The TPG's LUNs: lun_0 (rd16), and lun_1 (rd8); the nexus first if @nexus. */
+static bool acl_tpg_luns(bool nexus)
 {
 	int r;
 
-	if (!base(false, true))
+	if (!base(nexus, true))
 		return false;
 	r = vsc_tgt_rd_create(HBA_RD, "rd8", RD8_BYTES);
 	CHECK(!r, "rd8: %s", vt_errstr(r));
 	r = vsc_tgt_lun_link(WWPN_A, 1, 1, HBA_RD, "rd8");
 	CHECK(!r, "lun 1: %s", vt_errstr(r));
-	r = vsc_cfs_mkdir(ACL_1);
+	return true;
+}
+
+/* The ACL at @acl: its mapped LUN 5 is the TPG's lun_1 (rd8), lun_0 is not mapped. */
+static bool acl_make(const char *acl)
+{
+	char p[512];
+	int r;
+
+	r = vsc_cfs_mkdir(acl);
 	CHECK(!r, "acl: %s", vt_errstr(r));
-	r = vsc_cfs_mkdir(ACL_1 "/lun_5");
+	snprintf(p, sizeof(p), "%s/lun_5", acl);
+	r = vsc_cfs_mkdir(p);
 	CHECK(!r, "mapped lun: %s", vt_errstr(r));
-	r = symlink(VH "/" WWPN_A "/tpgt_1/lun/lun_1", ACL_1 "/lun_5/map") ? -errno : 0;
+	snprintf(p, sizeof(p), "%s/lun_5/map", acl);
+	r = symlink(VH "/" WWPN_A "/tpgt_1/lun/lun_1", p) ? -errno : 0;
 	CHECK(!r, "mapped lun link: %s", vt_errstr(r));
+	return true;
+}
+
+/*
+ * An explicit ACL for the nexus initiator, made before the nexus (so the
+ * session uses it, not a demo-mode ACL).
+ */
+static bool acl_base(void)
+{
+	int r;
+
+	if (!acl_tpg_luns(false) || !acl_make(ACL_1))
+		return false;
 	r = vsc_tgt_nexus_set(WWPN_A, 1, INIT_1);
 	CHECK(!r, "nexus: %s", vt_errstr(r));
 	return true;
+}
+
+/* A device on the TPG: REPORT LUNS lists mapped LUN 5 alone, and it is rd8. */
+static void acl_guest_sees_lun_5(void)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[16], b[256];
+
+	if (!d || !vt_clear_ua(d, 1, ACL_MAPPED))
+		return;
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb,
+			 vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b, sizeof(b), NULL))
+		return;
+	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
+	       "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
+	       vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
+	ft_verify_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, 10, 10, 8, NULL, NULL);
 }
 
 /* acl_base(), then a device on it with the LUN map's UNIT ATTENTION consumed. */
@@ -550,6 +589,23 @@ static void acl_gone_nexus_stays(int r)
 	d = ft_open_ep(NULL);
 	if (d)
 		demo_mode_luns(d);
+}
+
+/*
+ * targetcli's order, and its restoreconfig's: the nexus first (rtslib
+ * writes a random one as it makes the TPG), then the LUNs, then an ACL,
+ * which can only name another initiator after a restore.  A vhost TPG has
+ * one initiator: the nexus takes the ACL's, and the guest sees the ACL's
+ * LUN map, not every LUN of the TPG.
+ */
+VT_TEST_BEYOND("cfg", acl_made_after_the_nexus_applies_to_it,
+	       "an ACL for another initiator than the nexus' is never used: the guest sees every TPG LUN")
+{
+	if (!acl_tpg_luns(true) || !acl_make(ACL_2))
+		return;
+	if (!vt_upstream() && !nexus_is(INIT_2))
+		return;
+	acl_guest_sees_lun_5();
 }
 
 VT_TEST_BEYOND("cfg", acl_removed_nexus_stays, UP_ACL_HANG)

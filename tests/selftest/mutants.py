@@ -69,6 +69,16 @@ MUTANTS = {
         "\t\ttvh_evt_post(tpg->vdev, VIRTIO_SCSI_T_TRANSPORT_RESET, tpg->tag,\n"
         "\t\t\t     lun->unpacked_lun, reason);\n",
         "acl_hotplug_no_event_for_unmapped_lun", 300),
+    # #14: an ACL made after the nexus (targetcli's restoreconfig) is not the nexus'.
+    "acl-not-taken-by-nexus": (
+        "tcm_vhost_fabric.c",
+        "\tif (tpg->vdev)\n"
+        "\t\ttpg->sess_closed = true;\n"
+        "\telse\n"
+        "\t\ttvh_nexus_remake_locked(tpg);\n",
+        "\tif (tpg->vdev)\n"
+        "\t\ttpg->sess_closed = true;\n",
+        "acl_made_after_the_nexus_applies_to_it", 300),
     # #12.3: target_core's inserted PI goes into the guest's own PI pages.
     "pi-out-not-bounced": (
         "tcm_vhost_io.c",

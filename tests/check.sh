@@ -259,7 +259,7 @@ check_kernel() {
 	e2e_step() {
 		local name=$1 timeout=$2 test=$3
 		say "$name${E2E_ROOT:+ (userspace: $E2E_ROOT)}${E2E_VHOST_OPTS:+ ($E2E_VHOST_OPTS)}"
-		E2E_TESTS=$test E2E_SECONDS=${E2E_SECONDS:-5} \
+		E2E_TESTS=${test//+/ } E2E_SECONDS=${E2E_SECONDS:-5} \
 			vm_run "$name" "$timeout" died_of_nesting tests/e2e/all.sh tcm_vhost
 		record_step "$name" $?
 	}
@@ -301,13 +301,15 @@ check_kernel() {
 		# paths that functional, badinput and tmf cover on every kernel.
 		# libvirt (this system's, Debian 12's) starts its guest on the
 		# older kernel, with this system's QEMU.
+		# targetcli+resize: the online resize test shares targetcli's L1
+		# (one boot fewer; each test starts from an empty target).
 		# Verified fio on the newest kernel: one LUN on one queue and four
 		# LUNs on four queues with QEMU's default (one worker), one LUN on
 		# four queues with a worker per queue; the mixed pairs (1x4, 4x1
 		# with one worker) take the same paths and cost two nested boots.
 		# A guest with four queues has two vCPUs and must complete I/O on
 		# two of them (tests/e2e/fio-verify.sh).
-		local root="" tests="fio-verify lifecycle targetcli sg-reset demo" cases="1x1 4x4"
+		local root="" tests="fio-verify lifecycle targetcli+resize sg-reset demo" cases="1x1 4x4"
 		[ "$kv" = "$newest_kv" ] && [ -n "$trixie_root" ] && root=trixie
 		if [ "$kv" != "$newest_kv" ]; then
 			tests="fio-verify sg-reset libvirt" cases=4x4

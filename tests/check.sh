@@ -186,14 +186,11 @@ check_kernel() {
 	# and .log.  A VM that DIED NAME says was killed by the emulation, not
 	# by the step, is booted again, at most twice (earlier tries stay as
 	# NAME.tryN.*); DIED prints why, for the RETRY line.
-	# CHECK_VM_APPEND (check-debug): kernel arguments for every VM, after
-	# the step's own VM_APPEND.
 	vm_run() {
-		local name=$1 timeout=$2 died=$3 try rc why append=${VM_APPEND:-}
+		local name=$1 timeout=$2 died=$3 try rc why
 		shift 3
-		[[ -z ${CHECK_VM_APPEND:-} ]] || append="${append:+$append }$CHECK_VM_APPEND"
 		for try in 1 2 3; do
-			VM_APPEND=$append tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@" >"$out/$name.out" 2>&1
+			tests/vm/run -t "$timeout" -l "$out/$name.log" -- "$@" >"$out/$name.out" 2>&1
 			rc=$?
 			if [ $rc -eq 0 ] || [ $try -eq 3 ] || ! why=$("$died" "$name"); then
 				break

@@ -1677,8 +1677,8 @@ static void close_with_delays(struct vsc_dev *d, struct wd_result *res)
  * recycling wakes release, which finds both queues idle.  Release must not
  * free the device before the waiting recycling is done with it (its RCU
  * read side, release's synchronize_rcu()); if it does, KASAN reports the
- * wake-up's use after free.  Needs the helper module and, after any
- * earlier KASAN report, kasan_multi_shot: make check-debug gives both.
+ * wake-up's use after free.  Needs the helper module (make check-debug)
+ * and a KASAN that has not reported yet, or runs with kasan_multi_shot.
  */
 VT_TEST_F(NULL, close_while_last_recycle_waits, BI_F_NEEDS_HOLD, NULL)
 {

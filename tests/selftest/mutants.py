@@ -385,9 +385,6 @@ def main():
             env["VM_APPEND"] = "init_on_alloc=0 page_poison=1"
         if name in NEEDS_KMOD:
             env["TCMV_WAKE_DELAY_KO"] = kmod
-        # KASAN reports every bug, not only the first (as check-debug.sh)
-        if name in KASAN_ONLY:
-            env["VM_APPEND"] = (env.get("VM_APPEND", "") + " kasan_multi_shot").strip()
         r = subprocess.run(
             [os.path.join(TOP, "tests/vm/run"), "-t", str(timeout), "-l", log,
              "-e", "TCM_VHOST_KO=/project/" + ko, "--",

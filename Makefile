@@ -25,6 +25,8 @@ TOP := $(CURDIR)
 BUILD := $(TOP)/build
 # The module's sources (not kbuild's tcm_vhost.mod.c): scripts/sources.sh.
 SOURCES := $(shell $(TOP)/scripts/sources.sh)
+# Test-only modules (tests/kmod): checked by checkpatch too.
+TEST_KMOD_SOURCES := $(wildcard tests/kmod/*.c)
 
 # make check runs every kernel unless KV was given (command line or environment).
 ifeq ($(filter command line environment,$(origin KV)),)
@@ -84,10 +86,10 @@ deb:
 
 # Static checks: silent when clean, non-zero and a report when not.
 checkpatch:
-	@$(TOP)/scripts/lint.sh checkpatch $(SOURCES)
+	@$(TOP)/scripts/lint.sh checkpatch $(SOURCES) $(TEST_KMOD_SOURCES)
 
 lint: kdir
-	@$(TOP)/scripts/lint.sh all $(SOURCES)
+	@$(TOP)/scripts/lint.sh all $(SOURCES) $(TEST_KMOD_SOURCES)
 
 check:
 	$(TOP)/tests/check.sh

@@ -5,7 +5,10 @@
 # (KASAN, lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_OBJECTS, kmemleak, KCOV, gcov,
 # fault injection) and runs functional, badinput, tmf and fuzz against a
 # tcm_vhost.ko built against that tree with gcov (tests/check.sh with
-# CHECK_OUT=build/check-debug).  A KASAN, lockdep, DEBUG_OBJECTS or
+# CHECK_OUT=build/check-debug), with the test-only modules of tests/kmod
+# built against it too (CHECK_KMOD=1: badinput's
+# close_while_last_recycle_waits needs tvh_wake_delay.ko).  A KASAN,
+# lockdep, DEBUG_OBJECTS or
 # "sleeping function called from invalid context" report, or an object that
 # kmemleak finds unreferenced at the end of a step, fails that step
 # (tests/vm/stage2.sh).  Then it prints the module's line coverage
@@ -37,7 +40,7 @@ ln -sfn "debug-$series" "$cache/$release"
 unset TVH_KV_DEFAULTED
 KV=$release KDIR=$dbg/build VHOST_H_DIR=$dbg/linux-source-$series/drivers/vhost TVH_GCOV=1 \
 	CHECK_OUT=$out CHECK_TARGET=check-debug CHECK_ONLY=${CHECK_ONLY:-functional,badinput,tmf,fuzz} \
-	CHECK_UPSTREAM=0 TCMV_GCOV_DIR=/project/build/check-debug/gcda \
+	CHECK_UPSTREAM=0 CHECK_KMOD=1 TCMV_GCOV_DIR=/project/build/check-debug/gcda \
 	tests/check.sh | tee "$top/build/check-debug.log"
 rc=${PIPESTATUS[0]}
 

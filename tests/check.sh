@@ -131,7 +131,7 @@ fi
 tag=all
 # shellcheck disable=SC2207 # file names without blanks
 sources=($(scripts/sources.sh))
-static_result checkpatch scripts/lint.sh checkpatch "${sources[@]}"
+static_result checkpatch scripts/lint.sh checkpatch "${sources[@]}" tests/kmod/*.c
 # make mutants is not part of the check, but whether each mutant still applies is:
 static_result mutants-apply python3 tests/selftest/mutants.py --applies
 
@@ -154,6 +154,18 @@ check_kernel() {
 		return
 	fi
 	export TCM_VHOST_KO=/project/${ko_dir#"$top"/}/tcm_vhost.ko
+	# CHECK_KMOD=1 (check-debug): the test-only modules of tests/kmod too;
+	# badinput's close_while_last_recycle_waits loads tvh_wake_delay.ko
+	# (without it, it is skipped).  TCMV_* variables reach the VMs.
+	unset TCMV_WAKE_DELAY_KO
+	if [[ ${CHECK_KMOD:-0} == 1 ]]; then
+		if tests/kmod/build.sh "$out/kmod" >"$out/kmod.out" 2>&1; then
+			export TCMV_WAKE_DELAY_KO=/project/${out#"$top"/}/kmod/tvh_wake_delay.ko
+		else
+			result "FAIL: $tag/static/kmod-build: see $out/kmod.out"
+			tail -n 20 "$out/kmod.out"
+		fi
+	fi
 	if [[ $parts == *static* ]]; then
 		say "kernel $KV: static checks"
 		# The build above was W=1; kbuild prints only progress lines when

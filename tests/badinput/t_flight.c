@@ -1442,7 +1442,8 @@ VT_TEST(NULL, inline_sg_changed_during_attach)
  * reached 0.  The window is a few instructions, and this test has not
  * shown it even widened to 200 ms under KASAN: the last recycling almost
  * always runs in the queue's own thread, which release waits for.  It
- * proves that closing under answers on two queues is clean.
+ * proves that closing under answers on two queues is clean;
+ * close_while_last_recycle_waits reaches the window.
  */
 VT_TEST(NULL, close_while_two_queues_answer)
 {
@@ -1469,6 +1470,248 @@ VT_TEST(NULL, close_while_two_queues_answer)
 		}
 		bi_close(d);	/* the answers still coming */
 	}
+	bi_healthy(bi_open_ep(NULL, BI_WWPN_A), "a fresh device after");
+}
+
+/*
+ * The helper module of close_while_last_recycle_waits (tests/kmod): its
+ * .ko named by TCMV_WAKE_DELAY_KO, which make check-debug sets.
+ */
+#define WD_NAME "tvh_wake_delay"
+#define WD_PARAM "/sys/module/" WD_NAME "/parameters/"
+
+static int wd_read(const char *param)
+{
+	char path[128], buf[32] = "";
+	int fd, n;
+
+	snprintf(path, sizeof(path), WD_PARAM "%s", param);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : -1;
+}
+
+static bool wd_write(const char *param, const char *val)
+{
+	char path[128];
+	bool ok;
+	int fd;
+
+	snprintf(path, sizeof(path), WD_PARAM "%s", param);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+/* Loads the helper; false with the reason in @why if it cannot be. */
+static bool wd_load(char *why, size_t len)
+{
+	const char *ko = getenv("TCMV_WAKE_DELAY_KO");
+	int fd, r;
+
+	if (!ko || !*ko) {
+		snprintf(why, len, "no helper module: TCMV_WAKE_DELAY_KO is not set "
+			 "(make check-debug builds tests/kmod for the debug kernel)");
+		return false;
+	}
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "helper module %s: %s", ko, strerror(errno));
+		return false;
+	}
+	r = (int)syscall(SYS_finit_module, fd, "", 0);
+	if (r)
+		snprintf(why, len, "helper module %s does not load on this kernel: %s", ko,
+			 strerror(errno));
+	close(fd);
+	return !r;
+}
+
+/* Unloads the helper, once no wrapper of it runs any more. */
+static void wd_unload(void)
+{
+	int k;
+
+	wd_write("armed", "0");
+	for (k = 0; k < 100; k++) {
+		if (!syscall(SYS_delete_module, WD_NAME, O_NONBLOCK) || errno == ENOENT)
+			return;
+		usleep(100000);
+	}
+	FAIL("the helper module %s does not unload: %s", WD_NAME, strerror(errno));
+}
+
+/* /dev/kmsg read from now on (non-blocking), or -1. */
+static int kmsg_open_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && lseek(fd, 0, SEEK_END) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* The first kernel message since kmsg_open_now() with @needle, into @out. */
+static bool kmsg_find(int fd, const char *needle, char *out, size_t len)
+{
+	char rec[1024];
+	ssize_t n;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		const char *msg;
+
+		if (n < 0)
+			continue;	/* records overwritten meanwhile */
+		rec[n] = 0;
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		if (strstr(msg, needle)) {
+			snprintf(out, len, "%.*s", (int)strcspn(msg, "\n"), msg);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Without kasan_multi_shot KASAN reports only its first bug: one already
+ * in the log (into @out) hides any later one.
+ */
+static bool kasan_spent(char *out, size_t len)
+{
+	char cmdline[2048] = "";
+	bool found;
+	int fd;
+
+	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (read(fd, cmdline, sizeof(cmdline) - 1) < 0)
+			cmdline[0] = 0;
+		close(fd);
+	}
+	if (strstr(cmdline, "kasan_multi_shot"))
+		return false;
+	fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	found = kmsg_find(fd, "BUG: KASAN", out, len);
+	close(fd);
+	return found;
+}
+
+/* One READ held in the suspended hold LUN on each of the two request queues. */
+static bool held_read_per_queue(struct vsc_dev *d, struct vsc_req *q)
+{
+	uint8_t cdb[16];
+	unsigned int v;
+
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_HOLD))
+		return false;
+	CHECK(!bi_hold(true), "dmsetup suspend");
+	for (v = 0; v < 2; v++) {
+		vsc_req_init(d, &q[v], VSC_VQ_REQ(v), BI_TGT, BI_LUN_HOLD, cdb,
+			     vsc_cdb_rw(cdb, false, 10, v, 1));
+		q[v].din_len = 512;
+		CHECK(!vsc_req_submit(d, &q[v]), "READ on request queue %u", v);
+		vsc_kick_force(d, VSC_VQ_REQ(v));
+	}
+	usleep(300000);
+	return true;
+}
+
+struct wd_result {
+	int puts, waits, waits_in_rcu, overtaken;
+	char kasan[300];
+};
+
+/*
+ * Close @d (both queues' READs held) with the helper armed, then let the
+ * READs go; waits until the delayed wake-up is done.
+ */
+static void close_with_delays(struct vsc_dev *d, struct wd_result *res)
+{
+	int kmsg = kmsg_open_now(), k;
+	pthread_t closer;
+
+	wd_write("armed", "1");
+	vt_untrack(d);
+	if (pthread_create(&closer, NULL, close_thread, d)) {
+		FAIL("thread");
+		bi_hold(false);
+		vsc_close(d);
+	} else {
+		usleep(500000);		/* release waits for the two READs now */
+		bi_hold(false);
+		pthread_join(closer, NULL);
+	}
+	for (k = 0; k < 200 && wd_read("wakes_delayed") + wd_read("wakes_delayed_in_rcu") < 1; k++)
+		usleep(50000);
+	res->puts = wd_read("puts_delayed");
+	res->waits = wd_read("wakes_delayed");
+	res->waits_in_rcu = wd_read("wakes_delayed_in_rcu");
+	res->overtaken = wd_read("overtaken");
+	usleep(200000);		/* the wrapper returns */
+	res->kasan[0] = 0;
+	if (kmsg >= 0) {
+		kmsg_find(kmsg, "KASAN", res->kasan, sizeof(res->kasan));
+		close(kmsg);
+	}
+}
+
+/*
+ * #12.9, with the window held open (tests/kmod/tvh_wake_delay.c): a device
+ * with a READ held on each of two request queues is closed; once release
+ * waits for them, they go.  target_core's completion work of each is made
+ * to drop the command's last reference, so that the recycling runs there,
+ * outside every thread release stops; the first queue's last recycling
+ * then waits 3 s right after its count reached 0, before it wakes release
+ * (__wake_up() on the device's idle_wq).  Meanwhile the other queue's
+ * recycling wakes release, which finds both queues idle.  Release must not
+ * free the device before the waiting recycling is done with it (its RCU
+ * read side, release's synchronize_rcu()); if it does, KASAN reports the
+ * wake-up's use after free.  Needs the helper module (make check-debug)
+ * and a KASAN that has not reported yet, or runs with kasan_multi_shot.
+ */
+VT_TEST_F(NULL, close_while_last_recycle_waits, BI_F_NEEDS_HOLD, NULL)
+{
+	struct vsc_opts o = bi_opts(16, 0);
+	struct wd_result res;
+	struct vsc_req q[2];
+	struct vsc_dev *d;
+	char why[300];
+
+	if (!wd_load(why, sizeof(why)))
+		SKIP("%s", why);
+	if (kasan_spent(res.kasan, sizeof(res.kasan))) {
+		wd_unload();
+		ASSERT(0, "KASAN reported before this test, and without kasan_multi_shot "
+		       "only once: the test cannot tell (%s)", res.kasan);
+	}
+	o.num_req_queues = 2;
+	d = bi_open_ep(&o, BI_WWPN_A);
+	if (!d || !held_read_per_queue(d, q)) {
+		bi_hold(false);
+		wd_unload();
+		ASSERT(0, "no READ held on each queue");
+	}
+	close_with_delays(d, &res);
+	wd_unload();
+	vt_note("%d puts delayed; %d recycling(s) waited outside any RCU read side, %d inside; "
+		"release woken %d time(s) meanwhile", res.puts, res.waits, res.waits_in_rcu,
+		res.overtaken);
+	ASSERT(!res.kasan[0], "after the close: %s", res.kasan);
+	ASSERT(res.waits + res.waits_in_rcu == 1,
+	       "no recycling waited after its count reached 0: the test cannot tell");
+	ASSERT(res.overtaken > 0,
+	       "release was not woken while the last recycling waited: the test cannot tell");
 	bi_healthy(bi_open_ep(NULL, BI_WWPN_A), "a fresh device after");
 }
 

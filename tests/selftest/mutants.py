@@ -260,6 +260,22 @@ MUTANTS = {
         "\t\tif (!resp.status)\n"
         "\t\t\tsense_len = 0;\n",
         "badinput:backend_errors_reach_the_guest", 400),
+    # #12.9: the last recycling wakes release through the device after its
+    # queue's count reached 0, with nothing keeping the device (as before
+    # the fix).  Shown by KASAN once tests/kmod/tvh_wake_delay.c holds that
+    # window open.
+    "recycle-window-unprotected": (
+        [("tcm_vhost_io.c",
+          "\trcu_read_lock();\n"
+          "\tif (atomic_dec_and_test(&tvq->inflight) && wq_has_sleeper(&vdev->idle_wq))\n"
+          "\t\twake_up(&vdev->idle_wq);\n"
+          "\trcu_read_unlock();\n",
+          "\tif (atomic_dec_and_test(&tvq->inflight) && wq_has_sleeper(&vdev->idle_wq))\n"
+          "\t\twake_up(&vdev->idle_wq);\n"),
+         ("tcm_vhost.c",
+          "\tsynchronize_rcu();\n\tflush_work(&vdev->reap_work);\n",
+          "\tflush_work(&vdev->reap_work);\n")],
+        "badinput:close_while_last_recycle_waits", 600),
     # #12.7: SET_FEATURES(LOG_ALL) does not wait for TMFs taken unlogged.
     "log-all-ignores-tmfs": (
         "tcm_vhost_io.c",
@@ -269,10 +285,14 @@ MUTANTS = {
 }
 
 
-# Mutants whose harm KASAN sees first (an access out of bounds that lands
-# in memory still mapped): run on the debug kernel
+# Mutants whose harm KASAN sees first (an access out of bounds or after a
+# free that lands in memory still mapped): run on the debug kernel
 # (KV=<release of scripts/debug-kernel.sh>), skipped on others.
-KASAN_ONLY = {"inline-sg-read-again"}
+KASAN_ONLY = {"inline-sg-read-again", "recycle-window-unprotected"}
+
+# Mutants whose test loads the helper module of tests/kmod, built against
+# KDIR (the debug kernel's tree, as for make check-debug).
+NEEDS_KMOD = {"recycle-window-unprotected"}
 
 
 def kasan_kernel():
@@ -318,6 +338,16 @@ def build(name, spec):
     return os.path.relpath(os.path.join(work, "tcm_vhost.ko"), TOP), None
 
 
+def build_kmod():
+    """tests/kmod's modules for KDIR: the VM's path of the .ko, or an error."""
+    r = subprocess.run([os.path.join(TOP, "tests", "kmod", "build.sh"),
+                        os.path.join(TOP, "build", "mutants", "kmod")],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return None, "the helper module does not build: " + r.stderr[-300:]
+    return "/project/" + os.path.relpath(r.stdout.strip(), TOP), None
+
+
 def applies():
     """--applies: each mutant's text stands exactly once in today's tree.
 
@@ -341,6 +371,7 @@ def main():
     names = sys.argv[1:] or list(MUTANTS)
     passed = failed = 0
     kasan = kasan_kernel()
+    kmod = None
     for name in names:
         spec = MUTANTS[name]
         if name in KASAN_ONLY and not kasan:
@@ -348,6 +379,8 @@ def main():
                   "(KV=<the debug kernel>, see tests/check-debug.sh)")
             continue
         ko, err = build(name, spec)
+        if not err and name in NEEDS_KMOD and not kmod:
+            kmod, err = build_kmod()
         if err:
             print(f"FAIL: selftest/{name}: {err}")
             failed += 1
@@ -360,6 +393,8 @@ def main():
         env = dict(os.environ)
         if suite == "badinput":
             env["VM_APPEND"] = "init_on_alloc=0 page_poison=1"
+        if name in NEEDS_KMOD:
+            env["TCMV_WAKE_DELAY_KO"] = kmod
         r = subprocess.run(
             [os.path.join(TOP, "tests/vm/run"), "-t", str(timeout), "-l", log,
              "-e", "TCM_VHOST_KO=/project/" + ko, "--",

@@ -149,6 +149,14 @@ static int tvh_proto_from_name(const char *name, u8 *proto)
 	return -EINVAL;
 }
 
+/* Is @name an initiator WWN in the format of @tport's own? */
+static bool tvh_name_fits_tport(const char *name, struct tvh_tport *tport)
+{
+	u8 proto;
+
+	return !tvh_proto_from_name(name, &proto) && proto == tport->proto_id;
+}
+
 /* Make the nexus for @initiator under the ACL that applies to it. */
 static int tvh_nexus_make_locked(struct tvh_tpg *tpg, const char *initiator)
 {
@@ -261,7 +269,6 @@ static int tvh_init_nodeacl(struct se_node_acl *acl, const char *name)
 {
 	struct tvh_tpg *tpg = to_tvh_tpg(acl->se_tpg);
 	struct se_node_acl *cur;
-	u8 proto;
 
 	mutex_lock(&tpg->lock);
 	if (!tpg->sess)
@@ -272,7 +279,7 @@ static int tvh_init_nodeacl(struct se_node_acl *acl, const char *name)
 		goto out;
 	}
 	if (!cur->dynamic_node_acl || tpg->nexus_next[0] ||
-	    tvh_proto_from_name(name, &proto) || proto != tpg->tport->proto_id)
+	    !tvh_name_fits_tport(name, tpg->tport))
 		goto out;
 	strscpy(tpg->nexus_next, name, sizeof(tpg->nexus_next));
 	pr_info("%s/tpgt_%u: nexus %s had no ACL; it is %s now, under the new ACL%s\n",
@@ -450,7 +457,6 @@ static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
 {
 	struct tvh_tpg *tpg = to_tvh_tpg(to_tpg(item));
 	char name[TVH_NAMELEN];
-	u8 proto;
 	int ret;
 
 	if (count >= sizeof(name)) {
@@ -466,8 +472,7 @@ static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
 		ret = tvh_nexus_drop(tpg);
 		return ret ? ret : count;
 	}
-	if (tvh_proto_from_name(name, &proto) ||
-	    proto != tpg->tport->proto_id) {
+	if (!tvh_name_fits_tport(name, tpg->tport)) {
 		pr_err("nexus: initiator %s must use the WWN format of %s\n",
 		       name, tpg->tport->name);
 		return -EINVAL;

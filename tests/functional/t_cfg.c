@@ -394,20 +394,27 @@ static bool acl_base(void)
 	return true;
 }
 
-/* A device on the TPG: REPORT LUNS lists mapped LUN 5 alone, and it is rd8. */
+/* REPORT LUNS sent to @lun on @d lists mapped LUN 5 alone. */
+static bool acl_reports_lun_5_alone(struct vsc_dev *d, uint16_t lun)
+{
+	uint8_t cdb[16], b[256];
+
+	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, lun, cdb,
+			 vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b, sizeof(b), NULL))
+		return false;
+	CHECK(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
+	      "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
+	      vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
+	return true;
+}
+
+/* A new device on the TPG sees mapped LUN 5 alone, and does verified I/O on it. */
 static void acl_guest_sees_lun_5(void)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
-	uint8_t cdb[16], b[256];
 
-	if (!d || !vt_clear_ua(d, 1, ACL_MAPPED))
+	if (!d || !vt_clear_ua(d, 1, ACL_MAPPED) || !acl_reports_lun_5_alone(d, ACL_MAPPED))
 		return;
-	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, cdb,
-			 vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL, 0, b, sizeof(b), NULL))
-		return;
-	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
-	       "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
-	       vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
 	ft_verify_rw(d, VSC_VQ_REQ(0), 1, ACL_MAPPED, 10, 10, 8, NULL, NULL);
 }
 
@@ -428,20 +435,14 @@ VT_TEST("cfg", acl_maps_and_renumbers_luns)
 {
 	struct vsc_result res;
 	struct vsc_dev *d;
-	uint8_t cdb[16], b[256];
+	uint8_t cdb[16];
 	uint64_t blocks;
 	uint32_t bs;
 	int e;
 
 	d = acl_open();
-	if (!d)
+	if (!d || !acl_reports_lun_5_alone(d, 0))
 		return;
-	if (!vt_cmd_good(d, VSC_VQ_REQ(0), 1, 0, cdb, vsc_cdb_report_luns(cdb, 0, sizeof(b)), NULL,
-			 0, b, sizeof(b), NULL))
-		return;
-	ASSERT(vsc_get_be32(b) == 8 && (vsc_get_be16(b + 8) & 0x3fff) == ACL_MAPPED,
-	       "REPORT LUNS: %u bytes, first LUN %u; want LUN %u alone", vsc_get_be32(b),
-	       vsc_get_be16(b + 8) & 0x3fff, ACL_MAPPED);
 	if (!ft_capacity(d, 1, ACL_MAPPED, &blocks, &bs))
 		return;
 	ASSERT(blocks * bs == RD8_BYTES, "mapped LUN %u has %llu bytes, want rd8's %llu",

@@ -1480,33 +1480,21 @@ VT_TEST(NULL, close_while_two_queues_answer)
 #define WD_NAME "tvh_wake_delay"
 #define WD_PARAM "/sys/module/" WD_NAME "/parameters/"
 
+/* The helper's parameter @param (libvsc reads any attribute file), -1 if unreadable. */
 static int wd_read(const char *param)
 {
 	char path[128], buf[32] = "";
-	int fd, n;
 
 	snprintf(path, sizeof(path), WD_PARAM "%s", param);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? atoi(buf) : -1;
+	return vsc_cfs_read(path, buf, sizeof(buf)) || !buf[0] ? -1 : atoi(buf);
 }
 
 static bool wd_write(const char *param, const char *val)
 {
 	char path[128];
-	bool ok;
-	int fd;
 
 	snprintf(path, sizeof(path), WD_PARAM "%s", param);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
+	return !vsc_cfs_write(path, val);
 }
 
 /* Loads the helper; false with the reason in @why if it cannot be. */

@@ -731,8 +731,7 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 	}
 	trace_tvh_cmd_taken(tvh_vq_index(vq), d->head, req->id, req->target,
 			    req->unpacked_lun, req->cdb[0], req->data_len,
-			    req->dir == DMA_TO_DEVICE ? 'w' :
-			    req->dir == DMA_FROM_DEVICE ? 'r' : '-');
+			    req->dir);
 	ret = tvh_io_map(cmd, vq, d->out_num, d->in_num, &d->out, &d->in,
 			 req->dir);
 	if (ret == -EBUSY)

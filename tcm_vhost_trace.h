@@ -16,10 +16,18 @@
 #define _TCM_VHOST_TRACE_H
 
 #include <linux/tracepoint.h>
+#include <linux/dma-direction.h>
 
+/* so that trace-cmd, perf and bpftrace can read the direction's names */
+TRACE_DEFINE_ENUM(DMA_BIDIRECTIONAL);
+TRACE_DEFINE_ENUM(DMA_TO_DEVICE);
+TRACE_DEFINE_ENUM(DMA_FROM_DEVICE);
+TRACE_DEFINE_ENUM(DMA_NONE);
+
+/* dir: the data's direction, write (to the LUN), read (to the guest) or none */
 TRACE_EVENT(tvh_cmd_taken,
 	    TP_PROTO(unsigned int vq, unsigned int chain, u64 id, u8 target,
-		     u64 lun, u8 opcode, u32 len, char dir),
+		     u64 lun, u8 opcode, u32 len, enum dma_data_direction dir),
 	    TP_ARGS(vq, chain, id, target, lun, opcode, len, dir),
 	    TP_STRUCT__entry(__field(unsigned int, vq)
 			     __field(unsigned int, chain)
@@ -28,7 +36,7 @@ TRACE_EVENT(tvh_cmd_taken,
 			     __field(u64, lun)
 			     __field(u8, opcode)
 			     __field(u32, len)
-			     __field(char, dir)),
+			     __field(u8, dir)),
 	    TP_fast_assign(__entry->vq = vq;
 			   __entry->chain = chain;
 			   __entry->id = id;
@@ -37,9 +45,14 @@ TRACE_EVENT(tvh_cmd_taken,
 			   __entry->opcode = opcode;
 			   __entry->len = len;
 			   __entry->dir = dir;),
-	    TP_printk("vq=%u chain=%u tag=0x%llx target=%u lun=%llu opcode=0x%02x len=%u dir=%c",
+	    TP_printk("vq=%u chain=%u tag=0x%llx target=%u lun=%llu opcode=0x%02x len=%u dir=%s",
 		      __entry->vq, __entry->chain, __entry->id, __entry->target,
-		      __entry->lun, __entry->opcode, __entry->len, __entry->dir)
+		      __entry->lun, __entry->opcode, __entry->len,
+		      __print_symbolic(__entry->dir,
+				       { DMA_TO_DEVICE, "write" },
+				       { DMA_FROM_DEVICE, "read" },
+				       { DMA_NONE, "none" },
+				       { DMA_BIDIRECTIONAL, "both" }))
 );
 
 /* cpu: where the queue thread's executor submits it (offload), -1 in place */

@@ -40,6 +40,8 @@ packages=(
 	# workloads and real clients inside the VM (targetcli needs a D-Bus
 	# system bus; the TMF tests a dm-delay device)
 	fio sg3-utils targetcli-fb dbus dmsetup jq
+	# the trace tools the README names (tests/functional/trace-tools.sh)
+	trace-cmd linux-perf bpftrace
 	# a guest started by libvirt (tests/e2e/libvirt.sh)
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 	# benchmark report

@@ -658,8 +658,8 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	ASSERT(ret, "I/O with tracing on failed");
 	ASSERT(read_all(TRACEFS "/trace", text, sizeof(text)), "cannot read %s/trace", TRACEFS);
 	trace_clear();
-	w = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x2a len=4096", "dir=w");
-	r = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x28 len=4096", "dir=r");
+	w = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x2a len=4096", "dir=write");
+	r = count_lines(text, "tvh_cmd_taken: vq=2 ", "opcode=0x28 len=4096", "dir=read");
 	sub = count_lines(text, "tvh_cmd_submitted: vq=2 ", "chain=", "cpu=");
 	done = count_lines(text, "tvh_cmd_done: vq=2 ", "status=0x00", "transferred=4096");
 	vt_note("trace:\n%s", text);

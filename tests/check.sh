@@ -376,8 +376,8 @@ if [ "$(echo "$series" | wc -w)" -gt 1 ]; then
 	for a in $series; do
 		for b in $series; do
 			[ "$a" = "$b" ] && continue
-			only=$(comm -23 <(xf_of "$a") <(xf_of "$b"))
-			[ -n "$only" ] && { echo "XFAIL on $a only:"; echo "$only" | sed 's/^/  /'; }
+			only=$(comm -23 <(xf_of "$a") <(xf_of "$b") | sed 's/^/  /')
+			[ -n "$only" ] && printf 'XFAIL on %s only:\n%s\n' "$a" "$only"
 		done
 	done
 fi

@@ -144,15 +144,13 @@ struct tvh_tpg {
 	int prot_type;			/* attrib/fabric_prot_type: 0, 1 or 3 */
 };
 
-/* Preallocated (or, past the inline size, allocated) scatterlist + pages. */
+/* The scatterlist of pinned guest pages: preallocated, or past its size allocated. */
 struct tvh_sgbuf {
 	struct scatterlist *sgl;	/* sgl in use for this command */
-	struct page **pages;		/* pinned guest pages, in sgl order */
-	unsigned int nents;		/* entries in use */
-	unsigned int cap;		/* capacity of sgl/pages */
+	unsigned int nents;		/* entries in use, each a pinned page */
+	unsigned int cap;		/* capacity of sgl */
 	bool misaligned;		/* an entry not in whole 512-byte units */
-	struct scatterlist *own_sgl;	/* the preallocated arrays */
-	struct page **own_pages;
+	struct scatterlist *own_sgl;	/* the preallocated array */
 	unsigned int own_cap;
 };
 

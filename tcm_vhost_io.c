@@ -21,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
 #include <target/target_core_fabric.h>
@@ -897,8 +898,10 @@ static unsigned int tvh_io_pool_size(unsigned int num)
  * tvh_io_pool_create - preallocate the commands of a request queue
  * @tvq: a request queue whose ring is set up
  *
- * Each command owns inline_sg scatterlist entries and page pointers, carved
- * from two arrays shared by the pool, so that ordinary I/O never allocates.
+ * Each command owns inline_sg scatterlist entries, carved from one array
+ * shared by the pool, so that ordinary I/O never allocates.  That array is
+ * virtually contiguous only: at 145 commands of 64 entries it is 290 KiB,
+ * which kmalloc would round up to 512.
  * Runs at SET_ENDPOINT (backend unset), or in the queue's worker with its
  * mutex held on the first request of a ring set up after the endpoint.  A
  * group TMF may scan the queue meanwhile: the pool is published last.
@@ -910,23 +913,20 @@ int tvh_io_pool_create(struct tvh_vq *tvq)
 	unsigned int inline_sg = READ_ONCE(tvh_inline_sg);
 	struct scatterlist *sgl;
 	struct tvh_cmd *cmds;
-	struct page **pages;
 	unsigned int i;
 	int ret = -ENOMEM;
 
 	cmds = kvcalloc(n, sizeof(*cmds), GFP_KERNEL_ACCOUNT);
 	if (!cmds)
 		goto out;
-	sgl = kvcalloc(n, inline_sg * sizeof(*sgl), GFP_KERNEL_ACCOUNT);
+	sgl = __vmalloc(array3_size(n, inline_sg, sizeof(*sgl)),
+			GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 	if (!sgl)
 		goto out_free_cmds;
-	pages = kvcalloc(n, inline_sg * sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		goto out_free_sgl;
 	ret = sbitmap_init_node(&tvq->tags, n, -1, GFP_KERNEL, NUMA_NO_NODE,
 				false, true);
 	if (ret)
-		goto out_free_pages;
+		goto out_free_sgl;
 
 	for (i = 0; i < n; i++) {
 		struct tvh_cmd *cmd = &cmds[i];
@@ -935,12 +935,10 @@ int tvh_io_pool_create(struct tvh_vq *tvq)
 		cmd->tag = i;
 		cmd->resp_iov = cmd->resp_iov_inline;
 		cmd->data.own_sgl = sgl + i * inline_sg;
-		cmd->data.own_pages = pages + i * inline_sg;
 		cmd->data.own_cap = inline_sg;
 		cmd->data.sgl = cmd->data.own_sgl;
-		cmd->data.pages = cmd->data.own_pages;
 		cmd->data.cap = inline_sg;
-		/* PI is rare: its arrays are allocated per command. */
+		/* PI is rare: its list is allocated per command. */
 	}
 	tvq->ncmds = n;
 	atomic_set(&tvq->inflight, 0);
@@ -949,10 +947,8 @@ int tvh_io_pool_create(struct tvh_vq *tvq)
 	smp_store_release(&tvq->cmds, cmds);
 	return 0;
 
-out_free_pages:
-	kvfree(pages);
 out_free_sgl:
-	kvfree(sgl);
+	vfree(sgl);
 out_free_cmds:
 	kvfree(cmds);
 out:
@@ -966,8 +962,7 @@ void tvh_io_pool_destroy(struct tvh_vq *tvq)
 		return;
 	WARN_ON(atomic_read(&tvq->inflight));
 	sbitmap_free(&tvq->tags);
-	kvfree(tvq->cmds[0].data.own_pages);
-	kvfree(tvq->cmds[0].data.own_sgl);
+	vfree(tvq->cmds[0].data.own_sgl);
 	kvfree(tvq->cmds);
 	tvq->cmds = NULL;
 	tvq->ncmds = 0;

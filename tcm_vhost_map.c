@@ -21,16 +21,16 @@ void tvh_map_put(struct tvh_sgbuf *buf, bool dirty)
 	unsigned int i;
 
 	for (i = 0; i < buf->nents; i++) {
+		struct page *page = sg_page(&buf->sgl[i]);
+
 		/* A page still dirty needs no lock to stay so (as bio does). */
-		if (dirty && !PageDirty(buf->pages[i]))
-			set_page_dirty_lock(buf->pages[i]);
-		put_page(buf->pages[i]);
+		if (dirty && !PageDirty(page))
+			set_page_dirty_lock(page);
+		put_page(page);
 	}
 	if (buf->sgl != buf->own_sgl) {
 		kvfree(buf->sgl);
-		kvfree(buf->pages);
 		buf->sgl = buf->own_sgl;
-		buf->pages = buf->own_pages;
 		buf->cap = buf->own_cap;
 	}
 	buf->nents = 0;
@@ -43,21 +43,20 @@ void tvh_map_put(struct tvh_sgbuf *buf, bool dirty)
  */
 static int tvh_map_reserve(struct tvh_sgbuf *buf, unsigned int npages)
 {
+	struct scatterlist *sgl;
+
 	if (npages <= buf->cap)
 		return 0;
-	buf->sgl = kvmalloc_array(npages, sizeof(*buf->sgl), GFP_KERNEL_ACCOUNT);
-	buf->pages = kvmalloc_array(npages, sizeof(*buf->pages),
-				    GFP_KERNEL_ACCOUNT);
-	if (!buf->sgl || !buf->pages) {
-		kvfree(buf->sgl);
-		kvfree(buf->pages);
-		buf->sgl = buf->own_sgl;
-		buf->pages = buf->own_pages;
+	sgl = kvmalloc_array(npages, sizeof(*sgl), GFP_KERNEL_ACCOUNT);
+	if (!sgl)
 		return -ENOMEM;
-	}
+	buf->sgl = sgl;
 	buf->cap = npages;
 	return 0;
 }
+
+/* Pages pinned per iov_iter_get_pages2() call, on the stack */
+#define TVH_PIN_BATCH	32
 
 /**
  * tvh_map_pin - pin the next @len bytes of @iter into @buf
@@ -66,11 +65,13 @@ static int tvh_map_reserve(struct tvh_sgbuf *buf, unsigned int npages)
  * @len: bytes to map, at most what @iter holds
  *
  * Pages are taken with their offsets as they are: misaligned guest buffers
- * are described exactly, not bounced.
+ * are described exactly, not bounced.  The scatterlist is the only record
+ * of the pinned pages (tvh_map_put() finds them there).
  */
 int tvh_map_pin(struct tvh_sgbuf *buf, struct iov_iter *iter,
 		size_t len)
 {
+	struct page *batch[TVH_PIN_BATCH];
 	struct iov_iter it = *iter;
 	unsigned int npages;
 	int ret;
@@ -85,14 +86,16 @@ int tvh_map_pin(struct tvh_sgbuf *buf, struct iov_iter *iter,
 	sg_init_table(buf->sgl, npages);
 
 	while (iov_iter_count(&it)) {
-		struct page **pages = buf->pages + buf->nents;
+		struct page **pages = batch;
 		size_t offset;
 		ssize_t bytes;
 
 		if (buf->nents >= npages)
 			return -EINVAL;
-		bytes = iov_iter_get_pages2(&it, pages, iov_iter_count(&it),
-					    npages - buf->nents, &offset);
+		bytes = iov_iter_get_pages2(&it, batch, iov_iter_count(&it),
+					    min_t(unsigned int, TVH_PIN_BATCH,
+						  npages - buf->nents),
+					    &offset);
 		if (bytes <= 0)
 			return bytes ? bytes : -EFAULT;
 		while (bytes) {

@@ -346,6 +346,61 @@ VT_TEST_F(NULL, nexus_drop_inflight, BI_F_NEEDS_HOLD, NULL)
 	inflight_config_change(true);
 }
 
+/*
+ * 19''. rmmod while the module serves a device: the kernel refuses it, with
+ * 8 READs held in flight and then under a stream of commands, and every
+ * command is answered as if nothing had been tried.
+ */
+static int try_rmmod(void)
+{
+	return syscall(SYS_delete_module, vt_module, O_NONBLOCK) ? errno : 0;
+}
+
+VT_TEST_F(NULL, rmmod_refused_while_in_use, BI_F_NEEDS_HOLD, NULL)
+{
+	struct vsc_dev *d = bi_open_ep(NULL, BI_WWPN_A);
+	struct flood f = { .d = d, .n = 32 };
+	struct vsc_req q[8];
+	unsigned int k, tries;
+	pthread_t th;
+	int err;
+
+	ASSERT(d, "open");
+	if (!held_reads_start(d, q, 8))
+		return;
+	err = try_rmmod();
+	bi_hold(false);
+	ASSERT(err == EWOULDBLOCK, "rmmod %s with 8 READs in flight: %s, want EWOULDBLOCK",
+	       vt_module, err ? strerror(err) : "unloaded");
+	for (k = 0; k < 8; k++) {
+		ASSERT(!vsc_wait(d, &q[k].op, BI_TMO), "held READ %u never answered", k);
+		ASSERT(!q[k].canary_err && q[k].res.response == VIRTIO_SCSI_S_OK && !q[k].res.status,
+		       "held READ %u: %s", k, vt_res(&q[k].res));
+		vsc_req_release(d, &q[k]);
+	}
+	f.q = calloc(f.n, sizeof(*f.q));
+	ASSERT(f.q, "alloc");
+	ASSERT(!pthread_create(&th, NULL, flood_thread, &f), "thread");
+	for (tries = 0; tries < 10; tries++) {
+		usleep(50000);
+		err = try_rmmod();
+		if (err != EWOULDBLOCK)
+			break;
+	}
+	f.stop = true;
+	pthread_join(th, NULL);
+	vsc_drain(d, REQ, BI_TMO);
+	for (k = 0; k < f.n; k++)
+		vsc_req_release(d, &f.q[k]);
+	free(f.q);
+	ASSERT(tries == 10, "rmmod %s under I/O, try %u: %s, want EWOULDBLOCK", vt_module,
+	       tries + 1, err ? strerror(err) : "unloaded");
+	ASSERT(!f.err, "I/O while rmmod was refused: %s", vt_errstr(f.err));
+	ASSERT(f.done, "no command answered while rmmod was tried");
+	vt_note("%lu commands answered while rmmod was refused 10 times", f.done);
+	bi_healthy(d, "after");
+}
+
 /* 19'. LUN link/unlink racing a stream of commands to it */
 VT_TEST(NULL, lun_unlink_under_io)
 {

@@ -260,6 +260,12 @@ MUTANTS = {
         "\t\tif (!resp.status)\n"
         "\t\t\tsense_len = 0;\n",
         "badinput:backend_errors_reach_the_guest", 400),
+    # #13(d): nothing holds the module while a device or the fabric uses
+    # it, so rmmod unloads it under the test's I/O.
+    "rmmod-while-in-use": (
+        [("tcm_vhost.c", "\t.owner\t\t= THIS_MODULE,\n", ""),
+         ("tcm_vhost_fabric.c", "\t.module\t\t\t\t= THIS_MODULE,\n", "")],
+        "badinput:rmmod_refused_while_in_use", 300),
     # #12.9: the last recycling wakes release through the device after its
     # queue's count reached 0, with nothing keeping the device (as before
     # the fix).  Shown by KASAN once tests/kmod/tvh_wake_delay.c holds that

@@ -136,7 +136,7 @@ watch_guest() {
 }
 
 in_vm() {
-	local out=/project/$1 r i b mod params labels lg ko qopts
+	local out=/project/$1 r i b mod params labels lg ko qopts wpid dpid l2t
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -161,15 +161,26 @@ in_vm() {
 			log "round $r: $b, live settings: $labels"
 			TCM_VHOST_KO=$ko switch_to "$mod" && set_params "$mod" "$params" || return 1
 			watch_guest "$mod" &
+			wpid=$!
 			lg=$out/l2-$r-${b//[^A-Za-z0-9_.+-]/_}.log
+			l2t=$((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30)))
+			# l2.sh kills QEMU at its timeout; a guest still there a minute later is stuck
+			# in L1's kernel: show L1's blocked tasks and CPUs (builtins only, no exec)
+			(
+				read -rt $((l2t + 60)) <> <(:)
+				echo "probe: guest of $b outlived its ${l2t}s timeout by 60 s: sysrq w, l" >/dev/kmsg
+				echo w >/proc/sysrq-trigger
+				echo l >/proc/sysrq-trigger
+			) &
+			dpid=$!
 			E2E_VHOST_OPTS=$qopts "$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
-				--timeout $((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30))) \
+				--timeout "$l2t" \
 				--log "$lg.console" -- \
 				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q bash %q --in-l2 %s' \
 					"$PROBE_REPS" "$PROBE_TIME" "$PROBE_BS" "$PROBE_QD" "$PROBE_MIX" \
 					"$PROBE_LUNS" "$PROBE_JOBS" "$here/probe.sh" "$labels")" >"$lg" 2>&1
 			i=$?
-			kill %% 2>/dev/null
+			kill "$wpid" "$dpid" 2>/dev/null
 			wait 2>/dev/null
 			rm -rf /var/tmp/l2.*
 			((i == 0)) || log "guest of $b ended with status $i (see $lg)"

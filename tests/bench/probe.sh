@@ -21,6 +21,7 @@
 #   PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS PROBE_JOBS PROBE_TIME  the fio point (default
 #                 4k, 32, 75 (% read), 1, 2 jobs, 5 s); 4k is randrw, anything else rw
 #   PROBE_CPUS PROBE_QUEUES  L2 vCPUs and vhost-scsi-pci num_queues (default 1 and 1)
+#   PROBE_L2_TIMEOUT  seconds each guest may take (default 240 + 35 per point)
 #   KV            the L1 kernel (tests/vm/run)
 #   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
 # Prints one PROBE line per point, then the medians per configuration and the ratio of
@@ -166,7 +167,7 @@ in_vm() {
 			watch_guest "$mod" &
 			wpid=$!
 			lg=$out/l2-$r-${b//[^A-Za-z0-9_.+-]/_}.log
-			l2t=$((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30)))
+			l2t=${PROBE_L2_TIMEOUT:-$((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30)))}
 			# l2.sh kills QEMU at its timeout; a guest still there a minute later is stuck
 			# in L1's kernel: show L1's blocked tasks and CPUs (builtins only, no exec)
 			(
@@ -214,7 +215,7 @@ for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)'); do envs
 echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
 	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
 	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2
-"$top/tests/vm/run" -t $((600 + PROBE_ROUNDS * 900)) -l "$top/$rel/vm.log" "${envs[@]}" -- \
+"$top/tests/vm/run" -t "${PROBE_VM_TIMEOUT:-$((600 + PROBE_ROUNDS * 900))}" -l "$top/$rel/vm.log" "${envs[@]}" -- \
 	"bash tests/bench/probe.sh --in-vm $rel" >"$top/$rel/vm.out" 2>&1
 rc=$?
 python3 "$here/probe-report.py" "$top/$rel/points.jsonl" | tee "$top/$rel/summary.md"

@@ -148,8 +148,9 @@ in_vm() {
 	mkdir -p "$out"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	kvm_load || return 1
-	# where L1's kernel and KVM are (KASLR): to read an L1 RIP seen from outside
-	# (QEMU's gdbstub) with the kernel's System.map
+	# where L1's kernel and KVM are (KASLR): to name an L1 RIP seen from outside
+	# (QEMU's gdbstub) in KVM; Debian ships no real System.map (linux-image-*-dbg
+	# has it), so core-kernel RIPs stay unnamed
 	awk '$3 == "_stext" || $4 ~ /^\[kvm(_amd)?\]$/' /proc/kallsyms >"$out/l1-kallsyms.txt"
 	for ((r = 0; r < PROBE_ROUNDS; r++)); do
 		for b in $(round_order "$r" "$PROBE_BOOTS"); do

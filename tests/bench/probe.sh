@@ -21,6 +21,7 @@
 #   PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS PROBE_JOBS PROBE_TIME  the fio point (default
 #                 4k, 32, 75 (% read), 1, 2 jobs, 5 s); 4k is randrw, anything else rw
 #   PROBE_CPUS PROBE_QUEUES  L2 vCPUs and vhost-scsi-pci num_queues (default 1 and 1)
+#   PROBE_L2_TIMEOUT  seconds each guest may take (default 240 + 35 per point)
 #   KV            the L1 kernel (tests/vm/run)
 #   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
 # Prints one PROBE line per point, then the medians per configuration and the ratio of
@@ -136,7 +137,7 @@ watch_guest() {
 }
 
 in_vm() {
-	local out=/project/$1 r i b mod params labels lg ko qopts
+	local out=/project/$1 r i b mod params labels lg ko qopts wpid dpid l2t
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -147,6 +148,10 @@ in_vm() {
 	mkdir -p "$out"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	kvm_load || return 1
+	# where L1's kernel and KVM are (KASLR): to name an L1 RIP seen from outside
+	# (QEMU's gdbstub) in KVM; Debian ships no real System.map (linux-image-*-dbg
+	# has it), so core-kernel RIPs stay unnamed
+	awk '$3 == "_stext" || $4 ~ /^\[kvm(_amd)?\]$/' /proc/kallsyms >"$out/l1-kallsyms.txt"
 	for ((r = 0; r < PROBE_ROUNDS; r++)); do
 		for b in $(round_order "$r" "$PROBE_BOOTS"); do
 			qopts=${b#*%} mod=${b%%%*}
@@ -161,15 +166,26 @@ in_vm() {
 			log "round $r: $b, live settings: $labels"
 			TCM_VHOST_KO=$ko switch_to "$mod" && set_params "$mod" "$params" || return 1
 			watch_guest "$mod" &
+			wpid=$!
 			lg=$out/l2-$r-${b//[^A-Za-z0-9_.+-]/_}.log
+			l2t=${PROBE_L2_TIMEOUT:-$((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30)))}
+			# l2.sh kills QEMU at its timeout; a guest still there a minute later is stuck
+			# in L1's kernel: show L1's blocked tasks and CPUs (builtins only, no exec)
+			(
+				read -rt $((l2t + 60)) <> <(:)
+				echo "probe: guest of $b outlived its ${l2t}s timeout by 60 s: sysrq w, l" >/dev/kmsg
+				echo w >/proc/sysrq-trigger
+				echo l >/proc/sysrq-trigger
+			) &
+			dpid=$!
 			E2E_VHOST_OPTS=$qopts "$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
-				--timeout $((240 + PROBE_REPS * $(wc -w <<<"$labels") * (PROBE_TIME + 30))) \
+				--timeout "$l2t" \
 				--log "$lg.console" -- \
 				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q bash %q --in-l2 %s' \
 					"$PROBE_REPS" "$PROBE_TIME" "$PROBE_BS" "$PROBE_QD" "$PROBE_MIX" \
 					"$PROBE_LUNS" "$PROBE_JOBS" "$here/probe.sh" "$labels")" >"$lg" 2>&1
 			i=$?
-			kill %% 2>/dev/null
+			kill "$wpid" "$dpid" 2>/dev/null
 			wait 2>/dev/null
 			rm -rf /var/tmp/l2.*
 			((i == 0)) || log "guest of $b ended with status $i (see $lg)"
@@ -200,7 +216,7 @@ for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)'); do envs
 echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
 	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
 	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2
-"$top/tests/vm/run" -t $((600 + PROBE_ROUNDS * 900)) -l "$top/$rel/vm.log" "${envs[@]}" -- \
+"$top/tests/vm/run" -t "${PROBE_VM_TIMEOUT:-$((600 + PROBE_ROUNDS * 900))}" -l "$top/$rel/vm.log" "${envs[@]}" -- \
 	"bash tests/bench/probe.sh --in-vm $rel" >"$top/$rel/vm.out" 2>&1
 rc=$?
 python3 "$here/probe-report.py" "$top/$rel/points.jsonl" | tee "$top/$rel/summary.md"

@@ -82,6 +82,18 @@ static void *flood_thread(void *arg)
 	return NULL;
 }
 
+/* After flood_thread() has stopped: wait for its commands, then free them. */
+static void flood_release(struct flood *f)
+{
+	unsigned int k;
+
+	vsc_drain(f->d, REQ, BI_TMO);
+	for (k = 0; k < f->n; k++)
+		vsc_req_release(f->d, &f->q[k]);
+	free(f->q);
+	f->q = NULL;
+}
+
 /* 5. A guest keeping the ring full must not starve its other queues or other devices */
 VT_TEST(NULL, ring_full_no_monopoly)
 {
@@ -389,10 +401,7 @@ VT_TEST_F(NULL, rmmod_refused_while_in_use, BI_F_NEEDS_HOLD, NULL)
 	}
 	f.stop = true;
 	pthread_join(th, NULL);
-	vsc_drain(d, REQ, BI_TMO);
-	for (k = 0; k < f.n; k++)
-		vsc_req_release(d, &f.q[k]);
-	free(f.q);
+	flood_release(&f);
 	ASSERT(tries == 10, "rmmod %s under I/O, try %u: %s, want EWOULDBLOCK", vt_module,
 	       tries + 1, err ? strerror(err) : "unloaded");
 	ASSERT(!f.err, "I/O while rmmod was refused: %s", vt_errstr(f.err));
@@ -433,10 +442,7 @@ VT_TEST(NULL, lun_unlink_under_io)
 	bi_evt_link(false, BI_LUN_EVT);
 	ASSERT(k == 10, "link/unlink round %d failed: %s", k, vt_errstr(r));
 	ASSERT(!f.err, "flood: %s", vt_errstr(f.err));
-	vsc_drain(f.d, REQ, BI_TMO);
-	for (k = 0; k < (int)f.n; k++)
-		vsc_req_release(f.d, &f.q[k]);
-	free(f.q);
+	flood_release(&f);
 	bi_healthy(f.d, "after");
 }
 
@@ -1078,10 +1084,7 @@ VT_TEST(NULL, log_base_changed_under_load)
 	ASSERT(k == 400, "SET_LOG_BASE under load failed at %d: %s", k, vt_errstr(r));
 	ASSERT(!f.err, "flood: %s", vt_errstr(f.err));
 	ASSERT(f.done > 50, "flood made no progress (%lu)", f.done);
-	vsc_drain(f.d, REQ, BI_TMO);
-	for (k = 0; k < (int)f.n; k++)
-		vsc_req_release(f.d, &f.q[k]);
-	free(f.q);
+	flood_release(&f);
 
 	/* after the switch, only the new log is written */
 	memcpy(snap, bm1, bmsz);

@@ -30,10 +30,12 @@ tt_result() {
 	fi
 }
 
-# tt_counts JSON_FILE: tt_reads and tt_writes, the I/Os vsc-load counted (0 if none)
-tt_counts() {
-	tt_reads=$(jq -r '.reads // 0' <"$1" 2>/dev/null)
-	tt_writes=$(jq -r '.writes // 0' <"$1" 2>/dev/null)
+# tt_load [TOOL ARGS... --]: one vsc-load run (under TOOL if given); sets
+# tt_reads and tt_writes, the I/Os it counted (0 if none)
+tt_load() {
+	"$@" "$PROJECT/tests/bin/vsc-load" "${TT_LOAD[@]}" >"$tmp/load.json" 2>/dev/null
+	tt_reads=$(jq -r '.reads // 0' <"$tmp/load.json" 2>/dev/null)
+	tt_writes=$(jq -r '.writes // 0' <"$tmp/load.json" 2>/dev/null)
 	tt_reads=${tt_reads:-0} tt_writes=${tt_writes:-0}
 }
 
@@ -43,9 +45,7 @@ tt_near() { (($1 >= $2 && $1 <= $2 + 8)); }
 
 tt_trace_cmd() {
 	local dat=$tmp/trace.dat rep=$tmp/trace.txt r w d good
-	trace-cmd record -q -e tcm_vhost -o "$dat" -- \
-		"$PROJECT/tests/bin/vsc-load" "${TT_LOAD[@]}" >"$tmp/load.json" 2>/dev/null
-	tt_counts "$tmp/load.json"
+	tt_load trace-cmd record -q -e tcm_vhost -o "$dat" --
 	trace-cmd report -i "$dat" >"$rep" 2>/dev/null
 	r=$(grep -c 'tvh_cmd_taken: .* opcode=0x28 len=4096 dir=read$' "$rep")
 	w=$(grep -c 'tvh_cmd_taken: .* opcode=0x2a len=4096 dir=write$' "$rep")
@@ -58,9 +58,8 @@ tt_trace_cmd() {
 
 tt_perf() {
 	local out=$tmp/perf.txt t s d
-	perf stat -x, -e tcm_vhost:tvh_cmd_taken,tcm_vhost:tvh_cmd_submitted,tcm_vhost:tvh_cmd_done \
-		-a -o "$out" -- "$PROJECT/tests/bin/vsc-load" "${TT_LOAD[@]}" >"$tmp/load.json" 2>/dev/null
-	tt_counts "$tmp/load.json"
+	tt_load perf stat -x, -a -o "$out" \
+		-e tcm_vhost:tvh_cmd_taken,tcm_vhost:tvh_cmd_submitted,tcm_vhost:tvh_cmd_done --
 	t=$(awk -F, '$3 == "tcm_vhost:tvh_cmd_taken" { print $1 + 0 }' "$out" 2>/dev/null)
 	s=$(awk -F, '$3 == "tcm_vhost:tvh_cmd_submitted" { print $1 + 0 }' "$out" 2>/dev/null)
 	d=$(awk -F, '$3 == "tcm_vhost:tvh_cmd_done" { print $1 + 0 }' "$out" 2>/dev/null)
@@ -83,8 +82,7 @@ tt_bpftrace() {
 		sleep 0.5
 	done
 	sleep 1
-	"$PROJECT/tests/bin/vsc-load" "${TT_LOAD[@]}" >"$tmp/load.json" 2>/dev/null
-	tt_counts "$tmp/load.json"
+	tt_load
 	kill -INT "$pid" 2>/dev/null
 	wait "$pid"
 	r=$(sed -n 's/^@dir\[2\]: //p' "$out")

@@ -9,6 +9,9 @@
 # On a kernel with KCOV (the debug kernel) the seeds are coverage-guided by that corpus
 # (vsc-fuzz --kcov), print the module edges they reached, and append the cases that
 # reached new ones to build/fuzz-corpus-new.txt (FUZZ_CORPUS_OUT), to be merged by hand.
+# A request unanswered for 3 s fails (vsc-fuzz --stall-ms); on the debug kernel (it has
+# kmemleak), where pinning one 32 MiB request takes seconds under TCG, 20 s
+# (FUZZ_STALL_MS sets either).
 # Prints PASS/FAIL: fuzz/seed-<S> per seed plus fuzz/run.* checks, then
 # "N passed, N failed, N skipped, N xfail". Exit status 1 on any FAIL.
 suite=fuzz
@@ -27,11 +30,14 @@ if [[ -w /sys/kernel/debug/kcov ]]; then
 	[[ -s $corpus ]] && guide+=(--corpus "$corpus")
 fi
 
+stall=${FUZZ_STALL_MS:-}
+[[ -z $stall && -e /sys/kernel/debug/kmemleak ]] && stall=20000
+
 # fuzz_run NAME TIMEOUT ARGS...: one vsc-fuzz run, reported as fuzz/NAME
 fuzz_run() {
 	local name=$1 tmo=$2 out=$tmp/$1.out rc why
 	shift 2
-	timeout "$tmo" "$bin" --module "$mod" "$@" >"$out" 2>&1
+	timeout "$tmo" "$bin" --module "$mod" ${stall:+--stall-ms "$stall"} "$@" >"$out" 2>&1
 	rc=$?
 	grep -E '^(fuzz:|FAILURE|  )' "$out" | head -n 40
 	if grep -q '^PASS: fuzz/seed-' "$out" && ((rc == 0)); then

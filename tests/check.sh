@@ -271,7 +271,11 @@ check_kernel() {
 	e2e_step() {
 		local name=$1 timeout=$2 test=$3
 		say "$name${E2E_ROOT:+ (userspace: $E2E_ROOT)}${E2E_VHOST_OPTS:+ ($E2E_VHOST_OPTS)}"
-		E2E_TESTS=${test//+/ } E2E_SECONDS=${E2E_SECONDS:-5} \
+		# The nested guests' consoles stay with the step's logs (L1 sees
+		# the project at /project).
+		local l2_logs=''
+		[[ $out == "$top"/* ]] && l2_logs=/project/${out#"$top"/}
+		E2E_TESTS=${test//+/ } E2E_SECONDS=${E2E_SECONDS:-5} E2E_L2_LOG_DIR=$l2_logs \
 			vm_run "$name" "$timeout" died_of_nesting tests/e2e/all.sh tcm_vhost
 		record_step "$name" $?
 	}

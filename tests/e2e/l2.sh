@@ -10,7 +10,8 @@
 # CMD (one argument: a shell line; several: an exact argv) runs under bash -c, cwd /project.
 # Output between L2's markers is printed, L2's kernel lines with "l2| " in front (L1's
 # own complaints are told from the nested guest's); the whole L2 console goes to --log
-# (default /tmp/l2-console-<pid>.log in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
+# (default a new l2-console-*.log in E2E_L2_LOG_DIR if set, which make check
+# points into its logs, else /tmp in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
 # the background and kill -9 QEMU.
 # Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
 # kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
@@ -80,7 +81,7 @@ done
 # stage2 go in, dmesg comes back.
 run_dir=$(mktemp -d /var/tmp/l2.XXXXXX)
 trap 'rm -rf "$run_dir"' EXIT
-log=${log:-/tmp/l2-console-$$.log}
+log=${log:-$(mktemp --tmpdir="${E2E_L2_LOG_DIR:-/tmp}" l2-console-XXXXXX.log)}
 cp "$vmdir/stage2.sh" "$run_dir/stage2"
 if (($# == 1)); then
 	printf '%s\n' "$1" >"$run_dir/cmd"

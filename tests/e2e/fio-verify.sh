@@ -5,8 +5,9 @@
 # with crc32c verification, E2E_SECONDS (default 10) per workload. Each combination must
 # finish with fio status 0, no errors, and a clean L2 kernel log (l2.sh checks it).
 # E2E_FIO_CASES picks other combinations, each LUNSxQUEUES (default "1x1 1x4 4x1 4x4").
-# A guest with more than one queue gets E2E_L2_CPUS vCPUs (default 2; Linux's virtio_scsi
-# drives min(queues, CPUs) request queues) and must show completions on that many of them.
+# A guest with more than one queue gets E2E_L2_CPUS vCPUs (default 1, see tests/e2e/l2.sh;
+# Linux's virtio_scsi drives min(queues, CPUs) request queues) and must show completions on
+# that many of them.
 set -euo pipefail
 # shellcheck source=tests/e2e/common.sh
 . "$(dirname "$0")/common.sh"
@@ -22,7 +23,7 @@ for luns in $(printf '%s\n' $cases | cut -dx -f1 | awk '!seen[$0]++'); do
 	for q in $(printf '%s\n' $cases | awk -F x -v l="$luns" '$1 == l { print $2 }'); do
 		name=$SUITE/fio-luns$luns-q$q
 		cpus=1
-		((q > 1)) && cpus=${E2E_L2_CPUS:-2}
+		((q > 1)) && cpus=${E2E_L2_CPUS:-1}
 		before=$(e2e_lun_cmds 0)
 		if E2E_L2_MIN_QUEUES=$((cpus < q ? cpus : q)) \
 			"$L2" --wwpn "$WWPN" --queues "$q" --cpus "$cpus" \

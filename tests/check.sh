@@ -302,7 +302,9 @@ check_kernel() {
 		vm_step fuzz-tcm_vhost 600 env FUZZ_SEEDS="$seeds" tests/fuzz/run.sh tcm_vhost
 	fi
 	if [[ $parts == *e2e* ]]; then
-		# One VM per test: L1 itself sometimes stops dead while it runs a
+		# One L1 VM per step; tests joined by "+" share it, each from an
+		# empty target (tests/e2e/all.sh), which saves about 40 s of L1
+		# boot per test.  L1 itself sometimes stops dead while it runs a
 		# nested guest (no console output, or a CPU whose timer stopped: the
 		# nested emulation, seen with either module).  Such a step is run
 		# again, at most twice; one that printed a FAIL or another kernel
@@ -317,8 +319,6 @@ check_kernel() {
 		# paths that functional, badinput and tmf cover on every kernel.
 		# libvirt (this system's, Debian 12's) starts its guest on the
 		# older kernel, with this system's QEMU.
-		# targetcli+resize: the online resize test shares targetcli's L1
-		# (one boot fewer; each test starts from an empty target).
 		# Verified fio on the newest kernel: one LUN on one queue and four
 		# LUNs on four queues with QEMU's default (one worker), one LUN on
 		# four queues with a worker per queue; the mixed pairs (1x4, 4x1
@@ -328,16 +328,16 @@ check_kernel() {
 		# (tests/e2e/l2.sh; E2E_L2_CPUS=2 runs them by hand).  QEMU still
 		# sets up all four queues, and with worker_per_virtqueue=on asks
 		# for a worker for each.
-		# Tests joined by "+" share one L1 boot, each from an empty
-		# target (tests/e2e/all.sh): about 40 s less per boot saved.
 		# The newest kernel's worker_per_virtqueue=on L1 also runs
 		# sg-reset and the demo, whose guests have one queue (QEMU asks
-		# for workers only with more than one).
-		local root="" tests="fio-verify lifecycle targetcli+resize sg-reset+demo" cases="1x1 4x4"
+		# for workers only with more than one).  Lifecycle keeps an L1 of
+		# its own: its loaded guest's long timeout (below) would make a
+		# retried shared step cost the most.
+		local root="" tests="fio-verify+targetcli+resize lifecycle sg-reset+demo" cases="1x1 4x4"
 		local wpv=""
 		if [ "$kv" = "$newest_kv" ] && [ -n "$trixie_root" ]; then
 			root=trixie
-			tests="fio-verify lifecycle targetcli+resize"
+			tests="fio-verify+targetcli+resize lifecycle"
 			wpv="sg-reset+demo+fio-verify"
 		elif [ "$kv" != "$newest_kv" ]; then
 			tests="fio-verify+sg-reset+libvirt" cases=4x4

@@ -158,7 +158,7 @@ fi
 if ((fail == 0)); then
 	l2log=/tmp/sgreset-l2-$$.out
 	"$here/l2.sh" --wwpn "$wwpn" --queues 1 --timeout "${E2E_SGRESET_L2_TIMEOUT:-400}" \
-		--log /tmp/sgreset-l2-console.log -- bash /project/tests/e2e/sg-reset.sh --guest \
+		--log "${E2E_L2_LOG_DIR:-/tmp}/sgreset-l2-console.log" -- bash /project/tests/e2e/sg-reset.sh --guest \
 		>"$l2log" 2>&1
 	l2rc=$?
 	while IFS= read -r line; do

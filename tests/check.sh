@@ -343,7 +343,7 @@ check_kernel() {
 			tests="fio-verify+targetcli+resize lifecycle"
 			wpv="sg-reset+demo+fio-verify"
 		elif [ "$kv" != "$newest_kv" ]; then
-			tests="fio-verify+sg-reset+libvirt" cases=4x4
+			tests="fio-verify+sg-reset+libvirt"
 		fi
 		# 600 s: these steps take 100-220 s here (330 s on a machine
 		# 1.5x slower); an L1 whose CPU lost its timer is stopped a

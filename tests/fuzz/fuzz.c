@@ -350,8 +350,8 @@ static uint64_t rotate_ns;			/* --rotate-ms, else ROTATE_MS per device */
 
 /*
  * This long without progress: stop waiting (--stall-ms, STALL_MS by default).
- * A debug kernel under TCG takes seconds to pin a 32 MiB buffer; tests/check.sh
- * gives it more (FUZZ_STALL_MS).
+ * A debug kernel under TCG takes seconds to pin a 32 MiB buffer;
+ * tests/fuzz/run.sh gives it more (FUZZ_STALL_MS).
  */
 #define STALL_MS	3000
 static uint64_t stall_ns = STALL_MS * 1000000ULL;
@@ -2531,7 +2531,13 @@ int main(int argc, char **argv)
 			rotate_set = true;
 			break;
 		case 'N': ndev = (unsigned int)atoi(optarg); break;
-		case 'W': stall_ns = strtoull(optarg, NULL, 0) * 1000000ULL; break;
+		case 'W':
+			stall_ns = strtoull(optarg, NULL, 0) * 1000000ULL;
+			if (!stall_ns) {
+				fprintf(stderr, "vsc-fuzz: --stall-ms must be at least 1\n");
+				return 2;
+			}
+			break;
 		case 'I': stride = (unsigned int)atoi(optarg); break;
 		case 'K': use_kcov = true; break;
 		case 'C': corpus_in = optarg; break;

@@ -54,6 +54,8 @@ tt_trace_cmd() {
 	((tt_reads > 0 && d >= r + w)) && tt_near "$r" "$tt_reads" && tt_near "$w" "$tt_writes" && good=1
 	tt_result trace_cmd "$good" \
 		"trace-cmd report: $r READ(10) dir=read, $w WRITE(10) dir=write, $d done; the load did $tt_reads reads, $tt_writes writes"
+	# what an operator sees: one command's three events, for the log
+	grep -m 3 -E 'tvh_cmd_(taken|submitted|done): ' "$rep" | sed 's/^ */# trace-cmd: /'
 }
 
 tt_perf() {
@@ -110,4 +112,6 @@ trace_tools_check() {
 			sk "$tool" "${tool/_/-} is not installed"
 		fi
 	done
+	# the TPG's counters after the three runs, for the log (tcm_vhost only)
+	sed 's/^/# stats: /' "$VHOST_CFS/$TT_WWPN/tpgt_1/stats" 2>/dev/null
 }

@@ -94,6 +94,10 @@ release=$(make -s -C "$src" O="$build" kernelrelease)
 rm -rf "$cache/image"
 make -s -C "$src" O="$build" INSTALL_MOD_PATH="$cache/image" modules_install \
 	>>"$build/build.log" 2>&1
+# build/ is an O= tree without the sources' include/: tools that compile
+# against the kernel's headers (bpftrace, with no BTF in this config) find
+# them through source/, as in a kernel built in place.
+ln -sfn "$src" "$cache/image/lib/modules/$release/source"
 cp "$build/arch/x86/boot/bzImage" "$cache/vmlinuz"
 echo "$release" >"$cache/release"
 say "built $release in $(( ($(date +%s) - start) / 60 )) min: $cache"

@@ -38,6 +38,7 @@ release=$(cat "$dbg/release")
 ln -sfn "debug-$series" "$cache/$release"
 
 unset TVH_KV_DEFAULTED
+mkdir -p "$top/build"	# a fresh clone has none: tee would write nowhere
 KV=$release KDIR=$dbg/build VHOST_H_DIR=$dbg/linux-source-$series/drivers/vhost TVH_GCOV=1 \
 	CHECK_OUT=$out CHECK_TARGET=check-debug CHECK_ONLY=${CHECK_ONLY:-functional,badinput,tmf,fuzz} \
 	CHECK_UPSTREAM=0 CHECK_KMOD=1 TCMV_GCOV_DIR=/project/build/check-debug/gcda \

@@ -106,10 +106,13 @@ trace_tools_check() {
 	fi
 	mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
 	for tool in trace_cmd perf bpftrace; do
-		if command -v "${tool/_/-}" >/dev/null; then
-			"tt_$tool"
-		else
+		if ! command -v "${tool/_/-}" >/dev/null; then
 			sk "$tool" "${tool/_/-} is not installed"
+		elif [[ $tool == bpftrace && ! -d /sys/fs/bpf ]]; then
+			# (the debug kernel of make check-debug is built without it)
+			sk "$tool" "this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)"
+		else
+			"tt_$tool"
 		fi
 	done
 	# the TPG's counters after the three runs, for the log (tcm_vhost only)

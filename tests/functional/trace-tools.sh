@@ -115,6 +115,19 @@ trace_tools_check() {
 			"tt_$tool"
 		fi
 	done
-	# the TPG's counters after the three runs, for the log (tcm_vhost only)
-	sed 's/^/# stats: /' "$VHOST_CFS/$TT_WWPN/tpgt_1/stats" 2>/dev/null
+	if [[ $mod == tcm_vhost ]]; then tt_stats; fi
+}
+
+# tt_stats: the TPG's counters in the middle of a fourth run, for the log
+# (they are there only while a device uses the TPG); no result
+tt_stats() {
+	local f=$VHOST_CFS/$TT_WWPN/tpgt_1/stats i
+	tt_load &
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'requests [1-9]' "$f" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.3
+	sed 's/^/# stats: /' "$f" 2>/dev/null
+	wait
 }

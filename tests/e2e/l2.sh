@@ -21,8 +21,9 @@
 # as the emulator (L0), 3 of 8 such 2-vCPU boots were lost (a guest that reset itself,
 # an L1 CPU without timer interrupts). With Debian 13's QEMU 10 as L0 (tests/vm/run's
 # default), 26 of 27 2-vCPU, 4-queue boots ran fio verify to the end (2026-12-04: 14 of
-# 15 on 6.12 with QEMU 10 in L1, 12 of 12 on 6.1 with QEMU 7.2 in L1); the 27th was L1 itself resetting silently, which check.sh boots
-# again (died_of_nesting). Later, 5 of 10 L1s under QEMU 10 died during 2-vCPU boots;
+# 15 on 6.12 with QEMU 10 in L1, 12 of 12 on 6.1 with QEMU 7.2 in L1); the 27th was L1
+# itself resetting silently, which check.sh boots again (died_of_nesting). Later, 5 of
+# 10 L1s under QEMU 10 died during 2-vCPU boots;
 # under trixie-backports' QEMU 11.1 (tests/vm/run's default once its root is prepared),
 # 6 of 6 2-vCPU, 4-queue boots in 2 L1s ran fio verify to the end (2026-12-05). It did
 # not hold: 6 of 12 2-vCPU boots under fio load finished (2026-12-06, tests/bench/probe.sh;

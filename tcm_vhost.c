@@ -340,6 +340,29 @@ static int tvh_endpoint_ioctl(struct tvh_dev *vdev, unsigned int ioctl,
 	return ret;
 }
 
+/*
+ * Give every queue its dirty-log scratch before VHOST_F_LOG_ALL is acked.
+ * Only a migrating device pays for it; queues that already have one keep
+ * it, and what a failed call allocated stays for the next try or release.
+ */
+static int tvh_alloc_logs(struct tvh_dev *vdev)
+{
+	int i;
+
+	lockdep_assert_held(&vdev->dev.mutex);
+	for (i = 0; i < vdev->nvqs; i++) {
+		struct tvh_vq *tvq = &vdev->vqs[i];
+
+		if (tvq->log)
+			continue;
+		tvq->log = kmalloc_array(ARRAY_SIZE(tvq->vq.iov),
+					 sizeof(*tvq->log), GFP_KERNEL_ACCOUNT);
+		if (!tvq->log)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 {
 	int i, ret = 0;
@@ -348,10 +371,15 @@ static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 		return -EOPNOTSUPP;
 
 	mutex_lock(&vdev->dev.mutex);
-	if ((features & BIT_ULL(VHOST_F_LOG_ALL)) &&
-	    !vhost_log_access_ok(&vdev->dev)) {
-		mutex_unlock(&vdev->dev.mutex);
-		return -EFAULT;
+	if (features & BIT_ULL(VHOST_F_LOG_ALL)) {
+		if (!vhost_log_access_ok(&vdev->dev))
+			ret = -EFAULT;
+		else
+			ret = tvh_alloc_logs(vdev);
+		if (ret) {
+			mutex_unlock(&vdev->dev.mutex);
+			return ret;
+		}
 	}
 	for (i = 0; i < vdev->nvqs; i++) {
 		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
@@ -431,7 +459,7 @@ static int tvh_open(struct inode *inode, struct file *f)
 			tvq->vq.handle_kick = tvh_io_handle_kick;
 		vqs[i] = &tvq->vq;
 	}
-	vhost_dev_init(&vdev->dev, vqs, nvqs, UIO_MAXIOV, TVH_WEIGHT,
+	vhost_dev_init(&vdev->dev, vqs, nvqs, TVH_CORE_IOV_LIMIT, TVH_WEIGHT,
 		       TVH_BYTE_WEIGHT, true,
 		       NULL);
 	for (i = VHOST_SCSI_VQ_IO; i < nvqs; i++)
@@ -450,6 +478,7 @@ out:
 static int tvh_release(struct inode *inode, struct file *f)
 {
 	struct tvh_dev *vdev = f->private_data;
+	int i;
 
 	mutex_lock(&vdev->dev.mutex);
 	tvh_endpoint_teardown(vdev);
@@ -464,6 +493,8 @@ static int tvh_release(struct inode *inode, struct file *f)
 	synchronize_rcu();
 	flush_work(&vdev->reap_work);
 	tvh_evt_drain(vdev);
+	for (i = 0; i < vdev->nvqs; i++)
+		kfree(vdev->vqs[i].log);
 	kfree(vdev->dev.vqs);
 	kvfree(vdev->vqs);
 	kvfree(vdev);

@@ -68,6 +68,14 @@
  */
 #define TVH_BYTE_WEIGHT SZ_4M
 /*
+ * iov_limit for vhost_dev_init(): the vhost core sizes each queue's log
+ * and heads arrays by it, and the module uses neither (tvh_vq.log is its
+ * own dirty-log scratch; answers go out with used-ring arrays of its own).
+ * UIO_MAXIOV there would cost 24 KiB per virtqueue from SET_OWNER on,
+ * about 3 MiB for the 130 virtqueues of a default device.
+ */
+#define TVH_CORE_IOV_LIMIT 1
+/*
  * Guest descriptors an event pass looks at in unusable buffers before it
  * yields: four of the longest chains, whatever their number.
  */
@@ -346,7 +354,15 @@ struct tvh_vq {
 	 */
 	struct tvh_vq_thread __rcu *thread;
 	unsigned long pending;		/* enum tvh_vq_pending, atomic bitops */
-	/* Entries of vq.log filled by the last tvh_vq_get_desc() (vq.mutex). */
+	/*
+	 * Dirty-log scratch of tvh_vq_get_desc(), an entry per iovec of
+	 * vq.iov (a chain logs at most one per iovec).  Allocated under
+	 * dev.mutex by the SET_FEATURES that first acks VHOST_F_LOG_ALL,
+	 * before the ack is published under vq.mutex; freed at release.
+	 * So it exists whenever the queue logs; read under vq.mutex.
+	 */
+	struct vhost_log *log;
+	/* Entries of @log filled by the last tvh_vq_get_desc() (vq.mutex). */
 	unsigned int log_num;
 	/*
 	 * The last pass left the guest's kicks off because the queue's

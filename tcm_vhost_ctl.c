@@ -247,7 +247,7 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
 		tmf->resp_iov.iov_base = resp_iov->iov_base;
 		tmf->resp_iov.iov_len = 1;
 		if (to_tvh_vq(vq)->log_num) {
-			tmf->log = vq->log[0];
+			tmf->log = to_tvh_vq(vq)->log[0];
 			tmf->log_num = 1;
 		} else {
 			/* Switching logging on waits for its answer. */

@@ -678,7 +678,7 @@ static int tvh_io_map(struct tvh_cmd *cmd, struct vhost_virtqueue *vq,
 	if (ret)
 		return ret;
 	if (tvq->log_num) {
-		cmd->log = kmemdup(vq->log, tvq->log_num * sizeof(*vq->log),
+		cmd->log = kmemdup(tvq->log, tvq->log_num * sizeof(*tvq->log),
 				   GFP_KERNEL_ACCOUNT);
 		if (!cmd->log)
 			return -ENOMEM;

@@ -30,7 +30,7 @@
  *
  * Returns the head, vq->num when the ring is empty, or a negative errno
  * (the vhost core has logged it).  While dirty logging is on (live
- * migration), the writable descriptors are also recorded in vq->log.
+ * migration), the writable descriptors are also recorded in tvq->log.
  */
 int tvh_vq_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 		    unsigned int *in_num)
@@ -42,7 +42,7 @@ int tvh_vq_get_desc(struct vhost_virtqueue *vq, unsigned int *out_num,
 
 	tvq->log_num = 0;
 	return vhost_get_vq_desc(vq, vq->iov, ARRAY_SIZE(vq->iov), out_num,
-				 in_num, logging ? vq->log : NULL,
+				 in_num, logging ? tvq->log : NULL,
 				 logging ? &tvq->log_num : NULL);
 }
 
@@ -104,9 +104,11 @@ void tvh_vq_put_resp(struct vhost_virtqueue *vq, struct iov_iter *in,
 void tvh_vq_answer(struct vhost_virtqueue *vq, struct iov_iter *in,
 		   unsigned int head, const void *resp, size_t len)
 {
+	struct tvh_vq *tvq = to_tvh_vq(vq);
+
 	lockdep_assert_held(&vq->mutex);
 	tvh_vq_put_resp(vq, in, head, resp, len);
-	tvh_vq_log_write(vq, vq->log, to_tvh_vq(vq)->log_num, len);
+	tvh_vq_log_write(vq, tvq->log, tvq->log_num, len);
 	vhost_add_used(vq, head, len);
 }
 

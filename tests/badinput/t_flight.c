@@ -1126,6 +1126,66 @@ VT_TEST(NULL, log_base_changed_under_load)
 	bi_fresh_healthy(&f.d, BI_WWPN_A);
 }
 
+/*
+ * 20b. A READ whose data-in fills the longest chain there is (header,
+ * response and 1022 data descriptors: 1024, one page each) is logged
+ * whole: every page it wrote is marked, the chain's last one included.
+ * The device keeps its own log scratch for a chain; one entry short, it
+ * would lose the tail or write past its end (KASAN on check-debug's kernel).
+ * Upstream 6.1 logs no data pages.
+ */
+#define LONGLOG_DATA 1022
+
+VT_TEST(NULL, log_covers_the_longest_chain)
+{
+	struct vsc_opts o = bi_opts(1024, VSC_F(VHOST_F_LOG_ALL));
+	static struct bi_desc ds[LONGLOG_DATA + 2];
+	struct vsc_buf *h, *w, *data;
+	unsigned int k, unmarked = 0;
+	struct vsc_result res;
+	struct vsc_dev *d;
+	struct vsc_op op;
+	uint8_t cdb[16];
+	uint8_t *bm;
+
+	d = bi_open_ep(&o, BI_WWPN_A);
+	ASSERT(d, "open");
+	if (!vsc_has_feature(d, VHOST_F_LOG_ALL))
+		SKIP("VHOST_F_LOG_ALL not offered");
+	if (!vt_clear_ua(d, BI_TGT, BI_LUN_RD))
+		return;
+	bm = log_start(d, 16384);
+	if (!bm)
+		return;
+	memset(cdb, 0, sizeof(cdb));
+	h = bi_req_hdr(d, BI_TGT, BI_LUN_RD, cdb, vsc_cdb_rw(cdb, false, 10, 0, LONGLOG_DATA), 0);
+	w = bi_wbuf(d, RESP_SZ);
+	data = bi_wbuf(d, (size_t)LONGLOG_DATA * 4096);
+	ASSERT(h && w && data, "alloc");
+	ds[0] = (struct bi_desc){ (uintptr_t)h->p, (uint32_t)h->len, VRING_DESC_F_NEXT, BI_NEXT_AUTO };
+	ds[1] = (struct bi_desc){ (uintptr_t)w->p, RESP_SZ, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+				  BI_NEXT_AUTO };
+	for (k = 0; k < LONGLOG_DATA; k++)
+		ds[k + 2] = (struct bi_desc){ (uintptr_t)data->p + (uintptr_t)k * 4096, 512,
+					      VRING_DESC_F_WRITE |
+					      (k + 1 < LONGLOG_DATA ? VRING_DESC_F_NEXT : 0),
+					      BI_NEXT_AUTO };
+	ASSERT(!bi_post_raw(d, REQ, ds, LONGLOG_DATA + 2, &op), "post the 1024-descriptor chain");
+	vsc_kick(d, REQ);
+	ASSERT(!vsc_wait(d, &op, BI_TMO), "the 1024-descriptor READ was not answered");
+	bi_resp_decode(w->p, &res);
+	ASSERT(res.response == VIRTIO_SCSI_S_OK && res.status == SAM_STAT_GOOD,
+	       "1024-descriptor READ: %s", vt_res(&res));
+	for (k = 0; k < LONGLOG_DATA; k++)
+		unmarked += !log_bit(d, bm, data->p + (size_t)k * 4096);
+	vt_note("1024-descriptor READ: %u of %u data pages not in the dirty log%s", unmarked,
+		LONGLOG_DATA, log_bit(d, bm, w->p) ? "" : ", nor the response's");
+	EXPECT_OR_DIFF(!unmarked && log_bit(d, bm, w->p),
+		       "pages a 1024-descriptor READ wrote are missing from the dirty log");
+	free(bm);
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
 #define LOGSW_READS 4
 #define LOGSW_FILL 0x5a
 

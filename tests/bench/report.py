@@ -101,16 +101,21 @@ def main():
               "rounds. Ratio = tcm_vhost / vhost_scsi. CPU: busy time of all vCPUs per "
               "command, in brackets the load generator's own part (the rest is the kernel: "
               "the module, target_core, rd_mcp, interrupts); busy: share of all vCPUs busy "
-              "(100% = the machine is saturated, so the CPU cost per command decides).\n")
+              "(100% = the machine is saturated, so the CPU cost per command decides). "
+              "From 6.10 on, vhost_scsi's workers are threads of the load generator's "
+              "process, so its bracket includes them. ctx sw/cmd: context switches of all "
+              "vCPUs per command.\n")
     if wpv:
         md.append(f"{C}: vhost_scsi with a vhost worker per request queue (QEMU's "
                   "worker_per_virtqueue=on), run in the same rounds; ratio wpv = tcm_vhost / "
                   f"{C}. With one request queue the two vhost_scsi modes are the same setup.\n")
     wh = f" {C} IOPS | ratio wpv |" if wpv else ""
+    cw = " CPU us/cmd wpv (client) |" if wpv else ""
     md.append("| pattern | rd% | queues | QD/queue | tcm_vhost IOPS | vhost_scsi IOPS | "
               f"ratio |{wh} tcm_vhost MB/s | vhost_scsi MB/s | p50 us (tv/vs) | p99 us (tv/vs) | "
-              "CPU us/cmd tv (client) | CPU us/cmd vs (client) | busy % (tv/vs) |")
-    md.append("|" + " --- |" * (16 if wpv else 14))
+              f"CPU us/cmd tv (client) | CPU us/cmd vs (client) |{cw} busy % (tv/vs) | "
+              f"ctx sw/cmd (tv/vs{'/wpv' if wpv else ''}) |")
+    md.append("|" + " --- |" * (18 if wpv else 15))
     chart = []
     for key in sorted(pts, key=lambda k: (k[0], -k[1], k[2], k[3])):
         pat, pct, q, d = key
@@ -127,16 +132,18 @@ def main():
                 "cpu_us_per_io": med([x.get("cpu_us_per_io", 0) for x in rows]),
                 "client_us_per_io": med([x.get("client_us_per_io", 0) for x in rows]),
                 "cpu_busy_pct": med([x.get("cpu_busy_pct", 0) for x in rows]),
+                "ctxsw_per_io": med([x.get("ctxsw_per_io", 0) for x in rows]),
                 "spread_pct": spread([x["iops"] for x in rows]),
                 "errors": sum(x.get("errors", 0) for x in rows),
             }
         e["ratio_iops"] = ratio(e[A]["iops"], e[B]["iops"])
-        wc = ""
+        wc = cc = ""
         if wpv:
             e["ratio_iops_wpv"] = ratio(e[A]["iops"], e[C]["iops"])
             c = e[C]
             wc = (f" {fnum(c['iops'])} {fspread(c['spread_pct'])} | "
                   f"**{fpct(e['ratio_iops_wpv'])}** |")
+            cc = f" {fnum(c['cpu_us_per_io'])} ({fnum(c['client_us_per_io'])}) |"
         res["libvsc"].append(e)
         a, b = e[A], e[B]
         md.append(f"| {pat} | {pct} | {q} | {d} | {fnum(a['iops'])} {fspread(a['spread_pct'])} | "
@@ -145,8 +152,9 @@ def main():
                   f"{fnum(a['lat_p50_us'])} / {fnum(b['lat_p50_us'])} | "
                   f"{fnum(a['lat_p99_us'])} / {fnum(b['lat_p99_us'])} | "
                   f"{fnum(a['cpu_us_per_io'])} ({fnum(a['client_us_per_io'])}) | "
-                  f"{fnum(b['cpu_us_per_io'])} ({fnum(b['client_us_per_io'])}) | "
-                  f"{fnum(a['cpu_busy_pct'])} / {fnum(b['cpu_busy_pct'])} |")
+                  f"{fnum(b['cpu_us_per_io'])} ({fnum(b['client_us_per_io'])}) |{cc} "
+                  f"{fnum(a['cpu_busy_pct'])} / {fnum(b['cpu_busy_pct'])} | "
+                  + " / ".join(fnum(e[m]["ctxsw_per_io"]) for m in mods) + " |")
         chart.append((f"{pat[:6]} r{pct} q{q} d{d}", e["ratio_iops"]))
     errs = sum(e[m]["errors"] for e in res["libvsc"] for m in mods)
     if errs:

@@ -18,7 +18,8 @@
  * Only completions inside [ramp, time] count.
  * CPU cost over the same window, from /proc/stat and getrusage: cpu_busy_pct
  * (all CPUs, 100 = every CPU busy), cpu_us_per_io (busy CPU time of the
- * whole machine per command) and client_us_per_io (this process's part).
+ * whole machine per command), client_us_per_io (this process's part) and
+ * ctxsw_per_io (context switches of the whole machine per command).
  * --worker-per-vq: a vhost worker for each request queue after the first,
  * as QEMU's worker_per_virtqueue=on; "workers" in the JSON line says what
  * ran: "one", "per-vq", or "per-vq-refused" (the device answered ENOTTY
@@ -269,7 +270,7 @@ static unsigned int pow2_at_least(unsigned int v)
 
 /* Busy and total CPU time of the machine (jiffies), this process's (s). */
 struct cpu_sample {
-	unsigned long long busy, total;
+	unsigned long long busy, total, ctxt;
 	double self_s;
 };
 
@@ -278,8 +279,9 @@ static void cpu_sample(struct cpu_sample *cs)
 	unsigned long long v[8] = { 0 };
 	struct rusage ru;
 	FILE *f = fopen("/proc/stat", "r");
+	char line[256];
 
-	cs->busy = cs->total = 0;
+	cs->busy = cs->total = cs->ctxt = 0;
 	if (f) {
 		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
 			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
@@ -287,6 +289,9 @@ static void cpu_sample(struct cpu_sample *cs)
 			cs->busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 			cs->total = cs->busy + v[3] + v[4];
 		}
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "ctxt %llu", &cs->ctxt) == 1)
+				break;
 		fclose(f);
 	}
 	getrusage(RUSAGE_SELF, &ru);
@@ -487,13 +492,15 @@ int main(int argc, char **argv)
 	       "\"submit_errors\":%llu,\"iops\":%.1f,\"mbps\":%.2f,\"lat_mean_us\":%.2f,"
 	       "\"lat_p50_us\":%.2f,\"lat_p99_us\":%.2f,\"lat_max_us\":%.2f,"
 	       "\"cpu_busy_pct\":%.1f,\"cpu_us_per_io\":%.2f,\"client_us_per_io\":%.2f,"
+	       "\"ctxsw_per_io\":%.2f,"
 	       "\"error\":\"%s\"}\n",
 	       c.label, c.wwpn, pattern, c.bs, c.read_pct, c.queues, c.iodepth, c.ring, c.nluns, workers,
 	       secs, (unsigned long long)ios, (unsigned long long)rd, (unsigned long long)wr,
 	       (unsigned long long)errors, (unsigned long long)serr, ios / secs,
 	       bytes / secs / 1e6, nlat ? sum / nlat / 1000.0 : 0.0, PCT(0.50), PCT(0.99),
 	       nlat ? all[nlat - 1] / 1000.0 : 0.0, busy_pct, ios ? busy_s * 1e6 / ios : 0.0,
-	       ios ? (cpu1.self_s - cpu0.self_s) * 1e6 / ios : 0.0, err);
+	       ios ? (cpu1.self_s - cpu0.self_s) * 1e6 / ios : 0.0,
+	       ios ? (double)(cpu1.ctxt - cpu0.ctxt) / ios : 0.0, err);
 	fflush(stdout);
 	if (*err || errors || serr)
 		rc = 1;

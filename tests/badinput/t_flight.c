@@ -1144,7 +1144,7 @@ VT_TEST(NULL, log_covers_the_longest_chain)
 	unsigned int k, unmarked = 0;
 	struct vsc_result res;
 	struct vsc_dev *d;
-	struct vsc_op op;
+	struct vsc_op op = { 0 };
 	uint8_t cdb[16];
 	uint8_t *bm;
 

@@ -45,6 +45,9 @@
 # then a stall owing nothing, in one 1-vCPU guest on 6.1). One stuck in page faults of its
 # own exception entry (entry_fault_loop) is booted again only as the first retry; another
 # timeout, a kernel complaint or a failed command never is.
+# L2_RETRY_HOOK: a command run in L1 (bash -c) before each such boot, for a test whose
+# guest changes the target's state (tests/e2e/resize.sh puts the backstore back); the
+# guest is not booted again if it fails.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -291,6 +294,10 @@ for try in 1 2; do
 		break
 	fi
 	cp "$log" "$log.reset$try"
+	if [[ -n ${L2_RETRY_HOOK:-} ]] && ! bash -c "$L2_RETRY_HOOK"; then
+		echo "l2: L2_RETRY_HOOK failed: not booting the guest again" >&2
+		break
+	fi
 	boot_once
 done
 if [[ -z $end ]]; then

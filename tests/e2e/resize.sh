@@ -15,11 +15,13 @@ e2e_init resize "$@"
 MB_BEFORE=64 MB_AFTER=128
 img=/tmp/e2e-resize.img
 console=/tmp/e2e-resize-l2.log
-loop=''
+grown=/tmp/e2e-resize.grown
+loop='' grower=''
 cleanup() {
+	if [[ -n $grower ]]; then kill "$grower" 2>/dev/null || true; fi
 	target_teardown_all >/dev/null 2>&1 || true
 	[[ -n $loop ]] && losetup -d "$loop" 2>/dev/null
-	rm -f "$img"
+	rm -f "$img" "$grown"
 }
 trap cleanup EXIT
 
@@ -34,27 +36,34 @@ make_target() {
 }
 report_check "$SUITE/resize-setup" "fileio on $loop, LUN 0 and nexus" make_target
 
-# Grow the backstore once the guest has checked the old size.
+# Grow the backstore each time a guest has checked the old size (l2.sh's console file
+# starts empty at each boot). A guest that l2.sh boots again after a nested-emulation
+# reset must find the old size: its L2_RETRY_HOOK shrinks the file back first and
+# removes $grown, so that this grows it again (the console first: l2.sh kept a copy).
 grow() {
-	local t
-	for ((t = 0; t < 600; t++)); do
-		grep -aq RESIZE-BEFORE "$console" 2>/dev/null && break
+	while :; do
+		if [[ ! -e $grown ]] && grep -aq RESIZE-BEFORE "$console" 2>/dev/null; then
+			truncate -s "${MB_AFTER}M" "$img"
+			losetup -c "$loop"
+			: >"$grown"
+			echo "L1: $loop grown to $(blockdev --getsize64 "$loop") bytes"
+			if [[ $MODULE == tcm_vhost ]]; then
+				echo 0 >"$VHOST_CFS/$WWPN/tpgt_$TPGT/capacity_changed"
+			fi
+		fi
 		sleep 0.5
 	done
-	truncate -s "${MB_AFTER}M" "$img"
-	losetup -c "$loop"
-	echo "L1: $loop grown to $(blockdev --getsize64 "$loop") bytes"
-	if [[ $MODULE == tcm_vhost ]]; then
-		echo 0 >"$VHOST_CFS/$WWPN/tpgt_$TPGT/capacity_changed"
-	fi
 }
+rm -f "$grown"
 : >"$console"
 grow &
 grower=$!
 report_check "$SUITE/resize-guest-sees-new-size" "the guest did not see the new size" \
+	env L2_RETRY_HOOK=": >$console && truncate -s ${MB_BEFORE}M $img && losetup -c $loop && rm -f $grown && echo 'L1: $loop back to ${MB_BEFORE} MiB for the next boot'" \
 	"$L2" --wwpn "$WWPN" --queues 1 --log "$console" --timeout "$(l2_timeout 90)" -- \
 	tests/e2e/l2-resize.sh $((MB_BEFORE << 20)) $((MB_AFTER << 20))
 kill "$grower" 2>/dev/null || true
 wait "$grower" 2>/dev/null || true
+grower=''
 target_teardown_all >/dev/null 2>&1 || true
 e2e_finish

@@ -27,6 +27,11 @@ if ! near "$size" "$before"; then
 	exit 1
 fi
 echo "RESIZE-BEFORE $size"
+# The same marker in the directory L1 shares with this guest (tests/e2e/l2.sh): a nested
+# guest's serial output can lag behind by minutes, and L1 waits for the marker to grow
+# the disk.
+rw=$(sed -n 's/.* tcmv\.rw=\([^ ]*\).*/\1/p' /proc/cmdline)
+[[ -n $rw && -d $rw ]] && echo "$size" >"$rw/resize-before"
 
 how=event
 for ((t = 0; t < 300; t++)); do

@@ -16,6 +16,7 @@ MB_BEFORE=64 MB_AFTER=128
 img=/tmp/e2e-resize.img
 console=/tmp/e2e-resize-l2.log
 grown=/tmp/e2e-resize.grown
+marker='/var/tmp/l2.*/resize-before'	# l2.sh's run directory, the guest's share
 loop='' grower=''
 cleanup() {
 	if [[ -n $grower ]]; then kill "$grower" 2>/dev/null || true; fi
@@ -36,17 +37,28 @@ make_target() {
 }
 report_check "$SUITE/resize-setup" "fileio on $loop, LUN 0 and nexus" make_target
 
-# Grow the backstore each time a guest has checked the old size (l2.sh's console file
-# starts empty at each boot). A guest that l2.sh boots again after a nested-emulation
-# reset must find the old size: its L2_RETRY_HOOK shrinks the file back first and
-# removes $grown, so that this grows it again (the console first: l2.sh kept a copy).
+# Grow the backstore each time a guest has checked the old size: its marker in the
+# directory l2.sh shares with it, or on its console (a nested guest's console can lag
+# by minutes, its share does not). A guest that l2.sh boots again after a
+# nested-emulation reset must find the old size: L2_RETRY_HOOK empties the console
+# (l2.sh kept a copy), removes the marker, shrinks the file back and removes $grown,
+# so that this grows it again.
 grow() {
+	local seen
 	while :; do
-		if [[ ! -e $grown ]] && grep -aq RESIZE-BEFORE "$console" 2>/dev/null; then
+		seen=''
+		if [[ ! -e $grown ]]; then
+			if compgen -G "$marker" >/dev/null; then
+				seen="the guest's marker in its share"
+			elif grep -aq RESIZE-BEFORE "$console" 2>/dev/null; then
+				seen="the guest's console"
+			fi
+		fi
+		if [[ -n $seen ]]; then
 			truncate -s "${MB_AFTER}M" "$img"
 			losetup -c "$loop"
 			: >"$grown"
-			echo "L1: $loop grown to $(blockdev --getsize64 "$loop") bytes"
+			echo "L1: $loop grown to $(blockdev --getsize64 "$loop") bytes (seen: $seen)"
 			if [[ $MODULE == tcm_vhost ]]; then
 				echo 0 >"$VHOST_CFS/$WWPN/tpgt_$TPGT/capacity_changed"
 			fi
@@ -54,12 +66,13 @@ grow() {
 		sleep 0.5
 	done
 }
-rm -f "$grown"
+# shellcheck disable=SC2086 # $marker is a pattern
+rm -f "$grown" $marker
 : >"$console"
 grow &
 grower=$!
 report_check "$SUITE/resize-guest-sees-new-size" "the guest did not see the new size" \
-	env L2_RETRY_HOOK=": >$console && truncate -s ${MB_BEFORE}M $img && losetup -c $loop && rm -f $grown && echo 'L1: $loop back to ${MB_BEFORE} MiB for the next boot'" \
+	env L2_RETRY_HOOK=": >$console && rm -f $marker && truncate -s ${MB_BEFORE}M $img && losetup -c $loop && rm -f $grown && echo 'L1: $loop back to ${MB_BEFORE} MiB for the next boot'" \
 	"$L2" --wwpn "$WWPN" --queues 1 --log "$console" --timeout "$(l2_timeout 90)" -- \
 	tests/e2e/l2-resize.sh $((MB_BEFORE << 20)) $((MB_AFTER << 20))
 kill "$grower" 2>/dev/null || true

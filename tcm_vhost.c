@@ -372,14 +372,12 @@ static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 
 	mutex_lock(&vdev->dev.mutex);
 	if (features & BIT_ULL(VHOST_F_LOG_ALL)) {
+		ret = -EFAULT;
 		if (!vhost_log_access_ok(&vdev->dev))
-			ret = -EFAULT;
-		else
-			ret = tvh_alloc_logs(vdev);
-		if (ret) {
-			mutex_unlock(&vdev->dev.mutex);
-			return ret;
-		}
+			goto out_unlock;
+		ret = tvh_alloc_logs(vdev);
+		if (ret)
+			goto out_unlock;
 	}
 	for (i = 0; i < vdev->nvqs; i++) {
 		struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
@@ -390,6 +388,7 @@ static int tvh_set_features(struct tvh_dev *vdev, u64 features)
 	}
 	if (features & BIT_ULL(VHOST_F_LOG_ALL))
 		ret = tvh_io_wait_unlogged(vdev);
+out_unlock:
 	mutex_unlock(&vdev->dev.mutex);
 	return ret;
 }

@@ -13,7 +13,8 @@ from collections import defaultdict
 
 PER_IO = [("exits", "exits"), ("irq_inj", "L1 irq inj"), ("l2_irqs", "L2 irqs"),
           ("kicks", "kicks"), ("polled", "polled"), ("signals", "signals"),
-          ("l2_busy_us", "L2 CPU us"), ("l1_busy_us", "L1 CPU us")]
+          ("l2_busy_us", "L2 CPU us"), ("l1_busy_us", "L1 CPU us"),
+          ("l1_ctxsw", "L1 ctx sw")]
 
 
 def config(p):
@@ -45,7 +46,8 @@ def main(path):
                "%.0f" % med([p["read_p50_us"] for p in ps]),
                "%.0f" % med([p["read_p99_us"] for p in ps])]
         for key, _ in PER_IO:
-            row.append("%.2f" % med([p[key] / p["l2_ios"] for p in ps if p["l2_ios"]]))
+            row.append("%.2f" % med([p[key] / p["l2_ios"] for p in ps
+                                     if p["l2_ios"] and key in p]))
         print("| " + " | ".join(row) + " |")
     base = names[0]
     rounds = sorted({p["round"] for p in points})

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Shared by in-vm.sh and probe.sh, INSIDE L1: switch the vhost fabric between modules on
-# the same rd_mcp LUNs. The caller sources tests/vm/guest-lib.sh first and sets bin (the
-# test programs), WWPN, BENCH_NLUNS, BENCH_LUN_MB and a log function.
+# the same LUNs (rd_mcp, or with BENCH_BACKSTORE=nullb iblock over null_blk). The caller
+# sources tests/vm/guest-lib.sh first and sets bin (the test programs), WWPN, BENCH_NLUNS,
+# BENCH_LUN_MB and a log function.
 # shellcheck disable=SC2154 # bin, WWPN and the BENCH_ values come from the caller
 
 # unload_all: tear down every fabric's config and backstore, rmmod the vhost fabric module.
@@ -29,15 +30,22 @@ load_fabric() {
 		{ echo "bench: $mod did not give /dev/vhost-scsi" >&2; return 1; }
 }
 
-# switch_to MODULE: unload whatever serves the vhost fabric, recreate the same rd_mcp LUNs
+# switch_to MODULE: unload whatever serves the vhost fabric, recreate the same LUNs
 # from scratch, load MODULE, configure the TPG (every LUN, then the nexus).
 switch_to() {
 	local mod=$1
 	_glib_configfs || return 1
 	unload_all || return 1
 	log "  unloaded"
+	if [[ ${BENCH_BACKSTORE:-rd_mcp} == nullb ]]; then
+		# null_blk completing from a timer, as a disk's interrupt would
+		[[ -b /dev/nullb$((BENCH_NLUNS - 1)) ]] ||
+			{ rmmod null_blk 2>/dev/null; modprobe null_blk nr_devices="$BENCH_NLUNS" \
+				queue_mode=2 irqmode=2 completion_nsec=10000 gb=1 bs=512; } || return 1
+		export VSC_CFG_NULLB=1
+	fi
 	"$bin/vsc-cfg" luns "$BENCH_NLUNS" "$BENCH_LUN_MB" || return 1
-	log "  $BENCH_NLUNS LUNs created"
+	log "  $BENCH_NLUNS ${BENCH_BACKSTORE:-rd_mcp} LUNs created"
 	load_fabric "$mod" || return 1
 	"$bin/vsc-cfg" vhost "$WWPN" "$BENCH_NLUNS" || return 1
 	log "  $mod loaded and configured"

@@ -24,7 +24,10 @@
 #                                                             -> OUTDIR/raw/fio.jsonl
 # and the same fio table natively in L1 through tcm_loop on the same LUNs. run.sh boots
 # another VM for the steps a stopped VM did not finish.
-# Knobs (environment, set by run.sh): BENCH_QUICK=1 and the BENCH_* variables below.
+# Knobs (environment, set by run.sh): BENCH_QUICK=1 and the BENCH_* variables below;
+# BENCH_BACKSTORE=nullb puts the LUNs on iblock over null_blk devices that complete from a
+# timer (10 us), as a disk completes from its interrupt, instead of on rd_mcp, which
+# completes inside the submitting call (bench-lib.sh).
 # Exit status: 0 if every step this VM ran passed; 1 otherwise (the others are recorded).
 set -uo pipefail
 
@@ -78,7 +81,7 @@ fail() { log "FAILED: $*"; failures=$((failures + 1)); }
 	echo "settings: quick=$quick rounds=$BENCH_ROUNDS vsc_time=$BENCH_VSC_TIME fio_time=$BENCH_FIO_TIME"
 	echo "  queues='$BENCH_QUEUES' depths='$BENCH_DEPTHS' patterns='$BENCH_PATTERNS'"
 	echo "  fio luns='$BENCH_FIO_LUNS' mixes='$BENCH_FIO_MIXES' sizes='$BENCH_FIO_SIZES' jobs=$BENCH_FIO_JOBS l2_queues=$BENCH_L2_QUEUES"
-	echo "  mem queues='$BENCH_MEM_QUEUES' reps=$BENCH_MEM_REPS; $BENCH_NLUNS rd_mcp LUNs of $BENCH_LUN_MB MiB; L2/native in $BENCH_L2_ROUNDS round(s)"
+	echo "  mem queues='$BENCH_MEM_QUEUES' reps=$BENCH_MEM_REPS; $BENCH_NLUNS ${BENCH_BACKSTORE:-rd_mcp} LUNs of $BENCH_LUN_MB MiB; L2/native in $BENCH_L2_ROUNDS round(s)"
 	echo "  modules='$BENCH_MODULES' wpv=$BENCH_WPV"
 } >"$raw/settings.txt"
 cat "$raw/settings.txt" >&2

@@ -8,6 +8,11 @@
  *   vsc-cfg vhost WWPN N [INITIATOR]    vhost/WWPN/tpgt_1, LUNs 0..N-1 -> rdI, nexus
  *   vsc-cfg loop WWPN INITIATOR N       loopback/WWPN/tpgt_1: nexus first, then LUNs
  *
+ * With VSC_CFG_NULLB=1 in the environment the backstores are iblock_0/rdI on
+ * /dev/nullbI instead (MB ignored; null_blk is loaded by the caller): their
+ * completions come from the block layer, as a real disk's do, not from inside
+ * the submitting call as rd_mcp's.
+ *
  * Built on libvsc's configfs helpers (tgt.c); modules are loaded by the caller.
  */
 #include <errno.h>
@@ -19,6 +24,8 @@
 #include "libvsc.h"
 
 #define LOOP_CFS VSC_CFS_TARGET "/loopback"
+
+static const char *hba = "rd_mcp_0";
 
 static int die(const char *what, int r)
 {
@@ -34,6 +41,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		goto usage;
+	if (getenv("VSC_CFG_NULLB") && !strcmp(getenv("VSC_CFG_NULLB"), "1"))
+		hba = "iblock_0";
 	if (!strcmp(argv[1], "teardown")) {
 		r = vsc_tgt_fabric_teardown("loopback", true);
 		if (r)
@@ -45,7 +54,12 @@ int main(int argc, char **argv)
 		n = (unsigned int)atoi(argv[2]);
 		for (i = 0; i < n; i++) {
 			snprintf(name, sizeof(name), "rd%u", i);
-			r = vsc_tgt_rd_create("rd_mcp_0", name, strtoull(argv[3], NULL, 0) << 20);
+			if (strcmp(hba, "rd_mcp_0")) {
+				snprintf(p, sizeof(p), "/dev/nullb%u", i);
+				r = vsc_tgt_iblock_create(hba, name, p);
+			} else {
+				r = vsc_tgt_rd_create(hba, name, strtoull(argv[3], NULL, 0) << 20);
+			}
 			if (r)
 				return die(name, r);
 		}
@@ -58,7 +72,7 @@ int main(int argc, char **argv)
 			return die("tpg", r);
 		for (i = 0; i < n; i++) {
 			snprintf(name, sizeof(name), "rd%u", i);
-			r = vsc_tgt_lun_link(argv[2], 1, i, "rd_mcp_0", name);
+			r = vsc_tgt_lun_link(argv[2], 1, i, hba, name);
 			if (r)
 				return die(name, r);
 		}
@@ -90,7 +104,7 @@ int main(int argc, char **argv)
 			r = vsc_cfs_mkdir(p);
 			if (r)
 				return die(p, r);
-			snprintf(t, sizeof(t), VSC_CFS_TARGET "/core/rd_mcp_0/rd%u", i);
+			snprintf(t, sizeof(t), VSC_CFS_TARGET "/core/%s/rd%u", hba, i);
 			snprintf(p, sizeof(p), LOOP_CFS "/%s/tpgt_1/lun/lun_%u/rd%u", argv[2], i, i);
 			if (symlink(t, p))
 				return die(p, -errno);

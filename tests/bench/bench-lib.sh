@@ -38,10 +38,12 @@ switch_to() {
 	unload_all || return 1
 	log "  unloaded"
 	if [[ ${BENCH_BACKSTORE:-rd_mcp} == nullb ]]; then
-		# null_blk completing from a timer, as a disk's interrupt would
+		# null_blk completing from a timer, as a disk's interrupt would, with
+		# BENCH_NULLB_QD tags per hardware queue (null_blk's default: 64)
 		[[ -b /dev/nullb$((BENCH_NLUNS - 1)) ]] ||
 			{ rmmod null_blk 2>/dev/null; modprobe null_blk nr_devices="$BENCH_NLUNS" \
-				queue_mode=2 irqmode=2 completion_nsec=10000 gb=1 bs=512; } || return 1
+				queue_mode=2 irqmode=2 completion_nsec=10000 gb=1 bs=512 \
+				hw_queue_depth="${BENCH_NULLB_QD:-64}"; } || return 1
 		export VSC_CFG_NULLB=1
 	fi
 	"$bin/vsc-cfg" luns "$BENCH_NLUNS" "$BENCH_LUN_MB" || return 1

@@ -209,17 +209,14 @@ case ${1:-} in
 --in-vm) in_vm "$2"; exit ;;
 esac
 
-rel=build/probe/$(date +%Y%m%d-%H%M%S)
-mkdir -p "$top/$rel"
-make -s -C "$top" >"$top/$rel/build.log" 2>&1 && make -s -C "$top/tests" >>"$top/$rel/build.log" 2>&1 ||
-	{ cat "$top/$rel/build.log" >&2; exit 1; }
-envs=()
-for name in $(compgen -v | grep -E '^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)'); do envs+=(-e "$name=${!name}"); done
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
+rel=$(bench_host_prepare probe) || exit 1
 echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
 	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
 	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2
-"$top/tests/vm/run" -t "${PROBE_VM_TIMEOUT:-$((600 + PROBE_ROUNDS * 900))}" -l "$top/$rel/vm.log" "${envs[@]}" -- \
-	"bash tests/bench/probe.sh --in-vm $rel" >"$top/$rel/vm.out" 2>&1
+bench_host_vm "$rel" "${PROBE_VM_TIMEOUT:-$((600 + PROBE_ROUNDS * 900))}" \
+	'^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)' tests/bench/probe.sh
 rc=$?
 python3 "$here/probe-report.py" "$top/$rel/points.jsonl" | tee "$top/$rel/summary.md"
 exit $rc

@@ -72,16 +72,10 @@ if [[ ${1:-} == --in-vm ]]; then
 	exit
 fi
 
-rel=build/prof/$(date +%Y%m%d-%H%M%S)
-mkdir -p "$top/$rel"
-make -s -C "$top" >"$top/$rel/build.log" 2>&1 && make -s -C "$top/tests" >>"$top/$rel/build.log" 2>&1 ||
-	{ cat "$top/$rel/build.log" >&2; exit 1; }
-envs=()
-for name in $(compgen -v | grep -E '^(PROF_|BENCH_BACKSTORE$|BENCH_NULLB_QD$|TCM_VHOST_KO$)'); do
-	envs+=(-e "$name=${!name}")
-done
-"$top/tests/vm/run" -t 900 -l "$top/$rel/vm.log" "${envs[@]}" -- \
-	"bash tests/bench/prof.sh --in-vm $rel" >"$top/$rel/vm.out" 2>&1
+# shellcheck source=host-lib.sh
+. "$here/host-lib.sh"
+rel=$(bench_host_prepare prof) || exit 1
+bench_host_vm "$rel" 900 '^(PROF_|BENCH_BACKSTORE$|BENCH_NULLB_QD$|TCM_VHOST_KO$)' tests/bench/prof.sh
 rc=$?
 cat "$top/$rel/summary.txt" 2>/dev/null
 echo "prof: results in $rel" >&2

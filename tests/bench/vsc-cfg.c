@@ -16,6 +16,7 @@
  * Built on libvsc's configfs helpers (tgt.c); modules are loaded by the caller.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #define LOOP_CFS VSC_CFS_TARGET "/loopback"
 
+static bool nullb;			/* VSC_CFG_NULLB=1 */
 static const char *hba = "rd_mcp_0";
 
 static int die(const char *what, int r)
@@ -41,7 +43,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		goto usage;
-	if (getenv("VSC_CFG_NULLB") && !strcmp(getenv("VSC_CFG_NULLB"), "1"))
+	nullb = getenv("VSC_CFG_NULLB") && !strcmp(getenv("VSC_CFG_NULLB"), "1");
+	if (nullb)
 		hba = "iblock_0";
 	if (!strcmp(argv[1], "teardown")) {
 		r = vsc_tgt_fabric_teardown("loopback", true);
@@ -54,7 +57,7 @@ int main(int argc, char **argv)
 		n = (unsigned int)atoi(argv[2]);
 		for (i = 0; i < n; i++) {
 			snprintf(name, sizeof(name), "rd%u", i);
-			if (strcmp(hba, "rd_mcp_0")) {
+			if (nullb) {
 				snprintf(p, sizeof(p), "/dev/nullb%u", i);
 				r = vsc_tgt_iblock_create(hba, name, p);
 			} else {

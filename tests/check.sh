@@ -350,12 +350,12 @@ check_kernel() {
 		# minute after RCU reports it (tests/vm/run), and is then booted
 		# again.  fio-verify gets 900 s: a guest that the emulation
 		# stops costs its L2 timeout and another boot (tests/e2e/l2.sh);
-		# lifecycle too: its guest under load may take 840 s to time out
-		# in L1.
+		# lifecycle 1200: its loaded guest may be booted three times
+		# (240 s each) before it starts fio (tests/e2e/lifecycle.sh).
 		local tmo
 		for t in $tests; do
 			tmo=600
-			case $t in *fio-verify* | lifecycle) tmo=900 ;; esac
+			case $t in *fio-verify*) tmo=900 ;; lifecycle) tmo=1200 ;; esac
 			E2E_ROOT=$root E2E_FIO_CASES=$cases e2e_step "e2e-$t" "$tmo" "$t"
 		done
 		if [ -n "$wpv" ]; then

@@ -2,7 +2,7 @@
 # Boot a nested L2 guest with KVM from INSIDE L1 (tests/vm/run) and run a command in it.
 #
 #   tests/e2e/l2.sh [--wwpn WWPN] [--queues N] [--vhost-opts K=V,...] [--timeout S]
-#                   [--mem MB] [--cpus N] [--pidfile FILE] [--log FILE] [--] CMD [ARGS...]
+#                   [--mem MB] [--cpus N] [--pidfile FILE] [--log FILE] [--ready-within S --ready-marker TEXT] [--] CMD [ARGS...]
 #
 # L2 sees L1's / read-only (overlay, tmpfs upper) exactly as L1 sees the host's, so /project
 # and every tool are there. With --wwpn, L2 gets -device vhost-scsi-pci,wwpn=WWPN,
@@ -12,7 +12,10 @@
 # own complaints are told from the nested guest's); the whole L2 console goes to --log
 # (default a new l2-console-*.log in E2E_L2_LOG_DIR if set, which make check
 # points into its logs, else /tmp in L1). --pidfile gets QEMU's pid, so a test can run l2.sh in
-# the background and kill -9 QEMU.
+# the background and kill -9 QEMU. --ready-within S --ready-marker TEXT: a guest whose
+# console has not shown TEXT S seconds after its boot began has timed out (for a test that
+# waits on a long-running guest: it gets the retries below, which a kill of its own
+# would forgo).
 # Exit status: CMD's; 124 on timeout or a guest that died without reporting (also after
 # kill -9); 125 if CMD passed but L2's kernel complained (see tests/vm/stage2.sh).
 #
@@ -56,7 +59,7 @@ vmdir=$(cd "$here/../vm" && pwd)
 cache=${VM_CACHE_DIR:-${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/$KV}
 
 wwpn='' queues=1 vhost_opts=${E2E_VHOST_OPTS:-} timeout_s=${L2_TIMEOUT:-300} mem=${L2_MEM:-1024} cpus=${L2_CPUS:-}
-pidfile='' log=''
+pidfile='' log='' ready_within='' ready_marker=''
 
 usage() {
 	sed -n '4,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
@@ -72,6 +75,8 @@ while (($#)); do
 	--mem) mem=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--pidfile) pidfile=$2; shift 2 ;;
+	--ready-within) ready_within=$2; shift 2 ;;
+	--ready-marker) ready_marker=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--vhostfd) echo "l2.sh: --vhostfd is not supported" >&2; exit 2 ;;
 	--) shift; break ;;
@@ -80,6 +85,7 @@ while (($#)); do
 	esac
 done
 (($# > 0)) || usage
+[[ -z $ready_within && -z $ready_marker ]] || [[ -n $ready_within && -n $ready_marker ]] || usage
 for f in vmlinuz initrd-l2.gz; do
 	[[ -f $cache/$f ]] || { echo "l2.sh: $cache/$f missing (tests/vm/kernel.sh prepare)" >&2; exit 2; }
 done
@@ -174,7 +180,8 @@ tpg_stats() {
 boot_once() {
 	local nonce start watch
 	nonce=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-	rm -f "$run_dir/result" "$run_dir/dmesg" "$run_dir/stats.early" "$run_dir/stats.late"
+	rm -f "$run_dir/result" "$run_dir/dmesg" "$run_dir/stats.early" "$run_dir/stats.late" \
+		"$run_dir/not_ready"
 	{
 		printf 'export %s=%q\n' TCMV_NONCE "$nonce" TCMV_CWD /project KV "$KV" \
 			TCMV_HOSTNAME l2 TCMV_LEVEL 2
@@ -189,22 +196,32 @@ boot_once() {
 	# Sixty and ten seconds before the timeout it records what tcm_vhost's
 	# TPGs hold (their stats; the later ones are printed): a guest waiting
 	# on the target shows requests that were never completed, a guest
-	# stuck by itself does not (stalled_owing_nothing).
+	# stuck by itself does not (stalled_owing_nothing). Until the guest
+	# prints --ready-marker, the timeout is --ready-within.
 	(
-		early=0 late=0
+		early=0 late=0 limit=$timeout_s ready=1
+		[[ -n $ready_marker ]] && limit=$ready_within ready=0
 		while sleep 5; do
 			if (($(entry_faults) >= 20)); then
 				pkill -f "tcmv.run=$run_dir " 2>/dev/null
 				exit 0
 			fi
-			if ((!early && $(date +%s) - start >= timeout_s - 60)); then
+			if ((!ready)) && grep -aqF -- "$ready_marker" "$log"; then
+				ready=1 limit=$timeout_s early=0 late=0
+			fi
+			if ((!early && $(date +%s) - start >= limit - 60)); then
 				early=1
 				tpg_stats >"$run_dir/stats.early"
 			fi
-			if ((!late && $(date +%s) - start >= timeout_s - 10)); then
+			if ((!late && $(date +%s) - start >= limit - 10)); then
 				late=1
 				tpg_stats >"$run_dir/stats.late"
 				sed 's|^|# l2: L1 |' "$run_dir/stats.late" >&2
+			fi
+			if ((!ready && $(date +%s) - start >= limit)); then
+				: >"$run_dir/not_ready"
+				pkill -KILL -f "tcmv.run=$run_dir " 2>/dev/null
+				exit 0
 			fi
 		done
 	) &
@@ -265,8 +282,11 @@ entry_fault_loop() {
 # the target does not look like that; one whose vCPUs stopped under the nested
 # emulation does (a 2-vCPU L2 once in about ten boots: L1's CPU stuck in the vCPU
 # thread, or L2 silent after fio). Booted again once, and counted by make check.
+timed_out() {
+	((qemu_rc == 124)) || [[ -e $run_dir/not_ready ]]
+}
 stalled_owing_nothing() {
-	((qemu_rc == 124)) && [[ -z $end && -s $run_dir/stats.early && -s $run_dir/stats.late ]] ||
+	timed_out && [[ -z $end && -s $run_dir/stats.early && -s $run_dir/stats.late ]] ||
 		return 1
 	# shellcheck disable=SC2016 # the $ are awk's
 	awk '
@@ -301,6 +321,7 @@ for try in 1 2; do
 	boot_once
 done
 if [[ -z $end ]]; then
+	[[ -e $run_dir/not_ready ]] && fail 124 "no '$ready_marker' from the guest within ${ready_within}s"
 	((qemu_rc == 124)) && fail 124 "timed out after ${timeout_s}s"
 	fail 124 "L2 ended without an exit marker (qemu status $qemu_rc)"
 fi

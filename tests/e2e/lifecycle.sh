@@ -27,17 +27,23 @@ report_check "$SUITE/lifecycle-boot1-write" "guest could not write and verify th
 	"$L2" --wwpn "$WWPN" --timeout "$(l2_timeout 0)" -- "$write_cmd && $check_cmd"
 
 # 2. the second guest reads the pattern back (one boot fewer than a guest of its own),
-# then loads the disk past it and is killed with kill -9
+# then loads the disk past it and is killed with kill -9. It must start fio within the
+# usual L2 timeout; l2.sh boots it again if the emulation stopped it before that (CI once
+# lost this guest for 236 s before it read anything, and killing it here forwent l2.sh's
+# retries).
 pidf=/var/tmp/l2-qemu.pid bglog=/var/tmp/l2-bg.log
 rm -f "$pidf"
 base=$(e2e_lun_cmds 0)
-"$L2" --wwpn "$WWPN" --queues 1 --pidfile "$pidf" --timeout "$(l2_timeout 600)" -- \
+"$L2" --wwpn "$WWPN" --queues 1 --pidfile "$pidf" --timeout "$(l2_timeout 600)" \
+	--ready-within "$(l2_timeout)" --ready-marker e2e-fio-starts -- \
 	"if $check_cmd; then echo e2e-pattern-read-back; fi
+	echo e2e-fio-starts
 	fio --name=load --filename=/dev/sda --offset=8M --ioengine=libaio --direct=1 --rw=randrw \
 	--bs=4k --iodepth=32 --numjobs=2 --time_based --runtime=600 >/dev/null" >"$bglog" 2>&1 &
 bg=$!
-# Wait until fio is clearly running (the boot itself issues only a few dozen commands).
-deadline=$((SECONDS + $(l2_timeout)))
+# Wait until fio is clearly running (the boot itself issues only a few dozen commands):
+# l2.sh ends a guest that does not start fio in time, and boots it at most twice more.
+deadline=$((SECONDS + 3 * $(l2_timeout) + 60))
 while (($(e2e_lun_cmds 0) < base + 3000)) && ((SECONDS < deadline)) && kill -0 "$bg" 2>/dev/null; do
 	sleep 1
 done

@@ -7,7 +7,9 @@
 #   e.g. fio-set.sh virtio_scsi 3 "1 16 32" "25 75" "4k 1m" 2
 # DRIVER is (a prefix of) the SCSI host's proc_name; disks are taken in LUN order. MIXES are read
 # percentages. 4k: randrw, iodepth 32; 1m: sequential rw, iodepth 16; libaio, direct.
-# FIO_SET_QD overrides the iodepth of every point (probe.sh's QD1 latency points).
+# FIO_SET_QD overrides the iodepth of every point (probe.sh's QD1 latency points);
+# FIO_SET_ENGINE the engine and its options (default libaio; probe.sh's polled guest:
+# "io_uring --hipri", the completions reaped by polling the disk's poll queue).
 set -uo pipefail
 drv=$1 dur=$2 counts=$3 mixes=$4 sizes=$5 jobs=${6:-2}
 
@@ -56,7 +58,8 @@ for n in $counts; do
 		for mix in $mixes; do
 			if [[ $bs == 4k ]]; then rw=randrw qd=32; else rw=rw qd=16; fi
 			qd=${FIO_SET_QD:-$qd}
-			line=$(fio --name=bench --ioengine=libaio --direct=1 --rw=$rw --rwmixread="$mix" \
+			# shellcheck disable=SC2086 # FIO_SET_ENGINE is an engine and its options
+			line=$(fio --name=bench --ioengine=${FIO_SET_ENGINE:-libaio} --direct=1 --rw=$rw --rwmixread="$mix" \
 				--bs="$bs" --iodepth=$qd --numjobs="$jobs" --group_reporting \
 				--time_based --runtime="$dur" --ramp_time=1 --filename="$files" \
 				--output-format=terse 2>/tmp/fio-set.err | awk -F';' -v n="$n" -v bs="$bs" \

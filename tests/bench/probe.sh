@@ -21,6 +21,12 @@
 #   PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS PROBE_JOBS PROBE_TIME  the fio point (default
 #                 4k, 32, 75 (% read), 1, 2 jobs, 5 s); 4k is randrw, anything else rw
 #   PROBE_CPUS PROBE_QUEUES  L2 vCPUs and vhost-scsi-pci num_queues (default 1 and 1)
+#   PROBE_GUEST_POLL  N > 0: the guest polls: N of its request queues are virtio_scsi poll
+#                 queues (virtscsi_poll_queues, Linux 5.18+: 6.12 guests, not 6.1), which
+#                 ask for no interrupt, and fio reaps its completions by polling them
+#                 (io_uring --hipri); the device gets at least N + 1 queues and the guest
+#                 as many possible CPUs (L2_MAXCPUS), as virtio_scsi uses no more queues
+#                 than that (default 0: interrupts, libaio)
 #   PROBE_L2_TIMEOUT  seconds each guest may take (default 240 + 35 per point)
 #   KV            the L1 kernel (tests/vm/run)
 #   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
@@ -42,6 +48,10 @@ in_l2() {
 	local rw k=0 rep lab line l1 irq0 irq1 cpu0 cpu1 io0 io1
 	rw=$(sed -n 's/.* tcmv\.rw=\([^ ]*\).*/\1/p' /proc/cmdline)
 	[[ -d $rw ]] || { echo "probe: no shared run dir in L2" >&2; return 1; }
+	if ((PROBE_GUEST_POLL > 0)); then
+		guest_poll_queues "$PROBE_GUEST_POLL" || return 1
+		export FIO_SET_ENGINE="io_uring --hipri"
+	fi
 	for ((rep = 0; rep < PROBE_REPS; rep++)); do
 		for lab in "$@"; do
 			k=$((k + 1))
@@ -56,6 +66,26 @@ in_l2() {
 			echo "PROBE {\"label\":\"$lab\",\"rep\":$rep,$l1,\"l2_irqs\":$((irq1 - irq0)),\"l2_busy_us\":$((cpu1 - cpu0)),\"l2_ios\":$((io1 - io0)),$line"
 		done
 	done
+}
+
+# guest_poll_queues N: bind virtio_scsi again with N poll queues (the L2 initramfs
+# loads it with insmod, which ignores the kernel command line); fails unless a
+# disk then polls
+guest_poll_queues() {
+	local drv=/sys/bus/virtio/drivers/virtio_scsi dev f i
+	echo "$1" >/sys/module/virtio_scsi/parameters/virtscsi_poll_queues || return 1
+	for dev in "$drv"/virtio*; do
+		[[ -e $dev ]] || continue
+		echo "${dev##*/}" >"$drv/unbind" && echo "${dev##*/}" >"$drv/bind" || return 1
+	done
+	for ((i = 0; i < 100; i++)); do # the disks come back from an asynchronous scan
+		for f in /sys/block/sd*/queue/io_poll; do
+			[[ -e $f && $(<"$f") == 1 ]] && return 0
+		done
+		read -rt 0.2 <> <(:) || true
+	done
+	echo "probe: no disk polls after virtscsi_poll_queues=$1: $(dmesg | grep -a 'poll queues' | tail -n1)" >&2
+	return 1
 }
 
 # l1_call RUNDIR REQUEST: hand REQUEST to L1's watcher and wait for its answer
@@ -140,6 +170,11 @@ watch_guest() {
 
 in_vm() {
 	local out=/project/$1 r i b mod params labels lg ko qopts wpid dpid l2t
+	local queues=$PROBE_QUEUES maxcpus=''
+	if ((PROBE_GUEST_POLL > 0 && queues <= PROBE_GUEST_POLL)); then
+		queues=$((PROBE_GUEST_POLL + 1))
+	fi
+	((PROBE_CPUS < queues)) && maxcpus=$queues
 	# shellcheck source=../vm/guest-lib.sh
 	. "$top/tests/vm/guest-lib.sh"
 	# shellcheck disable=SC2034 # read by bench-lib.sh
@@ -180,12 +215,11 @@ in_vm() {
 				echo l >/proc/sysrq-trigger
 			) &
 			dpid=$!
-			E2E_VHOST_OPTS=$qopts "$top/tests/e2e/l2.sh" --wwpn "$WWPN" --queues "$PROBE_QUEUES" --cpus "$PROBE_CPUS" \
-				--timeout "$l2t" \
-				--log "$lg.console" -- \
-				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q bash %q --in-l2 %s' \
+			E2E_VHOST_OPTS=$qopts L2_MAXCPUS=$maxcpus "$top/tests/e2e/l2.sh" --wwpn "$WWPN" \
+				--queues "$queues" --cpus "$PROBE_CPUS" --timeout "$l2t" --log "$lg.console" -- \
+				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q PROBE_GUEST_POLL=%q bash %q --in-l2 %s' \
 					"$PROBE_REPS" "$PROBE_TIME" "$PROBE_BS" "$PROBE_QD" "$PROBE_MIX" \
-					"$PROBE_LUNS" "$PROBE_JOBS" "$here/probe.sh" "$labels")" >"$lg" 2>&1
+					"$PROBE_LUNS" "$PROBE_JOBS" "$PROBE_GUEST_POLL" "$here/probe.sh" "$labels")" >"$lg" 2>&1
 			i=$?
 			kill "$wpid" "$dpid" 2>/dev/null
 			wait 2>/dev/null
@@ -200,9 +234,9 @@ in_vm() {
 # ------------------------------------------------------------------ host
 : "${PROBE_BOOTS:=tcm_vhost vhost_scsi}" "${PROBE_LIVE:=-}" "${PROBE_ROUNDS:=3}" "${PROBE_REPS:=2}"
 : "${PROBE_BS:=4k}" "${PROBE_QD:=32}" "${PROBE_MIX:=75}" "${PROBE_LUNS:=1}" "${PROBE_JOBS:=2}"
-: "${PROBE_TIME:=5}" "${PROBE_CPUS:=1}" "${PROBE_QUEUES:=1}"
+: "${PROBE_TIME:=5}" "${PROBE_CPUS:=1}" "${PROBE_QUEUES:=1}" "${PROBE_GUEST_POLL:=0}"
 export PROBE_BOOTS PROBE_LIVE PROBE_ROUNDS PROBE_REPS PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS
-export PROBE_JOBS PROBE_TIME PROBE_CPUS PROBE_QUEUES
+export PROBE_JOBS PROBE_TIME PROBE_CPUS PROBE_QUEUES PROBE_GUEST_POLL
 
 case ${1:-} in
 --in-l2) shift; in_l2 "$@"; exit ;;
@@ -214,7 +248,7 @@ esac
 rel=$(bench_host_prepare probe) || exit 1
 echo "probe: boots '$PROBE_BOOTS', live '$PROBE_LIVE', $PROBE_ROUNDS rounds x $PROBE_REPS reps," \
 	"fio $PROBE_BS QD$PROBE_QD ${PROBE_MIX}% read, $PROBE_LUNS LUN(s), $PROBE_JOBS jobs, ${PROBE_TIME}s;" \
-	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s); results in $rel" >&2
+	"L2 $PROBE_CPUS vCPU(s), $PROBE_QUEUES queue(s), $PROBE_GUEST_POLL polled; results in $rel" >&2
 bench_host_vm "$rel" "${PROBE_VM_TIMEOUT:-$((600 + PROBE_ROUNDS * 900))}" \
 	'^(PROBE_|TCM_VHOST_KO$|E2E_ROOT$)' tests/bench/probe.sh
 rc=$?

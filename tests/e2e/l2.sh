@@ -33,6 +33,8 @@
 # 4 of the 6 lost took L1 down), CI lost one 2-vCPU guest to a soft lockup of an L2 CPU
 # waiting for the other's IPI while booting, and the next such boot here lost its L1 (a
 # CPU whose timer stopped). So make check's nested guests have one vCPU again.
+# L2_MAXCPUS: CPUs the guest may hot-add (-smp N,maxcpus=M): its nr_cpu_ids, which bounds
+# the request queues virtio_scsi uses, without the cost of running more vCPUs.
 # L2_LIBVIRT=1: libvirt starts the guest instead (tests/e2e/libvirt.sh starts libvirtd in L1):
 # a transient domain with the same kernel, 9p shares and console, and the disk as
 # <hostdev type='scsi_host'><source protocol='vhost' wwpn=.../> (libvirt opens
@@ -113,7 +115,7 @@ if [[ ${E2E_ROOT:-} == trixie ]]; then
 fi
 append="console=ttyS0 quiet loglevel=4 panic=-1 softlockup_panic=1 softlockup_all_cpu_backtrace=1 scsi_mod.scan=sync tcmv.run=$run_dir tcmv.rw=$run_dir"
 # shellcheck disable=SC2054 # the commas are QEMU's
-qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus" -m "$mem"
+qemu=("${qemu_bin[@]}" -accel kvm -cpu "${L2_CPU:-max}" -M q35 -smp "$cpus${L2_MAXCPUS:+,maxcpus=$L2_MAXCPUS}" -m "$mem"
 	-nographic -nodefaults -no-reboot -serial stdio -monitor none
 	-kernel "$hp$cache/vmlinuz" -initrd "$hp$cache/initrd-l2.gz"
 	-fsdev "local,id=hostroot,path=$hp/,security_model=none,readonly=on,multidevs=remap"

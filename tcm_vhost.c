@@ -109,7 +109,7 @@ MODULE_PARM_DESC(vq_threads,
 		 "Serve request queues from threads of their own, at most one per CPU (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
 module_param_cb(poll_us, &tvh_poll_us_ops, &tvh_poll_us, 0644);
 MODULE_PARM_DESC(poll_us,
-		 "Microseconds a queue thread keeps polling its rings, guest kicks off, after its last work, 0-1000 (default 0: sleep until kicked); yields whenever its CPU is wanted");
+		 "Microseconds a queue thread keeps polling its rings, guest kicks off, after its last work, 0-1000 (default 0: sleep until kicked); stops while another task could run on its CPU");
 
 static bool tvh_dev_idle(struct tvh_dev *vdev)
 {

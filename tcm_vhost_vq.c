@@ -16,6 +16,7 @@
 #include <linux/llist.h>
 #include <linux/sched/clock.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/tick.h>
 #include <scsi/scsi_proto.h>
@@ -270,7 +271,10 @@ static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
  * Host polling: instead of sleeping until the guest kicks (an exit of the
  * guest each time), look at the rings whose kicks are off until one holds
  * requests, other work is pending, the CPU is wanted by anyone else, or
- * @poll_us passed since the last work; then the kicks go back on.  The
+ * @poll_us passed since the last work; then the kicks go back on.  "Wanted"
+ * is any other runnable task on this CPU, not only one the scheduler would
+ * switch to now: a vCPU thread sharing the CPU would otherwise lose up to
+ * half of it to the polling, which then slows the guest it serves.  The
  * thread runs in the owner's cgroups, so the CPU it spends here is charged
  * to the guest.
  */
@@ -299,8 +303,8 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 		if (!polling)
 			return;
 		cpu_relax();
-	} while (!need_resched() && !kthread_should_stop() &&
-		 local_clock() < end);
+	} while (!need_resched() && single_task_running() &&
+		 !kthread_should_stop() && local_clock() < end);
 
 	tvh_vq_thread_poll_end(thread);
 }

@@ -83,14 +83,22 @@ static void tvh_tmf_free(struct tvh_tmf *tmf)
 	tvh_tmf_put_inflight(vdev);
 }
 
-/* Queue @tmf for tvh_tmf_done_work(): any context. */
+/*
+ * Queue @tmf for tvh_tmf_done_work(): any context.  Once on the list, @tmf
+ * may be answered and freed at once, and with it the device's last TMF in
+ * flight; the count taken here keeps teardown (which waits for none in
+ * flight) from freeing the device, or vhost its worker, until the work is
+ * queued.  @tmf still counts, so the device is alive to take it.
+ */
 static void tvh_tmf_push(struct tvh_tmf *tmf)
 {
 	struct tvh_dev *vdev = tmf->vdev;
 
+	atomic_inc(&vdev->tmf_inflight);
 	if (llist_add(&tmf->node, &vdev->tmf_done))
 		tvh_dev_queue_work(vdev, &vdev->vqs[VHOST_SCSI_VQ_CTL].vq,
 				   &vdev->tmf_work);
+	tvh_tmf_put_inflight(vdev);
 }
 
 /* target_core's queue_tm_rsp: any context. */

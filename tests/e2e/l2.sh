@@ -178,6 +178,11 @@ tpg_stats() {
 	done
 }
 
+# stop_guest [SIGNAL]: end this run's QEMU (found by its tcmv.run= argument) from the watcher
+stop_guest() {
+	pkill "-${1:-TERM}" -f "tcmv.run=$run_dir " 2>/dev/null
+}
+
 # boot_once: one L2 run; sets qemu_rc, elapsed and end (the exit marker, empty if none).
 boot_once() {
 	local nonce start watch
@@ -205,7 +210,7 @@ boot_once() {
 		[[ -n $ready_marker ]] && limit=$ready_within ready=0
 		while sleep 5; do
 			if (($(entry_faults) >= 20)); then
-				pkill -f "tcmv.run=$run_dir " 2>/dev/null
+				stop_guest
 				exit 0
 			fi
 			if ((!ready)) && grep -aqF -- "$ready_marker" "$log"; then
@@ -222,7 +227,7 @@ boot_once() {
 			fi
 			if ((!ready && $(date +%s) - start >= limit)); then
 				: >"$run_dir/not_ready"
-				pkill -KILL -f "tcmv.run=$run_dir " 2>/dev/null
+				stop_guest KILL
 				exit 0
 			fi
 		done

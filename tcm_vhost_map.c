@@ -2,15 +2,16 @@
 /*
  * Guest memory for target_core: a request's data and protection bytes are
  * pinned where they are and described by a scatterlist (nothing copied),
- * except where a backstore cannot take the guest's layout: then an aligned
- * bounce buffer stands in for them, copied in before a WRITE and out after
- * a READ.
+ * except where a backstore cannot take the guest's layout or target_core
+ * might write into data-out: then an aligned bounce buffer stands in for
+ * them, copied in before a WRITE and out after a READ.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blk_types.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <scsi/scsi_proto.h>
 #include <target/target_core_fabric.h>
 
 #include "tcm_vhost.h"
@@ -215,15 +216,42 @@ void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
 }
 
 /*
+ * Whether target_core only reads the data-out buffer of @cdb.  Its emulated
+ * commands (INQUIRY, MODE SENSE, REPORT LUNS...) write their answer into the
+ * data scatterlist whatever its direction, and it checks the direction of
+ * none: a guest that sends one with a data-out buffer would have the host
+ * write into pages that the virtio spec makes read-only for the device and
+ * that are pinned for reading only (the shared zero page, a KSM page, a
+ * file's page cache).  Bulk writes keep the guest's pages; any other
+ * data-out goes through a copy, so that safety does not depend on this list.
+ */
+static bool tvh_map_out_is_only_read(const u8 *cdb)
+{
+	switch (cdb[0]) {
+	case WRITE_6:
+	case WRITE_10:
+	case WRITE_12:
+	case WRITE_16:
+	case WRITE_VERIFY:
+	case WRITE_VERIFY_16:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * Guest buffers that are not in whole sectors (Windows guests do this) are
- * fine for ramdisk and file backstores but not for every block device.
- * Such data goes through an aligned copy: allocated for this command only.
+ * fine for ramdisk and file backstores but not for every block device, and
+ * target_core may write into the data-out of any command but a WRITE.  Such
+ * data goes through an aligned copy: allocated for this command only.
  */
 int tvh_map_bounce(struct tvh_cmd *cmd, int dir)
 {
 	int ret;
 
-	if (!cmd->data.misaligned)
+	if (!cmd->data.misaligned &&
+	    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb)))
 		return 0;
 	/*
 	 * What the backstore does not write of a data-in copy goes back to

@@ -2,6 +2,8 @@
 /* Data integrity across CDB sizes, transfer sizes and descriptor layouts. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ft.h"
 
@@ -370,4 +372,49 @@ VT_TEST("io", zero_copy_caller_buffers)
 	ASSERT(!vsc_buf_check(rb, NULL), "canary damaged");
 	vsc_buf_free(d, wb);
 	vsc_buf_free(d, rb);
+}
+
+/*
+ * A data-out buffer is read-only for the device (virtio 1.x, 2.7.4): an
+ * INQUIRY sent with one must not be answered into it.  The buffer is a page
+ * of a memfd mapped MAP_PRIVATE and read-only, so the host pins the file's
+ * own page cache page: a write by the host changes the file, which the test
+ * reads back.  The device is closed after the test, with its arena and this
+ * mapping in it.
+ */
+VT_TEST_BEYOND("io", data_out_stays_unwritten_by_inquiry,
+	       "vhost_scsi writes the INQUIRY answer into the guest's data-out pages, pinned for reading only")
+{
+	uint8_t cdb[6] = { 0x12, 0, 0, 2, 0, 0 };	/* INQUIRY, 512 bytes */
+	struct vsc_dev *d = ft_open_ep(NULL);
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t want[BS], got[BS];	/* a whole sector: no copy for alignment */
+	struct vsc_buf *area, out = { 0 };
+	struct vsc_result res;
+	struct vsc_req r;
+	uint8_t *page;
+	int fd, e;
+
+	if (!d)
+		return;
+	fd = memfd_create("vsc-data-out", MFD_CLOEXEC);
+	ASSERT(fd >= 0, "memfd_create: %s", vt_errstr(-errno));
+	memset(want, 0x5a, sizeof(want));
+	ASSERT(pwrite(fd, want, sizeof(want), 0) == sizeof(want) && !ftruncate(fd, pg),
+	       "memfd: %s", vt_errstr(-errno));
+	area = vsc_buf_alloc(d, 2 * pg, 0, 0);
+	ASSERT(area, "alloc");
+	page = (uint8_t *)(((uintptr_t)area->p + pg - 1) & ~(uintptr_t)(pg - 1));
+	ASSERT(mmap(page, pg, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) == page,
+	       "mmap: %s", vt_errstr(-errno));
+	out.p = page;
+	out.len = sizeof(want);
+	vsc_req_init(d, &r, Q0, 1, 0, cdb, sizeof(cdb));
+	r.dout_buf = &out;
+	e = vsc_cmd_layout(d, &r, NULL, &res, TMO);
+	ASSERT(pread(fd, got, sizeof(got), 0) == sizeof(got), "pread: %s", vt_errstr(-errno));
+	close(fd);
+	ASSERT(!e && res.response == 0, "INQUIRY with data-out: %s %s", vt_errstr(e), vt_res(&res));
+	ASSERT(!memcmp(got, want, sizeof(want)),
+	       "the host wrote into the data-out page: byte 0 is %#x, byte 8 '%c'", got[0], got[8]);
 }

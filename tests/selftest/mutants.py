@@ -288,6 +288,14 @@ MUTANTS = {
         "\t\treturn atomic_read(&vdev->tmf_unlogged);",
         "\t\treturn false;",
         "badinput:log_all_waits_for_tmf_taken_before", 300),
+    # A data-out buffer target_core may write into is used in place: an
+    # INQUIRY sent with one is answered into the guest's read-only pages.
+    "data-out-written-in-place": (
+        "tcm_vhost_map.c",
+        "\t    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb)))\n",
+        "\t    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb) ||\n"
+        "\t     cmd->cdb[0] == INQUIRY))\n",
+        "io.data_out_stays", 300),
 }
 
 

@@ -41,6 +41,7 @@ bool tvh_direct_submit = true;
 bool tvh_offload = true;
 bool tvh_vq_threads = true;
 unsigned int tvh_poll_us;
+unsigned int tvh_signal_delay_us;
 
 /* Set an unsigned parameter, refusing values outside [min, max]. */
 static int tvh_param_set_range(const char *val, const struct kernel_param *kp,
@@ -77,6 +78,12 @@ static int tvh_param_set_poll_us(const char *val, const struct kernel_param *kp)
 	return tvh_param_set_range(val, kp, 0, TVH_MAX_POLL_US);
 }
 
+static int tvh_param_set_signal_delay_us(const char *val,
+					 const struct kernel_param *kp)
+{
+	return tvh_param_set_range(val, kp, 0, TVH_MAX_SIGNAL_DELAY_US);
+}
+
 static const struct kernel_param_ops tvh_io_vqs_ops = {
 	.set = tvh_param_set_io_vqs,
 	.get = param_get_uint,
@@ -89,6 +96,11 @@ static const struct kernel_param_ops tvh_inline_sg_ops = {
 
 static const struct kernel_param_ops tvh_poll_us_ops = {
 	.set = tvh_param_set_poll_us,
+	.get = param_get_uint,
+};
+
+static const struct kernel_param_ops tvh_signal_delay_us_ops = {
+	.set = tvh_param_set_signal_delay_us,
 	.get = param_get_uint,
 };
 
@@ -110,6 +122,10 @@ MODULE_PARM_DESC(vq_threads,
 module_param_cb(poll_us, &tvh_poll_us_ops, &tvh_poll_us, 0644);
 MODULE_PARM_DESC(poll_us,
 		 "Microseconds a queue thread keeps polling its rings, guest kicks off, after its last work, 0-1000 (default 0: sleep until kicked); stops while another task could run on its CPU");
+module_param_cb(signal_delay_us, &tvh_signal_delay_us_ops,
+		&tvh_signal_delay_us, 0644);
+MODULE_PARM_DESC(signal_delay_us,
+		 "Microseconds a queue thread may hold back the guest's interrupt for answers while more commands of that queue are in flight, so that one interrupt covers more of them, 0-1000 (default 0: signal every batch at once); a queue with nothing more in flight is signalled at once");
 
 static bool tvh_dev_idle(struct tvh_dev *vdev)
 {

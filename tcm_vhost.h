@@ -90,6 +90,10 @@
 #define TVH_MAX_IO_VQS 1024
 /* Longest host polling window a queue thread may be given (poll_us). */
 #define TVH_MAX_POLL_US 1000
+/* Longest a queue thread may hold back a guest signal (signal_delay_us). */
+#define TVH_MAX_SIGNAL_DELAY_US 1000
+/* How late the wake-up for a signal held back may come (timer slack). */
+#define TVH_SIGNAL_SLACK_NS (5 * NSEC_PER_USEC)
 /* How long a wait for commands in the backstore goes before it says so. */
 #define TVH_DRAIN_REPORT (30 * HZ)
 /*
@@ -120,6 +124,7 @@ extern bool tvh_direct_submit;
 extern bool tvh_vq_threads;
 extern bool tvh_offload;
 extern unsigned int tvh_poll_us;
+extern unsigned int tvh_signal_delay_us;
 
 /* A WWN directory: /sys/kernel/config/target/vhost/<name>. */
 struct tvh_tport {
@@ -320,6 +325,7 @@ enum tvh_stat {
 	TVH_STAT_KICKS,
 	TVH_STAT_POLLED,	/* passes started by host polling, not a kick */
 	TVH_STAT_SIGNALS,	/* vhost_signal() calls (the guest may mute some) */
+	TVH_STAT_SIGNALS_HELD,	/* signals held back by signal_delay_us */
 	TVH_NR_STATS,
 };
 
@@ -371,6 +377,13 @@ struct tvh_vq {
 	 * queue with a thread is only that thread; read by that thread.
 	 */
 	bool kicks_off;
+	/*
+	 * Answers are on the used ring but the guest was not signalled for
+	 * them yet (signal_delay_us): the ktime_get_ns() by which it must
+	 * be, or 0.  Written under vq.mutex; the queue's thread reads it
+	 * without, to know how long it may sleep.
+	 */
+	u64 signal_due;
 	/* Data bytes taken in the current pass (vq.mutex, tvh_vq_serve()). */
 	u64 pass_bytes;
 	u64 stats[TVH_NR_STATS];	/* enum tvh_stat; vq.mutex for writers */
@@ -459,6 +472,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 				    struct tvh_tpg **targets),
 		  unsigned int flags);
 void tvh_vq_signal(struct vhost_virtqueue *vq);
+void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay);
 bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what);
 void tvh_vq_init_kick(struct tvh_vq *tvq);
 int tvh_vq_threads_start(struct tvh_dev *vdev);
@@ -478,7 +492,7 @@ void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
 int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
-void tvh_io_flush_answers(struct tvh_vq *tvq);
+void tvh_io_flush_answers(struct tvh_vq *tvq, bool may_delay);
 void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns);
 void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);

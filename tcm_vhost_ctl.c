@@ -210,7 +210,7 @@ void tvh_tmf_done_work(struct vhost_work *work)
 		return;
 
 	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
-		tvh_io_flush_answers(&vdev->vqs[i]);
+		tvh_io_flush_answers(&vdev->vqs[i], false);
 
 	mutex_lock(&vq->mutex);
 	llist_for_each_entry(tmf, list, node) {

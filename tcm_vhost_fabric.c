@@ -498,6 +498,7 @@ static const char *const tvh_stat_names[TVH_NR_STATS] = {
 	[TVH_STAT_KICKS] = "kicks",
 	[TVH_STAT_POLLED] = "polled",
 	[TVH_STAT_SIGNALS] = "signals",
+	[TVH_STAT_SIGNALS_HELD] = "signals_held",
 };
 
 /*

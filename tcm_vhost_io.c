@@ -306,13 +306,15 @@ static void tvh_io_finish_list(struct llist_node *list)
 /**
  * tvh_io_flush_answers - answer every finished command of a queue
  * @tvq: the queue; called by whichever thread serves it, or by a TMF
+ * @may_delay: the queue's own thread calls, which sends a signal held back
+ *	(signal_delay_us) when it is due
  *
  * The used ring is written TVH_USED_BATCH entries at a time, and the guest
  * gets one signal per batch, however many commands it holds.  A
  * TMF calls this for every queue before writing its own answer, so that
  * the guest sees the commands it aborted answered first.
  */
-void tvh_io_flush_answers(struct tvh_vq *tvq)
+void tvh_io_flush_answers(struct tvh_vq *tvq, bool may_delay)
 {
 	struct vring_used_elem used[TVH_USED_BATCH];
 	struct vhost_virtqueue *vq = &tvq->vq;
@@ -341,7 +343,7 @@ void tvh_io_flush_answers(struct tvh_vq *tvq)
 	}
 	if (n)
 		vhost_add_used_n(vq, used, n);
-	tvh_vq_signal(vq);
+	tvh_vq_signal_answers(tvq, may_delay);
 	mutex_unlock(&vq->mutex);
 
 	tvh_io_finish_list(list);
@@ -359,7 +361,8 @@ void tvh_io_drop_answers(struct tvh_vq *tvq)
 
 void tvh_io_done_work(struct vhost_work *work)
 {
-	tvh_io_flush_answers(container_of(work, struct tvh_vq, done_work));
+	tvh_io_flush_answers(container_of(work, struct tvh_vq, done_work),
+			     false);
 }
 
 /*

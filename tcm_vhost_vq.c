@@ -11,6 +11,7 @@
 
 #include <linux/cgroup.h>
 #include <linux/completion.h>
+#include <linux/hrtimer.h>
 #include <linux/kcov.h>
 #include <linux/kthread.h>
 #include <linux/llist.h>
@@ -19,6 +20,7 @@
 #include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/tick.h>
+#include <linux/timekeeping.h>
 #include <scsi/scsi_proto.h>
 
 #include "tcm_vhost.h"
@@ -200,6 +202,72 @@ out:
 	mutex_unlock(&vq->mutex);
 }
 
+/**
+ * tvh_vq_signal_answers - signal the guest for answers just put on the ring
+ * @tvq: the queue, vq.mutex held
+ * @may_delay: the queue's thread calls, and will send a held signal in time
+ *
+ * With signal_delay_us, a signal waits while the queue has more commands in
+ * flight, so that one interrupt covers their answers too; but never longer
+ * than signal_delay_us after the first answer it holds.  A queue with
+ * nothing more in flight (a lone command at QD1, say) is signalled at once.
+ */
+void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay)
+{
+	unsigned int delay_us = READ_ONCE(tvh_signal_delay_us);
+	struct vhost_virtqueue *vq = &tvq->vq;
+	u64 now;
+
+	lockdep_assert_held(&vq->mutex);
+	/* Heads taken off the avail ring and not on the used ring yet. */
+	if (may_delay && delay_us && vq->last_avail_idx != vq->last_used_idx) {
+		now = ktime_get_ns();
+		if (!tvq->signal_due) {
+			WRITE_ONCE(tvq->signal_due,
+				   now + (u64)delay_us * NSEC_PER_USEC);
+			tvh_stat_add(vq, TVH_STAT_SIGNALS_HELD, 1);
+			return;
+		}
+		if (now < tvq->signal_due)
+			return;
+	}
+	WRITE_ONCE(tvq->signal_due, 0);
+	tvh_vq_signal(vq);
+}
+
+/*
+ * Send the signals held back on @thread's queues whose time has come (all
+ * of them with @all, as the thread stops).  Returns the earliest deadline
+ * still ahead, in ktime_get_ns(), or 0.
+ */
+static u64 tvh_vq_thread_signal_due(struct tvh_vq_thread *thread, bool all)
+{
+	u64 now = 0, next = 0, due;
+	unsigned int i;
+
+	for (i = 0; i < thread->nqueues; i++) {
+		struct tvh_vq *tvq = thread->queues[i];
+
+		due = READ_ONCE(tvq->signal_due);
+		if (!due)
+			continue;
+		if (!now)
+			now = ktime_get_ns();
+		if (due > now && !all) {
+			if (!next || due < next)
+				next = due;
+			continue;
+		}
+		mutex_lock(&tvq->vq.mutex);
+		if (tvq->signal_due) {
+			WRITE_ONCE(tvq->signal_due, 0);
+			tvh_vq_signal(&tvq->vq);
+		}
+		mutex_unlock(&tvq->vq.mutex);
+	}
+	return next;
+}
+
 /*
  * The guest's kick eventfd fired (any context, the eventfd's wait queue lock
  * held).  A queue with a thread wakes it here, saving the vhost worker's
@@ -275,14 +343,21 @@ static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
  * is any other runnable task on this CPU, not only one the scheduler would
  * switch to now: a vCPU thread sharing the CPU would otherwise lose up to
  * half of it to the polling, which then slows the guest it serves.  The
- * thread runs in the owner's cgroups, so the CPU it spends here is charged
- * to the guest.
+ * window also ends when a signal held back is @due (ktime_get_ns(), or 0).
+ * The thread runs in the owner's cgroups, so the CPU it spends here is
+ * charged to the guest.
  */
 static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
-			       unsigned int poll_us)
+			       unsigned int poll_us, u64 due)
 {
-	u64 end = local_clock() + (u64)poll_us * NSEC_PER_USEC;
+	u64 window = (u64)poll_us * NSEC_PER_USEC, now, end;
 	unsigned int i;
+
+	if (due) {
+		now = ktime_get_ns();
+		window = due > now ? min(window, due - now) : 0;
+	}
+	end = local_clock() + window;
 
 	do {
 		bool polling = false;
@@ -319,7 +394,7 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 		struct tvh_vq *tvq = thread->queues[i];
 
 		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
-			tvh_io_flush_answers(tvq);
+			tvh_io_flush_answers(tvq, true);
 		if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
 			tvh_vq_serve(&tvq->vq, tvh_io_handle_one, flags);
 	}
@@ -418,11 +493,24 @@ static int tvh_vq_exec_thread(void *data)
 	return 0;
 }
 
+/* Sleep until woken, or until @due (ktime_get_ns()) if not 0. */
+static void tvh_vq_thread_sleep(u64 due)
+{
+	ktime_t expires = ns_to_ktime(due);
+
+	if (due)
+		schedule_hrtimeout_range(&expires, TVH_SIGNAL_SLACK_NS,
+					 HRTIMER_MODE_ABS);
+	else
+		schedule();
+}
+
 /*
  * A request queue thread: passes over its queues while any has work
  * pending, polls them for a while if poll_us says so, then sleeps until
- * woken by a kick or a completion.  Each pass over a queue is bounded
- * (tvh_vq_serve), so one busy ring does not starve the thread's others.
+ * woken by a kick or a completion, or until a signal it holds back is due.
+ * Each pass over a queue is bounded (tvh_vq_serve), so one busy ring does
+ * not starve the thread's others.
  */
 static int tvh_vq_thread(void *data)
 {
@@ -438,6 +526,7 @@ static int tvh_vq_thread(void *data)
 	tvh_vq_thread_sample_idle(thread);
 
 	for (;;) {
+		u64 due = tvh_vq_thread_signal_due(thread, false);
 		bool busy = false;
 
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -448,7 +537,7 @@ static int tvh_vq_thread(void *data)
 		for (i = 0; i < thread->nqueues && !busy; i++)
 			busy = READ_ONCE(thread->queues[i]->pending);
 		if (!busy) {
-			schedule();
+			tvh_vq_thread_sleep(due);
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
@@ -456,8 +545,9 @@ static int tvh_vq_thread(void *data)
 		poll_us = READ_ONCE(tvh_poll_us);
 		tvh_vq_kcov_start(thread);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
+		due = tvh_vq_thread_signal_due(thread, false);
 		if (poll_us)
-			tvh_vq_thread_poll(thread, poll_us);
+			tvh_vq_thread_poll(thread, poll_us, due);
 		else	/* poll_us was just set to 0: no ring may stay muted */
 			tvh_vq_thread_poll_end(thread);
 		tvh_vq_kcov_stop(thread);
@@ -465,6 +555,7 @@ static int tvh_vq_thread(void *data)
 	}
 
 	tvh_vq_thread_poll_end(thread);
+	tvh_vq_thread_signal_due(thread, true);
 	tvh_charge_end(&charge);
 	kthread_unuse_mm(mm);
 	return 0;

@@ -12,7 +12,7 @@ import sys
 from collections import defaultdict
 
 PER_IO = [("exits", "exits"), ("irq_inj", "L1 irq inj"), ("l2_irqs", "L2 irqs"),
-          ("kicks", "kicks"), ("polled", "polled"), ("signals", "signals"),
+          ("kicks", "kicks"), ("polled", "polled"), ("signals", "signals"), ("held", "held"),
           ("l2_busy_us", "L2 CPU us"), ("l1_busy_us", "L1 CPU us"),
           ("l1_ctxsw", "L1 ctx sw")]
 

@@ -34,7 +34,7 @@
 # each to the first, per round (min..max): build/probe/<timestamp>/{points.jsonl,summary.md}.
 # Counters per I/O: L1's kvm exits and injected interrupts (debugfs kvm, both modules),
 # the guest's request-queue interrupts, CPU time busy in L2 and in L1 (/proc/stat), and
-# tcm_vhost's own kicks, polled passes and signals (tpgt_1/stats).
+# tcm_vhost's own kicks, polled passes, signals and signals held back (tpgt_1/stats).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -130,7 +130,7 @@ tvh_io_stat() {
 l1_counters() {
 	echo "$(kvm_stat exits) $(kvm_stat irq_injections) $(cpu_busy_us)" \
 		"$(tvh_io_stat kicks) $(tvh_io_stat polled) $(tvh_io_stat signals)" \
-		"$(awk '$1 == "ctxt" { print $2 }' /proc/stat)"
+		"$(awk '$1 == "ctxt" { print $2 }' /proc/stat) $(tvh_io_stat signals_held)"
 }
 
 # set_params MODULE SETTING: write param=value[,...] to MODULE's parameters ("-": none)
@@ -156,10 +156,10 @@ watch_guest() {
 				read -r -a c0 <<<"$(l1_counters)"
 			else
 				read -r -a c1 <<<"$(l1_counters)"
-				printf '"exits":%d,"irq_inj":%d,"l1_busy_us":%d,"kicks":%d,"polled":%d,"signals":%d,"l1_ctxsw":%d' \
+				printf '"exits":%d,"irq_inj":%d,"l1_busy_us":%d,"kicks":%d,"polled":%d,"signals":%d,"l1_ctxsw":%d,"held":%d' \
 					$((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) \
 					$((c1[3] - c0[3])) $((c1[4] - c0[4])) $((c1[5] - c0[5])) \
-					$((c1[6] - c0[6])) >"$rw/l1-$k"
+					$((c1[6] - c0[6])) $((c1[7] - c0[7])) >"$rw/l1-$k"
 			fi
 			echo "$req" >"$rw/ack"
 			last=$req

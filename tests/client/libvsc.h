@@ -463,6 +463,12 @@ uint64_t vsc_now_ns(void);
 int vsc_cfs_write(const char *path, const char *val);
 /* Reads an attribute into buf (NUL-terminated, trailing newline kept). */
 int vsc_cfs_read(const char *path, char *buf, size_t len);
+/*
+ * Counter @key of line @line ("io", "ctl", "vqN") of a tcm_vhost TPG's
+ * stats attribute, or -1 (no such line, counter or attribute).
+ */
+long long vsc_tpg_stat(const char *wwpn, unsigned int tpgt, const char *line,
+		       const char *key);
 int vsc_cfs_mkdir(const char *path);	/* -EEXIST is success */
 bool vsc_path_exists(const char *path);
 

@@ -50,6 +50,26 @@ int vsc_cfs_read(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+long long vsc_tpg_stat(const char *wwpn, unsigned int tpgt, const char *line,
+		       const char *key)
+{
+	char path[256], buf[8192], want[64], *l, *save = NULL, *p;
+	size_t n = strlen(line);
+	long long v;
+
+	snprintf(path, sizeof(path), VSC_CFS_TARGET "/vhost/%s/tpgt_%u/stats", wwpn, tpgt);
+	if (vsc_cfs_read(path, buf, sizeof(buf)))
+		return -1;
+	snprintf(want, sizeof(want), " %s ", key);
+	for (l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, line, n) || l[n] != ' ')
+			continue;
+		p = strstr(l + n, want);
+		return p && sscanf(p + strlen(want), "%lld", &v) == 1 ? v : -1;
+	}
+	return -1;
+}
+
 int vsc_cfs_mkdir(const char *path)
 {
 	if (mkdir(path, 0755) && errno != EEXIST)

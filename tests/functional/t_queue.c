@@ -440,23 +440,7 @@ VT_TEST("queue", index_wraparound)
 /* Counter @key on the line named @name of TPG 1's stats; -1 if absent. */
 static long long stat_of(const char *name, const char *key)
 {
-	char buf[8192], want[64], *line, *save = NULL, *p;
-	long long v;
-
-	if (vsc_cfs_read(VSC_CFS_TARGET "/vhost/" WWPN_A "/tpgt_1/stats", buf, sizeof(buf)))
-		return -1;
-	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t n = strlen(name);
-
-		if (strncmp(line, name, n) || line[n] != ' ')
-			continue;
-		snprintf(want, sizeof(want), " %s ", key);
-		p = strstr(line + n, want);
-		if (p && sscanf(p + strlen(want), "%lld", &v) == 1)
-			return v;
-		return -1;
-	}
-	return -1;
+	return vsc_tpg_stat(WWPN_A, 1, name, key);
 }
 
 struct stats_seen {
@@ -604,6 +588,40 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	ok = vt_rw(d, VSC_VQ_REQ(0), 1, 0, false, 10, 300, 8, buf, NULL);
 	vsc_cfs_write(POLL_PARAM, was);
 	ASSERT(ok, "READ after polling stopped not answered");
+}
+
+#define SIGNAL_PARAM "/sys/module/tcm_vhost/parameters/signal_delay_us"
+
+/*
+ * signal_delay_us never holds back the signal of a lone command: with the
+ * longest delay allowed, 32 WRITE+READ pairs issued one after the other
+ * (nothing else in flight on their queue) hold no signal, and each of the
+ * 64 answers is signalled (the client arms its interrupt before it waits).
+ */
+VT_TEST_BEYOND("queue", signal_delay_spares_a_lone_command, "has no signal_delay_us parameter")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	long long h0, h1, s0, s1;
+	char was[16];
+	unsigned int i;
+
+	if (!d)
+		return;
+	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	ASSERT(read_all(SIGNAL_PARAM, was, sizeof(was)), "cannot read %s", SIGNAL_PARAM);
+	ASSERT(!vsc_cfs_write(SIGNAL_PARAM, "1000"), "cannot write 1000 to %s", SIGNAL_PARAM);
+	h0 = stat_of("vq2", "signals_held");
+	s0 = stat_of("vq2", "signals");
+	for (i = 0; i < 32; i++) {
+		if (!ft_verify_rw(d, VSC_VQ_REQ(0), 1, 0, 10, 600 + 8 * i, 8, NULL, NULL))
+			break;
+	}
+	h1 = stat_of("vq2", "signals_held");
+	s1 = stat_of("vq2", "signals");
+	vsc_cfs_write(SIGNAL_PARAM, was);
+	ASSERT(i == 32, "WRITE+READ %u of 32 failed", i);
+	ASSERT(h0 >= 0 && h1 == h0, "signals_held went %lld -> %lld over 64 lone commands", h0, h1);
+	ASSERT(s1 - s0 >= 64, "signals went %lld -> %lld over 64 lone commands, want +64", s0, s1);
 }
 
 /* Lines of @text that contain every one of @a, @b and @c. */

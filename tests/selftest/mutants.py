@@ -216,8 +216,8 @@ MUTANTS = {
     "bounce-uncharged": (
         [("tcm_vhost_vq.c", "\tkthread_use_mm(mm);\n\ttvh_charge_begin(&charge, mm);",
           "\tkthread_use_mm(mm);"),
-         ("tcm_vhost_vq.c", "\ttvh_vq_thread_poll_end(thread);\n\ttvh_charge_end(&charge);",
-          "\ttvh_vq_thread_poll_end(thread);")],
+         ("tcm_vhost_vq.c", "\ttvh_vq_thread_signal_due(thread, true);\n\ttvh_charge_end(&charge);",
+          "\ttvh_vq_thread_signal_due(thread, true);")],
         "badinput:bounce_charged_to_the_owners_memcg", 300),
     # #12 (also checked): QUERY TASK SET counts a command whose answer is
     # being written.
@@ -296,6 +296,18 @@ MUTANTS = {
         "\t    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb) ||\n"
         "\t     cmd->cdb[0] == INQUIRY))\n",
         "io.data_out_stays", 300),
+    # signal_delay_us holds back a lone command's signal too (QD1 latency).
+    "signal-held-at-qd1": (
+        "tcm_vhost_vq.c",
+        "\tif (may_delay && delay_us && vq->last_avail_idx != vq->last_used_idx) {\n",
+        "\tif (may_delay && delay_us) {\n",
+        "queue.signal_delay_spares", 300),
+    # A held signal waits for the next completion instead of its deadline.
+    "held-signal-without-deadline": (
+        "tcm_vhost_vq.c",
+        "\tif (due)\n\t\tschedule_hrtimeout_range(",
+        "\tif (0)\n\t\tschedule_hrtimeout_range(",
+        "tmf:held_signal_comes", 400),
 }
 
 

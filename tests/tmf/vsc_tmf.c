@@ -103,14 +103,15 @@ static const char *resp_name(uint8_t r)
 
 /* ----------------------------------------------------------- devices */
 
-static struct vsc_dev *open_dev(bool hotplug)
+/* A device offering @features (within VSC_FEATURES_ALL), endpoint set. */
+static struct vsc_dev *open_dev_features(uint64_t features)
 {
 	struct vsc_opts o = {
 		.ring_size = 256,
 		.num_req_queues = 2,
-		.features = hotplug ? VSC_FEATURES_ALL
-				    : VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG),
+		.features = features,
 	};
+	bool hotplug = features & VSC_F(VIRTIO_SCSI_F_HOTPLUG);
 	struct vsc_dev *d = vsc_open(&o);
 	int r;
 
@@ -130,6 +131,12 @@ static struct vsc_dev *open_dev(bool hotplug)
 		return NULL;
 	}
 	return d;
+}
+
+static struct vsc_dev *open_dev(bool hotplug)
+{
+	return open_dev_features(hotplug ? VSC_FEATURES_ALL
+					 : VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG));
 }
 
 static void close_dev(struct vsc_dev *d)
@@ -961,6 +968,75 @@ VT_TEST_F(NULL, tmf_answer_follows_completions, VT_F_BEYOND, UP_ABORT)
 	if (!vt_failed())
 		verify_rw(d, LUN_FAST, VERIFY_LBA, 8);
 out:
+	close_dev(d);
+}
+
+#define SIGNAL_DELAY "/sys/module/tcm_vhost/parameters/signal_delay_us"
+
+/*
+ * signal_delay_us holds back a queue's signal while more of its commands
+ * are in flight, but only until its deadline: a READ of the fast LUN that
+ * finishes while a READ of the slow one (1 s) is in flight on the same
+ * queue gets its call within ~1 ms, not when the slow one finishes.  The
+ * client takes no EVENT_IDX, so every signal the device sends is a call.
+ */
+VT_TEST_F(NULL, held_signal_comes_by_its_deadline, TMF_SLOW | VT_F_BEYOND,
+	  "has no signal_delay_us parameter")
+{
+	struct vsc_dev *d = open_dev_features(VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG) &
+					      ~VSC_F(VIRTIO_RING_F_EVENT_IDX));
+	long long held0, held1;
+	uint64_t calls0, calls1;
+	bool slow_done;
+	struct flight f;
+	char was[16];
+	int e;
+
+	if (!d)
+		return;
+	flight_init(&f, 2);
+	if (!vt_clear_ua(d, TGT, LUN_SLOW0) || !vt_clear_ua(d, TGT, LUN_FAST))
+		goto out;
+	if (vsc_cfs_read(SIGNAL_DELAY, was, sizeof(was)) || vsc_cfs_write(SIGNAL_DELAY, "1000")) {
+		FAIL("cannot set %s", SIGNAL_DELAY);
+		goto out;
+	}
+	held0 = vsc_tpg_stat(WWPN, TPGT, "vq2", "signals_held");
+	e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_SLOW0, true, 8, 0);
+	if (!e) {
+		vsc_kick(d, VSC_VQ_REQ(0));
+		settle_ms(100);
+		calls0 = vsc_vq_calls(d, VSC_VQ_REQ(0));
+		e = flight_add(d, &f, VSC_VQ_REQ(0), LUN_FAST, true, 8, 0);
+	}
+	if (!e) {
+		vsc_kick(d, VSC_VQ_REQ(0));
+		e = vsc_wait(d, &f.r[1].op, 500);
+	}
+	settle_ms(50);
+	vsc_reap(d, VSC_VQ_REQ(0), 0);
+	calls1 = vsc_vq_calls(d, VSC_VQ_REQ(0));
+	slow_done = f.r[0].op.done;
+	held1 = vsc_tpg_stat(WWPN, TPGT, "vq2", "signals_held");
+	vsc_cfs_write(SIGNAL_DELAY, was);
+	if (e) {
+		FAIL("READs of the slow and the fast LUN: %s", vt_errstr(e));
+		goto out;
+	}
+	if (slow_done) {
+		FAIL("the slow READ finished within 150 ms: backstore not slow");
+		goto out;
+	}
+	if (held1 <= held0) {
+		FAIL("signals_held went %lld -> %lld: the fast READ's signal was not held", held0, held1);
+		goto out;
+	}
+	if (calls1 <= calls0)
+		FAIL("no call for the fast READ 50 ms after its answer: its held signal waits for the slow one");
+	if (vsc_wait(d, &f.r[0].op, TMO))
+		FAIL("the slow READ never finished");
+out:
+	flight_free(d, &f);
 	close_dev(d);
 }
 

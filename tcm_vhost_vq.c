@@ -384,7 +384,14 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 	tvh_vq_thread_poll_end(thread);
 }
 
-/* Answer finished commands, then take new requests, on each queue. */
+/*
+ * Answer finished commands, then take new requests, on each queue.  A
+ * polling thread (TVH_SERVE_POLL) looks at the ring after answering too:
+ * the guest sends its next request once it sees the answers, and that pass
+ * turns its kicks off for the polling that follows.  Polling may have
+ * ended, kicks on, only because the backstore's completion work became
+ * runnable on this CPU.
+ */
 static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 			       unsigned int flags)
 {
@@ -392,10 +399,13 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 
 	for (i = 0; i < thread->nqueues; i++) {
 		struct tvh_vq *tvq = thread->queues[i];
+		bool serve = test_and_clear_bit(TVH_VQ_KICK, &tvq->pending);
 
-		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending))
+		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending)) {
 			tvh_io_flush_answers(tvq, true);
-		if (test_and_clear_bit(TVH_VQ_KICK, &tvq->pending))
+			serve |= flags & TVH_SERVE_POLL;
+		}
+		if (serve)
 			tvh_vq_serve(&tvq->vq, tvh_io_handle_one, flags);
 	}
 }

@@ -329,6 +329,9 @@ void tvh_io_flush_answers(struct tvh_vq *tvq, bool may_delay)
 	mutex_lock(&vq->mutex);
 	list = llist_del_all(&tvq->done);
 	if (!list) {
+		/* A TMF's answer must not overtake a signal held back. */
+		if (!may_delay && tvq->signal_due)
+			tvh_vq_signal_answers(tvq, false);
 		mutex_unlock(&vq->mutex);
 		return;
 	}

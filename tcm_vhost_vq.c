@@ -197,7 +197,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 	} while (!vhost_exceeds_weight(vq, ++handled, tvq->pass_bytes));
 
 	if (answered)
-		tvh_vq_signal(vq);
+		tvh_vq_signal_answers(tvq, false);
 out:
 	mutex_unlock(&vq->mutex);
 }
@@ -208,8 +208,9 @@ out:
  * @may_delay: the queue's thread calls, and will send a held signal in time
  *
  * With signal_delay_us, a signal waits while the queue has more commands in
- * flight, so that one interrupt covers their answers too; but never longer
- * than signal_delay_us after the first answer it holds.  A queue with
+ * flight, so that one interrupt covers their answers too; for about
+ * signal_delay_us after the first answer it holds at most (the thread looks
+ * at its deadlines between passes).  A queue with
  * nothing more in flight (a lone command at QD1, say) is signalled at once.
  */
 void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay)
@@ -342,25 +343,22 @@ static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
  * @poll_us passed since the last work; then the kicks go back on.  "Wanted"
  * is any other runnable task on this CPU, not only one the scheduler would
  * switch to now: a vCPU thread sharing the CPU would otherwise lose up to
- * half of it to the polling, which then slows the guest it serves.  The
- * window also ends when a signal held back is @due (ktime_get_ns(), or 0).
- * The thread runs in the owner's cgroups, so the CPU it spends here is
- * charged to the guest.
+ * half of it to the polling, which then slows the guest it serves.  A signal
+ * held back is sent when @due (ktime_get_ns(), or 0), polling on.  The
+ * thread runs in the owner's cgroups, so the CPU it spends here is charged
+ * to the guest.
  */
 static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 			       unsigned int poll_us, u64 due)
 {
-	u64 window = (u64)poll_us * NSEC_PER_USEC, now, end;
+	u64 end = local_clock() + (u64)poll_us * NSEC_PER_USEC;
 	unsigned int i;
-
-	if (due) {
-		now = ktime_get_ns();
-		window = due > now ? min(window, due - now) : 0;
-	}
-	end = local_clock() + window;
 
 	do {
 		bool polling = false;
+
+		if (due && ktime_get_ns() >= due)
+			due = tvh_vq_thread_signal_due(thread, false);
 
 		for (i = 0; i < thread->nqueues; i++) {
 			struct tvh_vq *tvq = thread->queues[i];
@@ -403,7 +401,7 @@ static void tvh_vq_thread_pass(struct tvh_vq_thread *thread,
 
 		if (test_and_clear_bit(TVH_VQ_DONE, &tvq->pending)) {
 			tvh_io_flush_answers(tvq, true);
-			serve |= flags & TVH_SERVE_POLL;
+			serve |= !!(flags & TVH_SERVE_POLL);
 		}
 		if (serve)
 			tvh_vq_serve(&tvq->vq, tvh_io_handle_one, flags);

@@ -473,6 +473,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 		  unsigned int flags);
 void tvh_vq_signal(struct vhost_virtqueue *vq);
 void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay);
+void tvh_vq_signal_held(struct tvh_vq *tvq);
 bool tvh_vq_thread_wake(struct tvh_vq *tvq, enum tvh_vq_pending what);
 void tvh_vq_init_kick(struct tvh_vq *tvq);
 int tvh_vq_threads_start(struct tvh_dev *vdev);

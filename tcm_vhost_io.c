@@ -330,8 +330,8 @@ void tvh_io_flush_answers(struct tvh_vq *tvq, bool may_delay)
 	list = llist_del_all(&tvq->done);
 	if (!list) {
 		/* A TMF's answer must not overtake a signal held back. */
-		if (!may_delay && tvq->signal_due)
-			tvh_vq_signal_answers(tvq, false);
+		if (!may_delay)
+			tvh_vq_signal_held(tvq);
 		mutex_unlock(&vq->mutex);
 		return;
 	}

@@ -210,8 +210,8 @@ out:
  * With signal_delay_us, a signal waits while the queue has more commands in
  * flight, so that one interrupt covers their answers too; for about
  * signal_delay_us after the first answer it holds at most (the thread looks
- * at its deadlines between passes).  A queue with
- * nothing more in flight (a lone command at QD1, say) is signalled at once.
+ * at its deadlines between passes).  A queue with nothing more in flight (a
+ * lone command at QD1, say) is signalled at once.
  */
 void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay)
 {
@@ -234,6 +234,14 @@ void tvh_vq_signal_answers(struct tvh_vq *tvq, bool may_delay)
 	}
 	WRITE_ONCE(tvq->signal_due, 0);
 	tvh_vq_signal(vq);
+}
+
+/* Send the signal held back on @tvq, if there is one (vq.mutex held). */
+void tvh_vq_signal_held(struct tvh_vq *tvq)
+{
+	lockdep_assert_held(&tvq->vq.mutex);
+	if (tvq->signal_due)
+		tvh_vq_signal_answers(tvq, false);
 }
 
 /*
@@ -260,10 +268,7 @@ static u64 tvh_vq_thread_signal_due(struct tvh_vq_thread *thread, bool all)
 			continue;
 		}
 		mutex_lock(&tvq->vq.mutex);
-		if (tvq->signal_due) {
-			WRITE_ONCE(tvq->signal_due, 0);
-			tvh_vq_signal(&tvq->vq);
-		}
+		tvh_vq_signal_held(tvq);
 		mutex_unlock(&tvq->vq.mutex);
 	}
 	return next;

@@ -1442,7 +1442,7 @@ VT_TEST_F(NULL, misaligned_iblock, BI_F_NEEDS_HOLD | VT_F_UPSTREAM_SKIP,
  * command's entries past the arrays or over its neighbours': the data
  * compare sees the second, KASAN (make check-debug) the first.
  */
-#define ISG_PARAM "/sys/module/tcm_vhost/parameters/inline_sg"
+#define ISG_PARAM VSC_TVH_PARAM("inline_sg")
 #define ISG_CMDS 64		/* the ring's size: every entry in flight */
 #define ISG_BLOCKS 16		/* 2 pages each */
 

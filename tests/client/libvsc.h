@@ -458,6 +458,8 @@ uint64_t vsc_now_ns(void);
 /* ------------------------------------------------------- tgt.c: configfs */
 
 #define VSC_CFS_TARGET "/sys/kernel/config/target"
+/* A tcm_vhost module parameter: VSC_TVH_PARAM("poll_us"). */
+#define VSC_TVH_PARAM(name) "/sys/module/tcm_vhost/parameters/" name
 
 /* Writes @val to a configfs/sysfs attribute; 0 or -errno. */
 int vsc_cfs_write(const char *path, const char *val);

@@ -547,7 +547,7 @@ static bool read_all(const char *path, char *buf, size_t len)
 	return true;
 }
 
-#define POLL_PARAM "/sys/module/tcm_vhost/parameters/poll_us"
+#define POLL_PARAM VSC_TVH_PARAM("poll_us")
 
 /*
  * Pin this process to CPU 0 and the request queue threads of the device it
@@ -639,7 +639,7 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	ASSERT(ok, "READ after polling stopped not answered");
 }
 
-#define SIGNAL_PARAM "/sys/module/tcm_vhost/parameters/signal_delay_us"
+#define SIGNAL_PARAM VSC_TVH_PARAM("signal_delay_us")
 
 /*
  * signal_delay_us never holds back the signal of a lone command: with the
@@ -736,7 +736,7 @@ VT_TEST_BEYOND("queue", trace_events_tell_each_step, "has no tcm_vhost trace eve
 	ASSERT(done == 3, "tvh_cmd_done with GOOD and 4096 bytes: %u, want 3", done);
 }
 
-#define OFFLOAD_PARAM "/sys/module/tcm_vhost/parameters/offload"
+#define OFFLOAD_PARAM VSC_TVH_PARAM("offload")
 #define CG_PIN VT_CG_ROOT "/tvh-offload"
 
 /*

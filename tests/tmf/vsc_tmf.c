@@ -971,7 +971,7 @@ out:
 	close_dev(d);
 }
 
-#define SIGNAL_DELAY "/sys/module/tcm_vhost/parameters/signal_delay_us"
+#define SIGNAL_DELAY VSC_TVH_PARAM("signal_delay_us")
 
 /*
  * signal_delay_us holds back a queue's signal while more of its commands

@@ -90,6 +90,12 @@
 #define TVH_MAX_IO_VQS 1024
 /* Longest host polling window a queue thread may be given (poll_us). */
 #define TVH_MAX_POLL_US 1000
+/*
+ * Requests a queue must yield between two turns of the guest's kicks on
+ * before its thread polls it: a guest that waits for each answer before
+ * sending its next request is not worth polling for.
+ */
+#define TVH_POLL_MIN_BATCH 2
 /* Longest a queue thread may hold back a guest signal (signal_delay_us). */
 #define TVH_MAX_SIGNAL_DELAY_US 1000
 /* How late the wake-up for a signal held back may come (timer slack). */
@@ -377,6 +383,12 @@ struct tvh_vq {
 	 * queue with a thread is only that thread; read by that thread.
 	 */
 	bool kicks_off;
+	/*
+	 * Requests taken since the guest's kicks last went on: polling
+	 * starts only at TVH_POLL_MIN_BATCH.  Same writer and reader as
+	 * @kicks_off, under vq.mutex.
+	 */
+	unsigned int taken_since_kick;
 	/*
 	 * Answers are on the used ring but the guest was not signalled for
 	 * them yet (signal_delay_us): the ktime_get_ns() by which it must

@@ -147,7 +147,11 @@ void tvh_vq_signal(struct vhost_virtqueue *vq)
  * @vq: the queue; its poll work or its thread runs this
  * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
  * @flags: TVH_SERVE_POLL: the caller polls the ring next, so the guest's
- *	kicks stay off when it runs dry (tvh_vq_poll_end() turns them on)
+ *	kicks stay off when it runs dry (tvh_vq_poll_end() turns them on),
+ *	if the guest sent TVH_POLL_MIN_BATCH requests or more since its kicks
+ *	last went on: one that waits for each answer before it sends the next
+ *	request would come back after the polling window, which then only
+ *	took CPU from it
  *
  * After TVH_WEIGHT requests or TVH_BYTE_WEIGHT bytes of data the pass is
  * requeued so that other queues and devices get the CPU, and the answers
@@ -177,7 +181,8 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 	do {
 		ret = handle_one(vq, targets);
 		if (ret == TVH_EMPTY) {
-			if (flags & TVH_SERVE_POLL) {
+			if ((flags & TVH_SERVE_POLL) &&
+			    tvq->taken_since_kick >= TVH_POLL_MIN_BATCH) {
 				tvq->kicks_off = true;
 				break;
 			}
@@ -186,11 +191,14 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 				vhost_disable_notify(dev, vq);
 				continue;
 			}
+			tvq->taken_since_kick = 0;
 			break;
 		}
 		/* A ring we cannot read waits for a kick or reset, unpolled. */
 		if (ret < 0)
 			break;
+		if (tvq->taken_since_kick < TVH_POLL_MIN_BATCH)
+			tvq->taken_since_kick++;
 		tvh_stat_add(vq, TVH_STAT_REQUESTS, 1);
 		if (ret == TVH_ANSWERED)
 			answered = true;
@@ -327,6 +335,7 @@ static void tvh_vq_poll_end(struct tvh_vq *tvq)
 		return;
 	mutex_lock(&vq->mutex);
 	tvq->kicks_off = false;
+	tvq->taken_since_kick = 0;
 	more = vhost_enable_notify(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
 	if (more)

@@ -188,6 +188,13 @@ MUTANTS = {
         "\tmore = vhost_enable_notify(vq->dev, vq);\n",
         "\tmore = false;\n",
         "queue.polling_takes_requests_without_kicks", 200),
+    # Host polling for a guest that waits for each answer (QD1): the window
+    # only takes CPU from it.
+    "poll-lone-commands": (
+        "tcm_vhost_vq.c",
+        "\t\t\t    tvq->taken_since_kick >= TVH_POLL_MIN_BATCH) {\n",
+        "\t\t\t    tvq->taken_since_kick >= 1) {\n",
+        "queue.polling_skips_lone_commands", 200),
     # #12.4: tpgt_01 and tpgt_+1 taken for tpgt_1, and a second TPG with
     # a tag already taken accepted.
     "tpgt-aliases": (

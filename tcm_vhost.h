@@ -91,9 +91,9 @@
 /* Longest host polling window a queue thread may be given (poll_us). */
 #define TVH_MAX_POLL_US 1000
 /*
- * Requests a queue must yield between two turns of the guest's kicks on
- * before its thread polls it: a guest that waits for each answer before
- * sending its next request is not worth polling for.
+ * Requests a guest must send with one kick before its queue's thread polls
+ * the ring: one that waits for each answer before sending its next request
+ * is not worth polling for.
  */
 #define TVH_POLL_MIN_BATCH 2
 /* Longest a queue thread may hold back a guest signal (signal_delay_us). */
@@ -292,6 +292,13 @@ struct tvh_vq_thread {
 	u64 exec_seen_ns;
 	u64 idle_at_ns;
 	bool idle_spare;
+	/*
+	 * Polling stopped early because the CPU was wanted: the rings whose
+	 * kicks are off stay so until the thread runs again or until this
+	 * ktime_get_ns(), the end of the polling window, when it turns them
+	 * on (0: nothing due).  Only the thread reads and writes it.
+	 */
+	u64 kicks_due;
 	struct tvh_dev *vdev;
 	struct task_struct *owner;	/* start-up only: whose cgroups */
 	/*
@@ -384,11 +391,13 @@ struct tvh_vq {
 	 */
 	bool kicks_off;
 	/*
-	 * Requests taken since the guest's kicks last went on: polling
-	 * starts only at TVH_POLL_MIN_BATCH.  Same writer and reader as
-	 * @kicks_off, under vq.mutex.
+	 * Requests taken since the guest's last kick, counted up to
+	 * TVH_POLL_MIN_BATCH, where polling may start; and the kick count
+	 * (stats[TVH_STAT_KICKS]) when the last pass began.  Written by
+	 * whoever serves the queue, under vq.mutex.
 	 */
 	unsigned int taken_since_kick;
+	u64 kicks_seen;
 	/*
 	 * Answers are on the used ring but the guest was not signalled for
 	 * them yet (signal_delay_us): the ktime_get_ns() by which it must

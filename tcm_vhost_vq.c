@@ -141,6 +141,21 @@ void tvh_vq_signal(struct vhost_virtqueue *vq)
 	vhost_signal(vq->dev, vq);
 }
 
+/*
+ * A kick since the last pass over @tvq starts its count of requests taken
+ * per kick again (vq.mutex held).
+ */
+static void tvh_vq_count_kicks(struct tvh_vq *tvq)
+{
+	u64 kicks = READ_ONCE(tvq->stats[TVH_STAT_KICKS]);
+
+	lockdep_assert_held(&tvq->vq.mutex);
+	if (kicks != tvq->kicks_seen) {
+		tvq->kicks_seen = kicks;
+		tvq->taken_since_kick = 0;
+	}
+}
+
 /**
  * tvh_vq_serve - take requests off a queue until it is empty or has had
  * its share
@@ -148,10 +163,10 @@ void tvh_vq_signal(struct vhost_virtqueue *vq)
  * @handle_one: takes one chain; returns enum tvh_pass or a negative errno
  * @flags: TVH_SERVE_POLL: the caller polls the ring next, so the guest's
  *	kicks stay off when it runs dry (tvh_vq_poll_end() turns them on),
- *	if the guest sent TVH_POLL_MIN_BATCH requests or more since its kicks
- *	last went on: one that waits for each answer before it sends the next
- *	request would come back after the polling window, which then only
- *	took CPU from it
+ *	if the guest sent TVH_POLL_MIN_BATCH requests or more since its last
+ *	kick: one that waits for each answer before it sends the next request
+ *	would come back after the polling window, which then only took CPU
+ *	from it
  *
  * After TVH_WEIGHT requests or TVH_BYTE_WEIGHT bytes of data the pass is
  * requeued so that other queues and devices get the CPU, and the answers
@@ -178,6 +193,7 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 	vhost_disable_notify(dev, vq);
 	tvq->kicks_off = false;
 	tvq->pass_bytes = 0;
+	tvh_vq_count_kicks(tvq);
 	do {
 		ret = handle_one(vq, targets);
 		if (ret == TVH_EMPTY) {
@@ -191,7 +207,6 @@ void tvh_vq_serve(struct vhost_virtqueue *vq,
 				vhost_disable_notify(dev, vq);
 				continue;
 			}
-			tvq->taken_since_kick = 0;
 			break;
 		}
 		/* A ring we cannot read waits for a kick or reset, unpolled. */
@@ -335,7 +350,6 @@ static void tvh_vq_poll_end(struct tvh_vq *tvq)
 		return;
 	mutex_lock(&vq->mutex);
 	tvq->kicks_off = false;
-	tvq->taken_since_kick = 0;
 	more = vhost_enable_notify(vq->dev, vq);
 	mutex_unlock(&vq->mutex);
 	if (more)
@@ -353,21 +367,26 @@ static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
 /*
  * Host polling: instead of sleeping until the guest kicks (an exit of the
  * guest each time), look at the rings whose kicks are off until one holds
- * requests, other work is pending, the CPU is wanted by anyone else, or
- * @poll_us passed since the last work; then the kicks go back on.  "Wanted"
- * is any other runnable task on this CPU, not only one the scheduler would
- * switch to now: a vCPU thread sharing the CPU would otherwise lose up to
- * half of it to the polling, which then slows the guest it serves.  A signal
- * held back is sent when @due (ktime_get_ns(), or 0), polling on.  The
- * thread runs in the owner's cgroups, so the CPU it spends here is charged
- * to the guest.
+ * requests, other work is pending, or @poll_us passed since the last work;
+ * then the kicks go back on.  Polling also stops while the CPU is wanted by
+ * anyone else: any other runnable task on this CPU, not only one the
+ * scheduler would switch to now, since a vCPU thread sharing the CPU would
+ * otherwise lose up to half of it to the polling, which then slows the
+ * guest it serves.  The kicks then stay off for the rest of the window
+ * while the thread sleeps (thread->kicks_due): a kick turned on again
+ * would cost the guest an exit for its next request, with EVENT_IDX even
+ * if the thread muted the ring again before it came.  A signal held back is
+ * sent when @due (ktime_get_ns(), or 0), polling on.  The thread runs in
+ * the owner's cgroups, so the CPU it spends here is charged to the guest.
  */
 static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 			       unsigned int poll_us, u64 due)
 {
 	u64 end = local_clock() + (u64)poll_us * NSEC_PER_USEC;
 	unsigned int i;
+	u64 now;
 
+	thread->kicks_due = 0;
 	do {
 		bool polling = false;
 
@@ -390,10 +409,28 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
 		if (!polling)
 			return;
 		cpu_relax();
+		now = local_clock();
 	} while (!need_resched() && single_task_running() &&
-		 !kthread_should_stop() && local_clock() < end);
+		 !kthread_should_stop() && now < end);
 
-	tvh_vq_thread_poll_end(thread);
+	if (now < end && !kthread_should_stop())
+		thread->kicks_due = ktime_get_ns() + (end - now);
+	else
+		tvh_vq_thread_poll_end(thread);
+}
+
+/*
+ * Polling stopped early and its window has passed: turn the kicks of the
+ * rings still muted back on (any requests that came meanwhile are marked
+ * for the thread).  Returns the deadline still ahead, or 0.
+ */
+static u64 tvh_vq_thread_kicks_due(struct tvh_vq_thread *thread)
+{
+	if (thread->kicks_due && ktime_get_ns() >= thread->kicks_due) {
+		thread->kicks_due = 0;
+		tvh_vq_thread_poll_end(thread);
+	}
+	return thread->kicks_due;
 }
 
 /*
@@ -549,7 +586,11 @@ static int tvh_vq_thread(void *data)
 
 	for (;;) {
 		u64 due = tvh_vq_thread_signal_due(thread, false);
+		u64 kicks_due = tvh_vq_thread_kicks_due(thread);
 		bool busy = false;
+
+		if (kicks_due && (!due || kicks_due < due))
+			due = kicks_due;
 
 		set_current_state(TASK_INTERRUPTIBLE);
 		if (kthread_should_stop()) {
@@ -568,10 +609,12 @@ static int tvh_vq_thread(void *data)
 		tvh_vq_kcov_start(thread);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		due = tvh_vq_thread_signal_due(thread, false);
-		if (poll_us)
+		if (poll_us) {
 			tvh_vq_thread_poll(thread, poll_us, due);
-		else	/* poll_us was just set to 0: no ring may stay muted */
+		} else {	/* poll_us was just set to 0: no ring may stay muted */
+			thread->kicks_due = 0;
 			tvh_vq_thread_poll_end(thread);
+		}
 		tvh_vq_kcov_stop(thread);
 		cond_resched();
 	}

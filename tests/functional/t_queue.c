@@ -680,9 +680,12 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 /*
  * Host polling leaves alone a guest that waits for each answer before it
  * sends its next request: with the longest window, 64 READs issued one
- * after the other are each kicked, and none is found by polling (the
- * window would only take CPU from the guest).  The client runs apart from
- * the queue thread, as in the test above, so that polling could happen.
+ * after the other are each kicked, and polling finds next to none (the
+ * window would only take CPU from the guest; without the rule it finds
+ * most).  A request that the thread takes, looking at the ring after an
+ * answer, before its kick arrives can open one window.  The client runs
+ * apart from the queue thread, as in the test above, so that polling could
+ * happen.
  */
 VT_TEST_BEYOND("queue", polling_skips_lone_commands, "has no poll_us parameter")
 {
@@ -709,7 +712,8 @@ VT_TEST_BEYOND("queue", polling_skips_lone_commands, "has no poll_us parameter")
 	p1 = stat_of("vq2", "polled");
 	vsc_cfs_write(POLL_PARAM, was);
 	ASSERT(i == 64, "READ %u of 64 failed", i);
-	ASSERT(p1 == p0, "polled went %lld -> %lld over 64 lone READs, want no change", p0, p1);
+	ASSERT(p1 - p0 <= 4, "polled went %lld -> %lld over 64 lone READs, want +4 at most",
+	       p0, p1);
 	ASSERT(k1 - k0 >= 60, "kicks went %lld -> %lld over 64 lone READs, want +60 or more",
 	       k0, k1);
 }

@@ -40,7 +40,7 @@ unsigned int tvh_inline_sg = 64;
 bool tvh_direct_submit = true;
 bool tvh_offload = true;
 bool tvh_vq_threads = true;
-unsigned int tvh_poll_us = 50;
+unsigned int tvh_poll_us;
 unsigned int tvh_signal_delay_us;
 
 /* Set an unsigned parameter, refusing values outside [min, max]. */
@@ -121,7 +121,7 @@ MODULE_PARM_DESC(vq_threads,
 		 "Serve request queues from threads of their own, at most one per CPU (Y, default), or all from the device's vhost worker (N); applies to endpoints set afterwards");
 module_param_cb(poll_us, &tvh_poll_us_ops, &tvh_poll_us, 0644);
 MODULE_PARM_DESC(poll_us,
-		 "Microseconds a queue thread keeps polling a ring, guest kicks off, after its last work, once the guest sent 2 or more requests since its last kick, 0-1000 (default 50; 0: sleep until kicked); stops while another task could run on its CPU");
+		 "Microseconds a queue thread keeps polling a ring, guest kicks off, after its last work, once the guest sent 2 or more requests with one kick, 0-1000 (default 0: sleep until kicked); stops while another task could run on its CPU");
 module_param_cb(signal_delay_us, &tvh_signal_delay_us_ops,
 		&tvh_signal_delay_us, 0644);
 MODULE_PARM_DESC(signal_delay_us,

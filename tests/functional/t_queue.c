@@ -617,8 +617,11 @@ static bool read_pair(struct vsc_dev *d, uint64_t lba, uint8_t *buf)
 /*
  * Host polling (poll_us): with a 1 ms window, of 64 pairs of READs, each
  * pair posted at once and nothing done between pairs, the polling thread
- * takes at least 8 (in one of up to 3 such batches) without a kick (the
- * client honours avail_event), and the data (written before) reads back.
+ * finds at least 8 itself and at most 32 are kicked (in one of up to 3 such
+ * batches; the client honours avail_event), and the data (written before)
+ * reads back.  The thread's polling stops after each command, when
+ * target_core's completion work wakes on its CPU; the kicks must stay off
+ * then (about 1 of 64 pairs is kicked; 60 if they go on).
  * Once polling is off and its window has passed, the guest's kicks are on
  * again: one more command is served.  Polling stops while another task is
  * runnable on the thread's CPU, so the client, which plays the vCPU, runs
@@ -660,7 +663,7 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 		p1 = stat_of("vq2", "polled");
 		vt_note("batch %u of 64 pairs of READs: %lld polled passes, %lld kicks", round,
 			p1 - p0, k1 - k0);
-		if (i < 64 || (p1 - p0 >= 8 && k1 - k0 <= 56))
+		if (i < 64 || (p1 - p0 >= 8 && k1 - k0 <= 32))
 			break;
 	}
 	vsc_cfs_write(POLL_PARAM, "0");
@@ -668,7 +671,7 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 	ASSERT(!memcmp(wbuf, rbuf, sizeof(wbuf)), "the READs while polling returned other data");
 	ASSERT(p1 - p0 >= 8, "polled went %lld -> %lld over 64 READ pairs, want +8 or more",
 	       p0, p1);
-	ASSERT(k1 - k0 <= 56, "kicks went %lld -> %lld over 64 READ pairs, want 56 at most",
+	ASSERT(k1 - k0 <= 32, "kicks went %lld -> %lld over 64 READ pairs, want 32 at most",
 	       k0, k1);
 	usleep(20000);
 	memset(buf, 0, sizeof(buf));

@@ -188,6 +188,13 @@ MUTANTS = {
         "\tmore = vhost_enable_notify(vq->dev, vq);\n",
         "\tmore = false;\n",
         "queue.polling_takes_requests_without_kicks", 200),
+    # Polling cut short by a runnable task turns the kicks back on: the
+    # guest's next request is kicked (EVENT_IDX re-armed).
+    "poll-cut-short-kicks-on": (
+        "tcm_vhost_vq.c",
+        "\tif (now < end && !kthread_should_stop())\n",
+        "\tif (false)\n",
+        "queue.polling_takes_requests_without_kicks", 200),
     # Host polling for a guest that waits for each answer (QD1): the window
     # only takes CPU from it.
     "poll-lone-commands": (

@@ -586,6 +586,23 @@ static unsigned int pin_queue_threads_apart(void)
 }
 
 /*
+ * Start of a polling test on @d: UNIT ATTENTIONs cleared, poll_us saved in
+ * @was, the client and the device's queue threads on CPUs apart (polling
+ * stops while another task is runnable on the thread's CPU).  False: the
+ * test failed or was skipped.
+ */
+static bool polling_test_start(struct vsc_dev *d, char *was, size_t len)
+{
+	CHECK(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
+	CHECK(read_all(POLL_PARAM, was, len), "cannot read %s", POLL_PARAM);
+	if (!pin_queue_threads_apart()) {
+		vt_skip("needs 2 CPUs, and the device's queue threads pinned away from the client");
+		return false;
+	}
+	return true;
+}
+
+/*
  * Two READs of 4 blocks at @lba and @lba + 4, posted together and kicked
  * once (if the device wants kicks): @buf gets the 8 blocks.
  */
@@ -639,10 +656,8 @@ VT_TEST_BEYOND("queue", polling_takes_requests_without_kicks, "has no poll_us pa
 
 	if (!d)
 		return;
-	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
-	ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
-	if (!pin_queue_threads_apart())
-		SKIP("needs 2 CPUs, and the device's queue threads pinned away from the client");
+	if (!polling_test_start(d, was, sizeof(was)))
+		return;
 	vt_fill(wbuf, sizeof(wbuf));
 	ASSERT(vt_rw(d, VSC_VQ_REQ(0), 1, 0, true, 10, 300, 64 * 8, wbuf, NULL),
 	       "WRITE of the data to read failed");
@@ -700,10 +715,8 @@ VT_TEST_BEYOND("queue", polling_skips_lone_commands, "has no poll_us parameter")
 
 	if (!d)
 		return;
-	ASSERT(vt_clear_ua(d, 1, 0), "UNIT ATTENTIONs not cleared");
-	ASSERT(read_all(POLL_PARAM, was, sizeof(was)), "cannot read %s", POLL_PARAM);
-	if (!pin_queue_threads_apart())
-		SKIP("needs 2 CPUs, and the device's queue threads pinned away from the client");
+	if (!polling_test_start(d, was, sizeof(was)))
+		return;
 	ASSERT(!vsc_cfs_write(POLL_PARAM, "1000"), "cannot write 1000 to %s", POLL_PARAM);
 	k0 = stat_of("vq2", "kicks");
 	p0 = stat_of("vq2", "polled");

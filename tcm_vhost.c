@@ -498,6 +498,13 @@ static int tvh_release(struct inode *inode, struct file *f)
 	mutex_lock(&vdev->dev.mutex);
 	tvh_endpoint_teardown(vdev);
 	mutex_unlock(&vdev->dev.mutex);
+	/*
+	 * A completion that pushed the last answer may still be queueing the
+	 * done work on the vhost worker (tvh_io_push_done(), under RCU) after
+	 * that answer was sent and the command recycled; vhost_dev_cleanup()
+	 * frees the workers without a grace period.
+	 */
+	synchronize_rcu();
 
 	vhost_dev_stop(&vdev->dev);
 	vhost_dev_cleanup(&vdev->dev);

@@ -356,10 +356,12 @@ static void tvh_vq_poll_end(struct tvh_vq *tvq)
 		set_bit(TVH_VQ_KICK, &tvq->pending);
 }
 
+/* No ring of @thread stays muted, so no deadline for that is due. */
 static void tvh_vq_thread_poll_end(struct tvh_vq_thread *thread)
 {
 	unsigned int i;
 
+	thread->kicks_due = 0;
 	for (i = 0; i < thread->nqueues; i++)
 		tvh_vq_poll_end(thread->queues[i]);
 }
@@ -426,10 +428,8 @@ static void tvh_vq_thread_poll(struct tvh_vq_thread *thread,
  */
 static u64 tvh_vq_thread_kicks_due(struct tvh_vq_thread *thread)
 {
-	if (thread->kicks_due && ktime_get_ns() >= thread->kicks_due) {
-		thread->kicks_due = 0;
+	if (thread->kicks_due && ktime_get_ns() >= thread->kicks_due)
 		tvh_vq_thread_poll_end(thread);
-	}
 	return thread->kicks_due;
 }
 
@@ -609,12 +609,10 @@ static int tvh_vq_thread(void *data)
 		tvh_vq_kcov_start(thread);
 		tvh_vq_thread_pass(thread, poll_us ? TVH_SERVE_POLL : 0);
 		due = tvh_vq_thread_signal_due(thread, false);
-		if (poll_us) {
+		if (poll_us)
 			tvh_vq_thread_poll(thread, poll_us, due);
-		} else {	/* poll_us was just set to 0: no ring may stay muted */
-			thread->kicks_due = 0;
+		else	/* poll_us was just set to 0: no ring may stay muted */
 			tvh_vq_thread_poll_end(thread);
-		}
 		tvh_vq_kcov_stop(thread);
 		cond_resched();
 	}

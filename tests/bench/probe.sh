@@ -29,6 +29,8 @@
 #                 than that (default 0: interrupts, libaio)
 #   PROBE_L2_TIMEOUT  seconds each guest may take (default 240 + 35 per point)
 #   KV            the L1 kernel (tests/vm/run)
+#   PROBE_L2_KV   the guests' kernel (default: L1's); with KV a debug kernel
+#                 (make check-debug), the guests still boot a fast one
 #   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
 # Prints one PROBE line per point, then the medians per configuration and the ratio of
 # each to the first, per round (min..max): build/probe/<timestamp>/{points.jsonl,summary.md}.
@@ -171,6 +173,7 @@ watch_guest() {
 in_vm() {
 	local out=/project/$1 r i b mod params labels lg ko qopts wpid dpid l2t
 	local queues=$PROBE_QUEUES maxcpus=''
+	local l2_cache=${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}/${PROBE_L2_KV:-$(uname -r)}
 	if ((PROBE_GUEST_POLL > 0 && queues <= PROBE_GUEST_POLL)); then
 		queues=$((PROBE_GUEST_POLL + 1))
 	fi
@@ -215,7 +218,8 @@ in_vm() {
 				echo l >/proc/sysrq-trigger
 			) &
 			dpid=$!
-			E2E_VHOST_OPTS=$qopts L2_MAXCPUS=$maxcpus "$top/tests/e2e/l2.sh" --wwpn "$WWPN" \
+			E2E_VHOST_OPTS=$qopts L2_MAXCPUS=$maxcpus VM_CACHE_DIR=$l2_cache \
+				"$top/tests/e2e/l2.sh" --wwpn "$WWPN" \
 				--queues "$queues" --cpus "$PROBE_CPUS" --timeout "$l2t" --log "$lg.console" -- \
 				"$(printf 'PROBE_REPS=%q PROBE_TIME=%q PROBE_BS=%q PROBE_QD=%q PROBE_MIX=%q PROBE_LUNS=%q PROBE_JOBS=%q PROBE_GUEST_POLL=%q bash %q --in-l2 %s' \
 					"$PROBE_REPS" "$PROBE_TIME" "$PROBE_BS" "$PROBE_QD" "$PROBE_MIX" \
@@ -235,8 +239,9 @@ in_vm() {
 : "${PROBE_BOOTS:=tcm_vhost vhost_scsi}" "${PROBE_LIVE:=-}" "${PROBE_ROUNDS:=3}" "${PROBE_REPS:=2}"
 : "${PROBE_BS:=4k}" "${PROBE_QD:=32}" "${PROBE_MIX:=75}" "${PROBE_LUNS:=1}" "${PROBE_JOBS:=2}"
 : "${PROBE_TIME:=5}" "${PROBE_CPUS:=1}" "${PROBE_QUEUES:=1}" "${PROBE_GUEST_POLL:=0}"
+: "${PROBE_L2_KV:=}"
 export PROBE_BOOTS PROBE_LIVE PROBE_ROUNDS PROBE_REPS PROBE_BS PROBE_QD PROBE_MIX PROBE_LUNS
-export PROBE_JOBS PROBE_TIME PROBE_CPUS PROBE_QUEUES PROBE_GUEST_POLL
+export PROBE_JOBS PROBE_TIME PROBE_CPUS PROBE_QUEUES PROBE_GUEST_POLL PROBE_L2_KV
 
 case ${1:-} in
 --in-l2) shift; in_l2 "$@"; exit ;;

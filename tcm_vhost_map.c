@@ -2,9 +2,9 @@
 /*
  * Guest memory for target_core: a request's data and protection bytes are
  * pinned where they are and described by a scatterlist (nothing copied),
- * except where a backstore cannot take the guest's layout or target_core
- * might write into data-out: then an aligned bounce buffer stands in for
- * them, copied in before a WRITE and out after a READ.
+ * except where a backstore or target_core cannot take the guest's layout
+ * as it is (tvh_map_needs_bounce()): then an aligned bounce buffer stands
+ * in for them, copied in before a data-out and out after a data-in.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -241,17 +241,50 @@ static bool tvh_map_out_is_only_read(const u8 *cdb)
 }
 
 /*
- * Guest buffers that are not in whole sectors (Windows guests do this) are
- * fine for ramdisk and file backstores but not for every block device, and
- * target_core may write into the data-out of any command but a WRITE.  Such
- * data goes through an aligned copy: allocated for this command only.
+ * Whether target_core hands the data-in of @cdb to the backstore as the
+ * scatterlist it is.  It answers its emulated commands (INQUIRY, MODE
+ * SENSE, REPORT LUNS...) through one mapping of the whole list, which
+ * takes every entry after the first for a whole page: a guest's answer
+ * buffer in sector-sized pieces of separate pages would get the answer at
+ * the wrong offsets, partly outside the buffers it gave.
  */
+static bool tvh_map_in_is_moved_as_is(const u8 *cdb)
+{
+	switch (cdb[0]) {
+	case READ_6:
+	case READ_10:
+	case READ_12:
+	case READ_16:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Guest buffers that are not in whole sectors (Windows guests do this) are
+ * fine for ramdisk and file backstores but not for every block device;
+ * target_core may write into the data-out of any command but a WRITE, and
+ * maps the data-in of any command but a READ as if it were whole pages.
+ * Such data goes through an aligned copy: allocated for this command only.
+ */
+static bool tvh_map_needs_bounce(const struct tvh_cmd *cmd, int dir)
+{
+	if (cmd->data.misaligned)
+		return true;
+	if (dir == DMA_TO_DEVICE)
+		return !tvh_map_out_is_only_read(cmd->cdb);
+	if (dir == DMA_FROM_DEVICE)
+		return cmd->data.nents > 1 &&
+		       !tvh_map_in_is_moved_as_is(cmd->cdb);
+	return false;
+}
+
 int tvh_map_bounce(struct tvh_cmd *cmd, int dir)
 {
 	int ret;
 
-	if (!cmd->data.misaligned &&
-	    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb)))
+	if (!tvh_map_needs_bounce(cmd, dir))
 		return 0;
 	/*
 	 * What the backstore does not write of a data-in copy goes back to

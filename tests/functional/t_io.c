@@ -418,3 +418,68 @@ VT_TEST_BEYOND("io", data_out_stays_unwritten_by_inquiry,
 	ASSERT(!memcmp(got, want, sizeof(want)),
 	       "the host wrote into the data-out page: byte 0 is %#x, byte 8 '%c'", got[0], got[8]);
 }
+
+/*
+ * An answer buffer in sector-sized pieces of separate pages: INQUIRY with
+ * 1024 bytes of allocation length gets its answer in 512 bytes at the start
+ * of one page and 512 at the start of the page after next.  target_core
+ * builds a 1024-byte answer (the standard data, then zeros) and reports the
+ * standard data's length; what the guest reads must be that data, and no
+ * byte of those pages outside the two pieces may change.
+ */
+VT_TEST_BEYOND("io", data_in_pieces_answered_in_place,
+	       "vhost_scsi hands target_core the pieces as if they were whole pages: the 1024-byte answer runs on past the first piece in its page")
+{
+	uint8_t cdb[6] = { 0x12, 0, 0, 4, 0, 0 };	/* INQUIRY, 1024 bytes */
+	struct vsc_dev *d = ft_open_ep(NULL);
+	long pg = sysconf(_SC_PAGESIZE);
+	struct virtio_scsi_cmd_req *req;
+	struct virtio_scsi_cmd_resp *rsp;
+	struct vsc_buf *hb, *rb, *area;
+	uint16_t idx[4];
+	struct vsc_op op;
+	uint32_t n;
+	uint8_t *a;
+	long i;
+	int e;
+
+	if (!d)
+		return;
+	hb = vsc_buf_alloc(d, sizeof(*req), VSC_BUF_ZERO, 0);
+	rb = vsc_buf_alloc(d, sizeof(*rsp), VSC_BUF_ZERO, 0);
+	area = vsc_buf_alloc(d, 4 * pg, 0, 0);
+	ASSERT(hb && rb && area, "alloc");
+	a = (uint8_t *)(((uintptr_t)area->p + pg - 1) & ~(uintptr_t)(pg - 1));
+	memset(a, 0xa5, 3 * pg);
+	req = (void *)hb->p;
+	rsp = (void *)rb->p;
+	vsc_lun_encode(req->lun, 1, 0);
+	req->tag = 43;
+	memcpy(req->cdb, cdb, sizeof(cdb));
+
+	e = vsc_raw_take(d, Q0, 4, idx);
+	ASSERT(!e, "take: %s", vt_errstr(e));
+	vsc_raw_set_desc(d, Q0, idx[0], (uintptr_t)req, sizeof(*req), VRING_DESC_F_NEXT, idx[1]);
+	vsc_raw_set_desc(d, Q0, idx[1], (uintptr_t)rsp, sizeof(*rsp),
+			 VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, idx[2]);
+	vsc_raw_set_desc(d, Q0, idx[2], (uintptr_t)a, BS, VRING_DESC_F_WRITE | VRING_DESC_F_NEXT, idx[3]);
+	vsc_raw_set_desc(d, Q0, idx[3], (uintptr_t)(a + 2 * pg), BS, VRING_DESC_F_WRITE, 0);
+	memset(&op, 0, sizeof(op));
+	vsc_raw_publish(d, Q0, idx[0], &op, 4, idx);
+	vsc_kick(d, Q0);
+	e = vsc_wait(d, &op, TMO);
+	ASSERT(!e, "INQUIRY: %s", vt_errstr(e));
+	n = 2 * BS - rsp->resid;
+	ASSERT(rsp->response == 0 && rsp->status == SAM_STAT_GOOD && n >= 36 && n <= BS,
+	       "INQUIRY: response %u status %u resid %u", rsp->response, rsp->status, rsp->resid);
+	ASSERT(a[4] + 5u == n && !memcmp(a + 8, "LIO-ORG", 7),
+	       "no standard INQUIRY data of %u bytes in the first piece (additional length %u)", n, a[4]);
+	for (i = 0; i < 3 * pg; i++) {
+		if (i < BS || (i >= 2 * pg && i < 2 * pg + BS))
+			continue;
+		ASSERT(a[i] == 0xa5, "byte %ld of the pages, outside the pieces, became %#x", i, a[i]);
+	}
+	vsc_buf_free(d, hb);
+	vsc_buf_free(d, rb);
+	vsc_buf_free(d, area);
+}

@@ -306,10 +306,17 @@ MUTANTS = {
     # INQUIRY sent with one is answered into the guest's read-only pages.
     "data-out-written-in-place": (
         "tcm_vhost_map.c",
-        "\t    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb)))\n",
-        "\t    (dir != DMA_TO_DEVICE || tvh_map_out_is_only_read(cmd->cdb) ||\n"
-        "\t     cmd->cdb[0] == INQUIRY))\n",
+        "\t\treturn !tvh_map_out_is_only_read(cmd->cdb);\n",
+        "\t\treturn !tvh_map_out_is_only_read(cmd->cdb) &&\n"
+        "\t\t       cmd->cdb[0] != INQUIRY;\n",
         "io.data_out_stays", 300),
+    # An answer buffer in pieces of separate pages is used in place:
+    # target_core maps it as whole pages and answers at the wrong offsets.
+    "data-in-pieces-in-place": (
+        "tcm_vhost_map.c",
+        "\t\treturn cmd->data.nents > 1 &&\n",
+        "\t\treturn cmd->data.nents > 1 && cmd->cdb[0] != INQUIRY &&\n",
+        "io.data_in_pieces", 300),
     # signal_delay_us holds back a lone command's signal too (QD1 latency).
     "signal-held-at-qd1": (
         "tcm_vhost_vq.c",

@@ -27,7 +27,7 @@ cache=${TCM_VHOST_CACHE:-/var/cache/tcm_vhost}
 dbg=$cache/debug-$series
 out=$top/build/check-debug
 
-if [[ ! -s $dbg/release || ! -f $dbg/vmlinuz ]]; then
+if ! scripts/debug-kernel.sh --check "$series"; then
 	if ! scripts/debug-kernel.sh "$series"; then
 		echo "0 passed, 1 failed"
 		exit 1

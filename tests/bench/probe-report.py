@@ -15,6 +15,11 @@ PER_IO = [("exits", "exits"), ("irq_inj", "L1 irq inj"), ("l2_irqs", "L2 irqs"),
           ("kicks", "kicks"), ("polled", "polled"), ("signals", "signals"), ("held", "held"),
           ("l2_busy_us", "L2 CPU us"), ("l1_busy_us", "L1 CPU us"),
           ("l1_ctxsw", "L1 ctx sw")]
+# What L1's exits were (probe.sh's KVM_EXITS_BY): a second table, where the points have them
+EXITS_BY = [("halt_exits", "halts"), ("halt_successful_poll", "halt polls won"),
+            ("halt_wakeup", "halt wake-ups"), ("irq_exits", "host irqs"),
+            ("irq_window_exits", "irq windows"), ("insn_emulation", "emulated"),
+            ("io_exits", "PIO to user"), ("mmio_exits", "MMIO to user")]
 
 
 def config(p):
@@ -49,6 +54,15 @@ def main(path):
             row.append("%.2f" % med([p[key] / p["l2_ios"] for p in ps
                                      if p["l2_ios"] and key in p]))
         print("| " + " | ".join(row) + " |")
+    have = [(k, h) for k, h in EXITS_BY if any(k in p for p in points)]
+    if have:
+        print()
+        print("| configuration | " + " | ".join(h + "/IO" for _, h in have) + " |")
+        print("|" + " --- |" * (1 + len(have)))
+        for n in names:
+            print("| " + " | ".join([n] + ["%.2f" % med([p[k] / p["l2_ios"] for p in by[n]
+                                                        if p["l2_ios"] and k in p])
+                                           for k, _ in have]) + " |")
     base = names[0]
     rounds = sorted({p["round"] for p in points})
     print()

@@ -34,7 +34,7 @@
 #   E2E_ROOT      trixie: the guests run under Debian 13's QEMU 10 in L1 (tests/e2e/l2.sh)
 # Prints one PROBE line per point, then the medians per configuration and the ratio of
 # each to the first, per round (min..max): build/probe/<timestamp>/{points.jsonl,summary.md}.
-# Counters per I/O: L1's kvm exits and injected interrupts (debugfs kvm, both modules),
+# Counters per I/O: L1's kvm exits, by kind too, and injected interrupts (debugfs kvm),
 # the guest's request-queue interrupts, CPU time busy in L2 and in L1 (/proc/stat), and
 # tcm_vhost's own kicks, polled passes, signals and signals held back (tpgt_1/stats).
 set -uo pipefail
@@ -129,10 +129,15 @@ tvh_io_stat() {
 		"/sys/kernel/config/target/vhost/$WWPN/tpgt_1/stats" 2>/dev/null | grep . || echo 0
 }
 
+# What the exits were: L1's kvm counters after the first eight fields, in this order
+KVM_EXITS_BY="halt_exits halt_successful_poll halt_wakeup irq_exits irq_window_exits insn_emulation io_exits mmio_exits"
+
 l1_counters() {
+	local k
 	echo "$(kvm_stat exits) $(kvm_stat irq_injections) $(cpu_busy_us)" \
 		"$(tvh_io_stat kicks) $(tvh_io_stat polled) $(tvh_io_stat signals)" \
-		"$(awk '$1 == "ctxt" { print $2 }' /proc/stat) $(tvh_io_stat signals_held)"
+		"$(awk '$1 == "ctxt" { print $2 }' /proc/stat) $(tvh_io_stat signals_held)" \
+		"$(for k in $KVM_EXITS_BY; do kvm_stat "$k"; done | xargs)"
 }
 
 # set_params MODULE SETTING: write param=value[,...] to MODULE's parameters ("-": none)
@@ -147,7 +152,7 @@ set_params() {
 
 # watch_guest MODULE: serve the L2 guest's requests (set LABEL / end) until it is gone
 watch_guest() {
-	local mod=$1 rw='' req last='' k what lab c0 c1
+	local mod=$1 rw='' req last='' k what lab c0 c1 i stat
 	while :; do
 		[[ -n $rw ]] || rw=$(find /var/tmp -maxdepth 1 -name 'l2.*' -type d | tail -n1)
 		req=$(cat "$rw/req" 2>/dev/null) || req=''
@@ -162,6 +167,11 @@ watch_guest() {
 					$((c1[0] - c0[0])) $((c1[1] - c0[1])) $((c1[2] - c0[2])) \
 					$((c1[3] - c0[3])) $((c1[4] - c0[4])) $((c1[5] - c0[5])) \
 					$((c1[6] - c0[6])) $((c1[7] - c0[7])) >"$rw/l1-$k"
+				i=8
+				for stat in $KVM_EXITS_BY; do
+					printf ',"%s":%d' "$stat" $((c1[i] - c0[i]))
+					i=$((i + 1))
+				done >>"$rw/l1-$k"
 			fi
 			echo "$req" >"$rw/ack"
 			last=$req

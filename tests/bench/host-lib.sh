@@ -14,13 +14,13 @@ bench_host_prepare() {
 		{ cat "$top/$rel/build.log" >&2; return 1; }
 }
 
-# bench_host_vm REL TIMEOUT ENV_REGEX SCRIPT: run "bash SCRIPT --in-vm REL" in one L1 VM
-# (tests/vm/run) for at most TIMEOUT seconds, with the variables whose names match
-# ENV_REGEX; the VM's log goes to REL/vm.log, its output to REL/vm.out. Returns the VM's
-# status.
+# bench_host_vm REL TIMEOUT ENV_REGEX SCRIPT [NAME]: run "bash SCRIPT --in-vm REL" in one
+# L1 VM (tests/vm/run) for at most TIMEOUT seconds, with the variables whose names match
+# ENV_REGEX; the VM's log goes to REL/NAME.log, its output to REL/NAME.out (NAME: vm).
+# Returns the VM's status.
 bench_host_vm() {
-	local name envs=()
+	local name envs=() vm=${5:-vm}
 	for name in $(compgen -v | grep -E "$3"); do envs+=(-e "$name=${!name}"); done
-	"$top/tests/vm/run" -t "$2" -l "$top/$1/vm.log" "${envs[@]}" -- \
-		"bash $4 --in-vm $1" >"$top/$1/vm.out" 2>&1
+	"$top/tests/vm/run" -t "$2" -l "$top/$1/$vm.log" "${envs[@]}" -- \
+		"bash $4 --in-vm $1" >"$top/$1/$vm.out" 2>&1
 }

@@ -507,6 +507,7 @@ void tvh_map_copy(struct scatterlist *dst, unsigned int dst_nents,
 		  struct scatterlist *src, unsigned int src_nents, size_t len);
 int tvh_map_bounce(struct tvh_cmd *cmd, int dir);
 int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir);
+void tvh_map_trim_prot(struct tvh_cmd *cmd);
 void tvh_map_bounce_free(struct tvh_cmd *cmd, struct scatterlist **sgl,
 			 unsigned int *nents);
 

@@ -552,6 +552,7 @@ static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
 			       cmd->prot_bounce_nents,
 			       GFP_KERNEL))
 		return;	/* answered with CHECK CONDITION by the core */
+	tvh_map_trim_prot(cmd);
 	if (tvh_io_offload(cmd, req->data_len))
 		return;
 	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head, -1);
@@ -641,6 +642,12 @@ static struct tvh_cmd *tvh_io_get_cmd(struct tvh_vq *tvq, int head,
 	tvh_stat_max(&tvq->vq, TVH_STAT_INFLIGHT_MAX, inflight);
 	cmd = &tvq->cmds[tag];
 	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
+	/*
+	 * target_core builds its sense in place and sets only the bytes it
+	 * needs: the rest must not be the last command's (another LUN's
+	 * INFORMATION field, say).
+	 */
+	memset(cmd->sense, 0, sizeof(cmd->sense));
 	/* A new generation; a scan that looked at the last one leaves it. */
 	WRITE_ONCE(cmd->flags, (READ_ONCE(cmd->flags) & ~TVH_CMD_BITS) +
 			       TVH_CMD_GEN_ONE);

@@ -308,7 +308,8 @@ int tvh_map_bounce(struct tvh_cmd *cmd, int dir)
  * PI for WRITEs sent without any (PROTECT=0) into the PI buffer, which for
  * a WRITE are guest pages pinned for reading only.  The copy holds as much
  * PI as the data can need (a tuple per 512-byte block), whatever the guest
- * offered: backstores move prot_length bytes, computed from the CDB.
+ * offered; tvh_map_trim_prot() cuts it to what the command moves once
+ * target_core knows.
  */
 int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir)
 {
@@ -327,4 +328,32 @@ int tvh_map_bounce_prot(struct tvh_cmd *cmd, int dir)
 		tvh_map_copy(cmd->prot_bounce_sgl, cmd->prot_bounce_nents,
 			     cmd->prot.sgl, cmd->prot.nents, cmd->prot_len);
 	return 0;
+}
+
+/*
+ * After target_submit_prep(): target_core has computed the PI bytes the
+ * command moves (prot_length: a tuple per block of the LUN, from the CDB).
+ * fileio and iblock move the whole PI list they are handed, so a copy
+ * longer than that (a LUN of 4096-byte blocks, or a guest that sent more)
+ * would write other blocks' PI and fail.  Cut the list to prot_length; its
+ * pages stay ours until tvh_map_bounce_free(), and the bytes past the cut
+ * stay zero for the copy back.
+ */
+void tvh_map_trim_prot(struct tvh_cmd *cmd)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+	u32 left = se_cmd->prot_length;
+	struct scatterlist *sg;
+	unsigned int i;
+
+	if (!cmd->prot_bounce_sgl || !left)
+		return;
+	for_each_sg(cmd->prot_bounce_sgl, sg, cmd->prot_bounce_nents, i) {
+		if (sg->length >= left) {
+			sg->length = left;
+			se_cmd->t_prot_nents = i + 1;
+			return;
+		}
+		left -= sg->length;
+	}
 }

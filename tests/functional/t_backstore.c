@@ -128,6 +128,209 @@ out:
 	free(zero);
 }
 
+/* ----------------------------------------------- T10 PI on fileio */
+
+/*
+ * A fileio LUN with Type 1 PI and 4096-byte blocks, as LUN 1 of the fileio
+ * fixture's TPG: a tuple per 4096 bytes, where a copy sized for 512-byte
+ * blocks holds eight times as much.
+ */
+#define PI_LUN		1
+#define PI_BS		4096u
+#define PI_PATH		"/tmp/vsc-functional-fileio-pi.img"
+#define PI_DEV		VSC_CFS_TARGET "/core/fileio_102/fpi"
+#define PI_TUPLE	8u
+#define ABORTED_COMMAND	0x0b
+#define ASC_PI_CHECK	0x10	/* LOGICAL BLOCK ... CHECK FAILED */
+
+/* CRC of T10-DIF's guard tag: polynomial 0x8bb7, no reflection. */
+static uint16_t crc_t10dif(const uint8_t *p, size_t n)
+{
+	uint16_t crc = 0;
+	int i;
+
+	while (n--) {
+		crc ^= (uint16_t)(*p++ << 8);
+		for (i = 0; i < 8; i++)
+			crc = crc & 0x8000 ? (uint16_t)(crc << 1) ^ 0x8bb7 : (uint16_t)(crc << 1);
+	}
+	return crc;
+}
+
+/* Type 1 tuples for @blocks blocks of @data from @lba, into @pi. */
+static void pi_tuples(uint8_t *pi, const uint8_t *data, uint64_t lba, uint32_t blocks)
+{
+	uint32_t i;
+
+	for (i = 0; i < blocks; i++, pi += PI_TUPLE) {
+		uint16_t guard = crc_t10dif(data + (size_t)i * PI_BS, PI_BS);
+		uint32_t ref = (uint32_t)(lba + i);
+
+		pi[0] = guard >> 8;
+		pi[1] = guard & 0xff;
+		pi[2] = pi[3] = 0;	/* application tag */
+		pi[4] = ref >> 24;
+		pi[5] = ref >> 16;
+		pi[6] = ref >> 8;
+		pi[7] = ref;
+	}
+}
+
+/* Make the PI LUN and open a device with T10_PI on it; NULL: failed or skipped. */
+static struct vsc_dev *pi_lun_open(void)
+{
+	struct vsc_opts o = { .features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_T10_PI) };
+	struct vsc_dev *d;
+	int r;
+
+	r = vsc_tgt_fileio_create("fileio_102", "fpi", PI_PATH, 4ULL << 20);
+	if (!r)
+		r = vsc_cfs_write(PI_DEV "/attrib/block_size", "4096");
+	if (!r)
+		r = vsc_cfs_write(PI_DEV "/attrib/pi_prot_type", "1");
+	if (!r)
+		r = vsc_tgt_lun_link(WWPN_A, 1, PI_LUN, "fileio_102", "fpi");
+	if (r) {
+		vt_fail(__LINE__, "a fileio LUN with Type 1 PI and 4096-byte blocks: %s",
+			vt_errstr(r));
+		return NULL;
+	}
+	d = ft_open_ep(&o);
+	if (!d)
+		return NULL;
+	if (!vsc_has_feature(d, VIRTIO_SCSI_F_T10_PI)) {
+		vt_skip("T10_PI not offered");
+		return NULL;
+	}
+	return vt_clear_ua(d, 1, PI_LUN) ? d : NULL;
+}
+
+static void pi_lun_remove(void)
+{
+	vsc_tgt_lun_unlink(WWPN_A, 1, PI_LUN);
+	vsc_tgt_backstore_remove("fileio_102", "fpi");
+	unlink(PI_PATH);
+	unlink(PI_PATH ".protection");
+}
+
+/*
+ * WRITE(10) or READ(10) of @blocks at @lba with W/RDPROTECT=1: @buf holds
+ * the PI, then the data.
+ */
+static int pi_rw(struct vsc_dev *d, bool write, uint64_t lba, uint32_t blocks, uint8_t *buf,
+		 struct vsc_result *res)
+{
+	uint32_t pi = blocks * PI_TUPLE, len = pi + blocks * PI_BS;
+	uint8_t cdb[16];
+	struct vsc_req q;
+
+	vsc_req_init(d, &q, Q0, 1, PI_LUN, cdb, vsc_cdb_rw(cdb, write, 10, lba, blocks));
+	q.cdb[1] |= 1 << 5;
+	if (write) {
+		q.pi_bytesout = pi;
+		q.dout = buf;
+		q.dout_len = len;
+	} else {
+		q.pi_bytesin = pi;
+		q.din_len = len;
+	}
+	return vsc_cmd_layout(d, &q, write ? NULL : buf, res, TMO);
+}
+
+/*
+ * A guest's PI, sized for the LUN's 4096-byte blocks, is written and read
+ * back with its data.  fileio moves exactly the PI list it is handed and
+ * fails a command whose list is longer than the command's PI.
+ */
+VT_TEST("fileio", pi_round_trip_4096_byte_blocks)
+{
+	const uint32_t blocks = 3, pi = blocks * PI_TUPLE, len = pi + blocks * PI_BS;
+	uint8_t *w = vt_xmalloc(len), *rd = vt_xmalloc(len);
+	struct vsc_result res;
+	struct vsc_dev *d;
+	int r;
+
+	d = pi_lun_open();
+	if (!d)
+		goto out;
+	vt_fill(w + pi, len - pi);
+	pi_tuples(w, w + pi, 40, blocks);
+	r = pi_rw(d, true, 40, blocks, w, &res);
+	if (r || res.response || res.status) {
+		FAIL("WRITE(10) WRPROTECT=1 of %u blocks with their PI: %s %s", blocks,
+		     vt_errstr(r), vt_res(&res));
+		goto out;
+	}
+	memset(rd, 0xee, len);
+	r = pi_rw(d, false, 40, blocks, rd, &res);
+	if (r || res.response || res.status) {
+		FAIL("READ(10) RDPROTECT=1 of %u blocks: %s %s", blocks, vt_errstr(r),
+		     vt_res(&res));
+		goto out;
+	}
+	if (memcmp(rd, w, pi))
+		FAIL("the PI read back differs from the PI written");
+	else if (memcmp(rd + pi, w + pi, len - pi))
+		FAIL("the data read back differs from the data written");
+out:
+	free(w);
+	free(rd);
+	pi_lun_remove();
+}
+
+/*
+ * target_core builds a sense in the command's buffer and sets only the
+ * bytes it needs.  A check that fails with an INFORMATION field (the LBA
+ * of a PI tuple that does not match) must not leave that field to the
+ * senses of later commands in the same slot.
+ */
+VT_TEST("fileio", sense_has_nothing_of_an_earlier_command)
+{
+	const uint32_t lba = 0x345, len = PI_TUPLE + PI_BS;
+	uint8_t *w = vt_xmalloc(len), cdb[6];
+	struct vsc_result res;
+	struct vsc_dev *d;
+	unsigned int i;
+	int r;
+
+	d = pi_lun_open();
+	if (!d)
+		goto out;
+	vt_fill(w + PI_TUPLE, PI_BS);
+	pi_tuples(w, w + PI_TUPLE, lba, 1);
+	w[0] ^= 0xff;	/* a guard tag that does not match */
+	r = pi_rw(d, true, lba, 1, w, &res);
+	if (r || res.response || res.status != SAM_STAT_CHECK_CONDITION ||
+	    res.key != ABORTED_COMMAND || res.asc != ASC_PI_CHECK) {
+		FAIL("WRITE with a bad guard tag: %s %s, want CHECK CONDITION b/10", vt_errstr(r),
+		     vt_res(&res));
+		goto out;
+	}
+	if (res.sense_len < 7 || !(res.sense[0] & 0x80) ||
+	    (uint32_t)(res.sense[3] << 24 | res.sense[4] << 16 | res.sense[5] << 8 | res.sense[6]) != lba) {
+		FAIL("the bad guard tag's sense (%u bytes, byte 0 %02x) names no LBA %x: the test could not see a stale one",
+		     res.sense_len, res.sense[0], lba);
+		goto out;
+	}
+	/* Then every slot of the queue answers an unknown opcode. */
+	for (i = 0; i < 4 * 128 && !vt_failed(); i++) {
+		memset(cdb, 0, sizeof(cdb));
+		cdb[0] = 0xfa;
+		r = vsc_cmd(d, Q0, 1, PI_LUN, cdb, sizeof(cdb), NULL, 0, NULL, 0, &res, TMO);
+		if (r || res.response || !vt_sense_is(&res, ILLEGAL_REQUEST, 0x20))
+			FAIL("command %u, opcode fah: %s %s, want CHECK CONDITION 5/20", i,
+			     vt_errstr(r), vt_res(&res));
+		else if (res.sense_len < 7 || res.sense[3] | res.sense[4] | res.sense[5] |
+			 res.sense[6])
+			FAIL("command %u, opcode fah: INFORMATION %02x%02x%02x%02x in a sense of %u bytes (the earlier WRITE's LBA was %x)",
+			     i, res.sense[3], res.sense[4], res.sense[5], res.sense[6],
+			     res.sense_len, lba);
+	}
+out:
+	free(w);
+	pi_lun_remove();
+}
+
 VT_TEST("iblock", capacity_and_inquiry)
 {
 	capacity_and_product("IBLOCK");

@@ -317,6 +317,20 @@ MUTANTS = {
         "\t\treturn cmd->data.nents > 1 &&\n",
         "\t\treturn cmd->data.nents > 1 && cmd->cdb[0] != INQUIRY &&\n",
         "io.data_in_pieces", 300),
+    # The PI copy goes to target_core at its full size: fileio then moves
+    # eight times the PI of a LUN of 4096-byte blocks and fails the command.
+    "pi-copy-untrimmed": (
+        "tcm_vhost_io.c",
+        "\ttvh_map_trim_prot(cmd);\n",
+        "",
+        "fileio.pi_round_trip", 300),
+    # A slot's sense keeps the last command's bytes that target_core does
+    # not set (the INFORMATION field of an earlier PI check).
+    "sense-not-cleared": (
+        "tcm_vhost_io.c",
+        "\tmemset(cmd->sense, 0, sizeof(cmd->sense));\n",
+        "",
+        "fileio.sense_has_nothing", 300),
     # signal_delay_us holds back a lone command's signal too (QD1 latency).
     "signal-held-at-qd1": (
         "tcm_vhost_vq.c",

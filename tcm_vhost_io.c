@@ -133,6 +133,12 @@ static void tvh_io_recycle(struct tvh_cmd *cmd)
 	tvh_map_bounce_free(cmd, &cmd->bounce_sgl, &cmd->bounce_nents);
 	tvh_map_bounce_free(cmd, &cmd->prot_bounce_sgl,
 			    &cmd->prot_bounce_nents);
+	/*
+	 * Every write above before the tag is free: the thread that takes it
+	 * next (sbitmap_get() acquires) may be on another CPU, and this may
+	 * run outside vq.mutex (target_core's release, a TMF flush).
+	 */
+	smp_mb__before_atomic();
 	clear_bit(TVH_CMD_LIVE, &cmd->flags);
 	sbitmap_clear_bit(&tvq->tags, cmd->tag);
 	/*
@@ -746,6 +752,8 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 	trace_tvh_cmd_taken(tvh_vq_index(vq), d->head, req->id, req->target,
 			    req->unpacked_lun, req->cdb[0], req->data_len,
 			    req->dir);
+	/* Counted before mapping: a request that fails late cost the pinning. */
+	tvq->pass_bytes += req->data_len;
 	ret = tvh_io_map(cmd, vq, d->out_num, d->in_num, &d->out, &d->in,
 			 req->dir);
 	if (ret == -EBUSY)
@@ -759,7 +767,6 @@ static int tvh_io_start(struct vhost_virtqueue *vq, struct se_session *sess,
 	/* Pairs with the test_bit() and smp_rmb() in tvh_tmf_scan_cmd(). */
 	smp_mb__before_atomic();
 	set_bit(TVH_CMD_LIVE, &cmd->flags);
-	tvq->pass_bytes += req->data_len;
 	tvh_io_submit(cmd, sess, req);
 	return TVH_SUBMITTED;
 

@@ -68,11 +68,16 @@ void tvh_vq_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
  * what we just wrote into guest memory.  Under the queue's mutex, so the
  * log base cannot change underneath (CVE-2025-38074).  A log that cannot
  * be written is reported on the queue's error eventfd: the VMM must not
- * believe a migration that lost dirty pages.
+ * believe a migration that lost dirty pages.  Nothing is written once
+ * logging is off, whenever the command was taken: a VMM that cancels a
+ * migration frees the log without setting another base.
  */
 void tvh_vq_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
 		      unsigned int log_num, u64 len)
 {
+	lockdep_assert_held(&vq->mutex);
+	if (!vhost_has_feature(vq, VHOST_F_LOG_ALL))
+		return;
 	if (log_num && len &&
 	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0) {
 		tvh_guest_err(vq, "cannot write the dirty log\n");

@@ -1354,6 +1354,47 @@ VT_TEST_F(NULL, log_all_waits_for_tmf_taken_before, BI_F_NEEDS_HOLD | VT_F_UPSTR
 }
 
 /*
+ * 21c. dirty logging switched off while READs taken with it on are in
+ * flight, as QEMU does when a migration is cancelled: it frees the log
+ * then and sets no other base, so the memory may be QEMU's again.  The
+ * READs' answers must not write the old log.
+ */
+VT_TEST_F(NULL, log_all_switched_off_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	const size_t bmsz = 16384;
+	struct vsc_req q[LOGSW_READS];
+	unsigned int k, set = 0;
+	struct vsc_dev *d;
+	uint8_t *bm;
+	size_t i;
+
+	d = log_dev_open(&bm);
+	if (!d)
+		return;
+	ASSERT(log_all_set(d, true), "SET_FEATURES with LOG_ALL");
+	ASSERT(!bi_hold(true), "dmsetup suspend");
+	held_reads(d, q, LOGSW_READS);
+	usleep(300000);
+	for (k = 0; k < LOGSW_READS; k++)
+		ASSERT(q[k].din && !q[k].op.done, "held READ %u not in flight", k);
+	ASSERT(log_all_set(d, false), "SET_FEATURES without LOG_ALL");
+	memset(bm, 0, bmsz);
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	for (k = 0; k < LOGSW_READS; k++) {
+		ASSERT(!vsc_wait(d, &q[k].op, BI_TMO), "held READ %u never answered", k);
+		ASSERT(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_GOOD,
+		       "held READ %u: %s", k, vt_res(&q[k].res));
+		vsc_req_release(d, &q[k]);
+	}
+	for (i = 0; i < bmsz; i++)
+		set += __builtin_popcount(bm[i]);
+	ASSERT(!set, "%u bits of the dirty log were set after SET_FEATURES without LOG_ALL returned",
+	       set);
+	free(bm);
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
+/*
  * 22. #12.7: a READ with data-in PI writes response, PI and data, in that
  * order in its writable descriptors.  The used length and the dirty log
  * must cover all three: 4 KiB of PI for 256 KiB of data puts the data's

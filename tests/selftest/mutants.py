@@ -331,6 +331,13 @@ MUTANTS = {
         "\tmemset(cmd->sense, 0, sizeof(cmd->sense));\n",
         "",
         "fileio.sense_has_nothing", 300),
+    # Commands taken while dirty logging was on write the log after it is
+    # off: into memory the VMM freed when it cancelled the migration.
+    "log-written-after-log-off": (
+        "tcm_vhost_vq.c",
+        "\tif (!vhost_has_feature(vq, VHOST_F_LOG_ALL))\n\t\treturn;\n",
+        "",
+        "badinput:log_all_switched_off_inflight", 300),
     # signal_delay_us holds back a lone command's signal too (QD1 latency).
     "signal-held-at-qd1": (
         "tcm_vhost_vq.c",

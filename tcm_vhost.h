@@ -365,6 +365,11 @@ struct tvh_vq {
 	 */
 	atomic_t offloaded;
 	struct llist_head done;		/* commands ready to be answered */
+	/*
+	 * Answers between their PUSHED mark and @done (tvh_io_push_done(),
+	 * never preempted there): a TMF waits for none before it flushes.
+	 */
+	atomic_t pushing;
 	struct vhost_work done_work;	/* answers @done from the vhost worker */
 	/*
 	 * The thread serving this queue, or NULL for the vhost worker.  Set
@@ -516,6 +521,7 @@ int tvh_io_handle_one(struct vhost_virtqueue *vq, struct tvh_tpg **targets);
 void tvh_io_handle_kick(struct vhost_work *work);
 void tvh_io_done_work(struct vhost_work *work);
 void tvh_io_flush_answers(struct tvh_vq *tvq, bool may_delay);
+void tvh_io_wait_pushes(struct tvh_vq *tvq);
 void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns);
 void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);

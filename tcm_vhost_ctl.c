@@ -209,8 +209,10 @@ void tvh_tmf_done_work(struct vhost_work *work)
 	if (!list)
 		return;
 
-	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++)
+	for (i = VHOST_SCSI_VQ_IO; i < vdev->nvqs; i++) {
+		tvh_io_wait_pushes(&vdev->vqs[i]);
 		tvh_io_flush_answers(&vdev->vqs[i], false);
+	}
 
 	mutex_lock(&vq->mutex);
 	llist_for_each_entry(tmf, list, node) {

@@ -164,13 +164,24 @@ static void tvh_io_push_done(struct tvh_cmd *cmd)
 
 	/*
 	 * Pushed once per taking: from here on no TMF marks it, and it may
-	 * be recycled once added.
+	 * be recycled once added.  A TMF that finds it PUSHED and does not
+	 * count it must still find it on @done when it flushes: @pushing
+	 * covers the window, which nothing preempts.
 	 */
+	preempt_disable();
+	/*
+	 * Before PUSHED is seen: try_cmpxchg() orders it.  A TMF that sees
+	 * PUSHED passes a full barrier (tvh_tmf_owed_put()) before it looks.
+	 */
+	atomic_inc(&tvq->pushing);
 	while (!try_cmpxchg(&cmd->flags, &old, (old | BIT(TVH_CMD_PUSHED)) &
 			    ~BIT(TVH_CMD_TMF_OWED)))
 		;
 	rcu_read_lock();
 	first = llist_add(&cmd->done_node, &tvq->done);
+	smp_mb__before_atomic();	/* pairs with tvh_io_wait_pushes() */
+	atomic_dec(&tvq->pushing);
+	preempt_enable();
 	if (old & BIT(TVH_CMD_TMF_OWED))
 		tvh_tmf_owed_put(tvq->vdev);
 	/* whoever added the first one woke the worker */
@@ -307,6 +318,18 @@ static void tvh_io_finish_list(struct llist_node *list)
 		else
 			transport_generic_free_cmd(&cmd->se_cmd, 0);
 	}
+}
+
+/*
+ * Wait for the answers of @tvq that are between their PUSHED mark and its
+ * done list: a TMF that saw one PUSHED did not count it, and must find it
+ * there when it flushes.  Pushers are not preempted in that window.
+ */
+void tvh_io_wait_pushes(struct tvh_vq *tvq)
+{
+	while (atomic_read(&tvq->pushing))
+		cpu_relax();
+	smp_mb();	/* pairs with smp_mb__before_atomic() in tvh_io_push_done() */
 }
 
 /**

@@ -415,11 +415,13 @@ void vsc_evt_release(struct vsc_dev *d, struct vsc_evt *e, unsigned int n);
 #define ILLEGAL_REQUEST			0x05
 #define UNIT_ATTENTION			0x06
 #define DATA_PROTECT			0x07
+#define ABORTED_COMMAND			0x0b
 #define ASC_INVALID_OPCODE		0x20	/* INVALID COMMAND OPERATION CODE */
 #define ASC_LBA_OUT_OF_RANGE		0x21	/* LOGICAL BLOCK ADDRESS OUT OF RANGE */
 #define ASC_INVALID_FIELD_IN_CDB	0x24
 #define ASC_LUN_NOT_SUPPORTED		0x25	/* LOGICAL UNIT NOT SUPPORTED */
 #define ASC_WRITE_PROTECTED		0x27
+#define ASC_PI_CHECK_FAILED		0x10	/* LOGICAL BLOCK ... CHECK FAILED (T10 PI) */
 
 /* Each returns the CDB length written into cdb[]. */
 unsigned int vsc_cdb_tur(uint8_t *cdb);

@@ -140,8 +140,6 @@ out:
 #define PI_PATH		"/tmp/vsc-functional-fileio-pi.img"
 #define PI_DEV		VSC_CFS_TARGET "/core/fileio_102/fpi"
 #define PI_TUPLE	8u
-#define ABORTED_COMMAND	0x0b
-#define ASC_PI_CHECK	0x10	/* LOGICAL BLOCK ... CHECK FAILED */
 
 /* CRC of T10-DIF's guard tag: polynomial 0x8bb7, no reflection. */
 static uint16_t crc_t10dif(const uint8_t *p, size_t n)
@@ -163,16 +161,9 @@ static void pi_tuples(uint8_t *pi, const uint8_t *data, uint64_t lba, uint32_t b
 	uint32_t i;
 
 	for (i = 0; i < blocks; i++, pi += PI_TUPLE) {
-		uint16_t guard = crc_t10dif(data + (size_t)i * PI_BS, PI_BS);
-		uint32_t ref = (uint32_t)(lba + i);
-
-		pi[0] = guard >> 8;
-		pi[1] = guard & 0xff;
-		pi[2] = pi[3] = 0;	/* application tag */
-		pi[4] = ref >> 24;
-		pi[5] = ref >> 16;
-		pi[6] = ref >> 8;
-		pi[7] = ref;
+		vsc_put_be16(pi, crc_t10dif(data + (size_t)i * PI_BS, PI_BS));
+		vsc_put_be16(pi + 2, 0);	/* application tag */
+		vsc_put_be32(pi + 4, (uint32_t)(lba + i));
 	}
 }
 
@@ -301,13 +292,12 @@ VT_TEST("fileio", sense_has_nothing_of_an_earlier_command)
 	w[0] ^= 0xff;	/* a guard tag that does not match */
 	r = pi_rw(d, true, lba, 1, w, &res);
 	if (r || res.response || res.status != SAM_STAT_CHECK_CONDITION ||
-	    res.key != ABORTED_COMMAND || res.asc != ASC_PI_CHECK) {
+	    res.key != ABORTED_COMMAND || res.asc != ASC_PI_CHECK_FAILED) {
 		FAIL("WRITE with a bad guard tag: %s %s, want CHECK CONDITION b/10", vt_errstr(r),
 		     vt_res(&res));
 		goto out;
 	}
-	if (res.sense_len < 7 || !(res.sense[0] & 0x80) ||
-	    (uint32_t)(res.sense[3] << 24 | res.sense[4] << 16 | res.sense[5] << 8 | res.sense[6]) != lba) {
+	if (res.sense_len < 7 || !(res.sense[0] & 0x80) || vsc_get_be32(res.sense + 3) != lba) {
 		FAIL("the bad guard tag's sense (%u bytes, byte 0 %02x) names no LBA %x: the test could not see a stale one",
 		     res.sense_len, res.sense[0], lba);
 		goto out;
@@ -317,14 +307,12 @@ VT_TEST("fileio", sense_has_nothing_of_an_earlier_command)
 		memset(cdb, 0, sizeof(cdb));
 		cdb[0] = 0xfa;
 		r = vsc_cmd(d, Q0, 1, PI_LUN, cdb, sizeof(cdb), NULL, 0, NULL, 0, &res, TMO);
-		if (r || res.response || !vt_sense_is(&res, ILLEGAL_REQUEST, 0x20))
+		if (r || res.response || !vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_OPCODE))
 			FAIL("command %u, opcode fah: %s %s, want CHECK CONDITION 5/20", i,
 			     vt_errstr(r), vt_res(&res));
-		else if (res.sense_len < 7 || res.sense[3] | res.sense[4] | res.sense[5] |
-			 res.sense[6])
-			FAIL("command %u, opcode fah: INFORMATION %02x%02x%02x%02x in a sense of %u bytes (the earlier WRITE's LBA was %x)",
-			     i, res.sense[3], res.sense[4], res.sense[5], res.sense[6],
-			     res.sense_len, lba);
+		else if (res.sense_len < 7 || vsc_get_be32(res.sense + 3))
+			FAIL("command %u, opcode fah: INFORMATION %08x in a sense of %u bytes (the earlier WRITE's LBA was %x)",
+			     i, vsc_get_be32(res.sense + 3), res.sense_len, lba);
 	}
 out:
 	free(w);

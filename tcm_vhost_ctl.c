@@ -637,6 +637,18 @@ void tvh_ctl_handle_kick(struct vhost_work *work)
 }
 
 /*
+ * Whether the event ring has been set up.  A VMM leaves it unset while the
+ * guest has not set it up, as firmware that drives only a request queue
+ * does; an event due then has no room, and counts as missed, rather than
+ * a read of a ring at address 0 that vq_err() reports to the VMM.
+ */
+static bool tvh_evt_ring_set_up(struct vhost_virtqueue *vq)
+{
+	lockdep_assert_held(&vq->mutex);
+	return vhost_vq_is_setup(vq);
+}
+
+/*
  * Put one event in a guest event buffer.  Returns false when the guest has
  * no buffer left.  Buffers too small for an event, or with device-readable
  * parts, are returned unused and the event goes to the next buffer.
@@ -723,6 +735,7 @@ static void tvh_evt_flush_locked(struct tvh_dev *vdev,
 
 	lockdep_assert_held(&vq->mutex);
 	attached = vhost_vq_get_backend(vq);
+	room = room && tvh_evt_ring_set_up(vq);
 
 	list_for_each_entry_safe(e, next, &vdev->evt_list, node) {
 		if (attached && tvh_evt_wanted(vq, e->event)) {
@@ -760,7 +773,8 @@ void tvh_evt_handle_kick(struct vhost_work *work)
 	bool room = true;
 
 	mutex_lock(&vq->mutex);
-	if (vhost_vq_get_backend(vq) && vdev->events_missed)
+	if (vhost_vq_get_backend(vq) && vdev->events_missed &&
+	    tvh_evt_ring_set_up(vq))
 		room = tvh_evt_send_one(vdev, vq, &missed);
 	tvh_evt_flush_locked(vdev, vq, room);
 	mutex_unlock(&vq->mutex);

@@ -220,6 +220,22 @@ fail:
 }
 
 /*
+ * What QEMU gives a virtqueue whose ring the guest did not set up (firmware
+ * drives one request queue): its error eventfd, and nothing else.
+ */
+static int vq_err_only(struct vsc_dev *d, unsigned int idx)
+{
+	struct vsc_vq *q = &d->vq[idx];
+	struct vhost_vring_file f = { .index = idx };
+
+	q->err_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->err_fd < 0)
+		return -errno;
+	f.fd = q->err_fd;
+	return vsc_ioctl(d, VHOST_SET_VRING_ERR, &f);
+}
+
+/*
  * QEMU's vhost_scsi_set_workers(): a new worker for every request queue
  * after the first. -ENOTTY from NEW_WORKER means one worker only (not an
  * error); -ENOTTY from ATTACH after a successful NEW_WORKER fails, as in
@@ -344,6 +360,12 @@ static struct vsc_dev *open_dev(const struct vsc_opts *opts, void *arena)
 		goto out;
 
 	for (i = 0; i < d->nvqs; i++) {
+		if (i == VSC_VQ_EVT && o.evt_ring_unset) {
+			r = vq_err_only(d, i);
+			if (r)
+				goto out;
+			continue;
+		}
 		num = o.ring_size;
 		if (i == VSC_VQ_CTL && o.ctl_ring_size)
 			num = o.ctl_ring_size;

@@ -74,6 +74,7 @@ struct vsc_opts {
 	unsigned int ring_size;		/* every vq, power of two; default 128 */
 	unsigned int ctl_ring_size;	/* 0: ring_size */
 	unsigned int evt_ring_size;	/* 0: ring_size */
+	bool evt_ring_unset;		/* vq 1: error eventfd only, no ring (firmware) */
 	uint64_t features;		/* wanted; 0 means VSC_FEATURES_ALL */
 	bool features_exact;		/* set exactly .features, even if not offered */
 	bool no_features;		/* skip SET_FEATURES entirely */

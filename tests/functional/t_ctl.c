@@ -349,6 +349,32 @@ VT_TEST("evt", events_missed_then_flagged)
 	vt_clear_ua(d, 1, 1);
 }
 
+VT_TEST_BEYOND("evt", hotplug_while_event_ring_unset,
+	       "upstream reads the event ring that was never set up, at address 0, and raises vq_err")
+{
+	/* QEMU while firmware drives the disk: the event ring is not set up */
+	struct vsc_opts o = { .evt_ring_unset = true };
+	struct vsc_dev *d = ft_open_ep(&o);
+	uint32_t missed = 0;
+	int e, i;
+
+	if (!d)
+		return;
+	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
+	ASSERT(!e, "link: %s", vt_errstr(e));
+	for (i = 0; i < 50 && !missed; i++) {
+		usleep(20000);
+		vsc_get_events_missed(d, &missed);
+	}
+	vsc_tgt_lun_unlink(WWPN_A, 1, 4);
+	ASSERT(missed, "events_missed not set after an event the guest had no ring for");
+	ASSERT(vsc_vq_errors(d, VSC_VQ_EVT) == 0, "%llu vq_err signals on the event queue",
+	       (unsigned long long)vsc_vq_errors(d, VSC_VQ_EVT));
+	vt_clear_ua(d, 1, 0);
+	vt_clear_ua(d, 1, 1);
+	ft_verify_rw(d, Q0, 1, 1, 10, 90, 8, NULL, NULL);
+}
+
 VT_TEST("evt", no_hotplug_feature_no_event)
 {
 	struct vsc_opts o = { .features = VSC_FEATURES_ALL & ~VSC_F(VIRTIO_SCSI_F_HOTPLUG) };

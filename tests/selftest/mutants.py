@@ -338,6 +338,12 @@ MUTANTS = {
         "\tif (!vhost_has_feature(vq, VHOST_F_LOG_ALL))\n\t\treturn;\n",
         "",
         "badinput:log_all_switched_off_inflight", 300),
+    # An event due while the guest has no event ring reads a ring at 0.
+    "event-ring-unset-read": (
+        "tcm_vhost_ctl.c",
+        "\treturn vhost_vq_is_setup(vq);\n",
+        "\treturn true;\n",
+        "evt.hotplug_while_event_ring_unset", 300),
     # signal_delay_us holds back a lone command's signal too (QD1 latency).
     "signal-held-at-qd1": (
         "tcm_vhost_vq.c",

@@ -584,10 +584,17 @@ static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 	default:
 		mutex_lock(&vdev->dev.mutex);
 		ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
-		if (ret == -ENOIOCTLCMD)
+		if (ret == -ENOIOCTLCMD) {
 			ret = vhost_vring_ioctl(&vdev->dev, ioctl, argp);
-		else
+		} else {
+			/*
+			 * A new memory table or log: once this returns, the
+			 * VMM may unmap what the old one mapped.  A caller
+			 * killed meanwhile has no VMM left to care.
+			 */
+			tvh_io_wait_taken(vdev);
 			vhost_dev_flush(&vdev->dev);
+		}
 		mutex_unlock(&vdev->dev.mutex);
 		return ret;
 	}

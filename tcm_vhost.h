@@ -218,6 +218,7 @@ struct tvh_cmd {
 	u64 lun;
 	u64 id;				/* the guest's tag */
 	u32 data_len;			/* bytes of the guest's data buffer */
+	u32 seq;			/* tvq->taken when taken (vq.mutex) */
 	/*
 	 * Its share of tvq->offloaded, 0 when it holds none: set before
 	 * submission, cleared by whichever comes first of its answer and its
@@ -358,6 +359,7 @@ struct tvh_vq {
 	unsigned int ncmds;
 	struct sbitmap tags;
 	atomic_t inflight;		/* commands taken and not yet recycled */
+	u32 taken;			/* commands taken so far, wraps (vq.mutex) */
 	/*
 	 * Work handed to the executor (offload) and not answered yet, in
 	 * units of a command plus its data pages: a queue thread hands out
@@ -445,6 +447,14 @@ struct tvh_dev {
 	wait_queue_head_t idle_wq;	/* woken when inflight work drains */
 	atomic_t tmf_inflight;		/* TMFs submitted, not yet answered */
 	atomic_t tmf_unlogged;		/* of those, taken with logging off */
+	/*
+	 * TMFs with an answer for the guest not written yet, by the parity of
+	 * tmf_epoch when they were taken; tvh_io_wait_taken() flips it
+	 * (dev.mutex and the control queue's vq.mutex) and waits for the old
+	 * parity's count to drain.  Read under the control queue's vq.mutex.
+	 */
+	atomic_t tmf_taken[2];
+	unsigned int tmf_epoch;
 	struct llist_head tmf_done;	/* TMFs ready to be answered */
 	/*
 	 * Commands marked TVH_CMD_TMF_OWED whose answer is not queued yet
@@ -525,6 +535,7 @@ void tvh_io_wait_pushes(struct tvh_vq *tvq);
 void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns);
 void tvh_io_drop_answers(struct tvh_vq *tvq);
 int tvh_io_wait_unlogged(struct tvh_dev *vdev);
+int tvh_io_wait_taken(struct tvh_dev *vdev);
 int tvh_io_pool_create(struct tvh_vq *tvq);
 void tvh_io_pool_destroy(struct tvh_vq *tvq);
 int tvh_io_queue_answer(struct se_cmd *se_cmd);

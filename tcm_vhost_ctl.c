@@ -38,6 +38,7 @@ struct tvh_tmf {
 	 */
 	bool answered;
 	bool unlogged;			/* counted in vdev->tmf_unlogged */
+	s8 epoch;			/* counted in vdev->tmf_taken[epoch], or -1 */
 	atomic_t pending;		/* group parent: children + 1 */
 	unsigned int head;		/* descriptor head to return */
 	struct iovec resp_iov;		/* the one response byte */
@@ -79,6 +80,8 @@ static void tvh_tmf_free(struct tvh_tmf *tmf)
 
 	if (tmf->unlogged)
 		atomic_dec(&vdev->tmf_unlogged);
+	if (tmf->epoch >= 0)
+		atomic_dec(&vdev->tmf_taken[tmf->epoch]);
 	kfree(tmf);
 	tvh_tmf_put_inflight(vdev);
 }
@@ -252,8 +255,12 @@ static struct tvh_tmf *tvh_tmf_alloc(struct tvh_dev *vdev,
 		return NULL;
 	tmf->vdev = vdev;
 	tmf->head = head;
+	tmf->epoch = -1;
 	/* The response is one byte: the first writable byte of the chain. */
 	if (resp_iov) {
+		lockdep_assert_held(&vq->mutex);
+		tmf->epoch = vdev->tmf_epoch & 1;
+		atomic_inc(&vdev->tmf_taken[tmf->epoch]);
 		tmf->resp_iov.iov_base = resp_iov->iov_base;
 		tmf->resp_iov.iov_len = 1;
 		if (to_tvh_vq(vq)->log_num) {

@@ -670,6 +670,7 @@ static struct tvh_cmd *tvh_io_get_cmd(struct tvh_vq *tvq, int head,
 	inflight = atomic_inc_return(&tvq->inflight);
 	tvh_stat_max(&tvq->vq, TVH_STAT_INFLIGHT_MAX, inflight);
 	cmd = &tvq->cmds[tag];
+	cmd->seq = tvq->taken++;
 	memset(&cmd->se_cmd, 0, sizeof(cmd->se_cmd));
 	/*
 	 * target_core builds its sense in place and sets only the bytes it
@@ -889,13 +890,37 @@ static bool tvh_io_unlogged_inflight(struct tvh_vq *tvq)
 }
 
 /* Does anything taken from queue @i before logging still owe an answer? */
-static bool tvh_vq_unlogged_inflight(struct tvh_dev *vdev, int i)
+static bool tvh_vq_owes_unlogged(struct tvh_dev *vdev, int i, u32 unused)
 {
 	if (i == VHOST_SCSI_VQ_CTL)
 		return atomic_read(&vdev->tmf_unlogged);
 	if (i == VHOST_SCSI_VQ_EVT)
 		return false;	/* events are written where they are taken */
 	return tvh_io_unlogged_inflight(&vdev->vqs[i]);
+}
+
+/*
+ * Sleep until @owes(@vdev, @i, @mark) is false; every TVH_DRAIN_REPORT of
+ * it, say what waits (@what).  Returns 0, or -EINTR if the caller got a
+ * fatal signal meanwhile.
+ */
+static int tvh_io_wait_queue(struct tvh_dev *vdev, int i,
+			     bool (*owes)(struct tvh_dev *vdev, int i, u32 mark),
+			     u32 mark, const char *what)
+{
+	unsigned long report = jiffies + TVH_DRAIN_REPORT;
+
+	while (owes(vdev, i, mark)) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (time_after(jiffies, report)) {
+			pr_warn("%s: %s waits for commands taken before it\n",
+				vdev->wwpn, what);
+			report = jiffies + TVH_DRAIN_REPORT;
+		}
+		usleep_range(500, 1000);
+	}
+	return 0;
 }
 
 /**
@@ -912,23 +937,77 @@ static bool tvh_vq_unlogged_inflight(struct tvh_dev *vdev, int i)
  */
 int tvh_io_wait_unlogged(struct tvh_dev *vdev)
 {
-	unsigned long report = jiffies + TVH_DRAIN_REPORT;
-	int i;
+	int i, ret = 0;
 
 	lockdep_assert_held(&vdev->dev.mutex);
-	for (i = VHOST_SCSI_VQ_CTL; i < vdev->nvqs; i++) {
-		while (tvh_vq_unlogged_inflight(vdev, i)) {
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			if (time_after(jiffies, report)) {
-				pr_warn("%s: dirty logging waits for commands taken before it\n",
-					vdev->wwpn);
-				report = jiffies + TVH_DRAIN_REPORT;
-			}
-			usleep_range(500, 1000);
-		}
+	for (i = VHOST_SCSI_VQ_CTL; i < vdev->nvqs && !ret; i++)
+		ret = tvh_io_wait_queue(vdev, i, tvh_vq_owes_unlogged, 0,
+					"dirty logging");
+	return ret;
+}
+
+/*
+ * Mark where queue @i stands: what is taken from it from now on is not
+ * waited for.  The control queue's TMFs change epoch.
+ */
+static u32 tvh_vq_taken_mark(struct tvh_dev *vdev, int i)
+{
+	struct vhost_virtqueue *vq = &vdev->vqs[i].vq;
+	u32 mark;
+
+	mutex_lock(&vq->mutex);
+	if (i == VHOST_SCSI_VQ_CTL) {
+		mark = vdev->tmf_epoch & 1;
+		vdev->tmf_epoch++;
+	} else {
+		mark = vdev->vqs[i].taken;
 	}
-	return 0;
+	mutex_unlock(&vq->mutex);
+	return mark;
+}
+
+/* Does something taken from queue @i before @mark still owe an answer? */
+static bool tvh_vq_owes_taken(struct tvh_dev *vdev, int i, u32 mark)
+{
+	struct tvh_vq *tvq = &vdev->vqs[i];
+	bool found = false;
+	unsigned int t;
+
+	if (i == VHOST_SCSI_VQ_CTL)
+		return atomic_read(&vdev->tmf_taken[mark]);
+	mutex_lock(&tvq->vq.mutex);
+	for (t = 0; t < tvq->ncmds && !found; t++)
+		found = sbitmap_test_bit(&tvq->tags, t) &&
+			(s32)(mark - tvq->cmds[t].seq) > 0;
+	mutex_unlock(&tvq->vq.mutex);
+	return found;
+}
+
+/**
+ * tvh_io_wait_taken - wait for the answers of what the guest sent so far
+ * @vdev: the device, dev.mutex held
+ *
+ * For the vhost core's device ioctls (memory table, log base): a command
+ * or TMF taken before holds addresses of the VMM's that the old table
+ * translated, and a VMM may unmap them once its ioctl returns.  Once this
+ * returns, each has written its answer; what is taken meanwhile is not
+ * waited for, so a busy guest cannot keep the VMM here.
+ *
+ * Returns 0, or -EINTR if the caller got a fatal signal while waiting.
+ */
+int tvh_io_wait_taken(struct tvh_dev *vdev)
+{
+	int i, ret = 0;
+
+	lockdep_assert_held(&vdev->dev.mutex);
+	for (i = VHOST_SCSI_VQ_CTL; i < vdev->nvqs && !ret; i++) {
+		if (i == VHOST_SCSI_VQ_EVT)
+			continue;	/* events are written where they are taken */
+		ret = tvh_io_wait_queue(vdev, i, tvh_vq_owes_taken,
+					tvh_vq_taken_mark(vdev, i),
+					"a memory table or log change");
+	}
+	return ret;
 }
 
 /* Pool size for a ring: every slot plus room for late releases. */

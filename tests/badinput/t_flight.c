@@ -1394,6 +1394,62 @@ VT_TEST_F(NULL, log_all_switched_off_inflight, BI_F_NEEDS_HOLD, NULL)
 	bi_fresh_healthy(&d, BI_WWPN_A);
 }
 
+struct mem_table_arg {
+	struct vsc_dev *d;
+	int r;
+	uint16_t used;		/* the request queue's used index as the ioctl returned */
+};
+
+static void *mem_table_thread(void *p)
+{
+	struct mem_table_arg *a = p;
+
+	a->r = vsc_set_mem_table(a->d);
+	a->used = __atomic_load_n(&vsc_raw_used(a->d, REQ)->idx, __ATOMIC_ACQUIRE);
+	return NULL;
+}
+
+/*
+ * 21d. the VMM changes the memory table while READs are in flight (a
+ * DIMM unplugged, a region remapped), and may unmap the old addresses
+ * once VHOST_SET_MEM_TABLE returns: by then every request taken before
+ * must have its answer written.  Here the table is the same, so the
+ * answers that come later are harmless and can be counted.
+ */
+VT_TEST_F(NULL, mem_table_change_waits_for_inflight, BI_F_NEEDS_HOLD, NULL)
+{
+	struct mem_table_arg a = { 0 };
+	struct vsc_req q[LOGSW_READS];
+	struct vsc_dev *d;
+	uint16_t before;
+	pthread_t th;
+	unsigned int k;
+
+	d = bi_open_ep(NULL, BI_WWPN_A);
+	ASSERT(d, "open");
+	if (!held_reads_start(d, q, LOGSW_READS))
+		return;
+	before = vsc_raw_used(d, REQ)->idx;	/* after the UNIT ATTENTION's answer */
+	for (k = 0; k < LOGSW_READS; k++)
+		ASSERT(q[k].din && !q[k].op.done, "held READ %u not in flight", k);
+	a.d = d;
+	ASSERT(!pthread_create(&th, NULL, mem_table_thread, &a), "thread");
+	usleep(300000);
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	pthread_join(th, NULL);
+	ASSERT(!a.r, "SET_MEM_TABLE: %s", vt_errstr(a.r));
+	ASSERT((uint16_t)(a.used - before) == LOGSW_READS,
+	       "SET_MEM_TABLE returned with %u of the %u READs taken before it answered",
+	       (uint16_t)(a.used - before), LOGSW_READS);
+	for (k = 0; k < LOGSW_READS; k++) {
+		ASSERT(!vsc_wait(d, &q[k].op, BI_TMO), "held READ %u never answered", k);
+		ASSERT(q[k].res.response == VIRTIO_SCSI_S_OK && q[k].res.status == SAM_STAT_GOOD,
+		       "held READ %u: %s", k, vt_res(&q[k].res));
+		vsc_req_release(d, &q[k]);
+	}
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
 /*
  * 22. #12.7: a READ with data-in PI writes response, PI and data, in that
  * order in its writable descriptors.  The used length and the dirty log

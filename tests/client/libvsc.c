@@ -285,7 +285,6 @@ struct vsc_dev *vsc_open_arena(const struct vsc_opts *opts, void *arena)
 static struct vsc_dev *open_dev(const struct vsc_opts *opts, void *arena)
 {
 	struct vsc_opts o = opts ? *opts : (struct vsc_opts){ 0 };
-	struct vhost_memory *mem;
 	struct vsc_dev *d;
 	unsigned int i, num;
 	int r;
@@ -345,17 +344,7 @@ static struct vsc_dev *open_dev(const struct vsc_opts *opts, void *arena)
 	if (o.stage == VSC_STAGE_FEATURES)
 		goto out;
 
-	mem = calloc(1, sizeof(*mem) + sizeof(mem->regions[0]));
-	if (!mem) {
-		r = -ENOMEM;
-		goto out;
-	}
-	mem->nregions = 1;
-	mem->regions[0].guest_phys_addr = (uintptr_t)d->arena;
-	mem->regions[0].userspace_addr = (uintptr_t)d->arena;
-	mem->regions[0].memory_size = d->arena_size;
-	r = vsc_ioctl(d, VHOST_SET_MEM_TABLE, mem);
-	free(mem);
+	r = vsc_set_mem_table(d);
 	if (r || o.stage == VSC_STAGE_MEM)
 		goto out;
 
@@ -428,6 +417,23 @@ void *vsc_close_keep_arena(struct vsc_dev *d)
 	d->arena = NULL;	/* vsc_close() unmaps only what it still has */
 	vsc_close(d);
 	return arena;
+}
+
+int vsc_set_mem_table(struct vsc_dev *d)
+{
+	struct vhost_memory *mem;
+	int r;
+
+	mem = calloc(1, sizeof(*mem) + sizeof(mem->regions[0]));
+	if (!mem)
+		return -ENOMEM;
+	mem->nregions = 1;
+	mem->regions[0].guest_phys_addr = (uintptr_t)d->arena;
+	mem->regions[0].userspace_addr = (uintptr_t)d->arena;
+	mem->regions[0].memory_size = d->arena_size;
+	r = vsc_ioctl(d, VHOST_SET_MEM_TABLE, mem);
+	free(mem);
+	return r;
 }
 
 static int endpoint_ioctl(struct vsc_dev *d, unsigned long req, const char *wwpn)

@@ -119,6 +119,8 @@ unsigned int vsc_vq_size(const struct vsc_dev *d, unsigned int vq);
 /* Sets up (or re-sets up) one virtqueue with a fresh ring of @num entries. */
 int vsc_vq_setup(struct vsc_dev *d, unsigned int vq, unsigned int num);
 
+/* (Re)sends the memory table: the arena as one region, guest address = its own. */
+int vsc_set_mem_table(struct vsc_dev *d);
 int vsc_get_abi_version(struct vsc_dev *d, int *version);
 int vsc_set_endpoint(struct vsc_dev *d, const char *wwpn);
 int vsc_clear_endpoint(struct vsc_dev *d, const char *wwpn);

@@ -338,6 +338,13 @@ MUTANTS = {
         "\tif (!vhost_has_feature(vq, VHOST_F_LOG_ALL))\n\t\treturn;\n",
         "",
         "badinput:log_all_switched_off_inflight", 300),
+    # SET_MEM_TABLE returns before the commands taken under the old table
+    # have written their answers through it.
+    "mem-table-no-wait": (
+        "tcm_vhost.c",
+        "\t\t\ttvh_io_wait_taken(vdev);\n",
+        "",
+        "badinput:mem_table_change_waits_for_inflight", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

@@ -615,6 +615,55 @@ static struct se_session *tvh_io_session(struct tvh_tpg **targets,
 }
 
 /*
+ * Does @cdb send data to the device?  target_core takes the direction from
+ * the fabric, and refuses a write-protected LUN only data-out: such a
+ * command given a device-writable buffer would write or discard blocks
+ * unchecked, or have its parameters parsed from a page the guest can
+ * still change.
+ */
+static bool tvh_io_cdb_sends_data(const u8 *cdb)
+{
+	switch (cdb[0]) {
+	case FORMAT_UNIT:
+	case REASSIGN_BLOCKS:
+	case WRITE_6:
+	case MODE_SELECT:
+	case SEND_DIAGNOSTIC:
+	case WRITE_10:
+	case WRITE_VERIFY:
+	case WRITE_BUFFER:
+	case WRITE_LONG:
+	case WRITE_SAME:
+	case UNMAP:
+	case LOG_SELECT:
+	case XDWRITEREAD_10:
+	case MODE_SELECT_10:
+	case PERSISTENT_RESERVE_OUT:
+	case EXTENDED_COPY:
+	case COMPARE_AND_WRITE:
+	case WRITE_16:
+	case WRITE_ATTRIBUTE:
+	case WRITE_VERIFY_16:
+	case WRITE_SAME_16:
+	case MAINTENANCE_OUT:
+	case WRITE_12:
+	case WRITE_VERIFY_12:
+	case SECURITY_PROTOCOL_OUT:
+		return true;
+	case VARIABLE_LENGTH_CMD:
+		switch (cdb[8] << 8 | cdb[9]) {	/* service action */
+		case WRITE_32:
+		case WRITE_VERIFY_32:
+		case WRITE_SAME_32:
+			return true;
+		}
+		return false;
+	default:
+		return false;
+	}
+}
+
+/*
  * Check @req against the @out_len and @in_len bytes that follow its header
  * and response: CDB size, PI, a single direction, the size bound.  Sets its
  * data length and direction.  False: INVALID FIELD IN CDB.
@@ -640,6 +689,11 @@ static bool tvh_io_check(struct vhost_virtqueue *vq, int head,
 	if (out_len && in_len) {
 		tvh_guest_err(vq, "request %d: bidirectional commands are not supported\n",
 			      head);
+		return false;
+	}
+	if (in_len && tvh_io_cdb_sends_data(req->cdb)) {
+		tvh_guest_err(vq, "request %d: opcode 0x%02x sends data, but its data buffer is device-writable\n",
+			      head, req->cdb[0]);
 		return false;
 	}
 	data_len = out_len ? out_len : in_len;

@@ -233,6 +233,43 @@ static int pi_rw(struct vsc_dev *d, bool write, uint64_t lba, uint32_t blocks, u
  * back with its data.  fileio moves exactly the PI list it is handed and
  * fails a command whose list is longer than the command's PI.
  */
+VT_TEST_BEYOND("fileio", write_same_with_a_device_writable_buffer_writes_nothing,
+	       "upstream hands the guest's direction to target_core, which executes the WRITE SAME from the data-in buffer, past a write-protected LUN's check (data-out only)")
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	uint8_t cdb[10] = { 0x41 };	/* WRITE SAME(10) */
+	uint8_t *blocks, *back, pattern[BS];
+	struct vsc_result res;
+	int e;
+
+	if (!d)
+		return;
+	blocks = vt_xmalloc(8 * BS);
+	back = vt_xmalloc(8 * BS);
+	vt_fill(blocks, 8 * BS);
+	if (!vt_rw(d, Q0, 1, 0, true, 10, 900, 8, blocks, NULL))
+		goto out;
+	memset(pattern, 0xa5, sizeof(pattern));
+	vsc_put_be32(cdb + 2, 900);
+	vsc_put_be16(cdb + 7, 8);
+	/* the block to repeat, in a buffer the device may write: data-in */
+	e = vsc_cmd(d, Q0, 1, 0, cdb, sizeof(cdb), NULL, 0, pattern, sizeof(pattern), &res, TMO);
+	if (e) {
+		vt_fail(__LINE__, "WRITE SAME with a data-in buffer: %s", vt_errstr(e));
+		goto out;
+	}
+	vt_note("WRITE SAME with a data-in buffer: %s", vt_res(&res));
+	if (vt_rw(d, Q0, 1, 0, false, 10, 900, 8, back, NULL) && memcmp(blocks, back, 8 * BS))
+		vt_fail(__LINE__, "WRITE SAME with a data-in buffer wrote the blocks (%s)",
+			vt_res(&res));
+	else if (!vt_sense_is(&res, ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB))
+		vt_fail(__LINE__, "WRITE SAME with a data-in buffer: %s, want CHECK CONDITION 5/0x24",
+			vt_res(&res));
+out:
+	free(blocks);
+	free(back);
+}
+
 VT_TEST("fileio", pi_round_trip_4096_byte_blocks)
 {
 	const uint32_t blocks = 3, pi = blocks * PI_TUPLE, len = pi + blocks * PI_BS;

@@ -345,6 +345,12 @@ MUTANTS = {
         "\t\t\ttvh_io_wait_taken(vdev);\n",
         "",
         "badinput:mem_table_change_waits_for_inflight", 300),
+    # A command that sends data is executed from a device-writable buffer.
+    "direction-unchecked": (
+        "tcm_vhost_io.c",
+        "\tif (in_len && tvh_io_cdb_sends_data(req->cdb)) {\n",
+        "\tif (in_len && !tvh_io_cdb_sends_data(req->cdb) && 0) {\n",
+        "fileio.write_same_with_a_device", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

@@ -457,15 +457,18 @@ static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
 {
 	struct tvh_tpg *tpg = to_tvh_tpg(to_tpg(item));
 	char name[TVH_NAMELEN];
+	size_t len = count;
 	int ret;
 
-	if (count >= sizeof(name)) {
+	if (len && page[len - 1] == '\n')
+		len--;			/* echo's newline is not the name's */
+	if (len >= sizeof(name)) {
 		pr_err("nexus: initiator name longer than %zu bytes\n",
 		       sizeof(name) - 1);
 		return -EINVAL;
 	}
-	memcpy(name, page, count);
-	name[count] = '\0';
+	memcpy(name, page, len);
+	name[len] = '\0';
 	strim(name);
 
 	if (!strcmp(name, "NULL")) {
@@ -622,7 +625,7 @@ static ssize_t tvh_tpg_capacity_changed_store(struct config_item *item,
 	u64 lun, mapped;
 	int ret;
 
-	ret = kstrtou64(page, 0, &lun);
+	ret = kstrtou64(page, 10, &lun);	/* as lun_<N>: "010" is 10 */
 	if (ret) {
 		pr_err("capacity_changed: takes the TPG's LUN number\n");
 		return ret;
@@ -675,12 +678,21 @@ static ssize_t tvh_tpg_attrib_fabric_prot_type_store(struct config_item *item,
 		return -EINVAL;
 	}
 	mutex_lock(&tpg->lock);
-	if (tpg->sess && val != tpg->prot_type) {
-		pr_err("%s/tpgt_%u: fabric_prot_type applies to a new nexus; drop the nexus first\n",
+	if (val == tpg->prot_type) {
+		/* nothing changes */
+	} else if (tpg->vdev) {
+		pr_err("%s/tpgt_%u: fabric_prot_type cannot change while a guest uses the TPG\n",
 		       tpg->tport->name, tpg->tag);
 		ret = -EBUSY;
 	} else {
 		WRITE_ONCE(tpg->prot_type, val);
+		/*
+		 * target_core reads the type when a session starts.  rtslib
+		 * makes a nexus with the TPG and sets attributes afterwards:
+		 * the nexus is made again, for the same initiator.
+		 */
+		if (tpg->sess)
+			tvh_nexus_remake_locked(tpg);
 	}
 	mutex_unlock(&tpg->lock);
 	return ret ? ret : count;

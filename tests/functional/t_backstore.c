@@ -399,6 +399,14 @@ static bool loop_resize(uint64_t bytes)
 	return true;
 }
 
+/* capacity_changed names a LUN as lun_<N> does, in decimal: "08" is LUN 8, not bad octal */
+VT_TEST_BEYOND("iblock", capacity_changed_lun_is_decimal, UP_CHANGE)
+{
+	int r = vsc_cfs_write(CAP_ATTR, "08");
+
+	ASSERT(!r, "capacity_changed \"08\" without a guest: %s", vt_errstr(r));
+}
+
 VT_TEST_BEYOND("iblock", capacity_change_event, UP_CHANGE)
 {
 	struct vsc_opts o = { .features = VSC_FEATURES_ALL | VSC_F(VIRTIO_SCSI_F_CHANGE) };

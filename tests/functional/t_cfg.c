@@ -320,14 +320,16 @@ static int protect_with_new_nexus(const char *p, const char *type)
  * target_core asks the fabric for its PI type once per initiator and keeps
  * a non-zero answer in the node ACL it caches: fabric_prot_type written
  * between two nexuses of the same initiator must still apply to the second
- * (1, then 0).  A write that would change it under a nexus is refused (it
- * could not apply).
+ * (1, then 0).  Written under a nexus no guest uses, as targetcli does
+ * (rtslib makes a nexus with the TPG), it applies to that nexus; while a
+ * guest uses the TPG it is refused.
  */
 VT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 	       "keeps a non-zero PI type of the initiator's first nexus")
 {
 	const char *p = VH "/" WWPN_A "/tpgt_1/attrib/fabric_prot_type";
-	int r, first, second;
+	int r, first, second, third;
+	struct vsc_dev *d;
 
 	if (!base(false, false))
 		return;
@@ -338,9 +340,17 @@ VT_TEST_BEYOND("cfg", fabric_prot_type_new_nexus,
 	r = vsc_tgt_nexus_drop(WWPN_A, 1);
 	ASSERT(!r, "nexus drop: %s", vt_errstr(r));
 	second = protect_with_new_nexus(p, "0");
-	r = vsc_cfs_write(p, "3");
 	ASSERT(second == 0, "INQUIRY PROTECT %d after fabric_prot_type 0 and a new nexus", second);
-	ASSERT(r < 0, "fabric_prot_type changed under a nexus (it applies to the next one)");
+	r = vsc_cfs_write(p, "1");
+	ASSERT(!r, "fabric_prot_type=1 under a nexus no guest uses: %s", vt_errstr(r));
+	third = inquiry_protect();
+	ASSERT(third == 1, "INQUIRY PROTECT %d after fabric_prot_type 1 under the nexus", third);
+	d = ft_open_ep(NULL);
+	if (!d)
+		return;
+	r = vsc_cfs_write(p, "0");
+	ASSERT(r == -EBUSY, "fabric_prot_type=0 while a guest uses the TPG: %s, want EBUSY",
+	       vt_errstr(r));
 }
 
 #define ACL_1		VH "/" WWPN_A "/tpgt_1/acls/" INIT_1

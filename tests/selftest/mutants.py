@@ -351,6 +351,18 @@ MUTANTS = {
         "\tif (in_len && tvh_io_cdb_sends_data(req->cdb)) {\n",
         "\tif (in_len && !tvh_io_cdb_sends_data(req->cdb) && 0) {\n",
         "fileio.write_same_with_a_device", 300),
+    # fabric_prot_type written under a nexus (targetcli) never applies.
+    "prot-type-nexus-kept": (
+        "tcm_vhost_fabric.c",
+        "\t\tif (tpg->sess)\n\t\t\ttvh_nexus_remake_locked(tpg);\n",
+        "",
+        "cfg.fabric_prot_type_new_nexus", 300),
+    # capacity_changed reads "08" as bad octal.
+    "capacity-lun-base-0": (
+        "tcm_vhost_fabric.c",
+        "\tret = kstrtou64(page, 10, &lun);",
+        "\tret = kstrtou64(page, 0, &lun);",
+        "iblock.capacity_changed_lun_is_decimal", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

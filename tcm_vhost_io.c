@@ -252,6 +252,20 @@ static void tvh_io_count_completion(struct vhost_virtqueue *vq,
  * Write the response header of a finished command (and copy back bounced
  * data); returns the used length to report with its head.
  */
+/*
+ * How much of @cmd's writable descriptors the dirty log must cover, of
+ * which the guest is told @written.  A backstore reads straight into the
+ * pages of a data-in buffer that is not bounced: a command that fails or
+ * is aborted after that wrote them all the same.
+ */
+static u32 tvh_io_log_len(const struct tvh_cmd *cmd, u32 written)
+{
+	if (test_bit(TVH_CMD_DATA_IN, &cmd->flags) && !cmd->bounce_sgl)
+		return sizeof(struct virtio_scsi_cmd_resp) + cmd->prot_len +
+		       cmd->data_len;
+	return written;
+}
+
 static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 {
 	struct virtio_scsi_cmd_resp resp = { .response = cmd->response };
@@ -303,7 +317,8 @@ static u32 tvh_io_answer(struct vhost_virtqueue *vq, struct tvh_cmd *cmd)
 		      sizeof(resp));
 	tvh_vq_put_resp(vq, &iter, cmd->head, &resp, sizeof(resp));
 	tvh_vq_log_write(vq, cmd->log, cmd->log_num,
-			 sizeof(resp) + pi_written + data_written);
+			 tvh_io_log_len(cmd, sizeof(resp) + pi_written +
+					data_written));
 	return sizeof(resp) + pi_written + data_written;
 }
 

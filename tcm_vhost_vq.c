@@ -75,9 +75,16 @@ void tvh_vq_desc_iters(struct vhost_virtqueue *vq, unsigned int out_num,
 void tvh_vq_log_write(struct vhost_virtqueue *vq, struct vhost_log *log,
 		      unsigned int log_num, u64 len)
 {
+	u64 room = 0;
+	unsigned int i;
+
 	lockdep_assert_held(&vq->mutex);
 	if (!vhost_has_feature(vq, VHOST_F_LOG_ALL))
 		return;
+	/* vhost_log_write() BUGs on more than the descriptors hold. */
+	for (i = 0; i < log_num; i++)
+		room += log[i].len;
+	len = min(len, room);
 	if (log_num && len &&
 	    vhost_log_write(vq, log, log_num, len, NULL, 0) < 0) {
 		tvh_guest_err(vq, "cannot write the dirty log\n");

@@ -125,9 +125,10 @@ MUTANTS = {
     # #12.7: used length and dirty log without the data-in PI.
     "pi-in-not-logged": (
         "tcm_vhost_io.c",
-        "\t\t\t sizeof(resp) + pi_written + data_written);\n"
+        "\t\t\t tvh_io_log_len(cmd, sizeof(resp) + pi_written +\n"
+        "\t\t\t\t\tdata_written));\n"
         "\treturn sizeof(resp) + pi_written + data_written;",
-        "\t\t\t sizeof(resp) + data_written);\n"
+        "\t\t\t tvh_io_log_len(cmd, sizeof(resp) + data_written));\n"
         "\treturn sizeof(resp) + data_written;",
         "badinput:log_covers_pi_in", 300),
     # #12.10: bad event buffers consumed without a bound on one pass.

@@ -149,6 +149,15 @@ static int tvh_proto_from_name(const char *name, u8 *proto)
 	return -EINVAL;
 }
 
+/*
+ * The name a WWN of @proto goes by: an FC WWN's is what follows "fc.", as
+ * upstream has it (QEMU's wwpn=, the target port and initiator names).
+ */
+static const char *tvh_wwn_port_name(const char *name, u8 proto)
+{
+	return proto == SCSI_PROTOCOL_FCP ? name + strlen("fc.") : name;
+}
+
 /* Is @name an initiator WWN in the format of @tport's own? */
 static bool tvh_name_fits_tport(const char *name, struct tvh_tport *tport)
 {
@@ -480,7 +489,7 @@ static ssize_t tvh_tpg_nexus_store(struct config_item *item, const char *page,
 		       name, tpg->tport->name);
 		return -EINVAL;
 	}
-	ret = tvh_nexus_make(tpg, name);
+	ret = tvh_nexus_make(tpg, tvh_wwn_port_name(name, tpg->tport->proto_id));
 	return ret ? ret : count;
 }
 
@@ -814,7 +823,7 @@ static struct se_wwn *tvh_make_tport(struct target_fabric_configfs *tf,
 	if (!tport)
 		return ERR_PTR(-ENOMEM);
 	tport->proto_id = proto;
-	strscpy(tport->name, name, sizeof(tport->name));
+	strscpy(tport->name, tvh_wwn_port_name(name, proto), sizeof(tport->name));
 	return &tport->wwn;
 }
 

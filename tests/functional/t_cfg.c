@@ -126,6 +126,36 @@ VT_TEST("cfg", fabric_version_attribute)
 	ASSERT(strlen(buf) > 3, "version '%s'", buf);
 }
 
+/* An fc. WWN goes by what follows "fc.": QEMU's wwpn=, and the nexus' initiator. */
+VT_TEST("cfg", fc_wwn_goes_by_its_name_without_prefix)
+{
+	const char *wwn = "fc.5001405dead00fc", *init = "fc.5001405beef00fc";
+	struct vsc_dev *d;
+	char buf[256];
+	int r;
+
+	if (!base(false, false))
+		return;
+	r = vsc_tgt_tpg_create(wwn, 1);
+	ASSERT(!r, "%s/tpgt_1: %s", wwn, vt_errstr(r));
+	r = vsc_tgt_nexus_set(wwn, 1, init);
+	ASSERT(!r, "nexus %s: %s", init, vt_errstr(r));
+	r = vsc_cfs_read(VH "/fc.5001405dead00fc/tpgt_1/nexus", buf, sizeof(buf));
+	ASSERT(!r && !strncmp(buf, init + 3, strlen(init + 3)), "nexus shows '%s' (%s), want %s",
+	       buf, vt_errstr(r), init + 3);
+	r = vsc_tgt_lun_link(wwn, 1, 0, HBA_RD, "rd16");
+	ASSERT(!r, "lun: %s", vt_errstr(r));
+	d = ft_open(NULL);
+	if (!d)
+		return;
+	r = vsc_set_endpoint(d, wwn);
+	ASSERT(r == -ENODEV, "SET_ENDPOINT %s: %s, want ENODEV", wwn, vt_errstr(r));
+	r = vsc_set_endpoint(d, wwn + 3);
+	ASSERT(!r, "SET_ENDPOINT %s: %s", wwn + 3, vt_errstr(r));
+	r = vsc_clear_endpoint(d, wwn + 3);
+	ASSERT(!r, "CLEAR_ENDPOINT %s: %s", wwn + 3, vt_errstr(r));
+}
+
 VT_TEST("cfg", nexus_create_show_drop)
 {
 	char buf[256];

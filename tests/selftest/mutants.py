@@ -364,6 +364,12 @@ MUTANTS = {
         "\tret = kstrtou64(page, 10, &lun);",
         "\tret = kstrtou64(page, 0, &lun);",
         "iblock.capacity_changed_lun_is_decimal", 300),
+    # An fc. WWN keeps its prefix in QEMU's wwpn= (upstream drops it).
+    "fc-prefix-kept": (
+        "tcm_vhost_fabric.c",
+        "\tstrscpy(tport->name, tvh_wwn_port_name(name, proto), sizeof(tport->name));",
+        "\tstrscpy(tport->name, name, sizeof(tport->name));",
+        "cfg.fc_wwn_goes_by", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

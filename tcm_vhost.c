@@ -112,7 +112,7 @@ MODULE_PARM_DESC(inline_sg,
 		 "Pages a command maps without allocating, 1-2048 (default 64); applies to endpoints set afterwards");
 module_param_named(direct_submit, tvh_direct_submit, bool, 0644);
 MODULE_PARM_DESC(direct_submit,
-		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N)");
+		 "Submit to target_core from the virtqueue worker (Y, default) or through target_core's workqueue (N); up to Linux 6.9 (from 6.10 on the backstore's attrib/submit_type decides)");
 module_param_named(offload, tvh_offload, bool, 0644);
 MODULE_PARM_DESC(offload,
 		 "Give each queue thread an executor thread, in the VM's cgroups, that runs the commands finding others in flight on their queue while the CPUs the VM may use have idle time (Y, default; only with fewer queue threads than CPUs), or run every command where it was taken (N); applies to endpoints set afterwards");

@@ -46,8 +46,9 @@ static inline bool tvh_vq_work_queue(struct vhost_virtqueue *vq,
 /*
  * Submit a mapped command.  Up to 6.9 the fabric chooses per command
  * between the caller's context and target_core's submission workqueue; from
- * 6.10 on target_submit() follows the TPG's attrib/submit_type, whose
- * default the fabric ops set (TVH_FABRIC_SUBMIT_OPS).
+ * 6.10 on target_submit() follows the backstore's attrib/submit_type,
+ * whose default (0) takes the fabric ops' choice (TVH_FABRIC_SUBMIT_OPS),
+ * and @direct means nothing.
  */
 static inline void tvh_target_submit(struct se_cmd *se_cmd, bool direct)
 {

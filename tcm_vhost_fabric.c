@@ -232,6 +232,32 @@ static void tvh_nexus_remake_locked(struct tvh_tpg *tpg)
 			tpg->tport->name, tpg->tag, initiator, ret);
 }
 
+/*
+ * Is target_core closing @sess?  Removing an ACL takes each session off
+ * the ACL's list and then calls tvh_close_session() without a reference:
+ * until that call, the session must not be freed, and that call makes
+ * the nexus again.
+ */
+static bool tvh_sess_closing(struct se_session *sess)
+{
+	struct se_node_acl *acl = sess->se_node_acl;
+	unsigned long flags;
+	bool closing;
+
+	spin_lock_irqsave(&acl->nacl_sess_lock, flags);
+	closing = list_empty(&sess->sess_acl_list);
+	spin_unlock_irqrestore(&acl->nacl_sess_lock, flags);
+	return closing;
+}
+
+/* tvh_nexus_remake_locked(), unless tvh_close_session() is about to. */
+static void tvh_nexus_renew_locked(struct tvh_tpg *tpg)
+{
+	lockdep_assert_held(&tpg->lock);
+	if (!tvh_sess_closing(tpg->sess))
+		tvh_nexus_remake_locked(tpg);
+}
+
 static void tvh_close_session(struct se_session *sess)
 {
 	struct tvh_tpg *tpg = to_tvh_tpg(sess->se_tpg);
@@ -297,7 +323,7 @@ static int tvh_init_nodeacl(struct se_node_acl *acl, const char *name)
 	if (tpg->vdev)
 		tpg->sess_closed = true;
 	else
-		tvh_nexus_remake_locked(tpg);
+		tvh_nexus_renew_locked(tpg);
 out:
 	mutex_unlock(&tpg->lock);
 	return 0;
@@ -437,6 +463,12 @@ static int tvh_nexus_drop(struct tvh_tpg *tpg)
 	if (tpg->lun_count) {
 		pr_err("%s/tpgt_%u: %u LUNs still linked; unlink them before dropping the nexus\n",
 		       tpg->tport->name, tpg->tag, tpg->lun_count);
+		ret = -EBUSY;
+		goto out;
+	}
+	if (tvh_sess_closing(tpg->sess)) {
+		pr_err("%s/tpgt_%u: the nexus' ACL is being removed; try again\n",
+		       tpg->tport->name, tpg->tag);
 		ret = -EBUSY;
 		goto out;
 	}
@@ -701,7 +733,7 @@ static ssize_t tvh_tpg_attrib_fabric_prot_type_store(struct config_item *item,
 		 * the nexus is made again, for the same initiator.
 		 */
 		if (tpg->sess)
-			tvh_nexus_remake_locked(tpg);
+			tvh_nexus_renew_locked(tpg);
 	}
 	mutex_unlock(&tpg->lock);
 	return ret ? ret : count;

@@ -517,6 +517,8 @@ static int tvh_release(struct inode *inode, struct file *f)
 	tvh_evt_drain(vdev);
 	for (i = 0; i < vdev->nvqs; i++)
 		kfree(vdev->vqs[i].log);
+	if (vdev->owner)
+		put_task_struct(vdev->owner);
 	kfree(vdev->dev.vqs);
 	kvfree(vdev->vqs);
 	kvfree(vdev);
@@ -584,6 +586,8 @@ static long tvh_ioctl(struct file *f, unsigned int ioctl, unsigned long arg)
 	default:
 		mutex_lock(&vdev->dev.mutex);
 		ret = vhost_dev_ioctl(&vdev->dev, ioctl, argp);
+		if (ioctl == VHOST_SET_OWNER && !ret)
+			vdev->owner = get_task_struct(current);
 		if (ret == -ENOIOCTLCMD) {
 			ret = vhost_vring_ioctl(&vdev->dev, ioctl, argp);
 		} else {

@@ -439,6 +439,14 @@ struct tvh_dev {
 	 */
 	struct tvh_tpg **targets;
 	char wwpn[VHOST_SCSI_WWPN_LEN];	/* dev.mutex */
+	/*
+	 * The thread that called SET_OWNER (a reference, dropped at release):
+	 * the request queue threads take its cgroups and its pid in their
+	 * names, as the vhost worker does.  A VMM may set the endpoint from
+	 * another thread (QEMU: the vCPU that started the device).  Set once
+	 * under dev.mutex.
+	 */
+	struct task_struct *owner;
 	/* Request queue threads, set with the endpoint (dev.mutex). */
 	struct tvh_vq_thread **threads;
 	unsigned int nthreads;

@@ -637,20 +637,24 @@ static int tvh_vq_thread(void *data)
 }
 
 /*
- * Start @fn on @thread, named after the caller (the owner) and @idx; it
- * joins the caller's cgroups before it does anything else.
+ * Start @fn on @thread, named after the owner and @idx; it joins the
+ * owner's cgroups before it does anything else.  An owner thread that has
+ * exited leaves that to the caller (the VMM's thread setting the endpoint).
  */
 static struct task_struct *tvh_vq_task_start(struct tvh_vq_thread *thread,
 					     int (*fn)(void *),
 					     const char *kind, unsigned int idx)
 {
+	struct task_struct *owner = thread->vdev->owner;
 	struct task_struct *task;
 
-	thread->owner = current;
+	if (!owner || (READ_ONCE(owner->flags) & PF_EXITING))
+		owner = current;
+	thread->owner = owner;
 	thread->kcov_handle = kcov_common_handle();
 	init_completion(&thread->started);
 	task = kthread_create(fn, thread, "vhost-%d-%s%u",
-			      task_pid_nr(current), kind, idx);
+			      task_pid_nr(owner), kind, idx);
 	if (IS_ERR(task))
 		return task;
 	get_task_struct(task);

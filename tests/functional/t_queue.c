@@ -2,6 +2,7 @@
 /* Virtqueue counts, ring sizes, deep queues, feature variants. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -937,14 +938,14 @@ VT_TEST_BEYOND("queue", offload_stays_in_the_owners_cpuset, "has no offload para
  * cgroup line must be @want.  Returns how many there are, -1 on a mismatch;
  * adds those named like an executor ("...-ex<N>") to *@execs.
  */
-static int owner_threads_in(const char *dir, const char *want, int *execs)
+static int threads_in(const char *dir, int owner, const char *want, int *execs)
 {
 	char prefix[32], path[300], comm[64], cg[256];
 	struct dirent *e;
 	int n = 0;
 	DIR *dp;
 
-	snprintf(prefix, sizeof(prefix), "vhost-%d", getpid());
+	snprintf(prefix, sizeof(prefix), "vhost-%d", owner);
 	dp = opendir(dir);
 	if (!dp)
 		return 0;
@@ -952,10 +953,12 @@ static int owner_threads_in(const char *dir, const char *want, int *execs)
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
-		if (!read_all(path, comm, sizeof(comm)) || strncmp(comm, prefix, strlen(prefix)))
+		/* "vhost-<pid>" itself (6.12's worker), or "vhost-<pid>-..." */
+		if (!read_all(path, comm, sizeof(comm)) || strncmp(comm, prefix, strlen(prefix)) ||
+		    !strchr("-\n", comm[strlen(prefix)]))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/cgroup", dir, e->d_name);
-		if (!read_all(path, cg, sizeof(cg)) || strcmp(cg, want)) {
+		if (want && (!read_all(path, cg, sizeof(cg)) || strcmp(cg, want))) {
 			vt_note("%s/%s (%.*s) is in %s", dir, e->d_name, (int)strcspn(comm, "\n"),
 				comm, cg);
 			n = -1;
@@ -966,6 +969,67 @@ static int owner_threads_in(const char *dir, const char *want, int *execs)
 	}
 	closedir(dp);
 	return n;
+}
+
+static int owner_threads_in(const char *dir, const char *want, int *execs)
+{
+	return threads_in(dir, getpid(), want, execs);
+}
+
+struct endpoint_arg {
+	struct vsc_dev *d;
+	int r;
+	int tid;
+};
+
+static void *set_endpoint_thread(void *p)
+{
+	struct endpoint_arg *a = p;
+
+	a->tid = gettid();
+	a->r = vsc_set_endpoint(a->d, WWPN_A);
+	return NULL;
+}
+
+/*
+ * A VMM may set the endpoint from a thread other than the one that called
+ * SET_OWNER (QEMU: the vCPU that starts the device, which libvirt may have
+ * in a cgroup of its own).  The threads that serve the device are the
+ * owner's, as its vhost worker is: named after the owner's pid, in its
+ * cgroup.
+ */
+VT_TEST("queue", threads_belong_to_the_set_owner_caller)
+{
+	struct endpoint_arg a = { .r = -1 };
+	int in_proc = -1, in_task = -1, execs = 0, strays = 0;
+	pthread_t th;
+
+	vt_cgroup_mount();
+	mkdir(CG_PIN, 0755);
+	if (vt_cgroup_join(CG_PIN)) {
+		a.d = ft_open(NULL);
+		if (a.d && !pthread_create(&th, NULL, set_endpoint_thread, &a)) {
+			pthread_join(th, NULL);
+			if (!a.r && vt_clear_ua(a.d, 1, 0)) {
+				in_proc = owner_threads_in("/proc", "0::/tvh-offload\n", &execs);
+				in_task = owner_threads_in("/proc/self/task", "0::/tvh-offload\n",
+							   &execs);
+				strays = threads_in("/proc", a.tid, NULL, &execs) +
+					 threads_in("/proc/self/task", a.tid, NULL, &execs);
+			}
+		}
+		if (a.d)
+			ft_close(a.d);
+		vt_cgroup_join(VT_CG_ROOT);
+	}
+	vt_cgroup_remove(CG_PIN);
+	ASSERT(!a.r, "SET_ENDPOINT from a second thread: %s", vt_errstr(a.r));
+	vt_note("threads named vhost-%d: %d processes, %d of its own threads", getpid(), in_proc,
+		in_task);
+	ASSERT(in_proc >= 0 && in_task >= 0, "a thread serving the device is outside the owner's cgroup");
+	ASSERT(in_proc + in_task > 0,
+	       "no thread named vhost-%d (the SET_OWNER caller's pid) serves the device", getpid());
+	ASSERT(!strays, "%d threads named after the SET_ENDPOINT caller (vhost-%d)", strays, a.tid);
 }
 
 /*

@@ -75,7 +75,7 @@ MUTANTS = {
         "\tif (tpg->vdev)\n"
         "\t\ttpg->sess_closed = true;\n"
         "\telse\n"
-        "\t\ttvh_nexus_remake_locked(tpg);\n",
+        "\t\ttvh_nexus_renew_locked(tpg);\n",
         "\tif (tpg->vdev)\n"
         "\t\ttpg->sess_closed = true;\n",
         "acl_made_after_the_nexus_applies_to_it", 300),
@@ -355,7 +355,7 @@ MUTANTS = {
     # fabric_prot_type written under a nexus (targetcli) never applies.
     "prot-type-nexus-kept": (
         "tcm_vhost_fabric.c",
-        "\t\tif (tpg->sess)\n\t\t\ttvh_nexus_remake_locked(tpg);\n",
+        "\t\tif (tpg->sess)\n\t\t\ttvh_nexus_renew_locked(tpg);\n",
         "",
         "cfg.fabric_prot_type_new_nexus", 300),
     # capacity_changed reads "08" as bad octal.
@@ -370,6 +370,12 @@ MUTANTS = {
         "\tstrscpy(tport->name, tvh_wwn_port_name(name, proto), sizeof(tport->name));",
         "\tstrscpy(tport->name, name, sizeof(tport->name));",
         "cfg.fc_wwn_goes_by", 300),
+    # Queue threads take the SET_ENDPOINT caller (a vCPU) for their owner.
+    "owner-is-endpoint-caller": (
+        "tcm_vhost_vq.c",
+        "\tif (!owner || (READ_ONCE(owner->flags) & PF_EXITING))\n",
+        "\tif (1)\n",
+        "queue.threads_belong_to_the_set_owner_caller", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

@@ -429,6 +429,20 @@ static void tvh_tmf_group(struct tvh_tmf *parent, struct se_session *sess,
 	tvh_tmf_group_put(parent);
 }
 
+/*
+ * An ABORT TASK that found no command in flight to abort: answered as
+ * target_core would (TASK DOES NOT EXIST is FUNCTION COMPLETE), after the
+ * answers it marked on their way, without target_core, which logs a line
+ * per such request unlimited (a guest could flood the host's log).
+ */
+static void tvh_tmf_answer_no_task(struct tvh_tmf *tmf)
+{
+	tmf->group = true;	/* a group of no parts: ours to answer */
+	tmf->response = TVH_S_FUNCTION_COMPLETE;
+	atomic_set(&tmf->pending, 1);
+	tvh_tmf_group_put(tmf);
+}
+
 /* virtio TMF subtype -> target_core TMR; -1: a group TMF; -2: none. */
 static int tvh_tmf_to_tmr(u32 subtype)
 {
@@ -461,8 +475,12 @@ static u8 tvh_tmf_refusal(struct tvh_tpg **targets, bool lun_ok, u8 target,
 		return VIRTIO_SCSI_S_BAD_TARGET;
 	if (tmr == -2)
 		return VIRTIO_SCSI_S_FUNCTION_REJECTED;
-	/* target_core checks the LUN of its TMRs; the groups are ours. */
-	if (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&
+	/*
+	 * target_core checks the LUN of the TMRs it gets; the groups are
+	 * ours, and so is an ABORT TASK that finds nothing to abort.
+	 */
+	if (((tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET) ||
+	     tmr == TMR_ABORT_TASK) &&
 	    !tvh_nexus_lun(targets[target], lun, true, NULL))
 		return VIRTIO_SCSI_S_INCORRECT_LUN;
 	return VIRTIO_SCSI_S_OK;
@@ -524,6 +542,10 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 		};
 
 		tvh_tmf_scan_all(vdev, &scan);
+		if (tmr == TMR_ABORT_TASK && !scan.found) {
+			tvh_tmf_answer_no_task(tmf);
+			return TVH_SUBMITTED;
+		}
 	}
 	if (!tvh_tmf_submit(tmf, sess, lun, tmr, id)) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;

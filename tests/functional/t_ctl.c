@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Control queue (TMF, AN) and event queue (hotplug, events missed). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ft.h"
@@ -223,6 +225,56 @@ VT_TEST_BEYOND("ctl", an_bad_lun_answer_fits,
 	vsc_an_init(&c, false, 1, 0, 0);
 	c.lun[0] = 0;	/* must be 1 */
 	ctl_answers(&c, "AN with lun[0]=0", VIRTIO_SCSI_S_BAD_TARGET);
+}
+
+/* The kernel log from now on: /dev/kmsg read from its end, or -1. */
+static int kmsg_from_now(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Records of @fd (kmsg_from_now()) that contain @what, up to now. */
+static int kmsg_count(int fd, const char *what)
+{
+	char rec[8192];
+	int hits = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten meanwhile */
+		if (n <= 0)
+			return hits;
+		rec[n] = '\0';
+		hits += !!strstr(rec, what);
+	}
+}
+
+/* A guest's ABORT TASKs for tags it never used must not write the host's log. */
+VT_TEST("ctl", abort_task_of_no_command_logs_nothing)
+{
+	struct vsc_dev *d = ft_open_ep(NULL);
+	int fd, i, lines;
+	uint8_t resp;
+
+	if (!d)
+		return;
+	fd = kmsg_from_now();
+	ASSERT(fd >= 0, "/dev/kmsg: %s", vt_errstr(-errno));
+	for (i = 0; i < 20; i++)
+		if (!vt_tmf(d, VIRTIO_SCSI_T_TMF_ABORT_TASK, 1, 0, 0x7a000000 + i, &resp))
+			break;
+	usleep(100000);
+	lines = kmsg_count(fd, "ABORT_TASK");
+	close(fd);
+	ASSERT(i == 20, "ABORT TASK %d not answered", i);
+	ASSERT(!lines, "%d kernel log lines about ABORT_TASK for 20 ABORT TASKs of no command",
+	       lines);
 }
 
 VT_TEST("ctl", tmf_split_request_header)

@@ -376,6 +376,12 @@ MUTANTS = {
         "\tif (!owner || (READ_ONCE(owner->flags) & PF_EXITING))\n",
         "\tif (1)\n",
         "queue.threads_belong_to_the_set_owner_caller", 300),
+    # An ABORT TASK of no command goes to target_core, which logs it.
+    "abort-no-task-to-core": (
+        "tcm_vhost_ctl.c",
+        "\t\tif (tmr == TMR_ABORT_TASK && !scan.found) {\n",
+        "\t\tif (0) {\n",
+        "ctl.abort_task_of_no_command", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

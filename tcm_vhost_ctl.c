@@ -516,7 +516,18 @@ static int tvh_tmf_start(struct vhost_virtqueue *vq, struct tvh_tpg **targets,
 	if (resp.response != VIRTIO_SCSI_S_OK)
 		goto answer;
 	sess = READ_ONCE(targets[target]->sess);
-
+	/*
+	 * The vhost core lets a guest publish a head again before it is
+	 * answered: TMFs held back behind commands could pile up without
+	 * bound.  No guest has more in flight than its ring has entries.
+	 */
+	if (atomic_read(&vdev->tmf_taken[0]) + atomic_read(&vdev->tmf_taken[1]) >=
+	    vq->num) {
+		tvh_guest_err(vq, "TMF %u: %u TMFs in flight already, as many as the ring has entries\n",
+			      head, vq->num);
+		resp.response = VIRTIO_SCSI_S_FUNCTION_REJECTED;
+		goto answer;
+	}
 	tmf = tvh_tmf_alloc(vdev, vq, head, resp_iov);
 	if (!tmf) {
 		resp.response = VIRTIO_SCSI_S_FAILURE;

@@ -1394,6 +1394,59 @@ VT_TEST_F(NULL, log_all_switched_off_inflight, BI_F_NEEDS_HOLD, NULL)
 	bi_fresh_healthy(&d, BI_WWPN_A);
 }
 
+/*
+ * 21e. The vhost core lets a guest publish a head again before it is
+ * answered.  TMFs finished while an ABORT TASK waits for a held READ wait
+ * too (their answers follow it): a guest that keeps re-publishing one
+ * QUERY TASK SET must get answers (rejections) once it has as many in
+ * flight as its control ring has entries, not pile them up in the host.
+ */
+VT_TEST_F(NULL, tmfs_in_flight_bounded_by_the_ring, BI_F_NEEDS_HOLD, NULL)
+{
+	const unsigned int ring = 64, batches = 3;
+	struct vsc_opts o = bi_opts(ring, 0);
+	struct vsc_ctl abort, query;
+	unsigned int b, k;
+	uint16_t head, used;
+	struct vsc_dev *d;
+	struct vsc_req q;
+	int r;
+
+	d = bi_open_ep(&o, BI_WWPN_A);
+	ASSERT(d, "open");
+	if (!held_reads_start(d, &q, 1))
+		return;
+	vsc_tmf_init(&abort, VIRTIO_SCSI_T_TMF_ABORT_TASK, BI_TGT, BI_LUN_HOLD, q.tag);
+	r = vsc_ctl_submit(d, &abort);
+	vsc_tmf_init(&query, VIRTIO_SCSI_T_TMF_QUERY_TASK_SET, BI_TGT, BI_LUN_HOLD, 0);
+	if (!r)
+		r = vsc_ctl_submit(d, &query);
+	if (r) {
+		bi_hold(false);
+		ASSERT(0, "TMF submit: %s", vt_errstr(r));
+	}
+	head = vsc_raw_avail(d, VSC_VQ_CTL)->ring[(vsc_raw_avail_idx(d, VSC_VQ_CTL) - 1) % ring];
+	vsc_kick_force(d, VSC_VQ_CTL);
+	usleep(200000);
+	/* a ring's worth at a time: the device must have taken one before the next */
+	for (b = 0; b < batches; b++) {
+		for (k = 0; k < ring - 2; k++)
+			vsc_raw_publish(d, VSC_VQ_CTL, head, NULL, 0, NULL);
+		vsc_kick_force(d, VSC_VQ_CTL);
+		usleep(300000);
+	}
+	used = vsc_raw_used_idx(d, VSC_VQ_CTL);
+	ASSERT(!bi_hold(false), "dmsetup resume");
+	vt_note("%u of %u control requests answered while the READ was held", used,
+		2 + batches * (ring - 2));
+	ASSERT(used >= batches * (ring - 2) + 2 - ring,
+	       "%u of %u TMFs answered while an ABORT TASK waited: more than the ring's %u held",
+	       used, 2 + batches * (ring - 2), ring);
+	ASSERT(!vsc_vq_errors(d, VSC_VQ_CTL), "vq_err on the control queue");
+	/* libvsc's bookkeeping is off now (stray used entries): use a fresh device */
+	bi_fresh_healthy(&d, BI_WWPN_A);
+}
+
 struct mem_table_arg {
 	struct vsc_dev *d;
 	int r;

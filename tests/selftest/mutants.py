@@ -217,8 +217,8 @@ MUTANTS = {
     # FUNCTION_COMPLETE instead of INCORRECT_LUN.
     "group-tmf-lun-unchecked": (
         "tcm_vhost_ctl.c",
-        "\tif (tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
-        "\tif (0 && tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET &&",
+        "\tif (((tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET) ||",
+        "\tif (0 && ((tmr == -1 && subtype != VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET) ||",
         "tmf:bad_lun_groups", 300),
     # #12.1: a data-in bounce copy allocated without zeroing (what the
     # core does not write of it reaches the guest).
@@ -382,6 +382,12 @@ MUTANTS = {
         "\t\tif (tmr == TMR_ABORT_TASK && !scan.found) {\n",
         "\t\tif (0) {\n",
         "ctl.abort_task_of_no_command", 300),
+    # TMFs held back behind commands pile up without bound.
+    "tmfs-unbounded": (
+        "tcm_vhost_ctl.c",
+        "\tif (atomic_read(&vdev->tmf_taken[0]) + atomic_read(&vdev->tmf_taken[1]) >=\n\t    vq->num) {\n",
+        "\tif (0) {\n",
+        "badinput:tmfs_in_flight_bounded", 300),
     # An event due while the guest has no event ring reads a ring at 0.
     "event-ring-unset-read": (
         "tcm_vhost_ctl.c",

@@ -1059,8 +1059,11 @@ static bool tvh_vq_owes_taken(struct tvh_dev *vdev, int i, u32 mark)
  * For the vhost core's device ioctls (memory table, log base): a command
  * or TMF taken before holds addresses of the VMM's that the old table
  * translated, and a VMM may unmap them once its ioctl returns.  Once this
- * returns, each has written its answer; what is taken meanwhile is not
- * waited for, so a busy guest cannot keep the VMM here.
+ * returns, each has written its answer.  Commands taken meanwhile are not
+ * waited for.  A TMF taken before is answered once no command is owed an
+ * answer before a TMF's (tmf_owed counts for the whole device), so a
+ * guest that keeps resetting a busy LUN can hold this wait, and its own
+ * VMM, until it stops (or the VMM is killed).
  *
  * Returns 0, or -EINTR if the caller got a fatal signal while waiting.
  */

@@ -24,6 +24,7 @@
 #include <linux/vmalloc.h>
 #include <scsi/scsi_common.h>
 #include <scsi/scsi_proto.h>
+#include <target/target_core_backend.h>
 #include <target/target_core_fabric.h>
 
 #include "tcm_vhost.h"
@@ -563,78 +564,8 @@ void tvh_io_exec_list(struct llist_node *list, u64 *busy_ns)
 }
 
 /*
- * Hand a fully mapped command to target_core.
- *
- * A lone command is executed right here (direct_submit), which is the
- * shortest path.  With offload on, a command that finds others in flight
- * on its queue may go to the queue thread's executor (tvh_io_offload()),
- * so that one busy queue uses a second CPU where one is idle; whatever
- * does not fit in the queue's offload budget runs right here, so that
- * the thread shares large transfers with its executor.
- */
-static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
-			  const struct tvh_req *req)
-{
-	struct se_cmd *se_cmd = &cmd->se_cmd;
-
-	if (target_init_cmd(se_cmd, sess, cmd->sense, req->unpacked_lun,
-			    req->data_len, tvh_io_task_attr(req->task_attr),
-			    req->dir, TARGET_SCF_ACK_KREF)) {
-		/* The session is going away: report it as the core would. */
-		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
-		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
-		set_bit(TVH_CMD_RELEASED, &cmd->flags);
-		tvh_io_push_done(cmd);
-		return;
-	}
-	se_cmd->tag = req->id;
-	if (target_submit_prep(se_cmd, cmd->cdb,
-			       cmd->bounce_sgl ? : cmd->data.sgl,
-			       cmd->bounce_sgl ? cmd->bounce_nents :
-						 cmd->data.nents,
-			       NULL, 0, cmd->prot_bounce_sgl,
-			       cmd->prot_bounce_nents,
-			       GFP_KERNEL))
-		return;	/* answered with CHECK CONDITION by the core */
-	tvh_map_trim_prot(cmd);
-	if (tvh_io_offload(cmd, req->data_len))
-		return;
-	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head, -1);
-	tvh_target_submit(se_cmd, tvh_direct_submit);
-}
-
-/*
- * Check the PI byte counts against the direction of the data.  PI precedes
- * the data it protects, in the same direction, in whole 8-byte tuples.
- */
-static bool tvh_io_pi_valid(struct tvh_req *req, size_t out_len,
-			    size_t in_len)
-{
-	if ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)
-		return false;
-	if (req->pi_out && (req->pi_in || req->pi_out >= out_len || in_len))
-		return false;
-	if (req->pi_in && (req->pi_in >= in_len || out_len))
-		return false;
-	return true;
-}
-
-/* The session of the target @req addresses, or NULL: BAD_TARGET. */
-static struct se_session *tvh_io_session(struct tvh_tpg **targets,
-					 struct tvh_req *req)
-{
-	if (!tvh_decode_lun(req->lun, &req->target, &req->unpacked_lun) ||
-	    !targets[req->target])
-		return NULL;
-	return READ_ONCE(targets[req->target]->sess);
-}
-
-/*
- * Does @cdb send data to the device?  target_core takes the direction from
- * the fabric, and refuses a write-protected LUN only data-out: such a
- * command given a device-writable buffer would write or discard blocks
- * unchecked, or have its parameters parsed from a page the guest can
- * still change.
+ * Does @cdb send data to a disk (SBC, SPC)?  Other command sets give some
+ * of these opcodes other meanings (to a CD-ROM, 0x42 and 0xa4 read).
  */
 static bool tvh_io_cdb_sends_data(const u8 *cdb)
 {
@@ -678,6 +609,110 @@ static bool tvh_io_cdb_sends_data(const u8 *cdb)
 	}
 }
 
+/* Does @cdb always come with data for a disk (one block: WRITE SAME)? */
+static bool tvh_io_cdb_needs_data(const u8 *cdb)
+{
+	if (cdb[0] == VARIABLE_LENGTH_CMD)
+		return (cdb[8] << 8 | cdb[9]) == WRITE_SAME_32;
+	return cdb[0] == WRITE_SAME || cdb[0] == WRITE_SAME_16;
+}
+
+/*
+ * Does @cmd's buffer contradict what its CDB sends to its disk?
+ * target_core takes the direction from the fabric and refuses a
+ * write-protected LUN only data-out: a WRITE SAME, UNMAP or COMPARE AND
+ * WRITE given a device-writable buffer, or none, would write or discard
+ * blocks unchecked, or have its parameters parsed from a page the guest
+ * can still change.  After target_submit_prep(): the device is known.
+ */
+static bool tvh_io_direction_refused(struct tvh_cmd *cmd)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+	struct se_device *dev = se_cmd->se_dev;
+
+	if (dev->transport->get_device_type(dev) != TYPE_DISK)
+		return false;
+	if (se_cmd->data_direction == DMA_FROM_DEVICE)
+		return tvh_io_cdb_sends_data(cmd->cdb);
+	return se_cmd->data_direction == DMA_NONE &&
+	       tvh_io_cdb_needs_data(cmd->cdb);
+}
+
+/*
+ * Hand a fully mapped command to target_core.
+ *
+ * A lone command is executed right here (direct_submit), which is the
+ * shortest path.  With offload on, a command that finds others in flight
+ * on its queue may go to the queue thread's executor (tvh_io_offload()),
+ * so that one busy queue uses a second CPU where one is idle; whatever
+ * does not fit in the queue's offload budget runs right here, so that
+ * the thread shares large transfers with its executor.
+ */
+static void tvh_io_submit(struct tvh_cmd *cmd, struct se_session *sess,
+			  const struct tvh_req *req)
+{
+	struct se_cmd *se_cmd = &cmd->se_cmd;
+
+	if (target_init_cmd(se_cmd, sess, cmd->sense, req->unpacked_lun,
+			    req->data_len, tvh_io_task_attr(req->task_attr),
+			    req->dir, TARGET_SCF_ACK_KREF)) {
+		/* The session is going away: report it as the core would. */
+		cmd->response = VIRTIO_SCSI_S_TRANSPORT_FAILURE;
+		set_bit(TVH_CMD_ANSWER_QUEUED, &cmd->flags);
+		set_bit(TVH_CMD_RELEASED, &cmd->flags);
+		tvh_io_push_done(cmd);
+		return;
+	}
+	se_cmd->tag = req->id;
+	if (target_submit_prep(se_cmd, cmd->cdb,
+			       cmd->bounce_sgl ? : cmd->data.sgl,
+			       cmd->bounce_sgl ? cmd->bounce_nents :
+						 cmd->data.nents,
+			       NULL, 0, cmd->prot_bounce_sgl,
+			       cmd->prot_bounce_nents,
+			       GFP_KERNEL))
+		return;	/* answered with CHECK CONDITION by the core */
+	if (tvh_io_direction_refused(cmd)) {
+		tvh_guest_err(&cmd->tvq->vq, "request %u: opcode 0x%02x sends data to the disk, but its data buffer is %s\n",
+			      cmd->head, cmd->cdb[0],
+			      se_cmd->data_direction == DMA_NONE ?
+			      "missing" : "device-writable");
+		transport_generic_request_failure(se_cmd, TCM_INVALID_CDB_FIELD);
+		return;
+	}
+	tvh_map_trim_prot(cmd);
+	if (tvh_io_offload(cmd, req->data_len))
+		return;
+	trace_tvh_cmd_submitted(tvh_vq_index(&cmd->tvq->vq), cmd->head, -1);
+	tvh_target_submit(se_cmd, tvh_direct_submit);
+}
+
+/*
+ * Check the PI byte counts against the direction of the data.  PI precedes
+ * the data it protects, in the same direction, in whole 8-byte tuples.
+ */
+static bool tvh_io_pi_valid(struct tvh_req *req, size_t out_len,
+			    size_t in_len)
+{
+	if ((req->pi_out | req->pi_in) % TVH_PI_TUPLE_SIZE)
+		return false;
+	if (req->pi_out && (req->pi_in || req->pi_out >= out_len || in_len))
+		return false;
+	if (req->pi_in && (req->pi_in >= in_len || out_len))
+		return false;
+	return true;
+}
+
+/* The session of the target @req addresses, or NULL: BAD_TARGET. */
+static struct se_session *tvh_io_session(struct tvh_tpg **targets,
+					 struct tvh_req *req)
+{
+	if (!tvh_decode_lun(req->lun, &req->target, &req->unpacked_lun) ||
+	    !targets[req->target])
+		return NULL;
+	return READ_ONCE(targets[req->target]->sess);
+}
+
 /*
  * Check @req against the @out_len and @in_len bytes that follow its header
  * and response: CDB size, PI, a single direction, the size bound.  Sets its
@@ -704,11 +739,6 @@ static bool tvh_io_check(struct vhost_virtqueue *vq, int head,
 	if (out_len && in_len) {
 		tvh_guest_err(vq, "request %d: bidirectional commands are not supported\n",
 			      head);
-		return false;
-	}
-	if (in_len && tvh_io_cdb_sends_data(req->cdb)) {
-		tvh_guest_err(vq, "request %d: opcode 0x%02x sends data, but its data buffer is device-writable\n",
-			      head, req->cdb[0]);
 		return false;
 	}
 	data_len = out_len ? out_len : in_len;

@@ -349,8 +349,8 @@ MUTANTS = {
     # A command that sends data is executed from a device-writable buffer.
     "direction-unchecked": (
         "tcm_vhost_io.c",
-        "\tif (in_len && tvh_io_cdb_sends_data(req->cdb)) {\n",
-        "\tif (in_len && !tvh_io_cdb_sends_data(req->cdb) && 0) {\n",
+        "\tif (tvh_io_direction_refused(cmd)) {\n",
+        "\tif (0) {\n",
         "fileio.write_same_with_a_device", 300),
     # fabric_prot_type written under a nexus (targetcli) never applies.
     "prot-type-nexus-kept": (

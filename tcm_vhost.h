@@ -303,7 +303,8 @@ struct tvh_vq_thread {
 	struct tvh_dev *vdev;
 	struct task_struct *owner;	/* start-up only: whose cgroups */
 	/*
-	 * The owner's KCOV remote handle (0 without KCOV): the thread's work
+	 * The KCOV remote handle of the thread that set the endpoint (0
+	 * without KCOV): the thread's work
 	 * is reported to a fuzzer that collects remote coverage, as the vhost
 	 * worker's is.  Set before the thread starts, read only by it.
 	 */

@@ -273,6 +273,10 @@ VT_TEST("ctl", abort_task_of_no_command_logs_nothing)
 	lines = kmsg_count(fd, "ABORT_TASK");
 	close(fd);
 	ASSERT(i == 20, "ABORT TASK %d not answered", i);
+	/* TASK DOES NOT EXIST is FUNCTION COMPLETE; Debian's vhost_scsi rejects them all */
+	ASSERT(resp == VIRTIO_SCSI_S_OK /* FUNCTION COMPLETE */ ||
+	       (vt_upstream() && resp == VIRTIO_SCSI_S_FUNCTION_REJECTED),
+	       "ABORT TASK of no command: %s", vsc_response_name(resp));
 	ASSERT(!lines, "%d kernel log lines about ABORT_TASK for 20 ABORT TASKs of no command",
 	       lines);
 }
@@ -368,26 +372,37 @@ VT_TEST("evt", hotplug_high_lun_encoding)
 	vsc_evt_release(d, ev, 2);
 }
 
+/*
+ * LUN 4 linked and unlinked while @d cannot take the event: true once the
+ * device says it missed events (the test failed otherwise).
+ */
+static bool evt_link_unlink_missed(struct vsc_dev *d)
+{
+	uint32_t missed = 0;
+	int e, i;
+
+	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
+	CHECK(!e, "link: %s", vt_errstr(e));
+	for (i = 0; i < 50 && !missed; i++) {
+		usleep(20000);
+		vsc_get_events_missed(d, &missed);
+	}
+	vsc_tgt_lun_unlink(WWPN_A, 1, 4);
+	CHECK(missed, "events_missed not set after an event the guest could not take");
+	return true;
+}
+
 VT_TEST("evt", events_missed_then_flagged)
 {
 	struct vsc_dev *d = ft_open_ep(NULL);
 	struct vsc_evt ev[1], *x;
-	uint32_t missed = 0;
-	int e, i;
+	int e;
 
 	if (!d)
 		return;
 	/* no event buffers: the hotplug event can't be delivered */
-	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
-	ASSERT(!e, "link: %s", vt_errstr(e));
-	for (i = 0; i < 50; i++) {
-		vsc_get_events_missed(d, &missed);
-		if (missed)
-			break;
-		usleep(20000);
-	}
-	vsc_tgt_lun_unlink(WWPN_A, 1, 4);
-	ASSERT(missed, "events_missed not set after an undeliverable event");
+	if (!evt_link_unlink_missed(d))
+		return;
 	/* posting a buffer now delivers an event carrying the EVENTS_MISSED flag */
 	usleep(50000);
 	e = vsc_evt_post(d, ev, 1, sizeof(struct virtio_scsi_event));
@@ -407,19 +422,11 @@ VT_TEST_BEYOND("evt", hotplug_while_event_ring_unset,
 	/* QEMU while firmware drives the disk: the event ring is not set up */
 	struct vsc_opts o = { .evt_ring_unset = true };
 	struct vsc_dev *d = ft_open_ep(&o);
-	uint32_t missed = 0;
-	int e, i;
 
 	if (!d)
 		return;
-	e = vsc_tgt_lun_link(WWPN_A, 1, 4, HBA_RD, "rd4");
-	ASSERT(!e, "link: %s", vt_errstr(e));
-	for (i = 0; i < 50 && !missed; i++) {
-		usleep(20000);
-		vsc_get_events_missed(d, &missed);
-	}
-	vsc_tgt_lun_unlink(WWPN_A, 1, 4);
-	ASSERT(missed, "events_missed not set after an event the guest had no ring for");
+	if (!evt_link_unlink_missed(d))
+		return;
 	ASSERT(vsc_vq_errors(d, VSC_VQ_EVT) == 0, "%llu vq_err signals on the event queue",
 	       (unsigned long long)vsc_vq_errors(d, VSC_VQ_EVT));
 	vt_clear_ua(d, 1, 0);

@@ -629,13 +629,15 @@ static bool tvh_io_direction_refused(struct tvh_cmd *cmd)
 {
 	struct se_cmd *se_cmd = &cmd->se_cmd;
 	struct se_device *dev = se_cmd->se_dev;
+	bool contradicts;
 
-	if (dev->transport->get_device_type(dev) != TYPE_DISK)
-		return false;
 	if (se_cmd->data_direction == DMA_FROM_DEVICE)
-		return tvh_io_cdb_sends_data(cmd->cdb);
-	return se_cmd->data_direction == DMA_NONE &&
-	       tvh_io_cdb_needs_data(cmd->cdb);
+		contradicts = tvh_io_cdb_sends_data(cmd->cdb);
+	else
+		contradicts = se_cmd->data_direction == DMA_NONE &&
+			      tvh_io_cdb_needs_data(cmd->cdb);
+	/* The device type only then: an indirect call, not for every command. */
+	return contradicts && dev->transport->get_device_type(dev) == TYPE_DISK;
 }
 
 /*
